@@ -1,0 +1,76 @@
+# DM Ledger — every entry point. `make run` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+HOME_DIR ?= $(CURDIR)/.home
+PORT ?= 8765
+QUICK ?=
+MINUTES ?= 10
+
+.PHONY: help venv run test lint format pg chromium bench soak screenshots clean
+
+help:
+	@echo "make run    - set up and run DM Ledger on the embedded cloud with demo data"
+	@echo "make test   - set up and run lint, types and the whole test suite"
+	@echo "make lint   - ruff and mypy only"
+	@echo "make bench [QUICK=1] - benchmarks, results in bench/results.json"
+	@echo "make soak [MINUTES=10] - fault-injecting soak run of the sync engine"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "DM Ledger needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	@test -f "$(HOME_DIR)/config.toml" || $(VENV)/bin/dmledger --home "$(HOME_DIR)" init --operator Sarah --actor sarah.sells
+	$(VENV)/bin/dmledger --home "$(HOME_DIR)" cloud init
+	$(VENV)/bin/dmledger --home "$(HOME_DIR)" demo
+	$(VENV)/bin/dmledger --home "$(HOME_DIR)" status
+	$(VENV)/bin/dmledger --home "$(HOME_DIR)" prospect list --status booked --limit 10
+
+lint: venv
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+
+format: venv
+	$(VENV)/bin/ruff format src tests bench
+	$(VENV)/bin/ruff check --fix src tests bench
+
+# Start the local PostgreSQL if it is installed but not running. Without one, the
+# PostgreSQL tests skip with a reason (and fail under CI=true).
+pg:
+	@if command -v pg_lsclusters >/dev/null 2>&1; then \
+	  if ! pg_lsclusters --no-header 2>/dev/null | grep -q online; then \
+	    echo "starting PostgreSQL"; \
+	    pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start || true; \
+	  fi; \
+	fi
+
+# Debian's chromium for the browser tests; never a downloaded browser.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "could not install chromium: browser tests will skip (fail under CI=true)"; }
+
+test: venv pg chromium lint
+	$(VENV)/bin/pytest -q
+
+bench: venv pg
+	$(PY) -m bench.run $(if $(QUICK),--quick,)
+
+soak: venv pg
+	$(PY) -m bench.soak --minutes $(MINUTES)
+
+screenshots: venv chromium
+	$(PY) -m bench.screenshots
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

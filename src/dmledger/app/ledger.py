@@ -1,0 +1,443 @@
+"""``Ledger``: the one application object. The CLI, the web app and the tests call it.
+
+Built from a home folder and its settings. Writes of prospects and DMs go to the
+local store first (the cache changes at once, the change is queued for sync);
+operators, actors and ``cloud`` actions go to the cloud directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from dmledger import settings as config
+from dmledger.cloud import ddl
+from dmledger.cloud.engine import backend_of, redact_url
+from dmledger.cloud.store import CloudStore
+from dmledger.domain.handles import normalize_handle, validate_actor_username
+from dmledger.domain.records import ActorRow, CloudInfo, OutgoingLog, Prospect
+from dmledger.domain.rules import check_dm_allowed
+from dmledger.domain.statuses import parse_actor_status, parse_status, read_stored_status
+from dmledger.domain.text import validate_name
+from dmledger.domain.timeutil import Clock, utcnow
+from dmledger.errors import ConfigError, InvalidInput, NotFound, Refused
+from dmledger.local.effects import apply_dm_to_cache
+from dmledger.local.store import LocalStore, ProspectFilter, iso
+from dmledger.sync.engine import Progress, SyncEngine, SyncReport
+from dmledger.sync.gateway import StoreGateway
+
+from .views import StatusCard, SyncStatus
+
+log = logging.getLogger(__name__)
+
+MESSAGE_MAX_CHARS = 20_000  # kept whole locally; the cloud copy is cut to 4000 bytes
+NOTES_MAX_CHARS = 20_000
+
+
+class Ledger:
+    """One home: its settings, its local store, and (lazily) its cloud."""
+
+    def __init__(self, home: Path, settings: config.Settings, *, clock: Clock = utcnow) -> None:
+        self.home = home
+        self.settings = settings
+        self.clock = clock
+        self.local = LocalStore.in_home(home)
+        self._cloud: CloudStore | None = None
+
+    # -- opening -------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, home: Path, *, clock: Clock = utcnow) -> Ledger:
+        """Open an initialised home; ConfigError when there is none."""
+        return cls(home, config.load(home), clock=clock)
+
+    @classmethod
+    def init_home(
+        cls,
+        home: Path,
+        operator: str,
+        *,
+        cloud_url: str | None = None,
+        actor: str | None = None,
+        wallet_dir: str | None = None,
+        wallet_alias: str | None = None,
+        cloud_user: str | None = None,
+    ) -> tuple[Ledger, str | None]:
+        """Write the home's config (never a password) and create the local store.
+
+        Works with the cloud unreachable: it touches only the home. Returns the ledger
+        and a password found in the URL, which the caller must keep elsewhere.
+        """
+        name = validate_name(operator, "operator name")
+        actor_name = validate_actor_username(actor) if actor else None
+        url = cloud_url or config.embedded_cloud_url(home)
+        url, password = config.split_password(url)
+        backend_of(url)
+        settings = config.Settings(
+            operator=name,
+            actor=actor_name,
+            cloud_url=url,
+            wallet_dir=wallet_dir,
+            wallet_alias=wallet_alias,
+            cloud_user=cloud_user,
+        )
+        config.save(home, settings)
+        config.api_token(home, create=True)
+        ledger = cls(home, settings)
+        if actor_name:
+            with ledger.local.transaction() as conn:
+                ledger.local.remember_actor(conn, ActorRow(actor_name, name, "active"))
+        return ledger, password
+
+    def close(self) -> None:
+        self.local.dispose()
+        if self._cloud is not None:
+            self._cloud.dispose()
+
+    @property
+    def cloud(self) -> CloudStore:
+        """The cloud store, opened on first use (no connection until a statement runs)."""
+        if self._cloud is None:
+            self._cloud = self._open_cloud()
+        return self._cloud
+
+    def _open_cloud(self) -> CloudStore:
+        url = self.settings.cloud_url
+        if backend_of(url) == "oracle":
+            from dmledger.cloud.oracle import create_oracle_engine, load_wallet
+
+            if not self.settings.wallet_dir or not self.settings.wallet_alias:
+                raise ConfigError(
+                    "an Oracle cloud needs the wallet folder and TNS alias: "
+                    "set wallet_dir and wallet_alias (or DMLEDGER_WALLET_DIR)"
+                )
+            wallet = load_wallet(
+                Path(self.settings.wallet_dir),
+                self.settings.wallet_alias,
+                self.settings.cloud_user or "ADMIN",
+                config.cloud_password(self.settings),
+                config.wallet_password(),
+            )
+            return CloudStore(create_oracle_engine(wallet), redact_url(url))
+        from dmledger.cloud.engine import create_cloud_engine
+
+        engine = create_cloud_engine(url, password=config.cloud_password(self.settings))
+        return CloudStore(engine, url)
+
+    @property
+    def cloud_label(self) -> str:
+        return redact_url(self.settings.cloud_url)
+
+    def sync_engine(self) -> SyncEngine:
+        return SyncEngine(self.home, self.local, StoreGateway(self.cloud), clock=self.clock)
+
+    # -- the status card -----------------------------------------------------------
+
+    def card(self, raw_handle: str, *, recent: int = 5) -> StatusCard:
+        """The status card, from the local store only (instant, works offline).
+
+        Unknown handles get a card with ``known=False``; callers decide whether that is
+        a 404 or a "nobody has contacted them" answer.
+        """
+        handle = normalize_handle(raw_handle)
+        with self.local.reading() as conn:
+            prospect = self.local.get_prospect(conn, handle)
+            logs = self.local.logs_for(conn, handle, recent)
+            pending = bool(self.local.pending_edits_for(conn, [handle])) or any(
+                not item.synced for item in logs
+            )
+        return StatusCard.build(handle, prospect, logs, pending)
+
+    def require_card(self, raw_handle: str) -> StatusCard:
+        card = self.card(raw_handle)
+        if not card.known:
+            raise NotFound(
+                f"{card.handle!r} is not in the ledger: nobody on the team has recorded a DM "
+                "to them (as of the last sync)"
+            )
+        return card
+
+    # -- prospects -----------------------------------------------------------------
+
+    def add_prospect(
+        self, raw_handle: str, *, status: str | None = None, notes: str | None = None
+    ) -> Prospect:
+        handle = normalize_handle(raw_handle)
+        chosen = parse_status(status).value if status else "new"
+        text = _clean_text(notes, "notes", NOTES_MAX_CHARS)
+        with self.local.transaction() as conn:
+            existing = self.local.get_prospect(conn, handle)
+            if existing is not None:
+                raise Refused(
+                    f"{handle!r} is already in the ledger (status {existing.status}"
+                    + (f", owner {existing.owner_actor}" if existing.owner_actor else "")
+                    + "): use `prospect set` to change it"
+                )
+            prospect = Prospect(handle, chosen, notes=text)
+            self.local.put_prospect(conn, prospect)
+            self.local.enqueue_edit(conn, "add", handle, status=chosen, notes=text, at=self.clock())
+        return prospect
+
+    def update_prospect(
+        self,
+        raw_handle: str,
+        *,
+        status: str | None = None,
+        notes: str | None = None,
+        append_note: str | None = None,
+    ) -> Prospect:
+        """Set status and/or notes (a person's decision: any status, backwards too)."""
+        handle = normalize_handle(raw_handle)
+        if status is None and notes is None and append_note is None:
+            raise InvalidInput("nothing to change: give --status, --notes or --append-note")
+        if notes is not None and append_note is not None:
+            raise InvalidInput("give either --notes (replace) or --append-note, not both")
+        chosen = parse_status(status).value if status else None
+        with self.local.transaction() as conn:
+            current = self.local.get_prospect(conn, handle)
+            if current is None:
+                raise NotFound(f"{handle!r} is not in the ledger: add it with `prospect add`")
+            updated = current
+            if chosen is not None and chosen != current.status:
+                updated = replace(updated, status=chosen)
+                self.local.enqueue_edit(conn, "status", handle, status=chosen, at=self.clock())
+            new_notes = current.notes
+            if notes is not None:
+                new_notes = _clean_text(notes, "notes", NOTES_MAX_CHARS) or None
+            if append_note is not None:
+                addition = _clean_text(append_note, "note", NOTES_MAX_CHARS) or ""
+                stamp = self.clock().strftime("%Y-%m-%d")
+                line = f"[{stamp} {self.settings.operator}] {addition}"
+                new_notes = f"{current.notes}\n{line}" if current.notes else line
+                if len(new_notes) > NOTES_MAX_CHARS:
+                    raise InvalidInput(
+                        f"notes of {handle!r} would be {len(new_notes)} characters: "
+                        f"the limit is {NOTES_MAX_CHARS}"
+                    )
+            if new_notes != current.notes:
+                updated = replace(updated, notes=new_notes)
+                self.local.enqueue_edit(conn, "notes", handle, notes=new_notes, at=self.clock())
+            self.local.put_prospect(conn, updated)
+        return updated
+
+    def delete_prospect(self, raw_handle: str) -> None:
+        """Delete a lead, its notes and this machine's DMs to it; the cloud follows at sync."""
+        handle = normalize_handle(raw_handle)
+        with self.local.transaction() as conn:
+            if self.local.get_prospect(conn, handle) is None:
+                raise NotFound(f"{handle!r} is not in the ledger")
+            self.local.delete_prospect(conn, handle)
+            self.local.enqueue_edit(conn, "delete", handle, at=self.clock())
+
+    def list_prospects(
+        self, where: ProspectFilter, *, after: str | None = None, limit: int = 50
+    ) -> list[Prospect]:
+        if limit < 1 or limit > 10_000:
+            raise InvalidInput(f"limit {limit} is out of range: 1 to 10000")
+        where = _normalised_filter(where)
+        with self.local.reading() as conn:
+            return self.local.list_prospects(conn, where, after=after, limit=limit)
+
+    def count_prospects(self, where: ProspectFilter) -> int:
+        with self.local.reading() as conn:
+            return self.local.count_prospects(conn, _normalised_filter(where))
+
+    # -- DMs -----------------------------------------------------------------------
+
+    def log_dm(
+        self,
+        to: str,
+        message: str,
+        *,
+        actor: str | None = None,
+        at: datetime | None = None,
+        force: bool = False,
+        client_log_id: str | None = None,
+    ) -> tuple[OutgoingLog, StatusCard, bool]:
+        """Record a DM that was sent. Returns the log, the card after it, and whether it
+        was new (False when ``client_log_id`` was already recorded: idempotent).
+
+        Refuses a DM to an excluded lead unless ``force``; never moves a status back.
+        """
+        handle = normalize_handle(to)
+        sender = self._actor(actor)
+        text = _clean_text(message, "message", MESSAGE_MAX_CHARS)
+        if not text:
+            raise InvalidInput("message is empty: record the text that was sent")
+        sent_at = at or self.clock()
+        log_id = _client_log_id(client_log_id)
+        with self.local.transaction() as conn:
+            existing = self.local.log_by_client_id(conn, log_id)
+            if existing is not None:
+                item = OutgoingLog(
+                    existing.client_log_id,
+                    existing.target,
+                    existing.actor,
+                    existing.operator,
+                    existing.message,
+                    existing.sent_at,
+                    existing.id,
+                )
+                created = False
+            else:
+                current = self.local.get_prospect(conn, handle)
+                check_dm_allowed(
+                    handle,
+                    None if current is None else read_stored_status(current.status),
+                    force=force,
+                )
+                item = OutgoingLog(log_id, handle, sender, self.settings.operator, text, sent_at)
+                if self.local.get_actor(conn, sender) is None:
+                    self.local.remember_actor(
+                        conn, ActorRow(sender, self.settings.operator, "active")
+                    )
+                local_id = self.local.insert_log(conn, item)
+                item = replace(item, local_id=local_id or 0)
+                apply_dm_to_cache(self.local, conn, item)
+                created = True
+        return item, self.card(item.target), created
+
+    def _actor(self, actor: str | None) -> str:
+        chosen = actor or self.settings.actor
+        if not chosen:
+            raise ConfigError(
+                "no actor given and none set at init: pass --actor USERNAME "
+                "(the Instagram account the DM was sent from)"
+            )
+        return validate_actor_username(chosen)
+
+    # -- people (cloud) --------------------------------------------------------------
+
+    def add_operator(self, name: str) -> bool:
+        return self.cloud.add_operator(validate_name(name, "operator name"))
+
+    def list_operators(self) -> list[str]:
+        return self.cloud.list_operators()
+
+    def add_actor(self, username: str, operator: str | None = None) -> bool:
+        actor = validate_actor_username(username)
+        owner = validate_name(operator or self.settings.operator, "operator name")
+        created = self.cloud.add_actor(actor, owner)
+        with self.local.transaction() as conn:
+            self.local.remember_actor(conn, ActorRow(actor, owner, "active"))
+        return created
+
+    def list_actors(self) -> list[ActorRow]:
+        return self.cloud.list_actors()
+
+    def set_actor_status(self, username: str, status: str) -> None:
+        actor = validate_actor_username(username)
+        value = parse_actor_status(status)
+        self.cloud.set_actor_status(actor, value)
+        with self.local.transaction() as conn:
+            known = self.local.get_actor(conn, actor)
+            self.local.replace_people(
+                conn, [], [ActorRow(actor, known.owner_operator if known else None, value)]
+            )
+
+    # -- cloud ---------------------------------------------------------------------
+
+    def cloud_init(self) -> bool:
+        return self.cloud.init_schema()
+
+    def cloud_check(self) -> CloudInfo:
+        return self.cloud.check()
+
+    def cloud_upgrade(self) -> list[str]:
+        return self.cloud.upgrade()
+
+    def cloud_reset(self) -> None:
+        """Factory reset of the cloud; the local cache and cursor start over too."""
+        self.cloud.reset()
+        with self.local.transaction() as conn:
+            conn.exec_driver_sql("DELETE FROM prospects")
+            for key in ("pull_version", "pull_handle", "resync_gen_active"):
+                self.local.delete_meta(conn, key)
+
+    @staticmethod
+    def cloud_ddl(dialect: str) -> str:
+        return ddl.render_script(dialect)
+
+    # -- sync ----------------------------------------------------------------------
+
+    def sync(self, progress: Progress | None = None) -> SyncReport:
+        self.cloud.require_schema()
+        return self.sync_engine().sync_once(progress)
+
+    def status(self, *, probe_cloud: bool = True) -> SyncStatus:
+        with self.local.reading() as conn:
+            counts = self.local.queue_counts(conn)
+            aside = self.local.set_aside(conn)
+            last_sync = self.local.get_meta(conn, "last_sync_at")
+            last_attempt = self.local.get_meta(conn, "last_attempt_at")
+            last_error = self.local.get_meta(conn, "last_error")
+        reachable: bool | None = None
+        if probe_cloud:
+            try:
+                reachable = self.cloud.check().reachable
+            except Exception as error:  # status must answer even with a broken cloud config
+                log.info("cloud probe failed: %s", error)
+                reachable = False
+        return SyncStatus(
+            pending_logs=counts.pending_logs,
+            pending_changes=counts.pending_changes,
+            set_aside=aside,
+            last_sync_at=_z(last_sync),
+            last_attempt_at=_z(last_attempt),
+            last_error=last_error,
+            cloud_reachable=reachable,
+            cloud=self.cloud_label,
+        )
+
+    def retry_set_aside(self) -> int:
+        with self.local.transaction() as conn:
+            return self.local.retry_set_aside(conn)
+
+    def drop_set_aside(self, ref: str) -> str:
+        """Drop one set-aside item named ``log:ID`` or ``edit:ID`` (plain ID means a log)."""
+        kind, _, number = ref.partition(":") if ":" in ref else ("log", "", ref)
+        if kind not in ("log", "edit") or not number.isdigit():
+            raise InvalidInput(f"{ref!r} is not a set-aside item: expected log:ID or edit:ID")
+        with self.local.transaction() as conn:
+            item = self.local.drop_set_aside(conn, kind, int(number))
+        return f"dropped {item.kind} {item.id} ({item.detail} for {item.target})"
+
+
+def _client_log_id(raw: str | None) -> str:
+    if raw is None:
+        return str(uuid.uuid4())
+    text = raw.strip()
+    if not 1 <= len(text) <= 36 or not all(c.isalnum() or c in "-_." for c in text):
+        raise InvalidInput(
+            f"client_log_id {raw!r} must be 1-36 characters of letters, digits, '-', '_' or '.'"
+        )
+    return text
+
+
+def _clean_text(text: str | None, what: str, limit: int) -> str | None:
+    if text is None:
+        return None
+    cleaned = text.replace("\r\n", "\n").strip()
+    if len(cleaned) > limit:
+        raise InvalidInput(f"{what} is {len(cleaned)} characters long: the limit is {limit}")
+    if "\x00" in cleaned:
+        raise InvalidInput(f"{what} contains a NUL character")
+    return cleaned
+
+
+def _normalised_filter(where: ProspectFilter) -> ProspectFilter:
+    return replace(
+        where,
+        status=parse_status(where.status).value if where.status else None,
+        owner_actor=validate_actor_username(where.owner_actor) if where.owner_actor else None,
+    )
+
+
+def _z(text: str | None) -> str | None:
+    return None if text is None else text + "Z"
+
+
+__all__ = ["Ledger", "iso"]

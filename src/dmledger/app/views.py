@@ -1,0 +1,114 @@
+"""What the use cases return to interfaces: plain data, ready for JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from dmledger.domain.records import LocalLog, Prospect, SetAside
+from dmledger.domain.timeutil import format_utc
+
+
+@dataclass(frozen=True)
+class StatusCard:
+    """The answer to "has anyone on my team messaged this person, and where do they stand?"."""
+
+    handle: str
+    known: bool
+    status: str
+    contacted: bool
+    owner_actor: str | None
+    owner_operator: str | None
+    first_contacted: str | None
+    last_updated: str | None
+    notes: str | None
+    recent_logs: list[dict[str, Any]]
+    pending_sync: bool = False
+
+    @classmethod
+    def build(
+        cls, handle: str, prospect: Prospect | None, logs: list[LocalLog], pending: bool
+    ) -> StatusCard:
+        if prospect is None:
+            return cls(handle, False, "new", False, None, None, None, None, None, [], pending)
+        return cls(
+            handle=handle,
+            known=True,
+            status=prospect.status,
+            contacted=prospect.first_contacted is not None or prospect.status != "new",
+            owner_actor=prospect.owner_actor,
+            owner_operator=prospect.owner_operator,
+            first_contacted=format_utc(prospect.first_contacted),
+            last_updated=format_utc(prospect.last_updated),
+            notes=prospect.notes,
+            recent_logs=[log_view(item) for item in logs],
+            pending_sync=pending,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def log_view(item: LocalLog) -> dict[str, Any]:
+    return {
+        "client_log_id": item.client_log_id,
+        "to": item.target,
+        "actor": item.actor,
+        "operator": item.operator,
+        "message": item.message,
+        "sent_at": format_utc(item.sent_at),
+        "synced": item.synced,
+        "error": item.error,
+    }
+
+
+def prospect_view(p: Prospect) -> dict[str, Any]:
+    return {
+        "handle": p.handle,
+        "status": p.status,
+        "owner_actor": p.owner_actor,
+        "owner_operator": p.owner_operator,
+        "notes": p.notes,
+        "first_contacted": format_utc(p.first_contacted),
+        "last_updated": format_utc(p.last_updated),
+    }
+
+
+@dataclass
+class ImportReport:
+    """The outcome of a CSV import: counts, and each invalid line with its reason."""
+
+    added: int = 0
+    known: int = 0
+    duplicates_in_file: int = 0
+    invalid: list[tuple[int, str, str]] = field(default_factory=list)  # (line, value, reason)
+    rows: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "added": self.added,
+            "already_known": self.known,
+            "duplicates_in_file": self.duplicates_in_file,
+            "invalid": [
+                {"line": line, "value": value, "reason": reason}
+                for line, value, reason in self.invalid
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    pending_logs: int
+    pending_changes: int
+    set_aside: list[SetAside]
+    last_sync_at: str | None
+    last_attempt_at: str | None
+    last_error: str | None
+    cloud_reachable: bool | None
+    cloud: str
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["set_aside"] = [asdict(item) for item in self.set_aside]
+        return data

@@ -1,0 +1,228 @@
+"""The root command, global options, and the one place errors become exit codes.
+
+Exit codes: 0 success; 1 refused input or state (stderr says what and why);
+2 usage error; 3 cloud unreachable for a command that needs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from dmledger import __version__
+from dmledger import settings as config
+from dmledger.cli import cloud_cmds, people_cmds, prospect_cmds, sync_cmds
+from dmledger.cli.state import CliState, emit_json, err, out, state
+from dmledger.errors import DmLedgerError
+
+
+class LedgerGroup(TyperGroup):
+    """Maps DM Ledger errors to a message on stderr and the contract's exit code."""
+
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except DmLedgerError as error:
+            err.print(f"[bold red]error:[/] {escape(str(error))}")
+            raise typer.Exit(error.exit_code) from None
+        finally:
+            found = ctx.obj
+            if isinstance(found, CliState):
+                found.close()
+
+
+app = typer.Typer(
+    cls=LedgerGroup,
+    name="dmledger",
+    help="DM Ledger: who on your team messaged whom on Instagram, from which account, "
+    "and where each lead stands. Local first; syncs with the team's cloud database.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"dmledger {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            help="The DM Ledger home folder (default: $DMLEDGER_HOME, else the platform's "
+            "user data folder).",
+            show_default=False,
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Machine-readable JSON on stdout.")
+    ] = False,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = None,
+) -> None:
+    """Global options apply to every command."""
+    level = logging.DEBUG if os.environ.get("DMLEDGER_DEBUG") else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = CliState(home=config.resolve_home(home), json=json_output)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    operator: Annotated[str, typer.Option(help="Your name on the team, e.g. Sarah.")],
+    cloud: Annotated[
+        str | None,
+        typer.Option(
+            help="The team's cloud database URL (default: an embedded SQLite file in the "
+            "home). A password in it is not saved: set DMLEDGER_CLOUD_PASSWORD instead."
+        ),
+    ] = None,
+    actor: Annotated[
+        str | None,
+        typer.Option(help="The Instagram account you send DMs from (used by `log`)."),
+    ] = None,
+    wallet_dir: Annotated[
+        str | None, typer.Option(help="Oracle: the wallet folder (tnsnames.ora, ewallet.pem).")
+    ] = None,
+    wallet_alias: Annotated[
+        str | None, typer.Option(help="Oracle: the TNS alias, e.g. mydb_high.")
+    ] = None,
+    cloud_user: Annotated[str | None, typer.Option(help="Oracle: the database user.")] = None,
+) -> None:
+    """Create (or rewrite) this home's settings. Works offline: it only writes the home."""
+    st = state(ctx)
+    from dmledger.app.ledger import Ledger
+
+    ledger, password = Ledger.init_home(
+        st.home,
+        operator,
+        cloud_url=cloud,
+        actor=actor,
+        wallet_dir=wallet_dir,
+        wallet_alias=wallet_alias,
+        cloud_user=cloud_user,
+    )
+    kept = False
+    if password is not None:
+        kept = config.store_secret(f"cloud:{ledger.settings.cloud_url}", password)
+    ledger.close()
+    if st.json:
+        emit_json(
+            {
+                "home": str(st.home),
+                "operator": ledger.settings.operator,
+                "actor": ledger.settings.actor,
+                "cloud": ledger.cloud_label,
+                "password_in_keyring": kept,
+            }
+        )
+        return
+    out.print(f"DM Ledger home ready at {escape(str(st.home))}")
+    out.print(f"operator {escape(ledger.settings.operator)}, cloud {escape(ledger.cloud_label)}")
+    if password is not None:
+        if kept:
+            out.print("The password from the URL was saved in the OS keyring, not in the config.")
+        else:
+            err.print(
+                "[yellow]The password in the URL was not saved (no OS keyring here): "
+                "set DMLEDGER_CLOUD_PASSWORD before commands that reach the cloud.[/]"
+            )
+
+
+@app.command()
+def log(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Option("--to", help="Handle or profile URL of the person DM'd.")],
+    message: Annotated[str, typer.Option(help="The text that was sent.")],
+    actor: Annotated[
+        str | None, typer.Option(help="The account it was sent from (default: from init).")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option(help="When it was sent, ISO 8601 (default: now, UTC).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Record it even though the lead is excluded.")
+    ] = False,
+    client_log_id: Annotated[
+        str | None, typer.Option(help="Your own id for this DM; repeating it records nothing.")
+    ] = None,
+) -> None:
+    """Record a DM you sent. The lead is marked contacted at once; sync shares it."""
+    from dmledger.cli.render import card
+    from dmledger.domain.timeutil import parse_utc
+
+    st = state(ctx)
+    item, after, created = st.ledger().log_dm(
+        to,
+        message,
+        actor=actor,
+        at=parse_utc(at) if at else None,
+        force=force,
+        client_log_id=client_log_id,
+    )
+    if st.json:
+        emit_json(
+            {"client_log_id": item.client_log_id, "created": created, "prospect": after.to_dict()}
+        )
+        return
+    out.print(("Recorded." if created else "Already recorded (same id).") + "\n" + card(after))
+
+
+@app.command()
+def demo(ctx: typer.Context) -> None:
+    """Fill the embedded cloud with a sample team (marked as demo data) and sync it."""
+    from dmledger.app.demo import load_demo
+
+    st = state(ctx)
+    ledger = st.ledger()
+    counts = load_demo(ledger)
+    report = ledger.sync()
+    if st.json:
+        emit_json({"loaded": counts, "pulled": report.pulled})
+        return
+    if counts["leads"]:
+        out.print(
+            f"Demo team loaded: {counts['operators']} operators, {counts['actors']} actors, "
+            f"{counts['leads']} leads, {counts['dms']} DMs. Pulled {report.pulled} leads."
+        )
+    else:
+        out.print(f"Demo data was already loaded. Pulled {report.pulled} changed leads.")
+
+
+@app.command("api-token")
+def api_token(ctx: typer.Context) -> None:
+    """Print the local JSON API's bearer token (made at init)."""
+    st = state(ctx)
+    config.load(st.home)
+    token = config.api_token(st.home)
+    if st.json:
+        emit_json({"token": token})
+    else:
+        out.print(token)
+
+
+app.add_typer(prospect_cmds.app, name="prospect")
+app.add_typer(people_cmds.operator_app, name="operator")
+app.add_typer(people_cmds.actor_app, name="actor")
+app.add_typer(cloud_cmds.app, name="cloud")
+prospect_cmds.register_top_level(app)
+sync_cmds.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,220 @@
+"""``prospect …``, ``import``, ``import-logs``, ``export``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from dmledger.app.views import prospect_view
+from dmledger.cli import render
+from dmledger.cli.state import emit_json, err, out, state
+from dmledger.errors import InvalidInput, Refused
+from dmledger.local.store import ProspectFilter
+
+app = typer.Typer(
+    help="Leads: add, show the status card, change, list, delete.", no_args_is_help=True
+)
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    handle: Annotated[str, typer.Argument(help="Handle, @handle or profile URL.")],
+    status: Annotated[str | None, typer.Option(help="Initial status (default new).")] = None,
+    notes: Annotated[str | None, typer.Option(help="Notes about the lead.")] = None,
+) -> None:
+    """Add a lead to the ledger."""
+    st = state(ctx)
+    prospect = st.ledger().add_prospect(handle, status=status, notes=notes)
+    if st.json:
+        emit_json(prospect_view(prospect))
+    else:
+        out.print(f"Added {escape(prospect.handle)} ({prospect.status}).")
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    handle: Annotated[str, typer.Argument(help="Handle, @handle or profile URL.")],
+) -> None:
+    """The status card: contacted or not, by whom, when, status, notes, last DMs."""
+    st = state(ctx)
+    c = st.ledger().require_card(handle)
+    if st.json:
+        emit_json(c.to_dict())
+    else:
+        out.print(render.card(c))
+
+
+@app.command("set")
+def set_(
+    ctx: typer.Context,
+    handle: Annotated[str, typer.Argument(help="Handle, @handle or profile URL.")],
+    status: Annotated[str | None, typer.Option(help="New status.")] = None,
+    notes: Annotated[str | None, typer.Option(help="Replace the notes.")] = None,
+    append_note: Annotated[str | None, typer.Option(help="Add a dated line to the notes.")] = None,
+) -> None:
+    """Change a lead's status and/or notes."""
+    st = state(ctx)
+    prospect = st.ledger().update_prospect(
+        handle, status=status, notes=notes, append_note=append_note
+    )
+    if st.json:
+        emit_json(prospect_view(prospect))
+    else:
+        out.print(f"{escape(prospect.handle)}: {render.status_text(prospect.status)}")
+
+
+def _filter(
+    status: str | None, owner: str | None, search: str | None, operator: str | None = None
+) -> ProspectFilter:
+    return ProspectFilter(status=status, owner_actor=owner, search=search, owner_operator=operator)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only leads owned by this actor.")] = None,
+    operator: Annotated[
+        str | None, typer.Option(help="Only leads owned by this operator's actors.")
+    ] = None,
+    search: Annotated[str | None, typer.Option(help="Text in the handle or notes.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many (1-10000).")] = 50,
+    after: Annotated[
+        str | None, typer.Option(help="Start after this handle (the next page).")
+    ] = None,
+) -> None:
+    """List leads in handle order."""
+    st = state(ctx)
+    rows = st.ledger().list_prospects(
+        _filter(status, owner, search, operator), after=after, limit=limit
+    )
+    if st.json:
+        emit_json([prospect_view(p) for p in rows])
+    elif rows:
+        out.print(render.prospects(rows))
+    else:
+        out.print("No leads match.")
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    handle: Annotated[str, typer.Argument(help="Handle, @handle or profile URL.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: this cannot be undone.")] = False,
+) -> None:
+    """Delete a lead with its notes and DMs, here and (at sync) for the whole team."""
+    st = state(ctx)
+    if not yes:
+        raise Refused("deleting a lead removes its notes and DMs for the whole team: add --yes")
+    st.ledger().delete_prospect(handle)
+    if st.json:
+        emit_json({"deleted": True})
+    else:
+        out.print("Deleted; the team's caches follow at their next sync.")
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with path.open("rb") as handle:
+            return max(
+                0, sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1
+            )
+    except OSError as error:
+        raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
+
+
+def register_top_level(root: typer.Typer) -> None:
+    @root.command("import")
+    def import_(
+        ctx: typer.Context,
+        file: Annotated[Path, typer.Argument(help="A CSV file with a header row.")],
+        column: Annotated[
+            str | None, typer.Option(help="The column with handles or profile URLs.")
+        ] = None,
+        status: Annotated[str | None, typer.Option(help="Status for new leads.")] = None,
+    ) -> None:
+        """Import leads from CSV: handles or profile URLs; reports added, known, invalid."""
+        from dmledger.app.importing import import_prospects
+
+        st = state(ctx)
+        ledger = st.ledger()
+        total = _count_lines(file)
+        if st.json:
+            report = import_prospects(ledger, file, column=column, status=status)
+            emit_json(report.to_dict())
+        else:
+            with Progress(
+                TextColumn("importing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("import", total=total)
+                report = import_prospects(
+                    ledger,
+                    file,
+                    column=column,
+                    status=status,
+                    progress=lambda rows: bar.update(task, completed=rows),
+                )
+            out.print(render.import_report(report))
+
+    @root.command("import-logs")
+    def import_logs_(
+        ctx: typer.Context,
+        file: Annotated[
+            Path, typer.Argument(help="A CSV with columns handle, message, sent_at, actor.")
+        ],
+    ) -> None:
+        """Import past DMs from a spreadsheet (re-importing the same file adds nothing)."""
+        from dmledger.app.importing import import_logs
+
+        st = state(ctx)
+        ledger = st.ledger()
+        total = _count_lines(file)
+        if st.json:
+            emit_json(import_logs(ledger, file).to_dict())
+            return
+        with Progress(
+            TextColumn("importing DMs"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("import", total=total)
+            report = import_logs(
+                ledger, file, progress=lambda rows: bar.update(task, completed=rows)
+            )
+        out.print(render.import_report(report))
+
+    @root.command("export")
+    def export(
+        ctx: typer.Context,
+        file: Annotated[Path, typer.Argument(help="Where to write the CSV ('-' for stdout).")],
+        status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+        owner: Annotated[str | None, typer.Option(help="Only leads owned by this actor.")] = None,
+        search: Annotated[str | None, typer.Option(help="Text in the handle or notes.")] = None,
+    ) -> None:
+        """Export what `prospect list` would show, as CSV."""
+        import sys
+
+        from dmledger.app.importing import export_prospects
+
+        st = state(ctx)
+        target = sys.stdout if str(file) == "-" else file
+        count = export_prospects(st.ledger(), target, _filter(status, owner, search))  # type: ignore[arg-type]
+        if str(file) != "-":
+            if st.json:
+                emit_json({"rows": count, "file": str(file)})
+            else:
+                out.print(f"Wrote {count} leads to {escape(str(file))}.")

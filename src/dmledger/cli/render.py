@@ -1,0 +1,116 @@
+"""Rich renderings of what the Ledger returns."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from rich.table import Table
+
+from dmledger.app.views import ImportReport, StatusCard, SyncStatus
+from dmledger.domain.records import Prospect
+from dmledger.domain.timeutil import format_utc
+from dmledger.sync.engine import SyncReport
+
+STATUS_STYLE = {
+    "new": "white",
+    "contacted": "cyan",
+    "cold": "blue",
+    "warm": "yellow",
+    "hot": "bold red",
+    "booked": "bold green",
+    "client": "bold green",
+    "rejected": "dim",
+    "excluded": "bold magenta",
+}
+
+
+def status_text(status: str) -> str:
+    return f"[{STATUS_STYLE.get(status, 'white')}]{escape(status)}[/]"
+
+
+def card(c: StatusCard) -> str:
+    if not c.known:
+        return (
+            f"[bold]{escape(c.handle)}[/]: not in the ledger — nobody on the team has "
+            "recorded a DM to them."
+        )
+    who = "not contacted yet"
+    if c.contacted:
+        who = (
+            f"contacted by [bold]{escape(c.owner_actor or '?')}[/]"
+            + (f" ({escape(c.owner_operator)})" if c.owner_operator else "")
+            + (f" on {c.first_contacted}" if c.first_contacted else "")
+        )
+    lines = [f"[bold]{escape(c.handle)}[/]  {status_text(c.status)}  {who}"]
+    if c.status == "excluded":
+        lines.append("[bold magenta]Do not contact.[/]")
+    if c.notes:
+        lines.append("notes: " + escape(c.notes))
+    for item in c.recent_logs:
+        mark = "" if item["synced"] else " [dim](not synced yet)[/]"
+        lines.append(
+            f"  {item['sent_at']}  {escape(item['actor'])}: {escape(item['message'][:80])}{mark}"
+        )
+    if c.pending_sync:
+        lines.append("[dim]local changes waiting for sync[/]")
+    return "\n".join(lines)
+
+
+def prospects(rows: list[Prospect]) -> Table:
+    table = Table(show_edge=False, header_style="bold")
+    for name in ("handle", "status", "owner", "first contacted", "notes"):
+        table.add_column(name)
+    for p in rows:
+        table.add_row(
+            escape(p.handle),
+            status_text(p.status),
+            escape(p.owner_actor or ""),
+            format_utc(p.first_contacted) or "",
+            escape((p.notes or "").replace("\n", " ")[:50]),
+        )
+    return table
+
+
+def import_report(r: ImportReport) -> str:
+    lines = [
+        f"added {r.added}, already known {r.known}, duplicates in file "
+        f"{r.duplicates_in_file}, invalid {len(r.invalid)} (of {r.rows} rows)"
+    ]
+    for line, value, reason in r.invalid[:50]:
+        lines.append(f"  line {line}: {escape(value)!s}: {escape(reason)}")
+    if len(r.invalid) > 50:
+        lines.append(f"  … and {len(r.invalid) - 50} more (use --json for all)")
+    return "\n".join(lines)
+
+
+def sync_report(r: SyncReport) -> str:
+    text = (
+        f"pushed {r.pushed_logs} DMs and {r.pushed_edits} edits, pulled {r.pulled} "
+        f"leads, {r.deleted} deletions"
+    )
+    if r.full_resync:
+        text += " (full resync: this machine was away longer than deletions are kept)"
+    if r.set_aside:
+        text += f"; [yellow]{r.set_aside} set aside[/] (see `dmledger status`)"
+    return text
+
+
+def sync_status(s: SyncStatus) -> str:
+    reach = {True: "[green]reachable[/]", False: "[red]unreachable[/]", None: "not checked"}
+    lines = [
+        f"cloud: {escape(s.cloud)} ({reach[s.cloud_reachable]})",
+        f"pending DMs: {s.pending_logs}   pending edits: {s.pending_changes}",
+        f"last sync: {s.last_sync_at or 'never'}",
+    ]
+    if s.last_error:
+        lines.append(f"last error: [red]{escape(s.last_error)}[/]")
+    if s.set_aside:
+        lines.append(
+            f"[yellow]set aside ({len(s.set_aside)})[/] — retry with "
+            "`sync --retry-failed` or drop with `sync --drop-failed KIND:ID`:"
+        )
+        for item in s.set_aside:
+            lines.append(
+                f"  {item.kind}:{item.id}  {escape(item.target)}  {escape(item.detail)}: "
+                f"{escape(item.error)}"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,180 @@
+"""DDL per dialect: tables and indexes from the metadata, triggers written out by hand.
+
+SQLAlchemy renders the tables; the triggers that maintain ``row_version``,
+``last_updated`` and the tombstones are dialect-specific procedural code, kept side
+by side here so the three variants can be read against each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import oracle, postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from dmledger.cloud import schema
+from dmledger.errors import InvalidInput
+
+DIALECTS = ("oracle", "postgresql", "sqlite")
+
+_PG_TRIGGERS = (
+    """CREATE OR REPLACE FUNCTION dmledger_stamp_prospect() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- Writers queue on the single clock row: version order is commit order.
+    UPDATE sync_clock SET version = version + 1 WHERE id = 1
+        RETURNING version INTO NEW.row_version;
+    NEW.last_updated := timezone('UTC', clock_timestamp());
+    IF TG_OP = 'INSERT' THEN
+        DELETE FROM prospect_tombstones WHERE target_username = NEW.target_username;
+    END IF;
+    RETURN NEW;
+END
+$$""",
+    "DROP TRIGGER IF EXISTS trg_prospects_stamp ON prospects",
+    """CREATE TRIGGER trg_prospects_stamp BEFORE INSERT OR UPDATE ON prospects
+FOR EACH ROW EXECUTE FUNCTION dmledger_stamp_prospect()""",
+    """CREATE OR REPLACE FUNCTION dmledger_tombstone_prospect() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v bigint;
+BEGIN
+    UPDATE sync_clock SET version = version + 1 WHERE id = 1 RETURNING version INTO v;
+    INSERT INTO prospect_tombstones (target_username, row_version, deleted_at)
+        VALUES (OLD.target_username, v, timezone('UTC', clock_timestamp()))
+        ON CONFLICT (target_username)
+        DO UPDATE SET row_version = EXCLUDED.row_version, deleted_at = EXCLUDED.deleted_at;
+    RETURN OLD;
+END
+$$""",
+    "DROP TRIGGER IF EXISTS trg_prospects_tombstone ON prospects",
+    """CREATE TRIGGER trg_prospects_tombstone AFTER DELETE ON prospects
+FOR EACH ROW EXECUTE FUNCTION dmledger_tombstone_prospect()""",
+)
+
+# SQLite has no BEFORE-trigger assignment: AFTER triggers update the row once more.
+# recursive_triggers is off by default, so that inner UPDATE does not fire them again.
+_SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'"
+_SQLITE_TRIGGERS = (
+    f"""CREATE TRIGGER IF NOT EXISTS trg_prospects_stamp_insert AFTER INSERT ON prospects
+FOR EACH ROW BEGIN
+    UPDATE sync_clock SET version = version + 1 WHERE id = 1;
+    UPDATE prospects SET row_version = (SELECT version FROM sync_clock WHERE id = 1),
+        last_updated = {_SQLITE_NOW}
+        WHERE target_username = NEW.target_username;
+    DELETE FROM prospect_tombstones WHERE target_username = NEW.target_username;
+END""",
+    f"""CREATE TRIGGER IF NOT EXISTS trg_prospects_stamp_update AFTER UPDATE ON prospects
+FOR EACH ROW BEGIN
+    UPDATE sync_clock SET version = version + 1 WHERE id = 1;
+    UPDATE prospects SET row_version = (SELECT version FROM sync_clock WHERE id = 1),
+        last_updated = {_SQLITE_NOW}
+        WHERE target_username = NEW.target_username;
+END""",
+    f"""CREATE TRIGGER IF NOT EXISTS trg_prospects_tombstone AFTER DELETE ON prospects
+FOR EACH ROW BEGIN
+    UPDATE sync_clock SET version = version + 1 WHERE id = 1;
+    INSERT OR REPLACE INTO prospect_tombstones (target_username, row_version, deleted_at)
+        VALUES (OLD.target_username, (SELECT version FROM sync_clock WHERE id = 1),
+                {_SQLITE_NOW});
+END""",
+)
+
+_ORACLE_TRIGGERS = (
+    """CREATE OR REPLACE TRIGGER trg_prospects_stamp
+BEFORE INSERT OR UPDATE ON prospects
+FOR EACH ROW
+DECLARE
+    v NUMBER;
+BEGIN
+    UPDATE sync_clock SET version = version + 1 WHERE id = 1 RETURNING version INTO v;
+    :NEW.row_version := v;
+    :NEW.last_updated := SYS_EXTRACT_UTC(SYSTIMESTAMP);
+    IF INSERTING THEN
+        DELETE FROM prospect_tombstones WHERE target_username = :NEW.target_username;
+    END IF;
+END;""",
+    """CREATE OR REPLACE TRIGGER trg_prospects_tombstone
+AFTER DELETE ON prospects
+FOR EACH ROW
+DECLARE
+    v NUMBER;
+BEGIN
+    UPDATE sync_clock SET version = version + 1 WHERE id = 1 RETURNING version INTO v;
+    MERGE INTO prospect_tombstones t
+        USING (SELECT :OLD.target_username AS target_username FROM dual) s
+        ON (t.target_username = s.target_username)
+        WHEN MATCHED THEN UPDATE SET t.row_version = v,
+            t.deleted_at = SYS_EXTRACT_UTC(SYSTIMESTAMP)
+        WHEN NOT MATCHED THEN INSERT (target_username, row_version, deleted_at)
+            VALUES (s.target_username, v, SYS_EXTRACT_UTC(SYSTIMESTAMP));
+END;""",
+)
+
+
+def dialect_named(name: str) -> Dialect:
+    """The SQLAlchemy dialect for ``oracle``, ``postgresql`` or ``sqlite``."""
+    if name == "oracle":
+        return oracle.dialect()  # type: ignore[no-any-return]
+    if name == "postgresql":
+        return postgresql.dialect()  # type: ignore[no-any-return]
+    if name == "sqlite":
+        return sqlite.dialect()  # type: ignore[no-any-return]
+    raise InvalidInput(f"dialect {name!r} is not one of: {', '.join(DIALECTS)}")
+
+
+def trigger_statements(dialect_name: str) -> tuple[str, ...]:
+    """The trigger DDL for one dialect, one statement per item."""
+    return {
+        "postgresql": _PG_TRIGGERS,
+        "sqlite": _SQLITE_TRIGGERS,
+        "oracle": _ORACLE_TRIGGERS,
+    }[dialect_name]
+
+
+def seed_rows_statements(dialect_name: str) -> tuple[str, ...]:
+    """Rows every schema needs: the clock and the schema version."""
+    return (
+        "INSERT INTO sync_clock (id, version, purged_through) VALUES (1, 0, 0)",
+        "INSERT INTO dmledger_info (info_key, info_value) "
+        f"VALUES ('schema_version', '{schema.SCHEMA_VERSION}')",
+    )
+
+
+def create_statements(dialect_name: str) -> Iterator[str]:
+    """Every statement that creates the current schema on an empty database, in order."""
+    dialect = dialect_named(dialect_name)
+    for table in (*schema.SEED_TABLES, *schema.ADDED_TABLES):
+        yield str(CreateTable(table).compile(dialect=dialect)).strip()
+    for index in schema.INDEXES:
+        yield str(CreateIndex(index).compile(dialect=dialect)).strip()
+    yield from trigger_statements(dialect_name)
+    yield from seed_rows_statements(dialect_name)
+
+
+def render_script(dialect_name: str) -> str:
+    """The whole schema as one SQL script for a SQL worksheet or a DBA.
+
+    Oracle PL/SQL blocks end with ``/`` on a line of their own, as SQL*Plus and the
+    SQL worksheet expect; every other statement ends with ``;``.
+    """
+    dialect_named(dialect_name)  # refuse unknown names before rendering anything
+    parts = [f"-- DM Ledger cloud schema, version {schema.SCHEMA_VERSION}, for {dialect_name}"]
+    for statement in create_statements(dialect_name):
+        if dialect_name == "oracle" and statement.startswith("CREATE OR REPLACE TRIGGER"):
+            parts.append(statement + "\n/")
+        elif statement.rstrip().endswith(";") and dialect_name != "oracle":
+            parts.append(statement)
+        else:
+            parts.append(statement + ";")
+    parts.append("COMMIT;")
+    return "\n\n".join(parts) + "\n"
+
+
+def add_column_statement(table: sa.Table, column: sa.Column[object], dialect: Dialect) -> str:
+    """``ALTER TABLE … ADD …`` for a nullable column, in the dialect's own words."""
+    type_sql = column.type.compile(dialect=dialect)
+    keyword = "ADD" if dialect.name == "oracle" else "ADD COLUMN"
+    return f"ALTER TABLE {table.name} {keyword} {column.name} {type_sql}"

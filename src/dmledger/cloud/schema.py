@@ -1,0 +1,146 @@
+"""The cloud schema as SQLAlchemy Core metadata, and the DDL that SQLAlchemy cannot express.
+
+The seed's four tables keep their names, types, sizes, keys and defaults, so a
+database made with the seed's Initialization SQL keeps working (table and column
+names are lower-case here, which every dialect renders unquoted: ``PROSPECTS`` on
+Oracle). What correctness needs is added as nullable columns or new objects:
+
+- ``outreach_logs.client_log_id`` (unique): a repeated push inserts nothing;
+- ``outreach_logs.operator_name`` (FK to operators): who sent it;
+- ``prospects.row_version``: the pull cursor. A trigger takes the next value of
+  the single ``sync_clock`` row for every inserted or updated prospect. Writers
+  queue on that row, so version order is commit order and a reader that has seen
+  version V has seen every committed version below it. No client clock is involved;
+- ``prospect_tombstones``: a deletion, versioned the same way, so it reaches caches;
+- ``last_updated`` set by the same trigger from the database clock, in UTC;
+- ``dmledger_info``: the schema version and whether the data is demo data;
+- indexes for the pull and for the team dashboards.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import oracle
+
+SCHEMA_VERSION = 2  # 1 is the seed's schema; 2 adds everything above.
+
+
+def varchar(length: int) -> sa.types.TypeEngine[str]:
+    """The seed's VARCHAR2(length) on Oracle, VARCHAR(length) elsewhere."""
+    return sa.String(length).with_variant(_OracleVarchar2(length), "oracle")
+
+
+class _OracleVarchar2(sa.types.UserDefinedType[str]):
+    cache_ok = True
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+    def get_col_spec(self, **kw: object) -> str:
+        return f"VARCHAR2({self.length})"
+
+
+#: LOG_ID is the seed's NUMBER identity; SQLite needs INTEGER for its rowid alias.
+_LOG_ID = (
+    sa.BigInteger().with_variant(oracle.NUMBER(), "oracle").with_variant(sa.Integer(), "sqlite")
+)
+_VERSION = sa.BigInteger().with_variant(oracle.NUMBER(19), "oracle")
+_NOW = sa.text("CURRENT_TIMESTAMP")
+
+metadata = sa.MetaData()
+
+operators = sa.Table(
+    "operators",
+    metadata,
+    sa.Column("operator_name", varchar(100), primary_key=True),
+    sa.Column("created_at", sa.TIMESTAMP, server_default=_NOW),
+)
+
+actors = sa.Table(
+    "actors",
+    metadata,
+    sa.Column("username", varchar(100), primary_key=True),
+    sa.Column("owner_operator", varchar(100)),
+    sa.Column("status", varchar(50), server_default=sa.text("'active'")),
+    sa.Column("created_at", sa.TIMESTAMP, server_default=_NOW),
+    sa.ForeignKeyConstraint(
+        ["owner_operator"], ["operators.operator_name"], name="fk_actor_operator"
+    ),
+)
+
+prospects = sa.Table(
+    "prospects",
+    metadata,
+    sa.Column("target_username", varchar(255), primary_key=True),
+    sa.Column("status", varchar(50), server_default=sa.text("'new'")),
+    sa.Column("owner_actor", varchar(100)),
+    sa.Column("notes", varchar(4000)),
+    sa.Column("first_contacted", sa.TIMESTAMP),
+    sa.Column("last_updated", sa.TIMESTAMP, server_default=_NOW),
+    sa.Column("row_version", _VERSION),
+    sa.ForeignKeyConstraint(["owner_actor"], ["actors.username"], name="fk_prospect_owner"),
+)
+
+outreach_logs = sa.Table(
+    "outreach_logs",
+    metadata,
+    sa.Column("log_id", _LOG_ID, sa.Identity(oracle_on_null=True), primary_key=True),
+    sa.Column("target_username", varchar(255)),
+    sa.Column("actor_username", varchar(100)),
+    sa.Column("message_text", varchar(4000)),
+    sa.Column("created_at", sa.TIMESTAMP, server_default=_NOW),
+    sa.Column("client_log_id", varchar(36)),
+    sa.Column("operator_name", varchar(100)),
+    sa.ForeignKeyConstraint(
+        ["target_username"], ["prospects.target_username"], name="fk_log_target"
+    ),
+    sa.ForeignKeyConstraint(["actor_username"], ["actors.username"], name="fk_log_actor"),
+    sa.ForeignKeyConstraint(["operator_name"], ["operators.operator_name"], name="fk_log_operator"),
+)
+
+prospect_tombstones = sa.Table(
+    "prospect_tombstones",
+    metadata,
+    sa.Column("target_username", varchar(255), primary_key=True),
+    sa.Column("row_version", _VERSION, nullable=False),
+    sa.Column("deleted_at", sa.TIMESTAMP, server_default=_NOW),
+)
+
+sync_clock = sa.Table(
+    "sync_clock",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", _VERSION, nullable=False),
+    # Tombstones up to this version were purged: a cache behind it must resync fully.
+    sa.Column("purged_through", _VERSION, nullable=False),
+)
+
+dmledger_info = sa.Table(
+    "dmledger_info",
+    metadata,
+    sa.Column("info_key", varchar(100), primary_key=True),
+    sa.Column("info_value", varchar(4000)),
+)
+
+# The seed's tables, in creation order; the additions follow.
+SEED_TABLES = (operators, actors, prospects, outreach_logs)
+ADDED_TABLES = (prospect_tombstones, sync_clock, dmledger_info)
+
+# Indexes are objects of their own so `cloud upgrade` can add them to a seed database.
+INDEXES = (
+    sa.Index("ux_logs_client_log_id", outreach_logs.c.client_log_id, unique=True),
+    sa.Index("ix_prospects_version", prospects.c.row_version, prospects.c.target_username),
+    sa.Index("ix_tombstones_version", prospect_tombstones.c.row_version),
+    sa.Index("ix_logs_created", outreach_logs.c.created_at),
+    sa.Index("ix_logs_actor_created", outreach_logs.c.actor_username, outreach_logs.c.created_at),
+    sa.Index("ix_logs_operator_created", outreach_logs.c.operator_name, outreach_logs.c.created_at),
+    sa.Index("ix_logs_target", outreach_logs.c.target_username, outreach_logs.c.actor_username),
+    sa.Index("ix_prospects_owner", prospects.c.owner_actor),
+)
+
+# Columns `cloud upgrade` adds to a seed database (all nullable).
+ADDED_COLUMNS = (
+    (outreach_logs, outreach_logs.c.client_log_id),
+    (outreach_logs, outreach_logs.c.operator_name),
+    (prospects, prospects.c.row_version),
+)

@@ -1,0 +1,720 @@
+"""The cloud store: every statement DM Ledger sends to the shared database.
+
+Set-based and batched: a push of N rows costs N/batch round trips. Where dialects
+differ (PostgreSQL and SQLite ``ON CONFLICT``, Oracle ``MERGE``; row-value keyset
+comparison), the variants sit side by side in one function.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from dmledger.cloud import ddl, schema
+from dmledger.cloud.engine import backend_of, redact_url, translate
+from dmledger.cloud.schema import (
+    actors,
+    dmledger_info,
+    operators,
+    outreach_logs,
+    prospect_tombstones,
+    prospects,
+    sync_clock,
+)
+from dmledger.domain.records import (
+    ActorRow,
+    CloudHeader,
+    CloudInfo,
+    Cursor,
+    Edit,
+    OutgoingLog,
+    PulledRow,
+)
+from dmledger.domain.text import MESSAGE_MAX_BYTES, NOTES_MAX_BYTES, fit_bytes
+from dmledger.errors import CloudError, CloudSchemaError, CloudUnavailable, NotFound
+
+log = logging.getLogger(__name__)
+
+Row = dict[str, Any]
+
+
+class CloudStore:
+    """The shared database, through one SQLAlchemy Engine.
+
+    Methods that write take a Connection from ``transaction()`` so a caller groups
+    statements into one commit; read methods open their own autocommit connection
+    (one round trip per statement, no COMMIT to pay for).
+    """
+
+    def __init__(self, engine: sa.Engine, url: str | None = None) -> None:
+        self.engine = engine
+        self.url = url or engine.url.render_as_string(hide_password=True)
+        self.dialect = engine.dialect.name
+
+    # -- connections -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """One cloud transaction: committed on success, rolled back on any error.
+
+        Driver errors come out as DM Ledger errors (CloudUnavailable for a lost
+        connection). The original SQLAlchemy error is kept as ``__cause__``.
+        """
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except sa.exc.SQLAlchemyError as error:
+            raise translate(error, self.url) from error
+        except OSError as error:
+            raise translate(error, self.url) from error
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sa.Connection]:
+        """An autocommit connection for reads: each statement is one round trip."""
+        try:
+            with self.engine.connect() as conn:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        except sa.exc.SQLAlchemyError as error:
+            raise translate(error, self.url) from error
+        except OSError as error:
+            raise translate(error, self.url) from error
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- schema ------------------------------------------------------------------
+
+    def existing_tables(self) -> set[str]:
+        with self.reading() as conn:
+            return {name.lower() for name in sa.inspect(conn).get_table_names()}
+
+    def schema_version(self) -> int | None:
+        """1 for a seed-only database, the recorded version for ours, None when empty."""
+        tables = self.existing_tables()
+        if "dmledger_info" in tables:
+            with self.reading() as conn:
+                value = conn.execute(
+                    sa.select(dmledger_info.c.info_value).where(
+                        dmledger_info.c.info_key == "schema_version"
+                    )
+                ).scalar_one_or_none()
+            return int(value) if value is not None else None
+        if {t.name for t in schema.SEED_TABLES} <= tables:
+            return 1
+        return None
+
+    def init_schema(self) -> bool:
+        """Create the schema if the database is empty. Returns True if it created it.
+
+        Idempotent: a database already at the current version is left alone; a seed
+        database is refused with the advice to run ``cloud upgrade``.
+        """
+        version = self.schema_version()
+        if version == schema.SCHEMA_VERSION:
+            return False
+        if version == 1:
+            raise CloudSchemaError(
+                "the cloud holds the seed's schema: run `dmledger cloud upgrade` to bring it "
+                "to the current version without losing a row"
+            )
+        if version is not None and version > schema.SCHEMA_VERSION:
+            raise CloudSchemaError(
+                f"the cloud schema is version {version}, newer than this agent knows "
+                f"({schema.SCHEMA_VERSION}): upgrade DM Ledger"
+            )
+        with self.transaction() as conn:
+            for statement in ddl.create_statements(self.dialect):
+                conn.exec_driver_sql(statement)
+        log.info("created the cloud schema at %s", self.url)
+        return True
+
+    def upgrade(self) -> list[str]:
+        """Bring a seed-schema database to the current schema, keeping every row as it is.
+
+        Returns the steps taken (empty when already current). New columns are added
+        nullable; ``row_version`` is set to 0 before the triggers exist, so no seed
+        column of any row changes.
+        """
+        version = self.schema_version()
+        if version == schema.SCHEMA_VERSION:
+            return []
+        if version is None:
+            raise CloudSchemaError("the cloud is empty: run `dmledger cloud init` instead")
+        if version != 1:
+            raise CloudSchemaError(f"cannot upgrade from schema version {version}")
+        dialect = self.engine.dialect
+        steps: list[str] = []
+        with self.transaction() as conn:
+            for table, column in schema.ADDED_COLUMNS:
+                statement = ddl.add_column_statement(table, column, dialect)
+                conn.exec_driver_sql(statement)
+                steps.append(statement)
+            conn.execute(sa.update(prospects).values(row_version=0))
+            steps.append("UPDATE prospects SET row_version = 0")
+            for table in schema.ADDED_TABLES:
+                table.create(conn)
+                steps.append(f"CREATE TABLE {table.name}")
+            if self.dialect != "sqlite":
+                # SQLite cannot add a foreign key to an existing table; the agent
+                # checks operators itself before it writes there.
+                conn.exec_driver_sql(
+                    "ALTER TABLE outreach_logs ADD CONSTRAINT fk_log_operator "
+                    "FOREIGN KEY (operator_name) REFERENCES operators (operator_name)"
+                )
+                steps.append("ADD CONSTRAINT fk_log_operator")
+            for index in schema.INDEXES:
+                index.create(conn)
+                steps.append(f"CREATE INDEX {index.name}")
+            for statement in ddl.trigger_statements(self.dialect):
+                conn.exec_driver_sql(statement)
+            steps.append("CREATE TRIGGERS")
+            for statement in ddl.seed_rows_statements(self.dialect):
+                conn.exec_driver_sql(statement)
+            # The clock starts above every version handed out so far (all 0).
+            steps.append(f"schema_version = {schema.SCHEMA_VERSION}")
+        return steps
+
+    def reset(self) -> None:
+        """The seed's factory reset: drop every DM Ledger table and create them empty."""
+        with self.transaction() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("DROP TRIGGER IF EXISTS trg_prospects_stamp ON prospects")
+            for table in reversed((*schema.SEED_TABLES, *schema.ADDED_TABLES)):
+                table.drop(conn, checkfirst=True)
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("DROP FUNCTION IF EXISTS dmledger_stamp_prospect()")
+                conn.exec_driver_sql("DROP FUNCTION IF EXISTS dmledger_tombstone_prospect()")
+            for statement in ddl.create_statements(self.dialect):
+                conn.exec_driver_sql(statement)
+
+    def require_schema(self) -> None:
+        version = self.schema_version()
+        if version is None:
+            raise CloudSchemaError("the cloud has no DM Ledger schema: run `dmledger cloud init`")
+        if version != schema.SCHEMA_VERSION:
+            raise CloudSchemaError(
+                f"the cloud schema is version {version}, this agent needs "
+                f"{schema.SCHEMA_VERSION}: run `dmledger cloud upgrade`"
+            )
+
+    def check(self) -> CloudInfo:
+        """Reachable? Schema version? Round-trip time (median of three ``SELECT 1``)?"""
+        info = CloudInfo(url=redact_url(self.url), backend=self.dialect, reachable=False)
+        probe = "SELECT 1 FROM dual" if self.dialect == "oracle" else "SELECT 1"
+        try:
+            with self.reading() as conn:
+                timings = []
+                for _ in range(3):
+                    started = time.perf_counter()
+                    conn.exec_driver_sql(probe).scalar()
+                    timings.append((time.perf_counter() - started) * 1000)
+                info.round_trip_ms = sorted(timings)[1]
+                info.server_version = ".".join(
+                    str(p) for p in (conn.dialect.server_version_info or ())
+                )
+        except CloudUnavailable as error:
+            info.message = str(error)
+            return info
+        info.reachable = True
+        info.schema_version = self.schema_version()
+        if info.schema_version == schema.SCHEMA_VERSION:
+            info.demo_data = self.info_value("demo_data") == "true"
+            info.counts = self.counts()
+        return info
+
+    def info_value(self, key: str) -> str | None:
+        with self.reading() as conn:
+            value = conn.execute(
+                sa.select(dmledger_info.c.info_value).where(dmledger_info.c.info_key == key)
+            ).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def set_info(self, conn: sa.Connection, key: str, value: str) -> None:
+        conn.execute(sa.delete(dmledger_info).where(dmledger_info.c.info_key == key))
+        conn.execute(sa.insert(dmledger_info).values(info_key=key, info_value=value))
+
+    def counts(self) -> dict[str, int]:
+        with self.reading() as conn:
+            return {
+                table.name: int(
+                    conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                )
+                for table in schema.SEED_TABLES
+            }
+
+    # -- people --------------------------------------------------------------------
+
+    def add_operator(self, name: str) -> bool:
+        """Register an operator; False when it already existed."""
+        with self.transaction() as conn:
+            return (
+                self._insert_ignore(conn, operators, [{"operator_name": name}], ["operator_name"])
+                > 0
+            )
+
+    def list_operators(self) -> list[str]:
+        with self.reading() as conn:
+            return [
+                str(r[0])
+                for r in conn.execute(
+                    sa.select(operators.c.operator_name).order_by(operators.c.operator_name)
+                )
+            ]
+
+    def add_actor(self, username: str, operator: str) -> bool:
+        """Register an actor owned by ``operator`` (which must exist)."""
+        with self.transaction() as conn:
+            known = conn.execute(
+                sa.select(operators.c.operator_name).where(operators.c.operator_name == operator)
+            ).first()
+            if known is None:
+                raise NotFound(
+                    f"operator {operator!r} is not registered: add it with "
+                    f"`dmledger operator add {operator}`"
+                )
+            return (
+                self._insert_ignore(
+                    conn,
+                    actors,
+                    [{"username": username, "owner_operator": operator, "status": "active"}],
+                    ["username"],
+                )
+                > 0
+            )
+
+    def list_actors(self) -> list[ActorRow]:
+        with self.reading() as conn:
+            rows = conn.execute(
+                sa.select(actors.c.username, actors.c.owner_operator, actors.c.status).order_by(
+                    actors.c.username
+                )
+            )
+            return [ActorRow(r.username, r.owner_operator, r.status or "active") for r in rows]
+
+    def set_actor_status(self, username: str, status: str) -> None:
+        with self.transaction() as conn:
+            result = conn.execute(
+                sa.update(actors).where(actors.c.username == username).values(status=status)
+            )
+            if result.rowcount == 0:
+                raise NotFound(f"actor {username!r} is not registered in the cloud")
+
+    def ensure_people(
+        self, conn: sa.Connection, operator_names: Sequence[str], actor_rows: Sequence[ActorRow]
+    ) -> None:
+        """Make sure the operators and actors a batch of logs refers to exist (insert-ignore)."""
+        if operator_names:
+            self._insert_ignore(
+                conn,
+                operators,
+                [{"operator_name": n} for n in sorted(set(operator_names))],
+                ["operator_name"],
+            )
+        if actor_rows:
+            rows = {
+                a.username: {
+                    "username": a.username,
+                    "owner_operator": a.owner_operator,
+                    "status": a.status,
+                }
+                for a in actor_rows
+            }
+            self._insert_ignore(conn, actors, list(rows.values()), ["username"])
+
+    # -- push ----------------------------------------------------------------------
+
+    def push_logs(self, conn: sa.Connection, batch: Sequence[OutgoingLog]) -> None:
+        """Apply a batch of DMs: the prospects they touch, then the logs themselves.
+
+        Idempotent: a log whose client_log_id is already in the cloud inserts nothing,
+        and the prospect effects (contacted, earliest first contact owns) are the same
+        however often they are applied.
+        """
+        if not batch:
+            return
+        earliest: dict[str, OutgoingLog] = {}
+        for item in batch:
+            known = earliest.get(item.target)
+            if known is None or (item.sent_at, item.actor) < (known.sent_at, known.actor):
+                earliest[item.target] = item
+        self._apply_contacts(conn, list(earliest.values()))
+        self._insert_ignore(
+            conn,
+            outreach_logs,
+            [
+                {
+                    "client_log_id": item.client_log_id,
+                    "target_username": item.target,
+                    "actor_username": item.actor,
+                    "operator_name": item.operator,
+                    "message_text": fit_bytes(item.message, MESSAGE_MAX_BYTES),
+                    "created_at": item.sent_at,
+                }
+                for item in batch
+            ],
+            ["client_log_id"],
+        )
+
+    def _apply_contacts(self, conn: sa.Connection, firsts: Sequence[OutgoingLog]) -> None:
+        rows = [{"t": f.target, "a": f.actor, "s": f.sent_at} for f in firsts]
+        if self.dialect == "oracle":
+            conn.execute(sa.text(_ORACLE_CONTACT_MERGE), rows)
+            return
+        # PostgreSQL and SQLite share ON CONFLICT … DO UPDATE … WHERE.
+        insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(prospects)
+        new = insert.excluded
+        cur = prospects.c
+        earlier = sa.or_(
+            cur.first_contacted.is_(None),
+            new.first_contacted < cur.first_contacted,
+            sa.and_(
+                new.first_contacted == cur.first_contacted,
+                new.owner_actor < cur.owner_actor,
+            ),
+        )
+        is_new = sa.or_(cur.status.is_(None), sa.func.lower(cur.status) == "new")
+        statement = insert.on_conflict_do_update(
+            index_elements=[cur.target_username],
+            set_={
+                "status": sa.case((is_new, sa.literal("contacted")), else_=cur.status),
+                "owner_actor": sa.case(
+                    (
+                        cur.first_contacted.is_(None),
+                        sa.func.coalesce(cur.owner_actor, new.owner_actor),
+                    ),
+                    (earlier, new.owner_actor),
+                    else_=sa.func.coalesce(cur.owner_actor, new.owner_actor),
+                ),
+                "first_contacted": sa.case(
+                    (earlier, new.first_contacted), else_=cur.first_contacted
+                ),
+            },
+            where=sa.or_(is_new, earlier, cur.owner_actor.is_(None)),
+        )
+        conn.execute(
+            statement,
+            [
+                {
+                    "target_username": r["t"],
+                    "status": "contacted",
+                    "owner_actor": r["a"],
+                    "first_contacted": r["s"],
+                }
+                for r in rows
+            ],
+        )
+
+    def push_edits(self, conn: sa.Connection, edits: Sequence[Edit]) -> None:
+        """Apply outbox edits in order. Consecutive edits are batched by kind; a delete
+        closes a segment so an edit never jumps over a deletion of the same lead."""
+        segment: list[Edit] = []
+        for edit in edits:
+            if edit.op == "delete":
+                self._apply_segment(conn, segment)
+                segment = []
+                self.delete_prospects(conn, [edit.target])
+            else:
+                segment.append(edit)
+        self._apply_segment(conn, segment)
+
+    def _apply_segment(self, conn: sa.Connection, segment: Sequence[Edit]) -> None:
+        if not segment:
+            return
+        adds: dict[str, Edit] = {}
+        statuses: dict[str, str] = {}
+        notes: dict[str, str | None] = {}
+        for edit in segment:
+            if edit.op == "add":
+                adds.setdefault(edit.target, edit)
+            elif edit.op == "status" and edit.status is not None:
+                statuses[edit.target] = edit.status  # later wins
+            elif edit.op == "notes":
+                notes[edit.target] = edit.notes
+        if adds:
+            self._insert_ignore(
+                conn,
+                prospects,
+                [
+                    {
+                        "target_username": e.target,
+                        "status": e.status or "new",
+                        "notes": fit_bytes(e.notes, NOTES_MAX_BYTES),
+                    }
+                    for e in adds.values()
+                ],
+                ["target_username"],
+            )
+        if statuses:
+            self._upsert_field(conn, "status", statuses)
+        if notes:
+            self._upsert_field(
+                conn, "notes", {k: fit_bytes(v, NOTES_MAX_BYTES) for k, v in notes.items()}
+            )
+
+    def _upsert_field(self, conn: sa.Connection, field: str, values: dict[str, str | None]) -> None:
+        rows = [{"target_username": k, field: v} for k, v in values.items()]
+        if self.dialect == "oracle":
+            conn.execute(
+                sa.text(_oracle_field_merge(field)),
+                [{"t": r["target_username"], "v": r[field]} for r in rows],
+            )
+            return
+        insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(prospects)
+        column = prospects.c[field]
+        changed = (
+            column.is_distinct_from(insert.excluded[field])
+            if self.dialect == "postgresql"
+            else column.is_not(insert.excluded[field])
+        )
+        statement = insert.on_conflict_do_update(
+            index_elements=[prospects.c.target_username],
+            set_={field: insert.excluded[field]},
+            where=changed,
+        )
+        conn.execute(statement, rows)
+
+    def delete_prospects(self, conn: sa.Connection, handles: Sequence[str]) -> None:
+        """Delete leads and their DMs; the trigger leaves a tombstone for every cache."""
+        if not handles:
+            return
+        params = [{"t": h} for h in handles]
+        conn.execute(
+            sa.delete(outreach_logs).where(outreach_logs.c.target_username == sa.bindparam("t")),
+            params,
+        )
+        conn.execute(
+            sa.delete(prospects).where(prospects.c.target_username == sa.bindparam("t")), params
+        )
+
+    # -- pull ----------------------------------------------------------------------
+
+    def header(self, conn: sa.Connection, *, with_count: bool = False) -> CloudHeader:
+        """The clock, the tombstone horizon, operators and actors: one statement.
+
+        ``with_count`` adds a second statement counting prospects (for a progress bar
+        on a full pull only: a no-op sync must stay at two round trips).
+        """
+        text = sa.cast(sa.null(), sa.String)
+        number = sa.cast(sa.null(), sa.BigInteger)
+        statement = sa.union_all(
+            sa.select(
+                sa.literal("C").label("kind"),
+                text.label("name"),
+                text.label("owner"),
+                text.label("status"),
+                sync_clock.c.version.label("version"),
+                sync_clock.c.purged_through.label("purged"),
+            ).where(sync_clock.c.id == 1),
+            sa.select(
+                sa.literal("A"),
+                actors.c.username,
+                actors.c.owner_operator,
+                actors.c.status,
+                number,
+                number,
+            ),
+            sa.select(sa.literal("O"), operators.c.operator_name, text, text, number, number),
+        )
+        version = purged = None
+        names: list[str] = []
+        actor_rows: list[ActorRow] = []
+        for row in conn.execute(statement):
+            if row.kind == "C":
+                version, purged = int(row.version), int(row.purged)
+            elif row.kind == "A":
+                actor_rows.append(ActorRow(row.name, row.owner, row.status or "active"))
+            else:
+                names.append(row.name)
+        if version is None or purged is None:
+            raise CloudSchemaError(
+                "the cloud's sync clock row is missing: run `dmledger cloud init`"
+            )
+        count = None
+        if with_count:
+            count = int(
+                conn.execute(sa.select(sa.func.count()).select_from(prospects)).scalar_one()
+            )
+        return CloudHeader(version, purged, tuple(names), tuple(actor_rows), count)
+
+    def pull_page(self, conn: sa.Connection, after: Cursor, limit: int) -> list[PulledRow]:
+        """Prospect changes and deletions after ``after`` in (version, handle) order."""
+        p, t, a = prospects, prospect_tombstones, actors
+        changes = (
+            sa.select(
+                sa.literal("P").label("kind"),
+                p.c.target_username.label("handle"),
+                p.c.row_version.label("version"),
+                p.c.status,
+                p.c.owner_actor,
+                a.c.owner_operator,
+                p.c.notes,
+                p.c.first_contacted,
+                p.c.last_updated,
+            )
+            .select_from(p.outerjoin(a, a.c.username == p.c.owner_actor))
+            .where(self._after(p.c.row_version, p.c.target_username, after))
+        )
+        text = sa.cast(sa.null(), sa.String)
+        stamp = sa.cast(sa.null(), sa.TIMESTAMP)
+        deletions = sa.select(
+            sa.literal("T"),
+            t.c.target_username,
+            t.c.row_version,
+            text,
+            text,
+            text,
+            sa.cast(sa.null(), schema.varchar(4000)),
+            stamp,
+            t.c.deleted_at,
+        ).where(self._after(t.c.row_version, t.c.target_username, after))
+        union = sa.union_all(changes, deletions).subquery()
+        statement = sa.select(union).order_by(union.c.version, union.c.handle).limit(limit)
+        return [
+            PulledRow(
+                kind=row.kind,
+                handle=row.handle,
+                version=int(row.version),
+                status=row.status,
+                owner_actor=row.owner_actor,
+                owner_operator=row.owner_operator,
+                notes=row.notes,
+                first_contacted=row.first_contacted,
+                last_updated=row.last_updated,
+            )
+            for row in conn.execute(statement)
+        ]
+
+    def _after(
+        self, version: sa.ColumnElement[Any], handle: sa.ColumnElement[Any], after: Cursor
+    ) -> sa.ColumnElement[bool]:
+        if self.dialect == "oracle":
+            # Oracle has no row-value comparison; the leading range keeps the index usable.
+            return sa.and_(
+                version >= after.version,
+                sa.or_(version > after.version, handle > after.handle),
+            )
+        return sa.tuple_(version, handle) > sa.tuple_(
+            sa.literal(after.version, sa.BigInteger), sa.literal(after.handle, sa.String)
+        )
+
+    def purge_tombstones(self, older_than: datetime) -> int:
+        """Drop tombstones deleted before ``older_than`` (UTC); caches behind them resync."""
+        with self.transaction() as conn:
+            top = conn.execute(
+                sa.select(sa.func.max(prospect_tombstones.c.row_version)).where(
+                    prospect_tombstones.c.deleted_at < older_than
+                )
+            ).scalar_one_or_none()
+            if top is None:
+                return 0
+            deleted = conn.execute(
+                sa.delete(prospect_tombstones).where(prospect_tombstones.c.row_version <= top)
+            ).rowcount
+            conn.execute(
+                sa.update(sync_clock)
+                .where(sync_clock.c.id == 1)
+                .values(
+                    purged_through=sa.func.greatest(sync_clock.c.purged_through, top)
+                    if self.dialect != "sqlite"
+                    else sa.func.max(sync_clock.c.purged_through, top)
+                )
+            )
+            return int(deleted)
+
+    # -- reads for people ----------------------------------------------------------
+
+    def logs_for(self, handle: str, limit: int = 50) -> list[Row]:
+        """The team's DMs to one lead, newest first (for the lead page)."""
+        with self.reading() as conn:
+            rows = conn.execute(
+                sa.select(
+                    outreach_logs.c.client_log_id,
+                    outreach_logs.c.actor_username,
+                    outreach_logs.c.operator_name,
+                    outreach_logs.c.message_text,
+                    outreach_logs.c.created_at,
+                )
+                .where(outreach_logs.c.target_username == handle)
+                .order_by(outreach_logs.c.created_at.desc())
+                .limit(limit)
+            )
+            return [dict(r._mapping) for r in rows]
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _insert_ignore(
+        self, conn: sa.Connection, table: sa.Table, rows: Sequence[Row], keys: Sequence[str]
+    ) -> int:
+        """Insert rows whose key is not there yet; returns how many were inserted
+        (exact on PostgreSQL and SQLite, -1 when the driver cannot tell)."""
+        if not rows:
+            return 0
+        if self.dialect == "oracle":
+            columns = list(rows[0])
+            conn.execute(sa.text(_oracle_insert_ignore(table.name, columns, keys)), list(rows))
+            return -1
+        insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+        result = conn.execute(insert.on_conflict_do_nothing(index_elements=list(keys)), list(rows))
+        return int(result.rowcount)
+
+
+def _oracle_insert_ignore(table: str, columns: Sequence[str], keys: Sequence[str]) -> str:
+    """MERGE … WHEN NOT MATCHED: Oracle's insert-if-absent, run as array DML."""
+    source = ", ".join(f":{c} AS {c}" for c in columns)
+    on = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+    names = ", ".join(columns)
+    values = ", ".join(f"s.{c}" for c in columns)
+    return (
+        f"MERGE INTO {table} t USING (SELECT {source} FROM dual) s ON ({on}) "
+        f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})"
+    )
+
+
+def _oracle_field_merge(field: str) -> str:
+    return (
+        "MERGE INTO prospects p USING (SELECT :t AS t, :v AS v FROM dual) s "
+        "ON (p.target_username = s.t) "
+        f"WHEN MATCHED THEN UPDATE SET p.{field} = s.v "
+        f"WHERE DECODE(p.{field}, s.v, 0, 1) = 1 "
+        f"WHEN NOT MATCHED THEN INSERT (target_username, {field}) VALUES (s.t, s.v)"
+    )
+
+
+_ORACLE_CONTACT_MERGE = """MERGE INTO prospects p
+USING (SELECT :t AS t, :a AS a, :s AS s FROM dual) x
+ON (p.target_username = x.t)
+WHEN MATCHED THEN UPDATE SET
+    p.status = CASE WHEN p.status IS NULL OR LOWER(p.status) = 'new'
+                    THEN 'contacted' ELSE p.status END,
+    p.owner_actor = CASE
+        WHEN p.first_contacted IS NULL THEN COALESCE(p.owner_actor, x.a)
+        WHEN x.s < p.first_contacted OR (x.s = p.first_contacted AND x.a < p.owner_actor)
+            THEN x.a
+        ELSE COALESCE(p.owner_actor, x.a) END,
+    p.first_contacted = CASE
+        WHEN p.first_contacted IS NULL OR x.s < p.first_contacted
+             OR (x.s = p.first_contacted AND x.a < p.owner_actor)
+            THEN x.s ELSE p.first_contacted END
+    WHERE p.status IS NULL OR LOWER(p.status) = 'new' OR p.first_contacted IS NULL
+        OR x.s < p.first_contacted OR p.owner_actor IS NULL
+        OR (x.s = p.first_contacted AND x.a < p.owner_actor)
+WHEN NOT MATCHED THEN INSERT (target_username, status, owner_actor, first_contacted)
+    VALUES (x.t, 'contacted', x.a, x.s)"""
+
+
+def open_cloud(url: str, *, password: str | None = None) -> CloudStore:
+    """A CloudStore for a sqlite or postgresql URL. Oracle: see ``dmledger.cloud.oracle``."""
+    from dmledger.cloud.engine import create_cloud_engine
+
+    backend_of(url)
+    return CloudStore(create_cloud_engine(url, password=password), url)
+
+
+__all__ = ["CloudError", "CloudStore", "open_cloud"]

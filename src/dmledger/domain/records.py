@@ -1,0 +1,129 @@
+"""Plain records that cross layer boundaries: what is pushed, pulled and shown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+EditOp = Literal["add", "status", "notes", "delete"]
+
+
+@dataclass(frozen=True)
+class OutgoingLog:
+    """One queued DM, as pushed to the cloud. ``sent_at`` is UTC from the sender's clock."""
+
+    client_log_id: str
+    target: str
+    actor: str
+    operator: str
+    message: str
+    sent_at: datetime
+    local_id: int = 0
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One queued prospect edit from the outbox, pushed in ``seq`` order."""
+
+    seq: int
+    op: EditOp
+    target: str
+    status: str | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True)
+class PulledRow:
+    """A prospect change (``kind`` "P") or a deletion (``kind`` "T") from the cloud."""
+
+    kind: Literal["P", "T"]
+    handle: str
+    version: int
+    status: str | None = None
+    owner_actor: str | None = None
+    owner_operator: str | None = None
+    notes: str | None = None
+    first_contacted: datetime | None = None
+    last_updated: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ActorRow:
+    username: str
+    owner_operator: str | None
+    status: str
+
+
+@dataclass(frozen=True)
+class CloudHeader:
+    """What one cheap query tells a sync before it pulls."""
+
+    version: int
+    purged_through: int
+    operators: tuple[str, ...] = ()
+    actors: tuple[ActorRow, ...] = ()
+    prospect_count: int | None = None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Keyset position in the cloud's (row_version, target_username) order."""
+
+    version: int = -1
+    handle: str = ""
+
+
+@dataclass
+class CloudInfo:
+    """What `cloud check` reports."""
+
+    url: str
+    backend: str
+    reachable: bool
+    schema_version: int | None = None
+    round_trip_ms: float | None = None
+    server_version: str | None = None
+    demo_data: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Prospect:
+    """A lead as the local cache holds it (times are naive UTC)."""
+
+    handle: str
+    status: str
+    owner_actor: str | None = None
+    owner_operator: str | None = None
+    notes: str | None = None
+    first_contacted: datetime | None = None
+    last_updated: datetime | None = None
+    row_version: int | None = None
+
+
+@dataclass(frozen=True)
+class LocalLog:
+    """A DM as this machine recorded it."""
+
+    id: int
+    client_log_id: str
+    target: str
+    actor: str
+    operator: str
+    message: str
+    sent_at: datetime
+    synced: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """A queued item the cloud refused; it waits for the user's decision."""
+
+    kind: Literal["log", "edit"]
+    id: int
+    target: str
+    error: str
+    detail: str = ""

@@ -1,0 +1,75 @@
+"""What a DM or an edit does to the cached lead: one implementation for two callers.
+
+The app applies a new DM or edit to the cache at once; after a pull overwrites a
+cached lead with the cloud's row, sync re-applies the DMs and edits this machine has
+not pushed yet, so a pull never undoes local work.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from dmledger.domain.records import Edit, OutgoingLog, Prospect
+from dmledger.domain.rules import Contact, apply_dm
+from dmledger.domain.statuses import read_stored_status
+from dmledger.local.store import LocalStore
+
+
+def apply_dm_to_cache(store: LocalStore, conn: sa.Connection, item: OutgoingLog) -> Prospect:
+    """Update (or create) the cached lead for one DM; returns the lead after it."""
+    current = store.get_prospect(conn, item.target)
+    before = (
+        None
+        if current is None
+        else Contact(
+            read_stored_status(current.status), current.owner_actor, current.first_contacted
+        )
+    )
+    after = apply_dm(before, item.actor, item.sent_at)
+    owner_operator = (
+        current.owner_operator
+        if current is not None and current.owner_actor == after.owner_actor
+        else None
+    )
+    if owner_operator is None and after.owner_actor is not None:
+        owner_operator = store.owner_operator_of(conn, after.owner_actor) or (
+            item.operator if after.owner_actor == item.actor else None
+        )
+    updated = Prospect(
+        handle=item.target,
+        status=after.status.value,
+        owner_actor=after.owner_actor,
+        owner_operator=owner_operator,
+        notes=None if current is None else current.notes,
+        first_contacted=after.first_contacted,
+        last_updated=None if current is None else current.last_updated,
+        row_version=None if current is None else current.row_version,
+    )
+    store.put_prospect(conn, updated)
+    return updated
+
+
+def apply_edit_to_cache(store: LocalStore, conn: sa.Connection, edit: Edit) -> None:
+    """Apply one outbox edit to the cache (used when re-applying after a pull)."""
+    current = store.get_prospect(conn, edit.target)
+    if edit.op == "delete":
+        if current is not None:
+            store.delete_prospect_row(conn, edit.target)
+        return
+    if edit.op == "add":
+        if current is None:
+            store.put_prospect(conn, Prospect(edit.target, edit.status or "new", notes=edit.notes))
+        return
+    if current is None:
+        current = Prospect(edit.target, "new")
+    if edit.op == "status" and edit.status is not None:
+        current = _replace(current, status=edit.status)
+    elif edit.op == "notes":
+        current = _replace(current, notes=edit.notes)
+    store.put_prospect(conn, current)
+
+
+def _replace(p: Prospect, **changes: object) -> Prospect:
+    from dataclasses import replace
+
+    return replace(p, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,117 @@
+"""Tables of ``local_data.db``: the seed's three, plus what sync needs.
+
+The seed's tables keep their names and columns (``prospects``, ``outreach_logs``
+with ``synced_to_cloud``, ``meta``). Times are ISO 8601 text in UTC, fixed width, so
+text order is time order.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+LOCAL_SCHEMA_VERSION = 1
+
+metadata = sa.MetaData()
+
+prospects = sa.Table(
+    "prospects",
+    metadata,
+    sa.Column("target_username", sa.Text, primary_key=True),
+    sa.Column("status", sa.Text, nullable=False, server_default="new"),
+    sa.Column("owner_actor", sa.Text),
+    sa.Column("notes", sa.Text),
+    sa.Column("last_updated", sa.Text),
+    # Beyond the seed: needed by the status card and by sync.
+    sa.Column("first_contacted", sa.Text),
+    sa.Column("owner_operator", sa.Text),
+    sa.Column("row_version", sa.Integer),  # the cloud version this row reflects
+    sa.Column("seen_gen", sa.Integer, nullable=False, server_default="0"),  # full-resync mark
+    sqlite_with_rowid=True,
+)
+
+outreach_logs = sa.Table(
+    "outreach_logs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("target_username", sa.Text, nullable=False),
+    sa.Column("actor_username", sa.Text, nullable=False),
+    sa.Column("operator_name", sa.Text, nullable=False),
+    sa.Column("message_snippet", sa.Text, nullable=False),  # the whole message, kept locally
+    sa.Column("timestamp", sa.Text, nullable=False),
+    sa.Column("synced_to_cloud", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("client_log_id", sa.Text, nullable=False, unique=True),
+    sa.Column("error", sa.Text),  # set when the cloud refused it: set aside
+    sa.Column("failed_at", sa.Text),
+)
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("op", sa.Text, nullable=False),  # add | status | notes | delete
+    sa.Column("target_username", sa.Text, nullable=False),
+    sa.Column("status", sa.Text),
+    sa.Column("notes", sa.Text),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("error", sa.Text),
+    sa.Column("failed_at", sa.Text),
+)
+
+actors = sa.Table(
+    "actors",
+    metadata,
+    sa.Column("username", sa.Text, primary_key=True),
+    sa.Column("owner_operator", sa.Text),
+    sa.Column("status", sa.Text, nullable=False, server_default="active"),
+)
+
+operators = sa.Table(
+    "operators",
+    metadata,
+    sa.Column("operator_name", sa.Text, primary_key=True),
+)
+
+team_cache = sa.Table(
+    "team_cache",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("fetched_at", sa.Text, nullable=False),
+)
+
+INDEXES = (
+    sa.Index("ix_prospects_status", prospects.c.status, prospects.c.target_username),
+    sa.Index("ix_prospects_owner", prospects.c.owner_actor, prospects.c.target_username),
+    sa.Index("ix_prospects_operator", prospects.c.owner_operator, prospects.c.target_username),
+    sa.Index("ix_prospects_first", prospects.c.first_contacted),
+    sa.Index("ix_prospects_seen_gen", prospects.c.seen_gen),
+    sa.Index("ix_logs_pending", outreach_logs.c.synced_to_cloud, outreach_logs.c.id),
+    sa.Index("ix_logs_target", outreach_logs.c.target_username, outreach_logs.c.timestamp),
+    sa.Index("ix_outbox_target", outbox.c.target_username),
+)
+
+# Substring search over handles and notes at a million leads needs an index:
+# an FTS5 trigram table kept in step by triggers (external content, so no copy).
+FTS_STATEMENTS = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS prospects_fts USING fts5("
+    "target_username, notes, content='prospects', content_rowid='rowid', tokenize='trigram')",
+    "CREATE TRIGGER IF NOT EXISTS prospects_fts_ins AFTER INSERT ON prospects BEGIN "
+    "INSERT INTO prospects_fts(rowid, target_username, notes) "
+    "VALUES (new.rowid, new.target_username, new.notes); END",
+    "CREATE TRIGGER IF NOT EXISTS prospects_fts_del AFTER DELETE ON prospects BEGIN "
+    "INSERT INTO prospects_fts(prospects_fts, rowid, target_username, notes) "
+    "VALUES ('delete', old.rowid, old.target_username, old.notes); END",
+    "CREATE TRIGGER IF NOT EXISTS prospects_fts_upd AFTER UPDATE OF target_username, notes "
+    "ON prospects BEGIN "
+    "INSERT INTO prospects_fts(prospects_fts, rowid, target_username, notes) "
+    "VALUES ('delete', old.rowid, old.target_username, old.notes); "
+    "INSERT INTO prospects_fts(rowid, target_username, notes) "
+    "VALUES (new.rowid, new.target_username, new.notes); END",
+)

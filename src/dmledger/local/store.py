@@ -1,0 +1,647 @@
+"""The local store: ``local_data.db`` in the home, answering instantly, online or offline.
+
+One SQLite file in WAL mode with a busy timeout, so the web server, a CLI command
+and the sync loop can use it at once. Writes go through ``transaction()`` (``BEGIN
+IMMEDIATE``: a read-then-write unit never loses a race halfway); reads go through
+``reading()`` and take no lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from dmledger.domain.records import (
+    ActorRow,
+    Cursor,
+    Edit,
+    LocalLog,
+    OutgoingLog,
+    Prospect,
+    PulledRow,
+    SetAside,
+)
+from dmledger.domain.timeutil import utcnow
+from dmledger.errors import NotFound
+from dmledger.local import schema
+from dmledger.local.schema import actors, meta, operators, outbox, outreach_logs, prospects
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "local_data.db"
+
+
+def iso(moment: datetime | None) -> str | None:
+    """Fixed-width ISO text for a naive UTC datetime (text order is time order)."""
+    return None if moment is None else moment.isoformat(timespec="microseconds")
+
+
+def from_iso(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=None) if moment.tzinfo is None else moment
+
+
+@dataclass(frozen=True)
+class ProspectFilter:
+    """What the Leads list and ``prospect list`` filter on; None means any."""
+
+    status: str | None = None
+    owner_actor: str | None = None
+    owner_operator: str | None = None
+    search: str | None = None
+    contacted_from: datetime | None = None
+    contacted_to: datetime | None = None
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    pending_logs: int
+    pending_changes: int
+    failed_logs: int
+    failed_changes: int
+
+
+class LocalStore:
+    """``local_data.db``; created with its tables on first open."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.engine = sa.create_engine(
+            f"sqlite:///{path}",
+            connect_args={"timeout": 30, "isolation_level": None, "check_same_thread": False},
+        )
+        event.listen(self.engine, "connect", _on_connect)
+        event.listen(self.engine, "begin", _on_begin)
+        self._create()
+
+    @classmethod
+    def in_home(cls, home: Path) -> LocalStore:
+        return cls(home / DB_NAME)
+
+    def _create(self) -> None:
+        with self.transaction() as conn:
+            schema.metadata.create_all(conn)
+            for index in schema.INDEXES:
+                index.create(conn, checkfirst=True)
+            for statement in schema.FTS_STATEMENTS:
+                conn.exec_driver_sql(statement)
+            conn.execute(
+                sa.insert(meta)
+                .prefix_with("OR IGNORE")
+                .values(key="local_schema_version", value=str(schema.LOCAL_SCHEMA_VERSION))
+            )
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """One unit of work: BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sa.Connection]:
+        """A connection for reads only: no transaction, no lock."""
+        with self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    # -- meta ----------------------------------------------------------------------
+
+    def get_meta(self, conn: sa.Connection, key: str) -> str | None:
+        value = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def set_meta(self, conn: sa.Connection, key: str, value: str | None) -> None:
+        conn.execute(sa.insert(meta).prefix_with("OR REPLACE").values(key=key, value=value))
+
+    def delete_meta(self, conn: sa.Connection, key: str) -> None:
+        conn.execute(sa.delete(meta).where(meta.c.key == key))
+
+    def cursor(self, conn: sa.Connection) -> Cursor:
+        version = self.get_meta(conn, "pull_version")
+        handle = self.get_meta(conn, "pull_handle")
+        if version is None:
+            return Cursor()
+        return Cursor(int(version), handle or "")
+
+    def set_cursor(self, conn: sa.Connection, cursor: Cursor) -> None:
+        self.set_meta(conn, "pull_version", str(cursor.version))
+        self.set_meta(conn, "pull_handle", cursor.handle)
+
+    # -- prospects -----------------------------------------------------------------
+
+    def get_prospect(self, conn: sa.Connection, handle: str) -> Prospect | None:
+        row = conn.execute(
+            sa.select(prospects).where(prospects.c.target_username == handle)
+        ).first()
+        return None if row is None else _prospect(row)
+
+    def put_prospect(self, conn: sa.Connection, p: Prospect) -> None:
+        """Insert or replace the cached row for ``p.handle`` (keeps its rowid for FTS)."""
+        values = {
+            "status": p.status,
+            "owner_actor": p.owner_actor,
+            "owner_operator": p.owner_operator,
+            "notes": p.notes,
+            "first_contacted": iso(p.first_contacted),
+            "last_updated": iso(p.last_updated),
+            "row_version": p.row_version,
+        }
+        result = conn.execute(
+            sa.update(prospects).where(prospects.c.target_username == p.handle).values(**values)
+        )
+        if result.rowcount == 0:
+            conn.execute(sa.insert(prospects).values(target_username=p.handle, **values))
+
+    def insert_new_prospects(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> int:
+        """Bulk insert-if-absent (CSV import); returns how many rows were new."""
+        if not rows:
+            return 0
+        result = conn.execute(sa.insert(prospects).prefix_with("OR IGNORE"), list(rows))
+        return int(result.rowcount)
+
+    def known_handles(self, conn: sa.Connection, handles: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(handles), 500):
+            chunk = handles[start : start + 500]
+            found.update(
+                str(r[0])
+                for r in conn.execute(
+                    sa.select(prospects.c.target_username).where(
+                        prospects.c.target_username.in_(chunk)
+                    )
+                )
+            )
+        return found
+
+    def delete_prospect_row(self, conn: sa.Connection, handle: str) -> None:
+        """Remove the cached row only (re-applying a queued delete)."""
+        conn.execute(sa.delete(prospects).where(prospects.c.target_username == handle))
+
+    def delete_prospect(self, conn: sa.Connection, handle: str) -> None:
+        """Remove a lead and every local trace of it: notes, messages, queued edits."""
+        conn.execute(sa.delete(prospects).where(prospects.c.target_username == handle))
+        conn.execute(sa.delete(outreach_logs).where(outreach_logs.c.target_username == handle))
+        conn.execute(sa.delete(outbox).where(outbox.c.target_username == handle))
+
+    def list_prospects(
+        self,
+        conn: sa.Connection,
+        where: ProspectFilter,
+        *,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> list[Prospect]:
+        """A keyset page in handle order: pass the last handle of a page as ``after``."""
+        statement = sa.select(prospects)
+        statement = self._filtered(statement, where)
+        if after is not None:
+            statement = statement.where(prospects.c.target_username > after)
+        statement = statement.order_by(prospects.c.target_username).limit(limit)
+        return [_prospect(r) for r in conn.execute(statement)]
+
+    def count_prospects(self, conn: sa.Connection, where: ProspectFilter) -> int:
+        statement = self._filtered(sa.select(sa.func.count()).select_from(prospects), where)
+        return int(conn.execute(statement).scalar_one())
+
+    def _filtered(self, statement: sa.Select[Any], where: ProspectFilter) -> sa.Select[Any]:
+        c = prospects.c
+        if where.status is not None:
+            statement = statement.where(c.status == where.status)
+        if where.owner_actor is not None:
+            statement = statement.where(c.owner_actor == where.owner_actor)
+        if where.owner_operator is not None:
+            statement = statement.where(c.owner_operator == where.owner_operator)
+        if where.contacted_from is not None:
+            statement = statement.where(c.first_contacted >= iso(where.contacted_from))
+        if where.contacted_to is not None:
+            statement = statement.where(c.first_contacted < iso(where.contacted_to))
+        if where.search:
+            text = where.search.strip().lower()
+            if len(text) >= 3:
+                # The trigram index finds substrings of 3+ characters without a scan.
+                quoted = '"' + text.replace('"', '""') + '"'
+                matches = sa.text("SELECT rowid FROM prospects_fts WHERE prospects_fts MATCH :q")
+                statement = statement.where(
+                    sa.literal_column("prospects.rowid").in_(
+                        matches.bindparams(q=quoted).columns(sa.column("rowid"))
+                    )
+                )
+            else:
+                pattern = (
+                    "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                )
+                statement = statement.where(
+                    sa.or_(
+                        c.target_username.like(pattern, escape="\\"),
+                        sa.func.lower(c.notes).like(pattern, escape="\\"),
+                    )
+                )
+        return statement
+
+    # -- logs ----------------------------------------------------------------------
+
+    def insert_log(self, conn: sa.Connection, item: OutgoingLog) -> int | None:
+        """Queue a DM; returns its local id, or None if this client_log_id is already here."""
+        result = conn.execute(
+            sa.insert(outreach_logs)
+            .prefix_with("OR IGNORE")
+            .values(
+                target_username=item.target,
+                actor_username=item.actor,
+                operator_name=item.operator,
+                message_snippet=item.message,
+                timestamp=iso(item.sent_at),
+                client_log_id=item.client_log_id,
+                synced_to_cloud=0,
+            )
+        )
+        if result.rowcount == 0:
+            return None
+        return int(result.inserted_primary_key[0]) if result.inserted_primary_key else None
+
+    def log_by_client_id(self, conn: sa.Connection, client_log_id: str) -> LocalLog | None:
+        row = conn.execute(
+            sa.select(outreach_logs).where(outreach_logs.c.client_log_id == client_log_id)
+        ).first()
+        return None if row is None else _log(row)
+
+    def logs_for(self, conn: sa.Connection, handle: str, limit: int = 20) -> list[LocalLog]:
+        rows = conn.execute(
+            sa.select(outreach_logs)
+            .where(outreach_logs.c.target_username == handle)
+            .order_by(outreach_logs.c.timestamp.desc(), outreach_logs.c.id.desc())
+            .limit(limit)
+        )
+        return [_log(r) for r in rows]
+
+    def pending_logs(self, conn: sa.Connection, limit: int) -> list[OutgoingLog]:
+        """The oldest unsynced DMs that are not set aside, in the order they were logged."""
+        rows = conn.execute(
+            sa.select(outreach_logs)
+            .where(outreach_logs.c.synced_to_cloud == 0, outreach_logs.c.error.is_(None))
+            .order_by(outreach_logs.c.id)
+            .limit(limit)
+        )
+        return [
+            OutgoingLog(
+                client_log_id=r.client_log_id,
+                target=r.target_username,
+                actor=r.actor_username,
+                operator=r.operator_name,
+                message=r.message_snippet,
+                sent_at=datetime.fromisoformat(r.timestamp),
+                local_id=r.id,
+            )
+            for r in rows
+        ]
+
+    def pending_logs_for(self, conn: sa.Connection, handles: Iterable[str]) -> list[OutgoingLog]:
+        """Unsynced DMs (set aside or not) to these leads, oldest first."""
+        chosen = list(handles)
+        found: list[OutgoingLog] = []
+        for start in range(0, len(chosen), 500):
+            rows = conn.execute(
+                sa.select(outreach_logs)
+                .where(
+                    outreach_logs.c.synced_to_cloud == 0,
+                    outreach_logs.c.target_username.in_(chosen[start : start + 500]),
+                )
+                .order_by(outreach_logs.c.timestamp, outreach_logs.c.id)
+            )
+            found.extend(
+                OutgoingLog(
+                    r.client_log_id,
+                    r.target_username,
+                    r.actor_username,
+                    r.operator_name,
+                    r.message_snippet,
+                    datetime.fromisoformat(r.timestamp),
+                    r.id,
+                )
+                for r in rows
+            )
+        return found
+
+    def mark_logs_synced(self, conn: sa.Connection, local_ids: Sequence[int]) -> None:
+        if local_ids:
+            conn.execute(
+                sa.update(outreach_logs)
+                .where(outreach_logs.c.id == sa.bindparam("lid"))
+                .values(synced_to_cloud=1),
+                [{"lid": i} for i in local_ids],
+            )
+
+    def set_log_aside(self, conn: sa.Connection, local_id: int, error: str) -> None:
+        conn.execute(
+            sa.update(outreach_logs)
+            .where(outreach_logs.c.id == local_id)
+            .values(error=error, failed_at=iso(utcnow()))
+        )
+
+    # -- outbox --------------------------------------------------------------------
+
+    def enqueue_edit(
+        self,
+        conn: sa.Connection,
+        op: str,
+        handle: str,
+        *,
+        status: str | None = None,
+        notes: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        conn.execute(
+            sa.insert(outbox).values(
+                op=op,
+                target_username=handle,
+                status=status,
+                notes=notes,
+                created_at=iso(at or utcnow()),
+            )
+        )
+
+    def enqueue_edits(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Bulk queue (CSV import): rows of op, target_username, status, created_at."""
+        if rows:
+            conn.execute(sa.insert(outbox), list(rows))
+
+    def pending_edits(self, conn: sa.Connection, limit: int) -> list[Edit]:
+        """The oldest queued edits not set aside, in the order they were made."""
+        rows = conn.execute(
+            sa.select(outbox).where(outbox.c.error.is_(None)).order_by(outbox.c.seq).limit(limit)
+        )
+        return [_edit(r) for r in rows]
+
+    def pending_edits_for(self, conn: sa.Connection, handles: Iterable[str]) -> list[Edit]:
+        chosen = list(handles)
+        found: list[Edit] = []
+        for start in range(0, len(chosen), 500):
+            rows = conn.execute(
+                sa.select(outbox)
+                .where(outbox.c.target_username.in_(chosen[start : start + 500]))
+                .order_by(outbox.c.seq)
+            )
+            found.extend(_edit(r) for r in rows)
+        return sorted(found, key=lambda e: e.seq)
+
+    def remove_edits(self, conn: sa.Connection, seqs: Sequence[int]) -> None:
+        if seqs:
+            conn.execute(
+                sa.delete(outbox).where(outbox.c.seq == sa.bindparam("s")),
+                [{"s": s} for s in seqs],
+            )
+
+    def set_edit_aside(self, conn: sa.Connection, seq: int, error: str) -> None:
+        conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.seq == seq)
+            .values(error=error, failed_at=iso(utcnow()))
+        )
+
+    # -- set-aside rows ------------------------------------------------------------
+
+    def set_aside(self, conn: sa.Connection) -> list[SetAside]:
+        """Every queued item the cloud refused, logs first, oldest first."""
+        items = [
+            SetAside("log", r.id, r.target_username, r.error, f"DM from {r.actor_username}")
+            for r in conn.execute(
+                sa.select(outreach_logs)
+                .where(outreach_logs.c.synced_to_cloud == 0, outreach_logs.c.error.is_not(None))
+                .order_by(outreach_logs.c.id)
+            )
+        ]
+        items += [
+            SetAside("edit", r.seq, r.target_username, r.error, f"{r.op} edit")
+            for r in conn.execute(
+                sa.select(outbox).where(outbox.c.error.is_not(None)).order_by(outbox.c.seq)
+            )
+        ]
+        return items
+
+    def retry_set_aside(self, conn: sa.Connection) -> int:
+        """Put every set-aside item back in the queue."""
+        logs = conn.execute(
+            sa.update(outreach_logs)
+            .where(outreach_logs.c.error.is_not(None), outreach_logs.c.synced_to_cloud == 0)
+            .values(error=None, failed_at=None)
+        ).rowcount
+        edits = conn.execute(
+            sa.update(outbox).where(outbox.c.error.is_not(None)).values(error=None, failed_at=None)
+        ).rowcount
+        return int(logs) + int(edits)
+
+    def drop_set_aside(self, conn: sa.Connection, kind: str, item_id: int) -> SetAside:
+        """Delete one set-aside item for good; NotFound unless it is set aside."""
+        for item in self.set_aside(conn):
+            if item.kind == kind and item.id == item_id:
+                if kind == "log":
+                    conn.execute(sa.delete(outreach_logs).where(outreach_logs.c.id == item_id))
+                else:
+                    conn.execute(sa.delete(outbox).where(outbox.c.seq == item_id))
+                return item
+        raise NotFound(f"no set-aside {kind} with id {item_id}: see `dmledger status`")
+
+    def queue_counts(self, conn: sa.Connection) -> QueueCounts:
+        c = outreach_logs.c
+        pending_logs, failed_logs = conn.execute(
+            sa.select(
+                sa.func.count().filter(c.error.is_(None)),
+                sa.func.count().filter(c.error.is_not(None)),
+            ).where(c.synced_to_cloud == 0)
+        ).one()
+        pending_changes, failed_changes = conn.execute(
+            sa.select(
+                sa.func.count().filter(outbox.c.error.is_(None)),
+                sa.func.count().filter(outbox.c.error.is_not(None)),
+            )
+        ).one()
+        return QueueCounts(
+            int(pending_logs), int(pending_changes), int(failed_logs), int(failed_changes)
+        )
+
+    # -- pull ----------------------------------------------------------------------
+
+    def apply_pulled(self, conn: sa.Connection, rows: Sequence[PulledRow], gen: int) -> None:
+        """Write a page of cloud changes into the cache, in cloud order.
+
+        ``gen`` marks the rows seen by a full resync, so rows the cloud no longer has
+        can be dropped at its end. Re-applying a page is harmless.
+        """
+        for row in rows:
+            if row.kind == "T":
+                conn.execute(sa.delete(prospects).where(prospects.c.target_username == row.handle))
+                continue
+            values = {
+                "status": row.status or "new",
+                "owner_actor": row.owner_actor,
+                "owner_operator": row.owner_operator,
+                "notes": row.notes,
+                "first_contacted": iso(row.first_contacted),
+                "last_updated": iso(row.last_updated),
+                "row_version": row.version,
+                "seen_gen": gen,
+            }
+            result = conn.execute(
+                sa.update(prospects)
+                .where(prospects.c.target_username == row.handle)
+                .values(**values)
+            )
+            if result.rowcount == 0:
+                conn.execute(sa.insert(prospects).values(target_username=row.handle, **values))
+
+    def drop_unseen(self, conn: sa.Connection, gen: int) -> int:
+        """After a full resync: delete cached leads the cloud no longer has, unless this
+        machine still has DMs or edits for them waiting to be pushed."""
+        pending = sa.union(
+            sa.select(outreach_logs.c.target_username).where(outreach_logs.c.synced_to_cloud == 0),
+            sa.select(outbox.c.target_username),
+        )
+        result = conn.execute(
+            sa.delete(prospects).where(
+                prospects.c.seen_gen != gen, prospects.c.target_username.not_in(pending)
+            )
+        )
+        return int(result.rowcount)
+
+    def drop_logs_of_deleted(self, conn: sa.Connection, handles: Sequence[str]) -> None:
+        """Synced DMs to a lead deleted in the cloud go too: no message left behind."""
+        for start in range(0, len(handles), 500):
+            conn.execute(
+                sa.delete(outreach_logs).where(
+                    outreach_logs.c.target_username.in_(handles[start : start + 500]),
+                    outreach_logs.c.synced_to_cloud == 1,
+                )
+            )
+
+    # -- people cache ----------------------------------------------------------------
+
+    def replace_people(
+        self, conn: sa.Connection, operator_names: Sequence[str], actor_rows: Sequence[ActorRow]
+    ) -> None:
+        """Refresh the cached operators and actors from the cloud, keeping local-only ones."""
+        for name in operator_names:
+            conn.execute(sa.insert(operators).prefix_with("OR IGNORE").values(operator_name=name))
+        for a in actor_rows:
+            conn.execute(
+                sa.insert(actors)
+                .prefix_with("OR REPLACE")
+                .values(username=a.username, owner_operator=a.owner_operator, status=a.status)
+            )
+
+    def remember_actor(self, conn: sa.Connection, actor: ActorRow) -> None:
+        conn.execute(
+            sa.insert(actors)
+            .prefix_with("OR IGNORE")
+            .values(
+                username=actor.username, owner_operator=actor.owner_operator, status=actor.status
+            )
+        )
+        if actor.owner_operator:
+            conn.execute(
+                sa.insert(operators)
+                .prefix_with("OR IGNORE")
+                .values(operator_name=actor.owner_operator)
+            )
+
+    def get_actor(self, conn: sa.Connection, username: str) -> ActorRow | None:
+        row = conn.execute(sa.select(actors).where(actors.c.username == username)).first()
+        return None if row is None else ActorRow(row.username, row.owner_operator, row.status)
+
+    def list_actors(self, conn: sa.Connection) -> list[ActorRow]:
+        return [
+            ActorRow(r.username, r.owner_operator, r.status)
+            for r in conn.execute(sa.select(actors).order_by(actors.c.username))
+        ]
+
+    def list_operators(self, conn: sa.Connection) -> list[str]:
+        return [
+            str(r[0])
+            for r in conn.execute(
+                sa.select(operators.c.operator_name).order_by(operators.c.operator_name)
+            )
+        ]
+
+    def owner_operator_of(self, conn: sa.Connection, actor: str | None) -> str | None:
+        if actor is None:
+            return None
+        found = self.get_actor(conn, actor)
+        return None if found is None else found.owner_operator
+
+    # -- team cache ----------------------------------------------------------------
+
+    def get_team_cache(self, conn: sa.Connection, key: str) -> tuple[str, datetime] | None:
+        row = conn.execute(
+            sa.select(schema.team_cache).where(schema.team_cache.c.key == key)
+        ).first()
+        if row is None:
+            return None
+        fetched = from_iso(row.fetched_at)
+        assert fetched is not None
+        return str(row.payload), fetched
+
+    def put_team_cache(self, conn: sa.Connection, key: str, payload: str, at: datetime) -> None:
+        conn.execute(
+            sa.insert(schema.team_cache)
+            .prefix_with("OR REPLACE")
+            .values(key=key, payload=payload, fetched_at=iso(at))
+        )
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _on_begin(conn: sa.Connection) -> None:
+    # The driver runs in autocommit mode; we open write transactions ourselves so that
+    # they take the write lock up front (BEGIN IMMEDIATE) and reads open none at all.
+    if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _prospect(row: Any) -> Prospect:
+    return Prospect(
+        handle=row.target_username,
+        status=row.status,
+        owner_actor=row.owner_actor,
+        owner_operator=row.owner_operator,
+        notes=row.notes,
+        first_contacted=from_iso(row.first_contacted),
+        last_updated=from_iso(row.last_updated),
+        row_version=row.row_version,
+    )
+
+
+def _log(row: Any) -> LocalLog:
+    return LocalLog(
+        id=row.id,
+        client_log_id=row.client_log_id,
+        target=row.target_username,
+        actor=row.actor_username,
+        operator=row.operator_name,
+        message=row.message_snippet,
+        sent_at=datetime.fromisoformat(row.timestamp),
+        synced=bool(row.synced_to_cloud),
+        error=row.error,
+    )
+
+
+def _edit(row: Any) -> Edit:
+    return Edit(
+        seq=row.seq, op=row.op, target=row.target_username, status=row.status, notes=row.notes
+    )

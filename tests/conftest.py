@@ -1,0 +1,98 @@
+"""Shared fixtures: a fresh home, and a fresh cloud on each backend.
+
+PostgreSQL is the real server on 127.0.0.1:5432: one database is created per test
+session and dropped at its end; each test gets its own schema in it (via
+``search_path``), so tests never see each other's rows. Nothing is mocked.
+Without a server the PostgreSQL tests skip with the reason, except under CI=true,
+where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+PG_HOST = os.environ.get("DMLEDGER_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("DMLEDGER_TEST_PG_PORT", "5432"))
+PG_ADMIN_URL = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _pg_listening() -> bool:
+    try:
+        with socket.create_connection((PG_HOST, PG_PORT), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session; its name is yielded."""
+    if not _pg_listening():
+        reason = f"no PostgreSQL server on {PG_HOST}:{PG_PORT}"
+        if IN_CI:
+            pytest.fail(reason + " (CI=true: the PostgreSQL tests must run)")
+        pytest.skip(reason)
+    import psycopg
+
+    name = f"dmledger_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pg_schema_url(database: str, schema: str) -> str:
+    """A cloud URL that puts every unqualified name in ``schema``."""
+    options = quote(f"-csearch_path={schema}")
+    return f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/{database}?options={options}"
+
+
+def new_pg_schema(database: str) -> str:
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(
+        f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{database}", autocommit=True
+    ) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    return schema
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> str:
+    """An empty PostgreSQL cloud (its own schema) for one test."""
+    return pg_schema_url(pg_database, new_pg_schema(pg_database))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """An empty embedded SQLite cloud file for one test."""
+    return f"sqlite:///{tmp_path / 'cloud.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def cloud_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty cloud on each backend in turn: the same test runs on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'cloud.db'}"
+    database = request.getfixturevalue("pg_database")
+    return pg_schema_url(database, new_pg_schema(database))
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """A fresh, empty home folder (not initialised)."""
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
