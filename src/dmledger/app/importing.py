@@ -250,7 +250,7 @@ def export_prospects(ledger: Ledger, target: Path | io.TextIOBase, where: Prospe
     if isinstance(target, Path):
         temporary = target.with_name(target.name + ".part")
         with temporary.open("w", encoding="utf-8", newline="") as out:
-            write(out)  # type: ignore[arg-type]
+            write(out)
         temporary.replace(target)
     else:
         write(target)

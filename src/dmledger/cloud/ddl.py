@@ -117,11 +117,11 @@ END;""",
 def dialect_named(name: str) -> Dialect:
     """The SQLAlchemy dialect for ``oracle``, ``postgresql`` or ``sqlite``."""
     if name == "oracle":
-        return oracle.dialect()  # type: ignore[no-any-return]
+        return oracle.dialect()  # type: ignore[no-untyped-call]
     if name == "postgresql":
-        return postgresql.dialect()  # type: ignore[no-any-return]
+        return postgresql.dialect()  # type: ignore[no-untyped-call]
     if name == "sqlite":
-        return sqlite.dialect()  # type: ignore[no-any-return]
+        return sqlite.dialect()
     raise InvalidInput(f"dialect {name!r} is not one of: {', '.join(DIALECTS)}")
 
 

@@ -41,10 +41,12 @@ class _OracleVarchar2(sa.types.UserDefinedType[str]):
 
 
 #: LOG_ID is the seed's NUMBER identity; SQLite needs INTEGER for its rowid alias.
+_ORACLE_NUMBER = oracle.NUMBER()  # type: ignore[no-untyped-call]
+_ORACLE_NUMBER_19 = oracle.NUMBER(19)  # type: ignore[no-untyped-call]
 _LOG_ID = (
-    sa.BigInteger().with_variant(oracle.NUMBER(), "oracle").with_variant(sa.Integer(), "sqlite")
+    sa.BigInteger().with_variant(_ORACLE_NUMBER, "oracle").with_variant(sa.Integer(), "sqlite")
 )
-_VERSION = sa.BigInteger().with_variant(oracle.NUMBER(19), "oracle")
+_VERSION = sa.BigInteger().with_variant(_ORACLE_NUMBER_19, "oracle")
 _NOW = sa.text("CURRENT_TIMESTAMP")
 
 metadata = sa.MetaData()

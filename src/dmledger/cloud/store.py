@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -458,7 +458,9 @@ class CloudStore:
                 conn, "notes", {k: fit_bytes(v, NOTES_MAX_BYTES) for k, v in notes.items()}
             )
 
-    def _upsert_field(self, conn: sa.Connection, field: str, values: dict[str, str | None]) -> None:
+    def _upsert_field(
+        self, conn: sa.Connection, field: str, values: Mapping[str, str | None]
+    ) -> None:
         rows = [{"target_username": k, field: v} for k, v in values.items()]
         if self.dialect == "oracle":
             conn.execute(
