@@ -357,6 +357,17 @@ class Ledger:
             for key in ("pull_version", "pull_handle", "resync_gen_active"):
                 self.local.delete_meta(conn, key)
 
+    def cloud_grants(self, role: str, user: str, *, apply: bool = False) -> list[str]:
+        """The least-privilege grants for ``user`` on this cloud; run them if ``apply``."""
+        from dmledger.cloud.grants import grant_statements
+
+        statements = grant_statements(
+            self.cloud.dialect, role, user, owner=self.cloud.current_schema()
+        )
+        if apply:
+            self.cloud.run_statements(statements)
+        return statements
+
     @staticmethod
     def cloud_ddl(dialect: str) -> str:
         return ddl.render_script(dialect)

@@ -96,6 +96,27 @@ def ddl(
         typer.echo(script, nl=False)
 
 
+@app.command("grants")
+def grants(
+    ctx: typer.Context,
+    user: Annotated[str, typer.Option(help="The database user to give the role to.")],
+    role: Annotated[str, typer.Option(help="The role: operator.")] = "operator",
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Run the statements (as the current cloud user).")
+    ] = False,
+) -> None:
+    """Print (or with --apply run) the grants of a least-privilege agent user:
+    read/write leads and DMs, add operators and actors; no DDL, no deleting DMs."""
+    st = state(ctx)
+    statements = st.ledger().cloud_grants(role, user, apply=apply)
+    if st.json:
+        emit_json({"role": role, "user": user, "applied": apply, "statements": statements})
+        return
+    typer.echo("\n".join(s + ";" for s in statements))
+    if apply:
+        out.print(f"Applied {len(statements)} statements: {escape(user)} is now an {role}.")
+
+
 @app.command("purge-tombstones")
 def purge_tombstones(
     ctx: typer.Context,

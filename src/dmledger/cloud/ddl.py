@@ -20,8 +20,10 @@ from dmledger.errors import InvalidInput
 DIALECTS = ("oracle", "postgresql", "sqlite")
 
 _PG_TRIGGERS = (
+    # SECURITY DEFINER: the trigger runs with the schema owner's rights, so a
+    # least-privilege operator role needs no write access to the clock or tombstones.
     """CREATE OR REPLACE FUNCTION dmledger_stamp_prospect() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
     -- Writers queue on the single clock row: version order is commit order.
     UPDATE sync_clock SET version = version + 1 WHERE id = 1
@@ -37,7 +39,7 @@ $$""",
     """CREATE TRIGGER trg_prospects_stamp BEFORE INSERT OR UPDATE ON prospects
 FOR EACH ROW EXECUTE FUNCTION dmledger_stamp_prospect()""",
     """CREATE OR REPLACE FUNCTION dmledger_tombstone_prospect() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     v bigint;
 BEGIN

@@ -249,6 +249,24 @@ class CloudStore:
                 for table in schema.SEED_TABLES
             }
 
+    def current_schema(self) -> str | None:
+        """The schema holding the tables (PostgreSQL and Oracle), for grants."""
+        if self.dialect == "postgresql":
+            query = "SELECT current_schema()"
+        elif self.dialect == "oracle":
+            query = "SELECT SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA') FROM dual"
+        else:
+            return None
+        with self.reading() as conn:
+            value = conn.exec_driver_sql(query).scalar()
+        return None if value is None else str(value)
+
+    def run_statements(self, statements: Sequence[str]) -> None:
+        """Run administrative statements (grants) in one transaction."""
+        with self.transaction() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+
     # -- people --------------------------------------------------------------------
 
     def add_operator(self, name: str) -> bool:

@@ -42,6 +42,7 @@ outreach_logs = sa.Table(
     sa.Column("client_log_id", sa.Text, nullable=False, unique=True),
     sa.Column("error", sa.Text),  # set when the cloud refused it: set aside
     sa.Column("failed_at", sa.Text),
+    sqlite_autoincrement=True,  # ids name set-aside rows: never reuse one
 )
 
 meta = sa.Table(
@@ -62,6 +63,7 @@ outbox = sa.Table(
     sa.Column("created_at", sa.Text, nullable=False),
     sa.Column("error", sa.Text),
     sa.Column("failed_at", sa.Text),
+    sqlite_autoincrement=True,
 )
 
 actors = sa.Table(

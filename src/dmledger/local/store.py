@@ -450,6 +450,9 @@ class LocalStore:
                     conn.execute(sa.delete(outreach_logs).where(outreach_logs.c.id == item_id))
                 else:
                     conn.execute(sa.delete(outbox).where(outbox.c.seq == item_id))
+                # The cache still shows the dropped change; only the cloud's rows are
+                # right now, so the next sync re-reads them all.
+                self.set_meta(conn, "force_resync", "1")
                 return item
         raise NotFound(f"no set-aside {kind} with id {item_id}: see `dmledger status`")
 

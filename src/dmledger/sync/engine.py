@@ -179,10 +179,11 @@ class SyncEngine:
         with self.local.reading() as conn:
             cursor = self.local.cursor(conn)
             resyncing = self.local.get_meta(conn, "resync_gen_active") is not None
+            forced = self.local.get_meta(conn, "force_resync") is not None
             gen = int(self.local.get_meta(conn, "resync_gen") or 0)
         initial = cursor.version < 0
         header = self.cloud.header(with_count=initial and not resyncing)
-        if not resyncing and (initial or cursor.version < header.purged_through):
+        if not resyncing and (initial or forced or cursor.version < header.purged_through):
             # First pull, or away longer than tombstones are kept: read everything
             # and drop what the cloud no longer has at the end.
             resyncing = True
@@ -192,6 +193,7 @@ class SyncEngine:
             with self.local.transaction() as conn:
                 self.local.set_meta(conn, "resync_gen", str(gen))
                 self.local.set_meta(conn, "resync_gen_active", "1")
+                self.local.delete_meta(conn, "force_resync")
                 self.local.set_cursor(conn, cursor)
         with self.local.transaction() as conn:
             self.local.replace_people(conn, header.operators, header.actors)
