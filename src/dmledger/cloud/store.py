@@ -681,7 +681,11 @@ class CloudStore:
             conn.execute(sa.text(_oracle_insert_ignore(table.name, columns, keys)), list(rows))
             return -1
         insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
-        result = conn.execute(insert.on_conflict_do_nothing(index_elements=list(keys)), list(rows))
+        statement = insert.on_conflict_do_nothing(index_elements=list(keys)).execution_options(
+            preserve_rowcount=True
+        )
+        # A single row runs as a plain execute, whose rowcount is exact on every driver.
+        result = conn.execute(statement, rows[0] if len(rows) == 1 else list(rows))
         return int(result.rowcount)
 
 

@@ -79,6 +79,8 @@ class LocalStore:
         self.engine = sa.create_engine(
             f"sqlite:///{path}",
             connect_args={"timeout": 30, "isolation_level": None, "check_same_thread": False},
+            # Insert counts (new vs already known) come from rowcount.
+            execution_options={"preserve_rowcount": True},
         )
         event.listen(self.engine, "connect", _on_connect)
         event.listen(self.engine, "begin", _on_begin)
