@@ -52,6 +52,12 @@ def pg_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def pg_admin_dsn(pg_database: str) -> str:
+    """A libpq DSN for the superuser on this session's database (for psycopg)."""
+    return f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{pg_database}"
+
+
 def pg_schema_url(database: str, schema: str) -> str:
     """A cloud URL that puts every unqualified name in ``schema``."""
     options = quote(f"-csearch_path={schema}")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import PG_HOST, PG_PORT
 from typer.testing import CliRunner
 
 from dmledger.app.ledger import Ledger
@@ -18,10 +17,10 @@ from dmledger.errors import CloudPermissionDenied, InvalidInput
 
 
 @pytest.fixture
-def operator_role(pg_database: str) -> Iterator[str]:
+def operator_role(pg_admin_dsn: str) -> Iterator[str]:
     """A login role with no privileges of its own; dropped (with its grants) afterwards."""
     name = f"dml_op_{uuid.uuid4().hex[:8]}"
-    admin = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{pg_database}"
+    admin = pg_admin_dsn
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {name} LOGIN")
     yield name
