@@ -4,7 +4,9 @@ The home folder holds ``config.toml`` (no secrets, ever), ``local_data.db``, the
 API token file and, for the embedded default, ``cloud.db``. Where the home is:
 ``--home``, else ``DMLEDGER_HOME``, else the platform's user data folder.
 Environment variables override the file (``DMLEDGER_CLOUD_URL``,
-``DMLEDGER_WALLET_DIR``); secrets come only from the environment or the OS keyring.
+``DMLEDGER_WALLET_DIR``). Secrets never go in ``config.toml``: they come from the
+environment, else the OS keyring, else (on machines with no usable keyring, where
+``dmledger join`` puts them) a 0600 file in the home's 0700 ``secrets/`` folder.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ class Settings(BaseModel):
     wallet_dir: str | None = None
     wallet_alias: str | None = None
     cloud_user: str | None = None
+    # Oracle: the schema that owns the tables, when the user is not the owner (an
+    # operator user made by `team pack`); set as CURRENT_SCHEMA on every connection.
+    cloud_schema: str | None = None
     sync_interval: float = Field(default=30.0, gt=0)
     tombstone_retention_days: int = Field(default=90, gt=0)
 
@@ -107,16 +112,69 @@ def split_password(url: str) -> tuple[str, str | None]:
     if parsed.password is None:
         return url, None
     password = str(parsed.password)
-    return parsed.set(password=None).render_as_string(hide_password=False), password
+    # URL.set() treats password=None as "leave it": only _replace removes it.
+    return parsed._replace(password=None).render_as_string(hide_password=False), password
 
 
-def cloud_password(settings: Settings) -> str | None:
-    """``DMLEDGER_CLOUD_PASSWORD``, else the OS keyring, else None."""
-    return _secret("DMLEDGER_CLOUD_PASSWORD", f"cloud:{settings.cloud_url}")
+SECRETS_DIR = "secrets"
+CLOUD_PASSWORD_FILE = "cloud_password"
+WALLET_PASSWORD_FILE = "wallet_password"
 
 
-def wallet_password() -> str | None:
-    return _secret("DMLEDGER_WALLET_PASSWORD", "wallet")
+def cloud_secret_name(cloud_url: str) -> str:
+    """The OS keyring entry holding the password for ``cloud_url``."""
+    return f"cloud:{cloud_url}"
+
+
+def wallet_secret_name(wallet_dir: str) -> str:
+    """The OS keyring entry holding the password of the wallet in ``wallet_dir``."""
+    return f"wallet:{wallet_dir}"
+
+
+def cloud_password(settings: Settings, home: Path | None = None) -> str | None:
+    """``DMLEDGER_CLOUD_PASSWORD``, else the OS keyring, else ``HOME/secrets/cloud_password``
+    (only when ``home`` is given), else None."""
+    return _secret(
+        "DMLEDGER_CLOUD_PASSWORD",
+        [cloud_secret_name(settings.cloud_url)],
+        _secret_file(home, CLOUD_PASSWORD_FILE),
+    )
+
+
+def wallet_password(settings: Settings | None = None, home: Path | None = None) -> str | None:
+    """``DMLEDGER_WALLET_PASSWORD``, else the OS keyring (the entry for this wallet
+    folder, then the machine-wide ``wallet`` entry), else ``HOME/secrets/wallet_password``
+    (only when ``home`` is given), else None."""
+    names = ["wallet"]
+    if settings is not None and settings.wallet_dir:
+        names.insert(0, wallet_secret_name(settings.wallet_dir))
+    return _secret("DMLEDGER_WALLET_PASSWORD", names, _secret_file(home, WALLET_PASSWORD_FILE))
+
+
+def pack_passphrase() -> str | None:
+    """``DMLEDGER_PACK_PASSPHRASE`` (for scripts); None means ask the person. Never stored."""
+    return os.environ.get("DMLEDGER_PACK_PASSPHRASE") or None
+
+
+def write_secret_file(home: Path, file_name: str, value: str) -> Path:
+    """Keep a secret in ``HOME/secrets/FILE`` (folder 0700, file 0600), for machines
+    without a usable OS keyring. Written atomically; the file is never readable by
+    others, not even briefly."""
+    folder = home / SECRETS_DIR
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)  # mkdir's mode is filtered by the umask
+    path = folder / file_name
+    temporary = folder / f".{file_name}.tmp"
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    os.replace(temporary, path)
+    return path
+
+
+def _secret_file(home: Path | None, file_name: str) -> Path | None:
+    return None if home is None else home / SECRETS_DIR / file_name
 
 
 def store_secret(name: str, value: str) -> bool:
@@ -131,17 +189,28 @@ def store_secret(name: str, value: str) -> bool:
     return True
 
 
-def _secret(env_name: str, keyring_name: str) -> str | None:
+def _secret(env_name: str, keyring_names: list[str], file: Path | None) -> str | None:
     value = os.environ.get(env_name)
     if value:
         return value
-    try:
-        import keyring
+    for name in keyring_names:
+        try:
+            import keyring
 
-        found = keyring.get_password(KEYRING_SERVICE, keyring_name)
-    except Exception:  # no keyring backend on this machine
-        return None
-    return None if found is None else str(found)
+            found = keyring.get_password(KEYRING_SERVICE, name)
+        except Exception:  # no keyring backend on this machine
+            break
+        if found is not None:
+            return str(found)
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise ConfigError(f"{file} cannot be read: {error.strerror or error}") from None
+        return text or None
+    return None
 
 
 def api_token(home: Path, *, create: bool = False) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from dmledger.cli.state import emit_json, out, state
+from dmledger.cli.state import emit_json, err, out, state
 from dmledger.errors import Refused
 
 app = typer.Typer(help="The team's shared cloud database.", no_args_is_help=True)
@@ -35,7 +35,7 @@ def check(ctx: typer.Context) -> None:
         emit_json(asdict(info))
     else:
         if not info.reachable:
-            out.print(f"[red]unreachable[/]: {escape(info.message)}")
+            err.print(f"[red]unreachable[/]: {escape(info.message)}")
         else:
             out.print(
                 f"{escape(info.url)}: reachable, {info.backend} {info.server_version or ''}, "

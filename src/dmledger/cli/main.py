@@ -17,13 +17,18 @@ from typer.core import TyperGroup
 
 from dmledger import __version__
 from dmledger import settings as config
-from dmledger.cli import cloud_cmds, people_cmds, prospect_cmds, sync_cmds
+from dmledger.cli import cloud_cmds, people_cmds, prospect_cmds, serve_cmd, sync_cmds, team_cmds
 from dmledger.cli.state import CliState, emit_json, err, out, state
 from dmledger.errors import DmLedgerError
 
 
 class LedgerGroup(TyperGroup):
     """Maps DM Ledger errors to a message on stderr and the contract's exit code."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        # The contract writes `prospect show foo.bar --json`: the global --json is
+        # accepted after the command too, and moved to where the root reads it.
+        return super().parse_args(ctx, _json_first(self, args))
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
@@ -35,6 +40,48 @@ class LedgerGroup(TyperGroup):
             found = ctx.obj
             if isinstance(found, CliState):
                 found.close()
+
+
+def _json_first(root: TyperGroup, args: list[str]) -> list[str]:
+    """``args`` with a ``--json`` written after the command name moved to the front.
+
+    A ``--json`` that is the value of an option (``--message --json``) or comes after
+    ``--`` is left alone: it is data, not the flag.
+    """
+    command: Any = root
+    takes_value = _value_options(root)
+    kept: list[str] = []
+    found = False
+    index = 0
+    while index < len(args):
+        token = args[index]
+        if token == "--":
+            kept.extend(args[index:])
+            break
+        if token in takes_value:
+            kept.extend(args[index : index + 2])
+            index += 2
+            continue
+        if token == "--json" and command is not root:
+            found = True
+        else:
+            subcommands = getattr(command, "commands", None)
+            if subcommands is not None and token in subcommands:
+                command = subcommands[token]
+                takes_value = _value_options(command)
+            kept.append(token)
+        index += 1
+    return ["--json", *kept] if found else kept
+
+
+def _value_options(command: Any) -> set[str]:
+    """The option names of ``command`` that take a value (the next argument)."""
+    return {
+        name
+        for param in command.params
+        if param.param_type_name == "option" and not param.is_flag and not param.count
+        for name in (*param.opts, *param.secondary_opts)
+    }
 
 
 app = typer.Typer(
@@ -219,8 +266,11 @@ app.add_typer(prospect_cmds.app, name="prospect")
 app.add_typer(people_cmds.operator_app, name="operator")
 app.add_typer(people_cmds.actor_app, name="actor")
 app.add_typer(cloud_cmds.app, name="cloud")
+app.add_typer(team_cmds.app, name="team")
+team_cmds.register(app)
 prospect_cmds.register_top_level(app)
 sync_cmds.register(app)
+serve_cmd.register(app)
 
 
 def main() -> None:

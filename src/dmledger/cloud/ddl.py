@@ -57,7 +57,9 @@ FOR EACH ROW EXECUTE FUNCTION dmledger_tombstone_prospect()""",
 )
 
 # SQLite has no BEFORE-trigger assignment: AFTER triggers update the row once more.
-# recursive_triggers is off by default, so that inner UPDATE does not fire them again.
+# The insert trigger's stamping UPDATE sets row_version to the clock's value; the
+# update trigger skips exactly that case, so one write takes one version. Any other
+# update is stamped, including one by another tool that sets row_version itself.
 _SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now') || '000'"
 _SQLITE_TRIGGERS = (
     f"""CREATE TRIGGER IF NOT EXISTS trg_prospects_stamp_insert AFTER INSERT ON prospects
@@ -69,7 +71,8 @@ FOR EACH ROW BEGIN
     DELETE FROM prospect_tombstones WHERE target_username = NEW.target_username;
 END""",
     f"""CREATE TRIGGER IF NOT EXISTS trg_prospects_stamp_update AFTER UPDATE ON prospects
-FOR EACH ROW BEGIN
+FOR EACH ROW WHEN NEW.row_version IS OLD.row_version
+    OR NEW.row_version IS NOT (SELECT version FROM sync_clock WHERE id = 1) BEGIN
     UPDATE sync_clock SET version = version + 1 WHERE id = 1;
     UPDATE prospects SET row_version = (SELECT version FROM sync_clock WHERE id = 1),
         last_updated = {_SQLITE_NOW}
@@ -164,6 +167,10 @@ def render_script(dialect_name: str) -> str:
     """
     dialect_named(dialect_name)  # refuse unknown names before rendering anything
     parts = [f"-- DM Ledger cloud schema, version {schema.SCHEMA_VERSION}, for {dialect_name}"]
+    if dialect_name != "oracle":
+        # One transaction, so the closing COMMIT has one to end (SQLite refuses a bare
+        # COMMIT) and a failure halfway leaves nothing behind. Oracle commits DDL itself.
+        parts.append("BEGIN;")
     for statement in create_statements(dialect_name):
         if dialect_name == "oracle" and statement.startswith("CREATE OR REPLACE TRIGGER"):
             parts.append(statement + "\n/")

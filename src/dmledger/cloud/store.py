@@ -169,7 +169,10 @@ class CloudStore:
                     "FOREIGN KEY (operator_name) REFERENCES operators (operator_name)"
                 )
                 steps.append("ADD CONSTRAINT fk_log_operator")
+            added = {t.name for t in schema.ADDED_TABLES}
             for index in schema.INDEXES:
+                if index.table is not None and index.table.name in added:
+                    continue  # Table.create above already made the indexes of a new table
                 index.create(conn)
                 steps.append(f"CREATE INDEX {index.name}")
             for statement in ddl.trigger_statements(self.dialect):
@@ -634,9 +637,8 @@ class CloudStore:
             ).scalar_one_or_none()
             if top is None:
                 return 0
-            deleted = conn.execute(
-                sa.delete(prospect_tombstones).where(prospect_tombstones.c.row_version <= top)
-            ).rowcount
+            # The clock row first, as every writer takes it: a writer re-adding a lead
+            # holds the clock, then deletes its tombstone; the other order deadlocks.
             conn.execute(
                 sa.update(sync_clock)
                 .where(sync_clock.c.id == 1)
@@ -646,6 +648,9 @@ class CloudStore:
                     else sa.func.max(sync_clock.c.purged_through, top)
                 )
             )
+            deleted = conn.execute(
+                sa.delete(prospect_tombstones).where(prospect_tombstones.c.row_version <= top)
+            ).rowcount
             return int(deleted)
 
     # -- reads for people ----------------------------------------------------------

@@ -37,7 +37,9 @@ def normalize_handle(raw: str) -> str:
     candidate = _from_url(text, raw) if _looks_like_url(text) else text
     if candidate.startswith("@"):
         candidate = candidate[1:]
-    handle = candidate.lower()
+    # Only ASCII letters change case: str.lower() turns KELVIN SIGN into "k", which
+    # would silently make a different, valid handle out of something that is not one.
+    handle = "".join(c.lower() if c.isascii() else c for c in candidate)
     _check(handle, raw)
     return handle
 

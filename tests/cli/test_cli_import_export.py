@@ -1,0 +1,161 @@
+"""``import``, ``import-logs`` and ``export`` through the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from cli_support import Cli, initialised, refused
+
+
+@pytest.fixture
+def team(home: Path) -> Cli:
+    """A CLI on a home initialised for Sarah on an embedded cloud."""
+    return initialised(home)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_import_reads_a_handle_column_and_reports_every_invalid_line(
+    team: Cli, tmp_path: Path
+) -> None:
+    team.ok("prospect", "add", "already.known")
+    leads = write(
+        tmp_path / "leads.csv",
+        "name,handle,city\n"
+        "Anna,@Anna.Glow,Lisbon\n"
+        "Ben,https://www.instagram.com/ben_fit/?igsh=abc123,Porto\n"
+        "Bad,foo..bar,Faro\n"
+        "Dup,anna.glow,Lisbon\n"
+        "Known,ALREADY.KNOWN,Braga\n"
+        "Empty,,Evora\n"
+        "Url,https://www.instagram.com/p/Cx1/,Faro\n",
+    )
+    report = json.loads(team.ok("--json", "import", str(leads)).stdout)
+    assert (report["rows"], report["added"], report["already_known"]) == (7, 2, 1)
+    assert report["duplicates_in_file"] == 1
+    invalid = {item["line"]: item for item in report["invalid"]}
+    assert sorted(invalid) == [4, 7, 8]
+    assert invalid[4]["value"] == "foo..bar"
+    assert "'..'" in invalid[4]["reason"]
+    assert invalid[7]["reason"] == "empty"
+    assert "not a profile URL" in invalid[8]["reason"]
+    listed = json.loads(team.ok("--json", "prospect", "list").stdout)
+    assert [p["handle"] for p in listed] == ["already.known", "anna.glow", "ben_fit"]
+
+
+def test_reimporting_the_same_file_adds_nothing(team: Cli, tmp_path: Path) -> None:
+    leads = write(tmp_path / "leads.csv", "handle\nfoo.bar\nbaz.qux\n")
+    first = json.loads(team.ok("--json", "import", str(leads)).stdout)
+    again = json.loads(team.ok("--json", "import", str(leads)).stdout)
+    assert (first["added"], again["added"], again["already_known"]) == (2, 0, 2)
+    status = json.loads(team.ok("--json", "status", "--offline").stdout)
+    assert status["pending_changes"] == 2  # one queued "add" per new lead, not per import
+
+
+def test_import_accepts_a_file_of_profile_urls_and_a_named_column(
+    team: Cli, tmp_path: Path
+) -> None:
+    urls = write(
+        tmp_path / "urls.csv",
+        "Profile Link,notes\nhttps://www.instagram.com/glow.skin/,x\ninstagram.com/fit_coach,y\n",
+    )
+    report = json.loads(
+        team.ok(
+            "--json", "import", str(urls), "--column", "profile link", "--status", "warm"
+        ).stdout
+    )
+    assert report["added"] == 2
+    listed = json.loads(team.ok("--json", "prospect", "list", "--status", "warm").stdout)
+    assert [p["handle"] for p in listed] == ["fit_coach", "glow.skin"]
+
+
+def test_import_prints_counts_and_line_numbers_for_people(team: Cli, tmp_path: Path) -> None:
+    leads = write(tmp_path / "leads.csv", "handle\nok.lead\nnot valid\n")
+    printed = team.ok("import", str(leads)).stdout
+    assert "added 1" in printed
+    assert "invalid 1" in printed
+    assert "line 3: not valid:" in printed
+
+
+def test_import_refuses_a_file_it_cannot_use(team: Cli, tmp_path: Path) -> None:
+    refused(team("import", str(tmp_path / "missing.csv")), 1, "cannot read")
+    two = write(tmp_path / "two.csv", "first,second\na,b\n")
+    refused(team("import", str(two)), 1, "cannot tell which column", "--column")
+    refused(team("import", str(two), "--column", "nope"), 1, "column 'nope' is not in two.csv")
+    refused(team("import", str(two), "--column", "first", "--status", "tepid"), 1, "'tepid'")
+
+
+def test_import_logs_records_past_dms_and_reimporting_adds_nothing(
+    team: Cli, tmp_path: Path
+) -> None:
+    history = write(
+        tmp_path / "history.csv",
+        "handle,message,sent_at,actor\n"
+        "@Old.Lead,Hey there 👋,2024-05-01T10:00:00Z,sarah.sells\n"
+        "old.lead,Following up,2024-05-03T10:00:00+02:00,sarah.sells\n"
+        "other.lead,Hi,2024-05-02T09:00:00Z,marcus.closes\n"
+        "bad..lead,Hi,2024-05-02T09:00:00Z,sarah.sells\n"
+        "no.time,Hi,,sarah.sells\n"
+        "late.lead,Hi,last tuesday,sarah.sells\n",
+    )
+    first = json.loads(team.ok("--json", "import-logs", str(history)).stdout)
+    assert (first["rows"], first["added"], first["already_known"]) == (6, 3, 0)
+    invalid = {item["line"]: item["reason"] for item in first["invalid"]}
+    assert sorted(invalid) == [5, 6, 7]
+    assert "'..'" in invalid[5]
+    assert "missing sent_at" in invalid[6]
+    assert "'last tuesday'" in invalid[7]
+    again = json.loads(team.ok("--json", "import-logs", str(history)).stdout)
+    assert (again["added"], again["already_known"]) == (0, 3)
+
+    card = json.loads(team.ok("--json", "prospect", "show", "old.lead").stdout)
+    assert (card["status"], card["owner_actor"]) == ("contacted", "sarah.sells")
+    assert card["first_contacted"] == "2024-05-01T10:00:00.000000Z"
+    assert [log["sent_at"] for log in card["recent_logs"]] == [
+        "2024-05-03T08:00:00.000000Z",
+        "2024-05-01T10:00:00.000000Z",
+    ]
+    status = json.loads(team.ok("--json", "status", "--offline").stdout)
+    assert status["pending_logs"] == 3
+
+
+def test_imported_dms_reach_the_cloud_once(team: Cli, tmp_path: Path) -> None:
+    history = write(
+        tmp_path / "history.csv",
+        "handle,message,sent_at,actor\nold.lead,Hi,2024-05-01T10:00:00Z,sarah.sells\n",
+    )
+    team.ok("import-logs", str(history))
+    team.ok("sync")
+    team.ok("import-logs", str(history))
+    team.ok("sync")
+    check = json.loads(team.ok("--json", "cloud", "check").stdout)
+    assert check["counts"]["outreach_logs"] == 1
+
+
+def test_export_writes_what_list_shows(team: Cli, tmp_path: Path) -> None:
+    team.ok("prospect", "add", "a.lead", "--status", "warm", "--notes", "comma, and\nnewline")
+    team.ok("prospect", "add", "b.lead")
+    team.ok("log", "--to", "c.lead", "--message", "hi")
+    for filters in ((), ("--status", "warm"), ("--search", "lead")):
+        target = tmp_path / "out.csv"
+        team.ok("export", str(target), *filters)
+        with target.open(encoding="utf-8", newline="") as handle:
+            exported = list(csv.DictReader(handle))
+        listed = json.loads(team.ok("--json", "prospect", "list", *filters).stdout)
+        assert [row["handle"] for row in exported] == [p["handle"] for p in listed]
+        for row, item in zip(exported, listed, strict=True):
+            for key in ("status", "owner_actor", "notes", "first_contacted", "last_updated"):
+                assert row[key] == (item[key] or ""), key
+
+
+def test_export_to_stdout(team: Cli) -> None:
+    team.ok("prospect", "add", "a.lead")
+    printed = team.ok("export", "-").stdout
+    assert printed.splitlines()[0].startswith("handle,status,owner_actor")
+    assert printed.splitlines()[1].startswith("a.lead,new,")
