@@ -12,7 +12,7 @@ MINUTES ?= 10
 .PHONY: help venv run test lint format pg chromium bench soak screenshots clean
 
 help:
-	@echo "make run    - set up and run DM Ledger on the embedded cloud with demo data"
+	@echo "make run    - set up and serve DM Ledger (http://127.0.0.1:8765) on the embedded cloud with demo data"
 	@echo "make test   - set up and run lint, types and the whole test suite"
 	@echo "make lint   - ruff and mypy only"
 	@echo "make bench [QUICK=1] - benchmarks, results in bench/results.json"
@@ -31,8 +31,7 @@ run: venv
 	@test -f "$(HOME_DIR)/config.toml" || $(VENV)/bin/dmledger --home "$(HOME_DIR)" init --operator Sarah --actor sarah.sells
 	$(VENV)/bin/dmledger --home "$(HOME_DIR)" cloud init
 	$(VENV)/bin/dmledger --home "$(HOME_DIR)" demo
-	$(VENV)/bin/dmledger --home "$(HOME_DIR)" status
-	$(VENV)/bin/dmledger --home "$(HOME_DIR)" prospect list --status booked --limit 10
+	$(VENV)/bin/dmledger --home "$(HOME_DIR)" serve --port $(PORT) $(if $(NO_BROWSER),--no-browser,)
 
 lint: venv
 	$(VENV)/bin/ruff check src tests bench
@@ -57,7 +56,7 @@ pg:
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian's chromium"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null) \
 	  || echo "could not install chromium: browser tests will skip (fail under CI=true)"; }
 
 test: venv pg chromium lint

@@ -78,9 +78,7 @@ def create_cloud_engine(
         # (the sync retries later) instead of hanging. Options in the URL are kept.
         given = parsed.query.get("options")
         options = " ".join(
-            part
-            for part in ((given if isinstance(given, str) else None), _PG_OPTIONS)
-            if part
+            part for part in ((given if isinstance(given, str) else None), _PG_OPTIONS) if part
         )
         parsed = parsed.difference_update_query(["options"])
         return sa.create_engine(
@@ -115,6 +113,9 @@ def translate(error: BaseException, url: str) -> CloudError:
         if error.connection_invalidated or _is_unreachable(error):
             return CloudUnavailable(f"cloud {where} is unreachable: {text}")
         sqlstate = getattr(original, "sqlstate", None)
+        if _is_transient(sqlstate, text):
+            # Nothing is wrong with the data: a refusal here would set good rows aside.
+            return CloudUnavailable(f"cloud {where} is busy, try again: {text}")
         if sqlstate == "42501" or "permission denied" in text.lower() or "ORA-01031" in text:
             return CloudPermissionDenied(
                 f"the cloud user is not allowed to do this ({text}); "
@@ -145,6 +146,16 @@ def _is_unreachable(error: exc.DBAPIError) -> bool:
         )
         return any(word in text for word in refused_words)
     return False
+
+
+_TRANSIENT_SQLSTATES = ("40001", "40P01", "55P03")  # serialization, deadlock, lock wait
+_TRANSIENT_WORDS = ("ora-00060", "ora-08177", "database is locked", "database table is locked")
+
+
+def _is_transient(sqlstate: object, text: str) -> bool:
+    """A deadlock, serialization failure or lock wait: the same statement may pass later."""
+    lowered = text.lower()
+    return sqlstate in _TRANSIENT_SQLSTATES or any(w in lowered for w in _TRANSIENT_WORDS)
 
 
 def is_row_refusal(error: exc.DBAPIError) -> bool:

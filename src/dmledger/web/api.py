@@ -1,0 +1,213 @@
+"""The JSON API under ``/api/v1``: what other local tools (a browser extension) call.
+
+Every route needs the bearer token. A status check reads only the local store, so it
+answers at once and offline. Routes are thin: parse, call the Ledger, shape the
+answer; errors are mapped in ``errors.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response
+
+from dmledger.app.views import StatusCard, prospect_view
+from dmledger.errors import InvalidInput
+from dmledger.local.store import ProspectFilter
+
+from .schemas import (
+    CardOut,
+    ErrorOut,
+    OutreachIn,
+    OutreachOut,
+    ProspectPage,
+    ProspectPatch,
+    SyncOut,
+    SyncRequested,
+)
+from .security import require_token
+from .state import WebState, web_state
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in (
+        (400, "The request body could not be read (not JSON)."),
+        (401, "Missing or wrong API token."),
+        (422, "A value broke a rule; the message names the value and the rule."),
+        (500, "The home's settings are unusable."),
+    )
+}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "Not in the ledger."}
+}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorOut, "description": "Refused in the lead's current state."}
+}
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)], responses=_ERRORS)
+State = Annotated[WebState, Depends(web_state)]
+
+PAGE_MAX = 500
+
+
+def _card(card: StatusCard) -> CardOut:
+    return CardOut.model_validate(card.to_dict())
+
+
+def encode_cursor(handle: str) -> str:
+    return base64.urlsafe_b64encode(handle.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        text = ""
+    if not text or len(text) > 255 or not text.isprintable():
+        raise InvalidInput(f"cursor {cursor[:60]!r} is not a next_cursor given by this API")
+    return text
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A naive UTC datetime; InvalidInput when the offset pushes it out of range."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    try:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        raise InvalidInput(
+            f"time {moment.isoformat()} is out of range once converted to UTC"
+        ) from None
+
+
+@router.get(
+    "/prospects",
+    response_model=ProspectPage,
+    summary="A page of leads",
+    tags=["prospects"],
+)
+def list_prospects(
+    state: State,
+    status: Annotated[str | None, Query(max_length=50)] = None,
+    owner: Annotated[str | None, Query(max_length=100, description="Owner actor.")] = None,
+    operator: Annotated[str | None, Query(max_length=100)] = None,
+    search: Annotated[str | None, Query(max_length=200, description="In handle or notes.")] = None,
+    contacted_from: datetime | None = None,
+    contacted_to: datetime | None = None,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
+) -> ProspectPage:
+    """Leads in handle order (keyset pagination: fast at any depth)."""
+    where = ProspectFilter(
+        status=status or None,
+        owner_actor=owner or None,
+        owner_operator=operator or None,
+        search=search or None,
+        contacted_from=_utc(contacted_from),
+        contacted_to=_utc(contacted_to),
+    )
+    after = decode_cursor(cursor) if cursor else None
+    rows = state.ledger.list_prospects(where, after=after, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ProspectPage.model_validate(
+        {
+            "items": [prospect_view(p) for p in rows],
+            "next_cursor": encode_cursor(rows[-1].handle) if more and rows else None,
+        }
+    )
+
+
+@router.get(
+    "/prospects/{handle:path}",
+    response_model=CardOut,
+    summary="The status card of a lead",
+    tags=["prospects"],
+    responses=_NOT_FOUND,
+)
+def get_prospect(handle: str, state: State) -> CardOut:
+    """From the local store only: instant, works offline. ``handle`` may be a handle,
+    ``@handle`` or a profile URL (URL-encoded)."""
+    return _card(state.ledger.require_card(handle))
+
+
+@router.patch(
+    "/prospects/{handle:path}",
+    response_model=CardOut,
+    summary="Change a lead's status or notes",
+    tags=["prospects"],
+    responses=_NOT_FOUND,
+)
+def patch_prospect(handle: str, change: ProspectPatch, state: State) -> CardOut:
+    """Any status may be set (a person's decision); queued for sync."""
+    updated = state.ledger.update_prospect(
+        handle, status=change.status, notes=change.notes, append_note=change.append_note
+    )
+    state.request_sync()
+    return _card(state.ledger.card(updated.handle))
+
+
+@router.post(
+    "/outreach",
+    response_model=OutreachOut,
+    status_code=201,
+    summary="Record a DM that was sent",
+    tags=["outreach"],
+    responses={
+        200: {"model": OutreachOut, "description": "Already recorded (same client_log_id)."},
+        **_CONFLICT,
+    },
+)
+def log_outreach(body: OutreachIn, response: Response, state: State) -> OutreachOut:
+    """Idempotent on ``client_log_id``: 201 when recorded, 200 when it already was.
+    A DM to an excluded lead is refused (409) unless ``force``."""
+    item, card, created = state.ledger.log_dm(
+        body.to,
+        body.message,
+        actor=body.actor,
+        at=_utc(body.sent_at),
+        force=body.force,
+        client_log_id=body.client_log_id,
+    )
+    if created:
+        state.request_sync()
+    else:
+        response.status_code = 200
+    return OutreachOut(client_log_id=item.client_log_id, created=created, prospect=_card(card))
+
+
+def sync_out(state: WebState) -> SyncOut:
+    status = state.sync_status()
+    data = status.to_dict()
+    data["last_error"] = state.redact(data["last_error"])
+    for item in data["set_aside"]:
+        item["error"] = state.redact(item["error"])
+    loop = state.loop
+    data["loop_running"] = loop is not None and loop.state.running
+    data["next_attempt_in_s"] = loop.state.next_delay if loop is not None else None
+    return SyncOut.model_validate(data)
+
+
+@router.get("/sync", response_model=SyncOut, summary="Sync status", tags=["sync"])
+def get_sync(state: State) -> SyncOut:
+    """Pending DMs and edits, rows set aside, last sync and last error."""
+    return sync_out(state)
+
+
+@router.post(
+    "/sync",
+    response_model=SyncRequested,
+    status_code=202,
+    summary="Ask for a sync now",
+    tags=["sync"],
+)
+def post_sync(state: State, background: BackgroundTasks) -> SyncRequested:
+    """The background loop syncs within a second or two; poll ``GET /sync``."""
+    if state.loop is not None:
+        state.loop.request()
+    else:
+        background.add_task(state.sync_now_quietly)
+    return SyncRequested(requested=True, message="a sync will start in a moment")

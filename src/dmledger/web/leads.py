@@ -1,0 +1,210 @@
+"""The Leads page: search and filters, keyset pages, inline and bulk status changes,
+CSV import (with the same report as the CLI) and CSV export.
+
+Paging is by handle (``after=`` the last handle shown), never OFFSET, so page 20,000
+of a million leads costs what page 1 does. The total is counted only when the page
+asks for it, after it has rendered.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.background import BackgroundTask
+
+from dmledger.app.importing import export_prospects, import_prospects
+from dmledger.app.people import local_people, set_status_many
+from dmledger.app.views import prospect_view
+from dmledger.domain.timeutil import utcnow
+from dmledger.errors import InvalidInput
+from dmledger.local.store import ProspectFilter
+
+from .errors import status_for
+from .render import flash_redirect, page
+from .security import csrf_protect, safe_next
+from .state import WebState, web_state
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+State = Annotated[WebState, Depends(web_state)]
+
+PAGE_SIZES = (25, 50, 100, 200)
+Text = Annotated[str, Query(max_length=200)]
+
+
+def day_or_none(raw: str, what: str) -> datetime | None:
+    """A ``YYYY-MM-DD`` date input as midnight UTC; None when empty."""
+    if not raw:
+        return None
+    try:
+        return datetime.strptime(raw, "%Y-%m-%d")
+    except ValueError:
+        raise InvalidInput(f"{what} {raw[:40]!r} is not a date: expected YYYY-MM-DD") from None
+
+
+def lead_filter(
+    q: str = "",
+    status: str = "",
+    owner: str = "",
+    operator: str = "",
+    start: str = "",
+    end: str = "",
+) -> ProspectFilter:
+    """The filter the Leads page's query string describes; ``end`` is inclusive."""
+    last = day_or_none(end, "first contacted to")
+    return ProspectFilter(
+        status=status or None,
+        owner_actor=owner or None,
+        owner_operator=operator or None,
+        search=q.strip() or None,
+        contacted_from=day_or_none(start, "first contacted from"),
+        contacted_to=last + timedelta(days=1) if last else None,
+    )
+
+
+@router.get("/leads", response_class=HTMLResponse)
+def leads(
+    request: Request,
+    state: State,
+    q: Text = "",
+    status: Text = "",
+    owner: Text = "",
+    operator: Text = "",
+    start: Text = "",
+    end: Text = "",
+    after: Annotated[str, Query(max_length=255)] = "",
+    limit: int = 50,
+) -> HTMLResponse:
+    """One page of leads matching the filters, in handle order."""
+    size = limit if limit in PAGE_SIZES else 50
+    filters = {"q": q, "status": status, "owner": owner, "operator": operator}
+    filters |= {"start": start, "end": end}
+    rows = []
+    error = None
+    status_code = 200
+    more = False
+    try:
+        where = lead_filter(**filters)
+        rows = state.ledger.list_prospects(where, after=after or None, limit=size + 1)
+        more = len(rows) > size
+        rows = rows[:size]
+    except InvalidInput as problem:
+        error, status_code = str(problem), status_for(problem)
+    query = {k: v for k, v in filters.items() if v}
+    if size != 50:
+        query["limit"] = str(size)
+    people = local_people(state.ledger)
+    return page(
+        request,
+        "leads.html",
+        {
+            "rows": [prospect_view(p) for p in rows],
+            "filters": filters,
+            "query": query,
+            "after": after,
+            "next_after": rows[-1].handle if more and rows else None,
+            "next_query": query | {"after": rows[-1].handle} if rows else query,
+            "limit": size,
+            "page_sizes": PAGE_SIZES,
+            "error": error,
+            "actors": people.actors,
+            "operators": people.operators,
+        },
+        status_code=status_code,
+        section="leads",
+    )
+
+
+@router.get("/leads/count")
+def count(
+    state: State,
+    q: Text = "",
+    status: Text = "",
+    owner: Text = "",
+    operator: Text = "",
+    start: Text = "",
+    end: Text = "",
+) -> JSONResponse:
+    """How many leads match (asked for by the page once it is shown)."""
+    where = lead_filter(q, status, owner, operator, start, end)
+    return JSONResponse({"count": state.ledger.count_prospects(where)})
+
+
+@router.post("/leads/status")
+def bulk_status(
+    request: Request,
+    state: State,
+    status: Annotated[str, Form(max_length=50)],
+    handles: Annotated[list[str] | None, Form()] = None,
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Set one status on every ticked lead."""
+    result = set_status_many(state.ledger, handles or [], status)
+    state.request_sync()
+    text = f"{len(result.changed)} leads set to {result.status}."
+    if result.failed:
+        shown = "; ".join(f"{h}: {why}" for h, why in result.failed[:5])
+        text += f" {len(result.failed)} could not be changed — {shown}"
+    return flash_redirect(safe_next(next, "/leads"), "error" if result.failed else "ok", text)
+
+
+@router.get("/leads/export.csv")
+def export(
+    state: State,
+    q: Text = "",
+    status: Text = "",
+    owner: Text = "",
+    operator: Text = "",
+    start: Text = "",
+    end: Text = "",
+) -> FileResponse:
+    """Every lead matching the filters (all pages), as CSV."""
+    where = lead_filter(q, status, owner, operator, start, end)
+    folder = Path(tempfile.mkdtemp(prefix="dmledger-export-"))
+    path = folder / "leads.csv"
+    try:
+        export_prospects(state.ledger, path, where)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    stamp = utcnow().strftime("%Y%m%d-%H%M")
+    return FileResponse(
+        path,
+        media_type="text/csv",
+        filename=f"dmledger-leads-{stamp}.csv",
+        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+    )
+
+
+@router.get("/leads/import", response_class=HTMLResponse)
+def import_form(request: Request, state: State) -> HTMLResponse:
+    return page(request, "import.html", {"report": None, "filename": ""}, section="leads")
+
+
+@router.post("/leads/import", response_class=HTMLResponse)
+def import_csv(
+    request: Request,
+    state: State,
+    file: UploadFile,
+    column: Annotated[str, Form(max_length=100)] = "",
+    status: Annotated[str, Form(max_length=50)] = "",
+) -> HTMLResponse:
+    """Import leads from an uploaded CSV; shows added, known, duplicates and invalid lines."""
+    with tempfile.TemporaryDirectory(prefix="dmledger-import-") as folder:
+        path = Path(folder) / "upload.csv"
+        with path.open("wb") as target:
+            shutil.copyfileobj(file.file, target, 1 << 20)
+        report = import_prospects(state.ledger, path, column=column or None, status=status or None)
+    if report.added:
+        state.request_sync()
+    return page(
+        request,
+        "import.html",
+        {"report": report, "filename": file.filename or "upload.csv"},
+        section="leads",
+    )
