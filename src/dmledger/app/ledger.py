@@ -12,6 +12,7 @@ import uuid
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dmledger import settings as config
 from dmledger.cloud import ddl
@@ -31,6 +32,9 @@ from dmledger.sync.gateway import StoreGateway
 
 from .views import StatusCard, SyncStatus
 
+if TYPE_CHECKING:
+    from dmledger.team.onboarding import JoinReport, PackReport
+
 log = logging.getLogger(__name__)
 
 MESSAGE_MAX_CHARS = 20_000  # kept whole locally; the cloud copy is cut to 4000 bytes
@@ -46,6 +50,7 @@ class Ledger:
         self.clock = clock
         self.local = LocalStore.in_home(home)
         self._cloud: CloudStore | None = None
+        self._schema_checked = False
 
     # -- opening -------------------------------------------------------------------
 
@@ -65,6 +70,7 @@ class Ledger:
         wallet_dir: str | None = None,
         wallet_alias: str | None = None,
         cloud_user: str | None = None,
+        cloud_schema: str | None = None,
     ) -> tuple[Ledger, str | None]:
         """Write the home's config (never a password) and create the local store.
 
@@ -83,6 +89,7 @@ class Ledger:
             wallet_dir=wallet_dir,
             wallet_alias=wallet_alias,
             cloud_user=cloud_user,
+            cloud_schema=cloud_schema,
         )
         config.save(home, settings)
         config.api_token(home, create=True)
@@ -107,25 +114,29 @@ class Ledger:
     def _open_cloud(self) -> CloudStore:
         url = self.settings.cloud_url
         if backend_of(url) == "oracle":
-            from dmledger.cloud.oracle import create_oracle_engine, load_wallet
+            from dmledger.cloud.oracle import create_oracle_engine, load_wallet, oracle_target
 
-            if not self.settings.wallet_dir or not self.settings.wallet_alias:
+            user, alias = oracle_target(url, self.settings.cloud_user, self.settings.wallet_alias)
+            if not self.settings.wallet_dir:
                 raise ConfigError(
-                    "an Oracle cloud needs the wallet folder and TNS alias: "
-                    "set wallet_dir and wallet_alias (or DMLEDGER_WALLET_DIR)"
+                    "an Oracle cloud needs the wallet folder: set wallet_dir in config.toml "
+                    "or DMLEDGER_WALLET_DIR to the folder the wallet zip was unzipped into"
                 )
             wallet = load_wallet(
                 Path(self.settings.wallet_dir),
-                self.settings.wallet_alias,
-                self.settings.cloud_user or "ADMIN",
-                config.cloud_password(self.settings),
-                config.wallet_password(),
+                alias,
+                user,
+                config.cloud_password(self.settings, self.home),
+                config.wallet_password(self.settings, self.home),
             )
-            return CloudStore(create_oracle_engine(wallet), redact_url(url))
+            engine = create_oracle_engine(
+                wallet, current_schema=self.settings.cloud_schema, explain_errors=True
+            )
+            return CloudStore(engine, redact_url(url))
         from dmledger.cloud.engine import create_cloud_engine
 
-        engine = create_cloud_engine(url, password=config.cloud_password(self.settings))
-        return CloudStore(engine, url)
+        password = config.cloud_password(self.settings, self.home)
+        return CloudStore(create_cloud_engine(url, password=password), url)
 
     @property
     def cloud_label(self) -> str:
@@ -372,10 +383,42 @@ class Ledger:
     def cloud_ddl(dialect: str) -> str:
         return ddl.render_script(dialect)
 
+    # -- team onboarding (the use cases live in team/onboarding.py) ------------------
+
+    def team_pack(
+        self, out: Path, passphrase: str, *, role: str = "operator", user: str | None = None
+    ) -> PackReport:
+        """Create (or reset) a least-privilege database user and write an encrypted setup
+        pack for a teammate; see :func:`dmledger.team.onboarding.make_pack`."""
+        from dmledger.team.onboarding import DEFAULT_PACK_USER, make_pack
+
+        return make_pack(self, out, passphrase, role=role, user=user or DEFAULT_PACK_USER)
+
+    @classmethod
+    def join(
+        cls,
+        home: Path,
+        pack_file: Path,
+        passphrase: str,
+        *,
+        operator: str | None = None,
+        actor: str | None = None,
+        progress: Progress | None = None,
+    ) -> JoinReport:
+        """Install a setup pack into ``home``, register the operator, run the first sync;
+        see :func:`dmledger.team.onboarding.join`."""
+        from dmledger.team.onboarding import join
+
+        return join(home, pack_file, passphrase, operator=operator, actor=actor, progress=progress)
+
     # -- sync ----------------------------------------------------------------------
 
     def sync(self, progress: Progress | None = None) -> SyncReport:
-        self.cloud.require_schema()
+        if not self._schema_checked:
+            # Once per Ledger: the loop syncs every few seconds, and a sync with
+            # nothing to do must stay at two round trips.
+            self.cloud.require_schema()
+            self._schema_checked = True
         return self.sync_engine().sync_once(progress)
 
     def status(self, *, probe_cloud: bool = True) -> SyncStatus:

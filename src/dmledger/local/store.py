@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dmledger.domain.records import (
     ActorRow,
@@ -484,11 +485,16 @@ class LocalStore:
         ``gen`` marks the rows seen by a full resync, so rows the cloud no longer has
         can be dropped at its end. Re-applying a page is harmless.
         """
-        for row in rows:
-            if row.kind == "T":
-                conn.execute(sa.delete(prospects).where(prospects.c.target_username == row.handle))
-                continue
-            values = {
+        # A handle is in a page once (a lead is either in the cloud or tombstoned), so
+        # the page goes in as two executemany statements, not two statements per row.
+        gone = [{"h": row.handle} for row in rows if row.kind == "T"]
+        if gone:
+            conn.execute(
+                sa.delete(prospects).where(prospects.c.target_username == sa.bindparam("h")), gone
+            )
+        changed = [
+            {
+                "target_username": row.handle,
                 "status": row.status or "new",
                 "owner_actor": row.owner_actor,
                 "owner_operator": row.owner_operator,
@@ -498,13 +504,19 @@ class LocalStore:
                 "row_version": row.version,
                 "seen_gen": gen,
             }
-            result = conn.execute(
-                sa.update(prospects)
-                .where(prospects.c.target_username == row.handle)
-                .values(**values)
+            for row in rows
+            if row.kind == "P"
+        ]
+        if changed:
+            upsert = sqlite_insert(prospects)
+            # ON CONFLICT … DO UPDATE keeps the row's rowid, which the FTS index follows.
+            conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[prospects.c.target_username],
+                    set_={k: upsert.excluded[k] for k in changed[0] if k != "target_username"},
+                ),
+                changed,
             )
-            if result.rowcount == 0:
-                conn.execute(sa.insert(prospects).values(target_username=row.handle, **values))
 
     def drop_unseen(self, conn: sa.Connection, gen: int) -> int:
         """After a full resync: delete cached leads the cloud no longer has, unless this

@@ -8,9 +8,17 @@ The invariants, and what keeps each of them:
 - Nothing is missed: the cursor is the cloud's ``row_version``, handed out in
   commit order by the database. Each page and the cursor after it are written in
   one SQLite transaction, so a crash resumes exactly where it stopped.
-- A pull never undoes local work: queued DMs and edits are pushed first, and those
+- A pull never undoes local work: queued edits and DMs are pushed first, and those
   still queued (made during the sync, or set aside) are re-applied on top of every
   pulled page.
+- Edits go before DMs, because a queued edit is usually older than a queued DM to the
+  same lead (add a lead with notes, then message it; delete a lead, then message it
+  again): the DMs' effects (contacted, earliest first contact owns) are then applied
+  on top of the edited row, in the cloud as in the cache. Pushing DMs first lost the
+  added lead's notes and status and, after a delete, the new DM itself.
+- A purge of old tombstones that lands while a pull runs cannot hide a deletion: the
+  version each pull starts from is kept, and the next sync resyncs fully if the
+  purge horizon has passed it.
 - A bad row never blocks the queue: a refused batch is split in halves until the
   refused rows are found; they are set aside with the error, the rest goes on.
 """
@@ -39,6 +47,8 @@ log = logging.getLogger(__name__)
 LOG_BATCH = 1000
 EDIT_BATCH = 1000
 PULL_PAGE = 5000
+
+_PULL_STARTED = "pull_started_version"  # meta: the cursor version the last pull began at
 
 T = TypeVar("T")
 
@@ -92,8 +102,8 @@ class SyncEngine:
         with sync_lock(self.home, wait=wait):
             report = SyncReport(started_at=self.clock())
             try:
-                self._push_logs(report)
                 self._push_edits(report)
+                self._push_logs(report)
                 self._pull(report, progress)
             except DmLedgerError as error:
                 self._record(last_error=str(error))
@@ -181,11 +191,19 @@ class SyncEngine:
             resyncing = self.local.get_meta(conn, "resync_gen_active") is not None
             forced = self.local.get_meta(conn, "force_resync") is not None
             gen = int(self.local.get_meta(conn, "resync_gen") or 0)
+            last_start = self.local.get_meta(conn, _PULL_STARTED)
         initial = cursor.version < 0
         header = self.cloud.header(with_count=initial and not resyncing)
-        if not resyncing and (initial or forced or cursor.version < header.purged_through):
-            # First pull, or away longer than tombstones are kept: read everything
-            # and drop what the cloud no longer has at the end.
+        # The last pull saw every tombstone after where it started only if none was
+        # purged while it ran: compare the purge horizon with that start.
+        seen_from = cursor.version if last_start is None else min(cursor.version, int(last_start))
+        # The clock never goes back: if it did, the cloud was reset or restored, and
+        # a cursor past its clock would skip every new lead.
+        went_back = cursor.version > header.version
+        purged = seen_from < header.purged_through
+        if went_back or (not resyncing and (initial or forced or purged)):
+            # First pull, away longer than tombstones are kept, or a cloud that started
+            # over: read everything and drop what the cloud no longer has at the end.
             resyncing = True
             report.full_resync = not initial
             gen += 1
@@ -197,6 +215,7 @@ class SyncEngine:
                 self.local.set_cursor(conn, cursor)
         with self.local.transaction() as conn:
             self.local.replace_people(conn, header.operators, header.actors)
+            self.local.set_meta(conn, _PULL_STARTED, str(cursor.version))
         done = 0
         total = header.prospect_count
         while True:
@@ -214,9 +233,16 @@ class SyncEngine:
             if len(page) < self.pull_page_size:
                 break
         if resyncing:
+            if cursor.version < 0:
+                # An empty cloud: leave the "never pulled" position, or every later
+                # sync would be a full resync (and cost a count) until a lead exists.
+                cursor = Cursor(0, "")
             with self.local.transaction() as conn:
                 report.deleted += self.local.drop_unseen(conn, gen)
                 self.local.delete_meta(conn, "resync_gen_active")
+                self.local.set_cursor(conn, cursor)
+                # A finished full resync needs no tombstone from before its end.
+                self.local.set_meta(conn, _PULL_STARTED, str(cursor.version))
 
     def _apply_page(self, conn: sa.Connection, page: Sequence[PulledRow], gen: int) -> None:
         self.local.apply_pulled(conn, page, gen)
@@ -224,11 +250,12 @@ class SyncEngine:
         if deleted:
             self.local.drop_logs_of_deleted(conn, deleted)
         handles = {r.handle for r in page}
-        # Local work the cloud has not seen yet goes back on top of the cloud's row.
-        for item in self.local.pending_logs_for(conn, handles):
-            apply_dm_to_cache(self.local, conn, item)
+        # Local work the cloud has not seen yet goes back on top of the cloud's row, in
+        # the order it will be pushed: edits, then DMs.
         for edit in self.local.pending_edits_for(conn, handles):
             apply_edit_to_cache(self.local, conn, edit)
+        for item in self.local.pending_logs_for(conn, handles):
+            apply_dm_to_cache(self.local, conn, item)
 
 
 def _isolating(
