@@ -178,7 +178,7 @@ def test_cloud_check_reports_an_unreachable_cloud_and_exits_3(cli: Cli) -> None:
     cli.ok("init", "--operator", "Sarah", "--cloud", UNREACHABLE)
     result = cli("cloud", "check")
     assert result.exit_code == 3
-    assert "unreachable" in result.stdout  # the check's own report, not an error
+    assert "unreachable" in result.stderr  # like every failure, on stderr (exit 3)
     assert "Traceback" not in result.output
     as_json = cli("--json", "cloud", "check")
     assert as_json.exit_code == 3

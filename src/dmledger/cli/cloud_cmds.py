@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import timedelta
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from dmledger.cli.state import emit_json, err, out, state
-from dmledger.errors import Refused
+from dmledger.errors import InvalidInput, Refused
 
 app = typer.Typer(help="The team's shared cloud database.", no_args_is_help=True)
 
@@ -128,7 +127,9 @@ def purge_tombstones(
     st = state(ctx)
     ledger = st.ledger()
     days = older_than_days or ledger.settings.tombstone_retention_days
-    purged = ledger.cloud.purge_tombstones(ledger.clock() - timedelta(days=days))
+    if days < 1:
+        raise InvalidInput(f"--older-than-days {days} must be at least 1")
+    purged = ledger.cloud.purge_tombstones_older_than(days)
     if st.json:
         emit_json({"purged": purged})
     else:

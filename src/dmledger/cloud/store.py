@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -626,6 +626,24 @@ class CloudStore:
         return sa.tuple_(version, handle) > sa.tuple_(
             sa.literal(after.version, sa.BigInteger), sa.literal(after.handle, sa.String)
         )
+
+    def database_now(self) -> datetime:
+        """The cloud database's clock, in UTC (sessions run in UTC)."""
+        query = {
+            "oracle": "SELECT SYS_EXTRACT_UTC(SYSTIMESTAMP) FROM dual",
+            "postgresql": "SELECT timezone('UTC', clock_timestamp())",
+            "sqlite": "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')",
+        }[self.dialect]
+        with self.reading() as conn:
+            value = conn.exec_driver_sql(query).scalar_one()
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=None)
+
+    def purge_tombstones_older_than(self, days: int) -> int:
+        """Drop tombstones older than ``days`` by the database's clock (never a client's)."""
+        return self.purge_tombstones(self.database_now() - timedelta(days=days))
 
     def purge_tombstones(self, older_than: datetime) -> int:
         """Drop tombstones deleted before ``older_than`` (UTC); caches behind them resync."""

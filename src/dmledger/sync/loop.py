@@ -121,6 +121,13 @@ class SyncLoop:
             if self._on_error is not None:
                 self._on_error(error, self.interval)
             return self.interval
+        except Exception as error:  # a bug must not end background syncing for good
+            self.state.failures += 1
+            self.state.last_error = f"unexpected error: {type(error).__name__}: {error}"
+            log.exception("sync failed unexpectedly")
+            return backoff_delay(
+                self.state.failures, self.backoff_base, self.backoff_cap, self._rng
+            )
         self.state.failures = 0
         self.state.last_error = None
         self.state.last_report = report
