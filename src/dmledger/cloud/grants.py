@@ -5,14 +5,24 @@ actors, and reads the sync bookkeeping. It gets no DDL, no DELETE on outreach lo
 (a lead that has DMs can only be deleted by the team lead's user) and cannot reset
 the cloud. The triggers that maintain the sync clock and the tombstones run with the
 schema owner's rights (PostgreSQL ``SECURITY DEFINER``; Oracle triggers always do),
-so the role needs no write access to them.
+so the role needs no write access to them. :func:`ensure_login` creates the login
+user itself (``dmledger team pack``).
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from typing import TYPE_CHECKING
 
-from dmledger.errors import InvalidInput
+import sqlalchemy as sa
+
+from dmledger.errors import InvalidInput, Refused
+
+if TYPE_CHECKING:
+    from dmledger.cloud.store import CloudStore
+
+log = logging.getLogger(__name__)
 
 ROLES = ("operator",)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
@@ -70,3 +80,114 @@ def grant_statements(dialect: str, role: str, user: str, *, owner: str | None = 
         f"grants are for a shared database (postgresql or oracle), not {dialect!r}: "
         "the embedded SQLite cloud has no users"
     )
+
+
+# --------------------------------------------------------------------------- login users
+
+_LOGIN_PASSWORD = re.compile(r"[A-Za-z0-9]{16,30}")
+_HIDDEN = "<statement hidden: it holds a password>"
+
+
+def login_name(dialect: str, user: str) -> str:
+    """``user`` as the database stores an unquoted name: lower case on PostgreSQL,
+    upper case on Oracle. InvalidInput when it is not a plain identifier."""
+    name = check_identifier(user)
+    return name.lower() if dialect == "postgresql" else name.upper()
+
+
+def login_statement(dialect: str, user: str, secret: str, *, exists: bool) -> str:
+    """The statement creating login user ``user`` (or setting its password when it
+    ``exists``). ``secret`` is the password (Oracle) or its SCRAM verifier (PostgreSQL),
+    written as a literal: DDL takes no bound parameters, so callers pass only values
+    they generated and checked."""
+    if dialect == "postgresql":
+        verb = "ALTER" if exists else "CREATE"
+        return f"{verb} ROLE {user} WITH LOGIN PASSWORD '{secret}'"
+    if dialect == "oracle":
+        if exists:
+            return f'ALTER USER {user} IDENTIFIED BY "{secret}" ACCOUNT UNLOCK'
+        return f'CREATE USER {user} IDENTIFIED BY "{secret}"'
+    raise InvalidInput(
+        f"database users exist only on a shared database (postgresql or oracle), not {dialect!r}"
+    )
+
+
+def ensure_login(store: CloudStore, user: str, password: str) -> bool:
+    """Make ``user`` a login user of the cloud with ``password``; True when it was created,
+    False when it existed and only its password was set (and, on Oracle, unlocked).
+
+    ``password`` must be 16 to 30 letters and digits (what ``team pack`` generates; it
+    fits Oracle's password rules and needs no quoting). On PostgreSQL the password is
+    turned into a SCRAM verifier here, so the plain text never reaches the server or
+    its statement log. Refused: the user this store is connected as, the owner of the
+    tables, and administrators (PostgreSQL roles that are superusers or may create
+    roles or databases, replicate or bypass row security; Oracle's ADMIN, SYS, SYSTEM):
+    resetting their password would lock the lead out, and handing them to an agent
+    would defeat the least privilege. Raises InvalidInput for a bad name or password.
+    """
+    if not _LOGIN_PASSWORD.fullmatch(password):
+        raise InvalidInput("a login password must be 16 to 30 letters and digits")
+    dialect = store.dialect
+    name = login_name(dialect, user)
+    owner = (store.current_schema() or "").lower()
+    with store.transaction() as conn:
+        if dialect == "postgresql":
+            current = str(conn.exec_driver_sql("SELECT current_user").scalar())
+            row = conn.execute(
+                sa.text(
+                    "SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication "
+                    "OR rolbypassrls FROM pg_roles WHERE rolname = :name"
+                ),
+                {"name": name},
+            ).first()
+            table_owner = conn.execute(
+                sa.text(
+                    "SELECT tableowner FROM pg_tables "
+                    "WHERE schemaname = current_schema() AND tablename = 'prospects'"
+                )
+            ).scalar()
+            exists, superuser = row is not None, bool(row and row[0])
+            protected = {current.lower(), str(table_owner or "").lower()}
+            secret = _scram_verifier(conn, name, password)
+        elif dialect == "oracle":
+            current = str(conn.exec_driver_sql("SELECT USER FROM dual").scalar())
+            exists = bool(
+                conn.execute(
+                    sa.text("SELECT COUNT(*) FROM ALL_USERS WHERE USERNAME = :name"),
+                    {"name": name},
+                ).scalar()
+            )
+            superuser = name in {"ADMIN", "SYS", "SYSTEM"}
+            protected = {current.lower(), owner}
+            secret = password
+        else:
+            raise InvalidInput(
+                "the embedded SQLite cloud has no database users: teammates cannot share it"
+            )
+        if superuser or name.lower() in protected - {""}:
+            raise Refused(
+                f"database user {name!r} is the team lead's own or an administrator: "
+                "choose another --user for the teammates' agents"
+            )
+        try:
+            conn.exec_driver_sql(login_statement(dialect, name, secret, exists=exists))
+        except sa.exc.StatementError as error:
+            error.statement = _HIDDEN  # what str(error) would show holds the password
+            raise
+    return not exists
+
+
+def _scram_verifier(conn: sa.Connection, name: str, password: str) -> str:
+    """The server-side form of ``password`` (SCRAM-SHA-256 on current servers), computed
+    by libpq on this machine; the plain password when the driver cannot do it."""
+    import psycopg
+
+    pgconn = getattr(conn.connection.dbapi_connection, "pgconn", None)
+    if pgconn is None:
+        return password
+    try:
+        verifier = pgconn.encrypt_password(password.encode(), name.encode())
+    except psycopg.Error as error:  # libpq before 10, or a server that will not say
+        log.info("password sent as is: libpq could not encrypt it (%s)", error)
+        return password
+    return bytes(verifier).decode("ascii")

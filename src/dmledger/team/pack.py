@@ -83,7 +83,8 @@ class PackContents:
     ``cloud_url`` must not embed a password (it is written to the teammate's config
     file in clear); the password goes in ``cloud_password``. ``wallet_files`` maps
     file names in the Oracle wallet folder to their bytes (empty for other clouds).
-    ``created_at`` is an ISO 8601 UTC timestamp.
+    ``created_at`` is an ISO 8601 UTC timestamp. ``cloud_schema`` is the Oracle schema
+    owning the tables, when the pack's user is not their owner (None otherwise).
     """
 
     cloud_url: str
@@ -97,6 +98,7 @@ class PackContents:
     created_at: str = field(
         default_factory=lambda: datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     )
+    cloud_schema: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -105,7 +107,8 @@ class PackContents:
             f"wallet_files={sorted(self.wallet_files)!r}, "
             f"wallet_password={_mask(self.wallet_password)}, "
             f"wallet_alias={self.wallet_alias!r}, role={self.role!r}, "
-            f"team_operator_hint={self.team_operator_hint!r}, created_at={self.created_at!r})"
+            f"team_operator_hint={self.team_operator_hint!r}, created_at={self.created_at!r}, "
+            f"cloud_schema={self.cloud_schema!r})"
         )
 
 
@@ -179,6 +182,7 @@ def _to_json(contents: PackContents) -> dict[str, Any]:
         "role": contents.role,
         "team_operator_hint": contents.team_operator_hint,
         "created_at": contents.created_at,
+        "cloud_schema": contents.cloud_schema,
     }
 
 
@@ -311,6 +315,7 @@ def _from_json(payload: bytes, path: Path) -> PackContents:
             role=_text(raw, "role"),
             team_operator_hint=_optional_text(raw, "team_operator_hint"),
             created_at=_text(raw, "created_at"),
+            cloud_schema=_optional_text(raw, "cloud_schema"),
         )
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise PackError(

@@ -1,0 +1,173 @@
+"""``team pack`` (the team lead) and ``join`` (a new teammate): setup packs."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from dmledger import settings as config
+from dmledger.cli import render
+from dmledger.cli.state import emit_json, err, out, state
+
+app = typer.Typer(
+    help="Bring teammates in: encrypted setup packs with least-privilege credentials.",
+    no_args_is_help=True,
+)
+
+
+def _passphrase(*, confirm: bool) -> str:
+    """From DMLEDGER_PACK_PASSPHRASE (scripts), else asked with hidden input."""
+    given = config.pack_passphrase()
+    if given is not None:
+        return given
+    answer: str = typer.prompt(
+        "Pack passphrase" if not confirm else "Choose a passphrase for the pack",
+        hide_input=True,
+        confirmation_prompt=confirm,
+        err=True,
+    )
+    return answer
+
+
+@app.command("pack")
+def pack(
+    ctx: typer.Context,
+    out_file: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Where to write the pack, e.g. team.dmlpack. Nothing secret in the name.",
+        ),
+    ],
+    role: Annotated[str, typer.Option(help="The database role teammates get: operator.")] = (
+        "operator"
+    ),
+    user: Annotated[
+        str,
+        typer.Option(
+            help="The database user for the teammates' agents; created if missing, "
+            "else given a new password."
+        ),
+    ] = "dmledger_operator",
+) -> None:
+    """Make an encrypted setup pack for a new teammate (PostgreSQL or Oracle cloud).
+
+    Creates the database user (or resets its password), grants it only what an agent
+    needs, and writes the pack. Asks for a passphrase twice (or reads
+    DMLEDGER_PACK_PASSPHRASE); send the pack and the passphrase by different channels.
+    """
+    from dmledger.team.onboarding import ensure_shareable
+
+    st = state(ctx)
+    ledger = st.ledger()
+    ensure_shareable(ledger)  # before asking for a passphrase that would be wasted
+    report = ledger.team_pack(out_file, _passphrase(confirm=True), role=role, user=user)
+    command = f"dmledger join {shlex.quote(out_file.name)} --operator NAME --actor ACCOUNT"
+    if st.json:
+        emit_json(
+            {
+                "pack": str(report.path),
+                "user": report.user,
+                "created": report.created,
+                "backend": report.backend,
+                "role": report.role,
+                "grants": report.grants,
+                "wallet_files": report.wallet_files,
+                "join_command": command,
+            }
+        )
+        return
+    what = "created" if report.created else "already existed: its password was reset"
+    out.print(f"Setup pack written to {escape(str(report.path))}.")
+    out.print(
+        f"Database user {escape(report.user)} {what}; role {escape(report.role)} "
+        f"({report.grants} grants)."
+    )
+    if not report.created:
+        err.print(
+            f"[yellow]Agents that joined with an older pack for {escape(report.user)} "
+            "cannot reach the cloud until they join again with this one.[/]"
+        )
+    out.print(
+        "Send the pack to your teammate, and the passphrase another way (say it, or use "
+        "another app). They run, with their name and Instagram account:"
+    )
+    out.print(f"  {escape(command)}")
+
+
+def register(root: typer.Typer) -> None:
+    @root.command("join")
+    def join(
+        ctx: typer.Context,
+        pack_file: Annotated[Path, typer.Argument(help="The setup pack from your team lead.")],
+        operator: Annotated[
+            str | None, typer.Option(help="Your name on the team, e.g. Nadia.")
+        ] = None,
+        actor: Annotated[
+            str | None,
+            typer.Option(help="The Instagram account you send DMs from (used by `log`)."),
+        ] = None,
+    ) -> None:
+        """Join your team: install a setup pack into this home, register you, and sync.
+
+        Asks for the pack's passphrase (or reads DMLEDGER_PACK_PASSPHRASE). A wrong
+        passphrase or a damaged pack is refused and nothing is written.
+        """
+        from dmledger.app.ledger import Ledger
+
+        st = state(ctx)
+        passphrase = _passphrase(confirm=False)
+        if st.json:
+            report = Ledger.join(st.home, pack_file, passphrase, operator=operator, actor=actor)
+        else:
+            with Progress(
+                TextColumn("first sync"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("pull", total=None)
+                report = Ledger.join(
+                    st.home,
+                    pack_file,
+                    passphrase,
+                    operator=operator,
+                    actor=actor,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+        if st.json:
+            emit_json(
+                {
+                    "home": str(report.home),
+                    "operator": report.operator,
+                    "actor": report.actor,
+                    "cloud": report.cloud,
+                    "role": report.role,
+                    "password_kept_in": report.password_kept_in,
+                    "wallet_dir": None if report.wallet_dir is None else str(report.wallet_dir),
+                    "rejoined": report.rejoined,
+                    "pulled": report.sync.pulled,
+                }
+            )
+            return
+        out.print(
+            f"Joined {escape(report.cloud)} as {escape(report.operator)} "
+            f"(role {escape(report.role)}); home {escape(str(report.home))}."
+        )
+        if report.password_kept_in == "keyring":
+            out.print("The database password is in the OS keyring.")
+        elif report.password_kept_in == "file":
+            out.print(
+                "No OS keyring here: the database password is in "
+                f"{escape(str(report.home / config.SECRETS_DIR))}, readable only by you."
+            )
+        out.print(render.sync_report(report.sync))
+        hint = "" if report.actor else " --actor ACCOUNT"
+        out.print(f"Log a DM with: dmledger log --to HANDLE --message TEXT{hint}")
