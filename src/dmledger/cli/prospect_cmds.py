@@ -7,11 +7,10 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dmledger.app.views import prospect_view
 from dmledger.cli import render
-from dmledger.cli.state import emit_json, err, out, state
+from dmledger.cli.state import emit_json, out, progress_bar, state
 from dmledger.errors import InvalidInput, Refused
 from dmledger.local.store import ProspectFilter
 
@@ -149,14 +148,7 @@ def register_top_level(root: typer.Typer) -> None:
             report = import_prospects(ledger, file, column=column, status=status)
             emit_json(report.to_dict())
         else:
-            with Progress(
-                TextColumn("importing"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=err,
-                transient=True,
-            ) as bar:
+            with progress_bar("importing") as bar:
                 task = bar.add_task("import", total=total)
                 report = import_prospects(
                     ledger,
@@ -183,14 +175,7 @@ def register_top_level(root: typer.Typer) -> None:
         if st.json:
             emit_json(import_logs(ledger, file).to_dict())
             return
-        with Progress(
-            TextColumn("importing DMs"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as bar:
+        with progress_bar("importing DMs") as bar:
             task = bar.add_task("import", total=total)
             report = import_logs(
                 ledger, file, progress=lambda rows: bar.update(task, completed=rows)

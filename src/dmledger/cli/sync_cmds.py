@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dmledger.cli import render
-from dmledger.cli.state import emit_json, err, out, state
+from dmledger.cli.state import emit_json, err, out, progress_bar, state
 from dmledger.errors import DmLedgerError, InvalidInput
 
 
@@ -49,14 +48,7 @@ def register(root: typer.Typer) -> None:
         if st.json:
             report = ledger.sync()
         else:
-            with Progress(
-                TextColumn("pulling"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=err,
-                transient=True,
-            ) as bar:
+            with progress_bar("pulling") as bar:
                 task = bar.add_task("pull", total=None)
                 report = ledger.sync(
                     progress=lambda done, total: bar.update(task, completed=done, total=total)

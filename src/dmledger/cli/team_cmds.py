@@ -8,11 +8,10 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from dmledger import settings as config
 from dmledger.cli import render
-from dmledger.cli.state import emit_json, err, out, state
+from dmledger.cli.state import emit_json, err, out, progress_bar, state
 
 app = typer.Typer(
     help="Bring teammates in: encrypted setup packs with least-privilege credentials.",
@@ -125,14 +124,7 @@ def register(root: typer.Typer) -> None:
         if st.json:
             report = Ledger.join(st.home, pack_file, passphrase, operator=operator, actor=actor)
         else:
-            with Progress(
-                TextColumn("first sync"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=err,
-                transient=True,
-            ) as bar:
+            with progress_bar("first sync") as bar:
                 task = bar.add_task("pull", total=None)
                 report = Ledger.join(
                     st.home,

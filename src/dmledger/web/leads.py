@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -47,49 +48,53 @@ def day_or_none(raw: str, what: str) -> datetime | None:
         raise InvalidInput(f"{what} {raw[:40]!r} is not a date: expected YYYY-MM-DD") from None
 
 
-def lead_filter(
-    q: str = "",
-    status: str = "",
-    owner: str = "",
-    operator: str = "",
-    start: str = "",
-    end: str = "",
-) -> ProspectFilter:
-    """The filter the Leads page's query string describes; ``end`` is inclusive."""
-    last = day_or_none(end, "first contacted to")
-    return ProspectFilter(
-        status=status or None,
-        owner_actor=owner or None,
-        owner_operator=operator or None,
-        search=q.strip() or None,
-        contacted_from=day_or_none(start, "first contacted from"),
-        contacted_to=last + timedelta(days=1) if last else None,
-    )
+@dataclass
+class LeadQuery:
+    """The Leads filters in a query string; one dependency for the page, count and export."""
+
+    q: Text = ""
+    status: Text = ""
+    owner: Text = ""
+    operator: Text = ""
+    start: Text = ""
+    end: Text = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    def filter(self) -> ProspectFilter:
+        """The ProspectFilter it describes; ``end`` is inclusive. InvalidInput on bad dates."""
+        last = day_or_none(self.end, "first contacted to")
+        return ProspectFilter(
+            status=self.status or None,
+            owner_actor=self.owner or None,
+            owner_operator=self.operator or None,
+            search=self.q.strip() or None,
+            contacted_from=day_or_none(self.start, "first contacted from"),
+            contacted_to=last + timedelta(days=1) if last else None,
+        )
+
+
+Filters = Annotated[LeadQuery, Depends()]
 
 
 @router.get("/leads", response_class=HTMLResponse)
 def leads(
     request: Request,
     state: State,
-    q: Text = "",
-    status: Text = "",
-    owner: Text = "",
-    operator: Text = "",
-    start: Text = "",
-    end: Text = "",
+    lead_query: Filters,
     after: Annotated[str, Query(max_length=255)] = "",
     limit: int = 50,
 ) -> HTMLResponse:
     """One page of leads matching the filters, in handle order."""
     size = limit if limit in PAGE_SIZES else 50
-    filters = {"q": q, "status": status, "owner": owner, "operator": operator}
-    filters |= {"start": start, "end": end}
+    filters = lead_query.as_dict()
     rows = []
     error = None
     status_code = 200
     more = False
     try:
-        where = lead_filter(**filters)
+        where = lead_query.filter()
         rows = state.ledger.list_prospects(where, after=after or None, limit=size + 1)
         more = len(rows) > size
         rows = rows[:size]
@@ -121,18 +126,9 @@ def leads(
 
 
 @router.get("/leads/count")
-def count(
-    state: State,
-    q: Text = "",
-    status: Text = "",
-    owner: Text = "",
-    operator: Text = "",
-    start: Text = "",
-    end: Text = "",
-) -> JSONResponse:
+def count(state: State, lead_query: Filters) -> JSONResponse:
     """How many leads match (asked for by the page once it is shown)."""
-    where = lead_filter(q, status, owner, operator, start, end)
-    return JSONResponse({"count": state.ledger.count_prospects(where)})
+    return JSONResponse({"count": state.ledger.count_prospects(lead_query.filter())})
 
 
 @router.post("/leads/status")
@@ -154,17 +150,9 @@ def bulk_status(
 
 
 @router.get("/leads/export.csv")
-def export(
-    state: State,
-    q: Text = "",
-    status: Text = "",
-    owner: Text = "",
-    operator: Text = "",
-    start: Text = "",
-    end: Text = "",
-) -> FileResponse:
+def export(state: State, lead_query: Filters) -> FileResponse:
     """Every lead matching the filters (all pages), as CSV."""
-    where = lead_filter(q, status, owner, operator, start, end)
+    where = lead_query.filter()
     folder = Path(tempfile.mkdtemp(prefix="dmledger-export-"))
     path = folder / "leads.csv"
     try:
