@@ -159,3 +159,10 @@ def test_export_to_stdout(team: Cli) -> None:
     printed = team.ok("export", "-").stdout
     assert printed.splitlines()[0].startswith("handle,status,owner_actor")
     assert printed.splitlines()[1].startswith("a.lead,new,")
+
+
+def test_a_refused_export_leaves_no_file_behind(team: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    refused(team("export", str(folder / "out.csv"), "--status", "lukewarm"), 1, "lukewarm")
+    assert list(folder.iterdir()) == []

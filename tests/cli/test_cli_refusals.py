@@ -65,7 +65,6 @@ def test_an_invalid_actor_is_refused(team: Cli) -> None:
         ("prospect", "add", "foo.bar", "--status", "lukewarm"),
         ("prospect", "set", "known.lead", "--status", "lukewarm"),
         ("prospect", "list", "--status", "lukewarm"),
-        ("export", "out.csv", "--status", "lukewarm"),
     ],
 )
 def test_an_unknown_status_is_refused_naming_the_value_and_the_statuses(

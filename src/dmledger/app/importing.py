@@ -249,9 +249,14 @@ def export_prospects(ledger: Ledger, target: Path | io.TextIOBase, where: Prospe
 
     if isinstance(target, Path):
         temporary = target.with_name(target.name + ".part")
-        with temporary.open("w", encoding="utf-8", newline="") as out:
-            write(out)
-        temporary.replace(target)
+        try:
+            with temporary.open("w", encoding="utf-8", newline="") as out:
+                write(out)
+            temporary.replace(target)
+        except BaseException:
+            # A refused filter or a full disk leaves no half-written file behind.
+            temporary.unlink(missing_ok=True)
+            raise
     else:
         write(target)
     return written
