@@ -547,14 +547,21 @@ class LocalStore:
     def replace_people(
         self, conn: sa.Connection, operator_names: Sequence[str], actor_rows: Sequence[ActorRow]
     ) -> None:
-        """Refresh the cached operators and actors from the cloud, keeping local-only ones."""
-        for name in operator_names:
-            conn.execute(sa.insert(operators).prefix_with("OR IGNORE").values(operator_name=name))
-        for a in actor_rows:
+        """Refresh the cached operators and actors from the cloud, keeping local-only ones.
+
+        One statement per table (every sync does this, so it is on the no-op path)."""
+        if operator_names:
             conn.execute(
-                sa.insert(actors)
-                .prefix_with("OR REPLACE")
-                .values(username=a.username, owner_operator=a.owner_operator, status=a.status)
+                sa.insert(operators).prefix_with("OR IGNORE"),
+                [{"operator_name": name} for name in operator_names],
+            )
+        if actor_rows:
+            conn.execute(
+                sa.insert(actors).prefix_with("OR REPLACE"),
+                [
+                    {"username": a.username, "owner_operator": a.owner_operator, "status": a.status}
+                    for a in actor_rows
+                ],
             )
 
     def remember_actor(self, conn: sa.Connection, actor: ActorRow) -> None:

@@ -1,0 +1,109 @@
+"""Measurements that run in a process of their own, so that the process's peak memory
+is theirs alone. Each prints one JSON line: seconds, peak RSS (VmHWM) and rows.
+
+    python -m bench.child pull HOME            # DM Ledger's initial pull (P2)
+    python -m bench.child floor HOME DSN       # the physical floor of the same pull (P2)
+    python -m bench.child profile-pull HOME OUT  # the pull under cProfile, stats to OUT
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+FLOOR_QUERY = """
+SELECT p.target_username, p.status, p.owner_actor, a.owner_operator, p.notes,
+       p.first_contacted, p.last_updated, p.row_version
+FROM prospects p LEFT JOIN actors a ON a.username = p.owner_actor
+"""
+FLOOR_INSERT = """
+INSERT INTO prospects (target_username, status, owner_actor, owner_operator, notes,
+                       first_contacted, last_updated, row_version, seen_gen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+"""
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="microseconds")
+
+
+def floor(home: Path, dsn: str) -> dict[str, Any]:
+    """Stream every row through a server-side cursor into one executemany, one transaction."""
+    started = time.perf_counter()
+    rows = 0
+    with psycopg.connect(dsn) as pg, pg.cursor(name="floor") as cursor:
+        cursor.itersize = 5000
+        cursor.execute(FLOOR_QUERY)
+        db = sqlite3.connect(home / "local_data.db", isolation_level=None)
+        db.execute("PRAGMA synchronous=NORMAL")
+
+        def converted() -> Iterator[tuple[Any, ...]]:
+            nonlocal rows
+            for handle, status, actor, operator, notes, first, last, version in cursor:
+                rows += 1
+                yield (handle, status or "new", actor, operator, notes, _iso(first), _iso(last),
+                       version)  # fmt: skip
+
+        db.execute("BEGIN")
+        db.executemany(FLOOR_INSERT, converted())
+        db.execute("COMMIT")
+        db.close()
+    return {"seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb(), "rows": rows}
+
+
+def pull(home: Path) -> dict[str, Any]:
+    """DM Ledger's own initial pull into the (empty) cache of ``home``."""
+    from dmledger.app.ledger import Ledger
+
+    ledger = Ledger.open(home)
+    try:
+        started = time.perf_counter()
+        report = ledger.sync()
+        seconds = time.perf_counter() - started
+    finally:
+        ledger.close()
+    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "rows": report.pulled}
+
+
+def profile_pull(home: Path, out: Path) -> dict[str, Any]:
+    import cProfile
+
+    profiler = cProfile.Profile()
+    result = profiler.runcall(pull, home)
+    profiler.dump_stats(str(out))
+    return dict(result)
+
+
+def main(argv: list[str]) -> None:
+    command, *args = argv
+    if command == "pull":
+        result = pull(Path(args[0]))
+    elif command == "floor":
+        result = floor(Path(args[0]), args[1])
+    elif command == "profile-pull":
+        result = profile_pull(Path(args[0]), Path(args[1]))
+    else:
+        raise SystemExit(f"unknown command {command!r}")
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,327 @@
+"""Sync figures against PostgreSQL: the initial pull (P2), the push over a 50 ms round
+trip (P3) and the no-op / incremental sync over the same round trip (P4)."""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench.context import (
+    RunContext,
+    cache_checksum,
+    new_home,
+    open_via,
+    round_trip_time,
+    run_child,
+)
+from bench.data import EPOCH, actor_owner, init_cloud, load_people, make_handles
+from bench.faults import ProxyProcess
+from bench.harness import ONE_WAY_LATENCY, Figure, median, ratio, timed
+from bench.seed_method import push_like_the_seed
+from dmledger.cloud.engine import count_round_trips
+from dmledger.domain.records import OutgoingLog
+from dmledger.local.effects import apply_dm_to_cache
+from dmledger.local.store import LocalStore
+from dmledger.sync.engine import SyncReport
+
+MESSAGE = (
+    "Hey {0}! Loved your latest post about your studio, the before/after shots are great. "
+    "Quick question: are you taking on new clients this month?"
+)
+
+
+# -- P2 ------------------------------------------------------------------------------
+
+
+def initial_pull(ctx: RunContext) -> list[Figure]:
+    """P2: DM Ledger's initial pull vs a server-side cursor + one executemany."""
+    url = ctx.db.cloud_url()
+    floor_home = new_home(ctx.tmp / "p2_floor", url)
+    pull_home = new_home(ctx.tmp / "p2_pull", url)
+    with psycopg.connect(ctx.db.dsn()) as conn:  # warm the server's cache for both runs
+        conn.execute("SELECT count(*), max(length(notes)) FROM prospects").fetchone()
+    floor = run_child("floor", str(floor_home), ctx.db.dsn())
+    ctx.log(f"P2 floor: {floor['seconds']:.1f} s, {floor['peak_rss_mb']:.0f} MB")
+    pulled = run_child("pull", str(pull_home))
+    ctx.log(f"P2 pull: {pulled['seconds']:.1f} s, {pulled['peak_rss_mb']:.0f} MB")
+    same = cache_checksum(floor_home) == cache_checksum(pull_home)
+    if not same:
+        ctx.notes.append("P2: the pulled cache differs from the floor's copy of the cloud")
+    ctx.cache_home = pull_home
+    rows = int(pulled["rows"])
+    time_ratio = ratio(pulled["seconds"], floor["seconds"])
+    details = {
+        "rows": rows,
+        "floor_rows": floor["rows"],
+        "same_rows_as_floor": same,
+        "floor_peak_rss_mb": round(floor["peak_rss_mb"], 1),
+        "rows_per_second": round(rows / pulled["seconds"]),
+    }
+    return [
+        Figure(
+            "P2",
+            f"initial pull of {rows:,} prospects (no proxy)",
+            pulled["seconds"],
+            "s",
+            "floor: server-side cursor + one SQLite executemany",
+            floor["seconds"],
+            time_ratio,
+            "≤ 1.5× baseline",
+            time_ratio is not None and time_ratio <= 1.5 and same,
+            details,
+        ),
+        Figure(
+            "P2",
+            "initial pull: peak RSS of the pulling process",
+            pulled["peak_rss_mb"],
+            "MB",
+            None,
+            None,
+            None,
+            "≤ 300 MB",
+            pulled["peak_rss_mb"] <= 300,
+            {"floor_peak_rss_mb": round(floor["peak_rss_mb"], 1)},
+        ),
+    ]
+
+
+# -- P4 ------------------------------------------------------------------------------
+
+
+def sync_round_trips(ctx: RunContext) -> list[Figure]:
+    """P4: a no-op sync and an incremental pull of a few changes, over the 50 ms proxy."""
+    assert ctx.cache_home is not None, "P4 needs the cache pulled by P2"
+    rng = random.Random(ctx.seed + 4)
+    with ProxyProcess((ctx.db.host, ctx.db.port), latency=ONE_WAY_LATENCY) as proxy:
+        via = ctx.db.cloud_url(port=proxy.port)
+        rtt = round_trip_time(
+            f"postgresql://{ctx.db.user}@127.0.0.1:{proxy.port}/{ctx.db.name}", samples=15
+        )
+        ledger = open_via(ctx.cache_home, via)
+        try:
+            ledger.sync()  # opens the pooled connection; nothing to move
+            engine = ledger.sync_engine()
+            noop_app, noop_engine, noop_trips = [], [], []
+            for _ in range(ctx.sizes.repeats):
+                with count_round_trips(ledger.cloud.engine) as trips:
+                    seconds, report = timed(ledger.sync)
+                assert not report.moved, "a no-op sync moved rows"
+                noop_app.append(seconds)
+                noop_trips.append(trips.total)
+                seconds, _ = timed(engine.sync_once)
+                noop_engine.append(seconds)
+            incremental, inc_trips, pulled = [], [], 0
+            for _ in range(ctx.sizes.repeats):
+                chosen = rng.sample(ctx.handles, ctx.sizes.changes)
+                with psycopg.connect(ctx.db.dsn()) as conn:
+                    conn.execute(
+                        "UPDATE prospects SET status = CASE status WHEN 'warm' THEN 'hot' "
+                        "ELSE 'warm' END WHERE target_username = ANY(%s)",
+                        (chosen,),
+                    )
+                with count_round_trips(ledger.cloud.engine) as trips:
+                    seconds, report = timed(ledger.sync)
+                pulled = report.pulled
+                assert pulled == len(chosen), f"pulled {pulled}, changed {len(chosen)}"
+                incremental.append(seconds)
+                inc_trips.append(trips.total)
+        finally:
+            ledger.close()
+    noop = median(noop_app)
+    inc = median(incremental)
+    return [
+        Figure(
+            "P4",
+            "no-op sync over a 50 ms round trip (Ledger.sync)",
+            noop,
+            "s",
+            "RTT (SELECT 1 through the proxy)",
+            rtt,
+            ratio(noop, rtt),
+            "≤ 2 RTT",
+            noop <= 2 * rtt,
+            {
+                "round_trips_counted": max(noop_trips),
+                "engine_only_seconds": round(median(noop_engine), 4),
+                "engine_only_rtt": round(median(noop_engine) / rtt, 2),
+                "samples": len(noop_app),
+            },
+        ),
+        Figure(
+            "P4",
+            f"incremental pull of {pulled} changes among {len(ctx.handles):,} (Ledger.sync)",
+            inc,
+            "s",
+            "RTT",
+            rtt,
+            ratio(inc, rtt),
+            "≤ 3 RTT + 20 ms",
+            inc <= 3 * rtt + 0.020,
+            {"round_trips_counted": max(inc_trips), "samples": len(incremental)},
+        ),
+    ]
+
+
+# -- P3 ------------------------------------------------------------------------------
+
+
+def queue_logs(home: Path, handles: list[str], actor: str, operator: str) -> None:
+    """Record one DM to each handle in ``home``'s queue, as ``dmledger log`` would."""
+    store = LocalStore.in_home(home)
+    try:
+        for start in range(0, len(handles), 1000):
+            with store.transaction() as conn:
+                for i, handle in enumerate(handles[start : start + 1000], start=start):
+                    item = OutgoingLog(
+                        str(uuid.uuid4()),
+                        handle,
+                        actor,
+                        operator,
+                        MESSAGE.format(handle),
+                        EPOCH + timedelta(days=220, seconds=i),
+                    )
+                    local_id = store.insert_log(conn, item)
+                    assert local_id is not None
+                    apply_dm_to_cache(store, conn, replace(item, local_id=local_id))
+    finally:
+        store.dispose()
+
+
+def push(ctx: RunContext) -> list[Figure]:
+    """P3: push the queue over the 50 ms proxy vs the floor and vs the seed's method."""
+    actor = "sender.01"
+    operator = actor_owner(actor)
+    n = ctx.sizes.push_logs
+    for schema in ("p3", "p3seed"):
+        ctx.db.create_schema(schema)
+        init_cloud(ctx.db.cloud_url(schema))
+        load_people(ctx.db.dsn(schema))
+    targets = make_handles(n, ctx.seed + 3, prefix="p3")
+    sample = make_handles(ctx.sizes.seed_sample, ctx.seed + 33, prefix="sd")
+    push_home = new_home(ctx.tmp / "p3_push", ctx.db.cloud_url("p3"), operator=operator)
+    seed_home = new_home(ctx.tmp / "p3_seed", ctx.db.cloud_url("p3seed"), operator=operator)
+    with ProxyProcess((ctx.db.host, ctx.db.port), latency=ONE_WAY_LATENCY) as proxy:
+        plain = f"postgresql://{ctx.db.user}@127.0.0.1:{proxy.port}/{ctx.db.name}"
+        rtt = round_trip_time(plain)
+        ledger = open_via(push_home, ctx.db.cloud_url("p3", port=proxy.port))
+        try:
+            ledger.sync()  # the pooled connection is open, the cursor set: a running agent
+            queue_logs(push_home, targets, actor, operator)
+            engine = ledger.sync_engine()
+            report = SyncReport()
+            before = proxy.stats()
+            with count_round_trips(ledger.cloud.engine) as trips:
+                seconds, _ = timed(lambda: engine._push_logs(report))
+            after = proxy.stats()
+            assert report.pushed_logs == n, f"pushed {report.pushed_logs} of {n}"
+            # The same push with the latency switched off: what the server and the local
+            # store cost by themselves, so the rest is what the round trips cost.
+            queue_logs(push_home, make_handles(n, ctx.seed + 34, prefix="zl"), actor, operator)
+            proxy.set_latency(0.0)
+            try:
+                zero, _ = timed(lambda: engine._push_logs(SyncReport()))
+            finally:
+                proxy.set_latency(ONE_WAY_LATENCY)
+        finally:
+            ledger.close()
+        with psycopg.connect(ctx.db.dsn("p3")) as conn:
+            in_cloud = conn.execute("SELECT count(*) FROM outreach_logs").fetchone()
+        assert in_cloud is not None and in_cloud[0] == 2 * n
+        transfer = transfer_time(plain, proxy, targets, actor, operator)
+        floor = rtt + transfer
+        queue_logs(seed_home, sample, actor, operator)
+        seed_seconds, seed_count = push_like_the_seed(
+            seed_home / "local_data.db",
+            f"postgresql://{ctx.db.user}@127.0.0.1:{proxy.port}/{ctx.db.name}"
+            "?options=-csearch_path%3Dp3seed",
+        )
+    seed_total = seed_seconds / seed_count * n
+    details: dict[str, Any] = {
+        "logs": n,
+        "rtt_seconds": round(rtt, 4),
+        "transfer_seconds": round(transfer, 4),
+        "same_push_at_zero_latency_seconds": round(zero, 3),
+        "round_trip_waits_seconds": round(seconds - zero, 3),
+        "round_trip_waits_in_rtt": round((seconds - zero) / rtt, 1),
+        "round_trips_counted": trips.total,
+        "statements": trips.statements,
+        "commits": trips.commits,
+        "bytes_up": after["bytes_up"] - before["bytes_up"],
+        "bytes_down": after["bytes_down"] - before["bytes_down"],
+        "connections_opened": after["connections"] - before["connections"],
+        "log_batch": engine.log_batch,
+    }
+    push_ratio = ratio(seconds, floor)
+    return [
+        Figure(
+            "P3",
+            f"push {n:,} queued logs over a 50 ms round trip",
+            seconds,
+            "s",
+            "floor: 1 RTT + transfer (COPY of the same rows, proxy at 0 latency)",
+            floor,
+            push_ratio,
+            "≤ 1.5× floor",
+            push_ratio is not None and push_ratio <= 1.5,
+            details,
+        ),
+        Figure(
+            "P3",
+            f"push {n:,} logs: {seed_total / seconds:.0f}× faster than the seed's method",
+            seconds,
+            "s",
+            f"seed's method: 2 autocommit statements per log (measured on {seed_count} logs, "
+            f"scaled to {n:,})",
+            seed_total,
+            ratio(seconds, seed_total),
+            "report the speed-up",
+            None,
+            {
+                "speed_up": round(seed_total / seconds, 1),
+                "seed_seconds_per_log": round(seed_seconds / seed_count, 4),
+            },
+        ),
+    ]
+
+
+def transfer_time(
+    dsn: str, proxy: ProxyProcess, targets: list[str], actor: str, operator: str
+) -> float:
+    """Seconds to move the same rows to the server with no latency: one COPY into a
+    temporary table through the proxy (latency switched off meanwhile)."""
+    proxy.set_latency(0.0)
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(
+                "CREATE TEMP TABLE moved (client_log_id text, target text, actor text,"
+                " operator text, message text, sent_at timestamp)"
+            )
+            rows = [
+                (
+                    str(uuid.uuid4()),
+                    handle,
+                    actor,
+                    operator,
+                    MESSAGE.format(handle),
+                    EPOCH + timedelta(days=220, seconds=i),
+                )
+                for i, handle in enumerate(targets)
+            ]
+            timings = []
+            for _ in range(3):
+                conn.execute("TRUNCATE moved")
+                started = time.perf_counter()
+                with conn.cursor().copy("COPY moved FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                timings.append(time.perf_counter() - started)
+    finally:
+        proxy.set_latency(ONE_WAY_LATENCY)
+    return min(timings)

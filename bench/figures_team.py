@@ -1,0 +1,124 @@
+"""P7: the Team page's queries on PostgreSQL with a million outreach logs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+
+from bench.context import RunContext, new_home
+from bench.data import ACTORS, EPOCH, actor_owner, load_logs
+from bench.harness import Figure, median
+from dmledger.app.ledger import Ledger
+from dmledger.cloud.store import open_cloud
+
+QUERIES = (
+    "messages_per_day",
+    "heatmap",
+    "lead_statuses",
+    "by_operator",
+    "by_actor",
+    "double_contacts",
+)
+RUNS = 3
+
+
+def team_available() -> str | None:
+    try:
+        from dmledger.cloud import analytics
+    except Exception as error:  # P7 is optional until the dashboards exist
+        return f"{type(error).__name__}: {error}"
+    missing = [name for name in (*QUERIES, "LogFilter") if not hasattr(analytics, name)]
+    return f"dmledger.cloud.analytics lacks {', '.join(missing)}" if missing else None
+
+
+def team_queries(ctx: RunContext) -> list[Figure]:
+    from dmledger.cloud import analytics
+
+    n = ctx.sizes.team_logs
+    load_logs(ctx.db.dsn(), n, ctx.seed + 7)
+    with psycopg.connect(ctx.db.dsn()) as conn:
+        counted = conn.execute("SELECT count(*) FROM outreach_logs").fetchone()
+    logs = int(counted[0]) if counted else 0
+    end = EPOCH + timedelta(days=180)  # first contacts run from EPOCH to here
+    actor = ACTORS[3]
+    filters: dict[str, Any] = {
+        "all time": analytics.LogFilter(),
+        "last 30 days": analytics.LogFilter(start=end - timedelta(days=30), end=end),
+        "90 days, one operator": analytics.LogFilter(
+            start=end - timedelta(days=90), end=end, operator=actor_owner(actor)
+        ),
+        "90 days, one actor": analytics.LogFilter(
+            start=end - timedelta(days=90), end=end, actor=actor
+        ),
+    }
+    store = open_cloud(ctx.db.cloud_url())
+    figures: list[Figure] = []
+    try:
+        with store.reading() as conn:
+            for name in QUERIES:
+                query: Callable[..., Any] = getattr(analytics, name)
+                per_filter: dict[str, float] = {}
+                for label, flt in filters.items():
+                    query(conn, flt)  # warm: plan and buffers
+                    runs = []
+                    for _ in range(RUNS):
+                        started = time.perf_counter()
+                        query(conn, flt)
+                        runs.append(time.perf_counter() - started)
+                    per_filter[label] = median(runs) * 1000
+                worst_label = max(per_filter, key=lambda k: per_filter[k])
+                worst = per_filter[worst_label]
+                figures.append(
+                    Figure(
+                        "P7",
+                        f"Team query {name} with {logs:,} logs (slowest filter: {worst_label})",
+                        worst,
+                        "ms",
+                        None,
+                        None,
+                        None,
+                        "≤ 300 ms",
+                        worst <= 300,
+                        {"median_ms_by_filter": {k: round(v, 1) for k, v in per_filter.items()}},
+                    )
+                )
+    finally:
+        store.dispose()
+    figures.append(_whole_page(ctx, logs))
+    return figures
+
+
+def _whole_page(ctx: RunContext, logs: int) -> Figure:
+    """The Team page's service call as the web page makes it (period "all": every log)."""
+    from dmledger.app import team
+    from dmledger.domain.timeutil import utcnow
+
+    # The report reads only the cloud: any home will do.
+    home = new_home(ctx.tmp / "p7_home", ctx.db.cloud_url())
+    ledger = Ledger.open(home)
+    try:
+        flt = team.TeamFilter(period="all")
+        team.build_report(ledger, flt, None, None, utcnow())  # warm
+        runs = []
+        for _ in range(RUNS):
+            started = time.perf_counter()
+            team.build_report(ledger, flt, None, None, utcnow())
+            runs.append(time.perf_counter() - started)
+    finally:
+        ledger.close()
+    return Figure(
+        "P7",
+        f"whole Team page (app.team.build_report, all six queries), {logs:,} logs, all time",
+        median(runs) * 1000,
+        "ms",
+        None,
+        None,
+        None,
+        "— (the target is per query)",
+        None,
+        {"runs_ms": [round(r * 1000, 1) for r in runs]},
+    )
