@@ -106,37 +106,23 @@ def engine_for(
 # -- reading both sides ------------------------------------------------------------------
 
 
+def _lead_rows(conn: sa.Connection, p: sa.Table) -> list[Any]:
+    """The compared columns of a prospects table (cloud or cache, same names), by handle."""
+    columns = ("target_username", "status", "owner_actor", "notes")
+    columns += ("first_contacted", "last_updated", "row_version")
+    statement = sa.select(*(p.c[name] for name in columns)).order_by(p.c.target_username)
+    return list(conn.execute(statement).all())
+
+
 def cloud_leads(cloud: CloudStore) -> list[LeadRow]:
-    p = cloud_schema.prospects
     with cloud.reading() as conn:
-        rows = conn.execute(
-            sa.select(
-                p.c.target_username,
-                p.c.status,
-                p.c.owner_actor,
-                p.c.notes,
-                p.c.first_contacted,
-                p.c.last_updated,
-                p.c.row_version,
-            ).order_by(p.c.target_username)
-        ).all()
+        rows = _lead_rows(conn, cloud_schema.prospects)
     return [(r[0], r[1] or "new", r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
 
 def cache_leads(ledger: Ledger) -> list[LeadRow]:
-    p = local_schema.prospects
     with ledger.local.reading() as conn:
-        rows = conn.execute(
-            sa.select(
-                p.c.target_username,
-                p.c.status,
-                p.c.owner_actor,
-                p.c.notes,
-                p.c.first_contacted,
-                p.c.last_updated,
-                p.c.row_version,
-            ).order_by(p.c.target_username)
-        ).all()
+        rows = _lead_rows(conn, local_schema.prospects)
     return [(r[0], r[1], r[2], r[3], from_iso(r[4]), from_iso(r[5]), r[6]) for r in rows]
 
 
