@@ -9,7 +9,6 @@ where they fail.
 
 from __future__ import annotations
 
-import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -18,10 +17,9 @@ from urllib.parse import quote
 
 import pytest
 
-PG_HOST = os.environ.get("DMLEDGER_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("DMLEDGER_TEST_PG_PORT", "5432"))
+from support.env import IN_CI, PG_HOST, PG_PORT
+
 PG_ADMIN_URL = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def _pg_listening() -> bool:

@@ -63,6 +63,13 @@ def test_a_transaction_held_open_while_others_commit_is_not_missed(
     )
     # Bob commits meanwhile: with one clock row, his writes queue behind the slow one.
     bob.update_prospect("bob.lead", status="warm", notes="Bob was quicker")
+    bob_writing = threading.Event()
+
+    def note_bobs_first_write(_conn, _cursor, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE")):
+            bob_writing.set()
+
+    sa.event.listen(bob.cloud.engine, "before_cursor_execute", note_bobs_first_write)
     bob_sync = threading.Thread(target=bob.sync)
     bob_sync.start()
     if team.cloud.dialect == "postgresql":
@@ -70,6 +77,12 @@ def test_a_transaction_held_open_while_others_commit_is_not_missed(
             lambda: sessions_waiting_on_locks(team.cloud) > 0,
             "Bob's push to queue on the clock row",
         )
+    else:
+        # SQLite shows no lock waits: wait until Bob has sent his first write, then
+        # give an unblocked write ample time to finish, so "still running" means
+        # "blocked by the slow writer", not "not started yet".
+        _wait_until(bob_writing.is_set, "Bob's push to reach its first write")
+        time.sleep(0.5)
 
     report = ann.sync()  # a pull reads committed rows only, and takes no lock
 

@@ -27,8 +27,8 @@ from syncworld import (
 )
 
 from support.agent import AgentProcess
+from support.env import IN_CI
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
 TRIALS = int(os.environ.get("DMLEDGER_CRASH_TRIALS", "50" if IN_CI else "10"))
 AGENT_ARGS = ("--log-batch", "25", "--edit-batch", "10", "--pull-page", "100")
 LEADS = [f"lead.{i:03d}" for i in range(300)]

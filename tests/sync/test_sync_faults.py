@@ -31,9 +31,10 @@ from syncworld import (
 
 from dmledger.app.ledger import Ledger
 from dmledger.errors import CloudUnavailable
+from support.env import PG_HOST, PG_PORT
 from support.proxy import FaultProxy
 
-PG = ("127.0.0.1", 5432)
+PG = (PG_HOST, PG_PORT)
 ANN_LEADS = [f"ann.lead.{i:02d}" for i in range(40)]
 BOB_LEADS = [f"bob.lead.{i:02d}" for i in range(70)]
 COMMIT_MESSAGE_BYTES = 12  # the simple-query message 'Q', int32 length, "COMMIT\0"

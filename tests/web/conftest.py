@@ -17,7 +17,6 @@ from web_support import (
     BASE_URL,
     CHROMIUM,
     CHROMIUM_ARGS,
-    IN_CI,
     TestClient,
     make_ledger,
     seed_team,
@@ -26,6 +25,7 @@ from web_support import (
 from dmledger import settings as config
 from dmledger.app.ledger import Ledger
 from dmledger.web.app import create_app
+from support.env import IN_CI
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from web_support import BASE_URL, TestClient, csrf_of, flash_of, make_ledger, post_form
@@ -14,7 +15,10 @@ from dmledger.web.app import create_app
 def test_check_page_has_one_autofocused_box(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200
-    assert 'id="q"' in page.text and "autofocus" in page.text
+    boxes = re.findall(r"<input\b[^>]*>", page.text)
+    focused = [box for box in boxes if re.search(r"\sautofocus(?:[\s=>/]|$)", box)]
+    assert len(focused) == 1, focused
+    assert 'id="q"' in focused[0]
     assert 'id="card"' not in page.text
 
 

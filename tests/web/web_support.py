@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import os
 import re
 import warnings
 from pathlib import Path
@@ -29,7 +28,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-IN_CI = os.environ.get("CI", "").lower() == "true"
 BASE_URL = "http://127.0.0.1"
 TEAM = (("Sarah", "sarah.sells"), ("Marcus", "marcus.closes"), ("Priya", "priya.studio"))
 
