@@ -361,3 +361,99 @@ def test_serve_refuses_a_port_in_use(home: Path) -> None:
         )
     assert result.returncode == 1
     assert "already in use" in html.unescape(result.stderr)
+
+
+# -- issue 14: hostile input found by probing ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/prospects?search=a%00b",
+        "/leads?q=a%00b",
+        "/leads/count?q=a%00b",
+        "/leads/export.csv?q=a%00b",
+        "/api/v1/prospects?search=a%00bcd",  # long enough for the trigram index
+        "/leads?q=%1b%5b31m",
+    ],
+)
+def test_a_control_character_in_a_search_is_a_clear_422(
+    client: TestClient, auth: dict[str, str], path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    response = client.get(path, headers=auth)
+    assert response.status_code == 422, response.text
+    assert "control characters" in html.unescape(response.text)
+    assert "SELECT" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/leads?end=9999-12-31",
+        "/leads/count?end=9999-12-31",
+        "/leads/export.csv?end=9999-12-31",
+        "/team?period=custom&start=2026-01-01&end=9999-12-31",
+    ],
+)
+def test_the_calendars_last_day_is_refused_not_a_500(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 422, response.text
+    assert "9999-12-30" in html.unescape(response.text)
+
+
+def test_the_day_before_the_calendars_end_still_works(client: TestClient) -> None:
+    assert client.get("/leads", params={"end": "9999-12-30"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1:8765@evil.com",
+        "localhost:evil",
+        "localhost:",
+        "localhost:99999",
+        "127.0.0.1:80:80",
+        "127.0.0.1 evil.com",
+        "[::1]evil",
+        "evil.com#127.0.0.1",
+        "localhost/evil",
+        "",
+    ],
+)
+def test_a_host_header_that_is_not_host_and_port_is_refused(client: TestClient, host: str) -> None:
+    response = client.get("/", headers={"Host": host})
+    assert response.status_code == 400, host
+    assert response.json()["error"]["type"] == "HostRefused"
+
+
+def test_a_bracketed_ipv6_loopback_host_is_allowed(app: object, ledger: Ledger) -> None:
+    local = create_app(
+        ledger,
+        token=config.api_token(ledger.home),
+        allowed_hosts=allowed_hosts_for("::1"),
+        run_sync_loop=False,
+    )
+    with TestClient(local, base_url=BASE_URL) as client:
+        assert client.get("/", headers={"Host": "[::1]:8765"}).status_code == 200
+        assert client.get("/", headers={"Host": "[::1]x"}).status_code == 400
+
+
+def test_a_tokened_post_with_only_a_cross_site_referer_is_refused(
+    client: TestClient, ledger: Ledger
+) -> None:
+    token = csrf_of(client)
+    for referer in ("http://evil.example/page", "http://127.0.0.1.evil.example/", "null"):
+        response = client.post(
+            "/lead/glow.skin/status",
+            data={"status": "rejected", "csrf_token": token},
+            headers={"Referer": referer},
+        )
+        assert response.status_code == 403, referer
+    assert ledger.card("glow.skin").status != "rejected"
+    same = client.post(
+        "/lead/glow.skin/status",
+        data={"status": "warm", "csrf_token": token},
+        headers={"Referer": f"{BASE_URL}/lead/glow.skin"},
+    )
+    assert same.status_code == 303

@@ -22,7 +22,7 @@ from dmledger.domain.handles import normalize_handle, validate_actor_username
 from dmledger.domain.records import ActorRow, CloudInfo, OutgoingLog, Prospect
 from dmledger.domain.rules import check_dm_allowed
 from dmledger.domain.statuses import parse_actor_status, parse_status, read_stored_status
-from dmledger.domain.text import validate_name
+from dmledger.domain.text import validate_name, validate_search
 from dmledger.domain.timeutil import Clock, utcnow
 from dmledger.errors import ConfigError, InvalidInput, NotFound, Refused
 from dmledger.local.effects import apply_dm_to_cache
@@ -487,6 +487,7 @@ def _normalised_filter(where: ProspectFilter) -> ProspectFilter:
         where,
         status=parse_status(where.status).value if where.status else None,
         owner_actor=validate_actor_username(where.owner_actor) if where.owner_actor else None,
+        search=validate_search(where.search),
     )
 
 

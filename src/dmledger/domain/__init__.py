@@ -17,8 +17,11 @@ from dmledger.domain.text import (
     NOTES_MAX_BYTES,
     TARGET_USERNAME_MAX,
     TRUNCATION_MARKER,
+    escape_controls,
     fit_bytes,
+    has_control,
     validate_name,
+    validate_search,
 )
 from dmledger.domain.timeutil import format_utc, parse_utc, utcnow
 
@@ -31,8 +34,10 @@ __all__ = [
     "TARGET_USERNAME_MAX",
     "TRUNCATION_MARKER",
     "Status",
+    "escape_controls",
     "fit_bytes",
     "format_utc",
+    "has_control",
     "normalize_handle",
     "parse_actor_status",
     "parse_status",
@@ -41,4 +46,5 @@ __all__ = [
     "utcnow",
     "validate_actor_username",
     "validate_name",
+    "validate_search",
 ]

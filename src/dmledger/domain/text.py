@@ -8,6 +8,8 @@ never blocks the queue and nobody mistakes it for the whole text.
 
 from __future__ import annotations
 
+import unicodedata
+
 from dmledger.errors import InvalidInput
 
 MESSAGE_MAX_BYTES = 4000
@@ -37,13 +39,63 @@ def fit_bytes(text: str | None, max_bytes: int, marker: str = TRUNCATION_MARKER)
     return head + marker
 
 
+def is_control(char: str) -> bool:
+    """True for a character that moves the cursor, rewrites the terminal or is invisible:
+    C0/C1 controls (ESC, NUL, DEL …), format characters (bidi overrides, zero-width),
+    line and paragraph separators and lone surrogates."""
+    return unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp")
+
+
+def has_control(text: str) -> bool:
+    return any(is_control(c) for c in text)
+
+
+def escape_controls(text: str, *, keep: str = "\n") -> str:
+    """``text`` with every control character shown as an escape (``\\x1b``, ``\\u202e``),
+    so it can be printed on a terminal without rewriting it. Characters in ``keep``
+    (a newline by default) are left as they are."""
+    if not has_control(text):
+        return text
+    return "".join(c if not is_control(c) or c in keep else _escaped(c) for c in text)
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    return (
+        f"\\x{code:02x}"
+        if code < 0x100
+        else f"\\u{code:04x}"
+        if code < 0x10000
+        else f"\\U{code:08x}"
+    )
+
+
 def validate_name(raw: str, what: str = "name") -> str:
-    """Operator names: trimmed, 1-100 bytes, printable."""
+    """Operator names: trimmed of spaces, 1-100 bytes, no control characters (checked
+    before trimming, so a control character at either end is refused, not dropped)."""
+    if has_control(raw):
+        raise InvalidInput(
+            f"{what} {escape_controls(raw, keep='')!r} contains control characters: "
+            "names may hold only visible characters and spaces"
+        )
     name = raw.strip()
     if not name:
         raise InvalidInput(f"{what} {raw!r} is empty: it needs 1-{NAME_MAX} characters")
     if len(name.encode("utf-8")) > NAME_MAX:
         raise InvalidInput(f"{what} {raw!r} is longer than {NAME_MAX} bytes")
     if not name.isprintable():
-        raise InvalidInput(f"{what} {raw!r} contains control characters")
+        raise InvalidInput(f"{what} {raw!r} contains characters that cannot be shown")
     return name
+
+
+def validate_search(raw: str | None) -> str | None:
+    """A search term (handle or notes substring); control characters (NUL included)
+    are refused. None or blank means no search."""
+    if raw is None or not raw.strip():
+        return None
+    if has_control(raw):
+        raise InvalidInput(
+            f"search {escape_controls(raw[:60], keep='')!r} contains control characters: "
+            "search for visible text only"
+        )
+    return raw.strip()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -48,6 +48,20 @@ def day_or_none(raw: str, what: str) -> datetime | None:
         raise InvalidInput(f"{what} {raw[:40]!r} is not a date: expected YYYY-MM-DD") from None
 
 
+def day_after_or_none(raw: str, what: str) -> datetime | None:
+    """An inclusive last day (``YYYY-MM-DD``) as the exclusive midnight that follows it;
+    None when empty. InvalidInput for a day with no day after it (9999-12-31)."""
+    last = day_or_none(raw, what)
+    if last is None:
+        return None
+    if last.date() == date.max:
+        raise InvalidInput(
+            f"{what} {raw[:40]!r} is the calendar's last day: the latest date allowed is "
+            f"{date.max - timedelta(days=1)}"
+        )
+    return last + timedelta(days=1)
+
+
 @dataclass
 class LeadQuery:
     """The Leads filters in a query string; one dependency for the page, count and export."""
@@ -64,14 +78,13 @@ class LeadQuery:
 
     def filter(self) -> ProspectFilter:
         """The ProspectFilter it describes; ``end`` is inclusive. InvalidInput on bad dates."""
-        last = day_or_none(self.end, "first contacted to")
         return ProspectFilter(
             status=self.status or None,
             owner_actor=self.owner or None,
             owner_operator=self.operator or None,
             search=self.q.strip() or None,
             contacted_from=day_or_none(self.start, "first contacted from"),
-            contacted_to=last + timedelta(days=1) if last else None,
+            contacted_to=day_after_or_none(self.end, "first contacted to"),
         )
 
 

@@ -72,12 +72,23 @@ class CsrfRefused(Exception):
 # -- Host allow-list -------------------------------------------------------------------
 
 
-def host_name(header: str) -> str:
-    """The host part of a Host header, lower-case, without port or IPv6 brackets."""
-    text = header.strip().lower()
-    if text.startswith("["):
-        return text[1 : text.find("]")] if "]" in text else text
-    return text.rsplit(":", 1)[0] if text.count(":") == 1 else text
+_HOST_HEADER = re.compile(
+    r"(?:\[(?P<ipv6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?))(?::(?P<port>[0-9]{1,5}))?"
+)
+
+
+def host_name(header: str) -> str | None:
+    """The host of a Host header, lower-case, without port or IPv6 brackets; None unless
+    the header is exactly a host name, an IPv4 address or a bracketed IPv6 address,
+    optionally followed by ``:`` and a port number (``localhost:evil`` and
+    ``127.0.0.1:8765@evil.com`` are not Host headers)."""
+    found = _HOST_HEADER.fullmatch(header.strip().lower())
+    if found is None:
+        return None
+    port = found.group("port")
+    if port is not None and not 0 < int(port) <= 65535:
+        return None
+    return found.group("ipv6") or found.group("name")
 
 
 class HostAllowList:
@@ -85,14 +96,15 @@ class HostAllowList:
 
     def __init__(self, app: ASGIApp, allowed: Sequence[str]) -> None:
         self.app = app
-        self.allowed = frozenset(host_name(h) for h in allowed)
+        self.allowed = frozenset(name for h in allowed if (name := host_name(h)) is not None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         raw = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
-        if host_name(raw) in self.allowed:
+        name = host_name(raw)
+        if name is not None and name in self.allowed:
             await self.app(scope, receive, send)
             return
         if scope["type"] == "websocket":
@@ -207,15 +219,25 @@ def session_of(request: Request) -> str:
 
 
 def check_same_site(request: Request) -> None:
-    """Refuse a request that the browser says comes from another site."""
+    """Refuse a request that the browser says comes from another site: by its
+    ``Sec-Fetch-Site``, its ``Origin`` or, when it sends neither, its ``Referer``."""
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         raise CsrfRefused(f"a {fetch_site} request cannot change data here")
+    expected = f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
     origin = request.headers.get("origin")
     if origin is not None:
-        expected = f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
         if origin.lower() != expected:
             raise CsrfRefused(f"a request from origin {origin[:100]!r} cannot change data here")
+        return
+    referer = request.headers.get("referer")
+    same_page = (
+        referer is None or referer.lower() == expected or referer.lower().startswith(expected + "/")
+    )
+    if fetch_site is None and not same_page:
+        raise CsrfRefused(
+            f"a request from page {str(referer)[:100]!r} (another site) cannot change data here"
+        )
 
 
 async def csrf_protect(request: Request) -> None:

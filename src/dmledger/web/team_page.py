@@ -5,7 +5,6 @@ last report fetched for the same filters is shown, with its age.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,7 +17,7 @@ from dmledger.errors import CloudError, InvalidInput
 from dmledger.web.charts import charts
 
 from .errors import status_for
-from .leads import day_or_none
+from .leads import day_after_or_none, day_or_none
 from .render import ago_text, page
 from .security import csrf_protect
 from .state import WebState, web_state
@@ -31,11 +30,10 @@ Text = Annotated[str, Query(max_length=100)]
 def team_filter(period: str, start: str, end: str, operator: str, actor: str) -> TeamFilter:
     """The filter the page's query string describes; the custom ``end`` day is inclusive."""
     custom = period == "custom"
-    last = day_or_none(end, "end date") if custom else None
     return TeamFilter(
         period=period,
         start=day_or_none(start, "start date") if custom else None,
-        end=last + timedelta(days=1) if last else None,
+        end=day_after_or_none(end, "end date") if custom else None,
         operator=operator or None,
         actor=actor or None,
     )
