@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import tomllib
 from pathlib import Path
+from urllib.parse import unquote
 
 import platformdirs
 import tomli_w
@@ -88,6 +90,35 @@ def load(home: Path) -> Settings:
         raise ConfigError(f"{path} has unusable settings: {error}") from None
 
 
+OWNER_ONLY_UMASK = 0o077
+
+
+def secure_home(home: Path) -> None:
+    """Make ``home`` private to this OS user, now and for what is created later.
+
+    Sets the process umask to 077, so files SQLite makes later (``-wal``, ``-shm``,
+    ``cloud.db``) are born 0600, and sets every existing folder under ``home`` to 0700
+    and every file to 0600 (symbolic links are left alone: they point outside). A file
+    that cannot be changed (owned by someone else) is logged, not fatal.
+    """
+    os.umask(OWNER_ONLY_UMASK)
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _chmod(home, 0o700)
+    for folder, subfolders, files in os.walk(home):
+        for name, mode in [(n, 0o700) for n in subfolders] + [(n, 0o600) for n in files]:
+            path = Path(folder, name)
+            if not path.is_symlink():
+                _chmod(path, mode)
+
+
+def _chmod(path: Path, mode: int) -> None:
+    try:
+        if path.stat().st_mode & 0o777 != mode:
+            path.chmod(mode)
+    except OSError as error:
+        log.warning("cannot make %s private: %s", path, error.strerror or error)
+
+
 def save(home: Path, settings: Settings) -> Path:
     """Write ``config.toml`` atomically with owner-only permissions."""
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -100,8 +131,22 @@ def save(home: Path, settings: Settings) -> Path:
     return path
 
 
+_AUTHORITY_END = re.compile(r"[/?#]")
+UNCLEAR_PASSWORD = (
+    "cloud URL: its user name and password cannot be told apart from the host without "
+    "doubt (an unencoded @, /, ? or # in the password): percent-encode them in the "
+    "password (@ as %40, / as %2F, ? as %3F, # as %23), or leave the password out of the "
+    "URL and set DMLEDGER_CLOUD_PASSWORD"
+)
+
+
 def split_password(url: str) -> tuple[str, str | None]:
-    """Separate a password typed into a URL, so it is never written to the config."""
+    """Separate a password typed into a URL, so it is never written to the config.
+
+    InvalidInput (naming the fix, never the password) when the URL's user part is
+    ambiguous: more than one ``@`` before the host, or a password that a standard URL
+    parser would read differently from SQLAlchemy (``/``, ``?`` or ``#`` in it).
+    """
     try:
         parsed = make_url(url)
     except Exception:
@@ -109,9 +154,15 @@ def split_password(url: str) -> tuple[str, str | None]:
             "cloud URL is not a database URL: expected e.g. sqlite:///PATH or "
             "postgresql+psycopg://USER@HOST/DB"
         ) from None
+    authority = _AUTHORITY_END.split(url.partition("://")[2], maxsplit=1)[0]
+    userinfo, at, _host = authority.rpartition("@")
+    if authority.count("@") > 1:
+        raise InvalidInput(UNCLEAR_PASSWORD)
     if parsed.password is None:
         return url, None
     password = str(parsed.password)
+    if not at or unquote(userinfo.partition(":")[2]) != password:
+        raise InvalidInput(UNCLEAR_PASSWORD)
     # URL.set() treats password=None as "leave it": only _replace removes it.
     return parsed._replace(password=None).render_as_string(hide_password=False), password
 

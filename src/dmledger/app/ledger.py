@@ -48,6 +48,7 @@ class Ledger:
         self.home = home
         self.settings = settings
         self.clock = clock
+        config.secure_home(home)  # before any file is opened: SQLite's files too
         self.local = LocalStore.in_home(home)
         self._cloud: CloudStore | None = None
         self._schema_checked = False
@@ -82,6 +83,7 @@ class Ledger:
         url = cloud_url or config.embedded_cloud_url(home)
         url, password = config.split_password(url)
         backend_of(url)
+        config.secure_home(home)
         settings = config.Settings(
             operator=name,
             actor=actor_name,

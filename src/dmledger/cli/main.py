@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from typer.core import TyperGroup
 
 from dmledger import __version__
 from dmledger import settings as config
 from dmledger.cli import cloud_cmds, people_cmds, prospect_cmds, serve_cmd, sync_cmds, team_cmds
+from dmledger.cli.render import escape
 from dmledger.cli.state import CliState, emit_json, err, out, state
 from dmledger.errors import DmLedgerError
 

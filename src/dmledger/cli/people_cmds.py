@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
+from dmledger.cli.render import escape
 from dmledger.cli.state import emit_json, out, state
 
 operator_app = typer.Typer(help="Operators: the people on the team.", no_args_is_help=True)

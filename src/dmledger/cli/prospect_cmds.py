@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from dmledger.app.views import prospect_view
 from dmledger.cli import render
+from dmledger.cli.render import escape
 from dmledger.cli.state import emit_json, out, progress_bar, state
 from dmledger.errors import InvalidInput, Refused
 from dmledger.local.store import ProspectFilter

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
+from rich.markup import escape as escape_markup
 from rich.table import Table
 
 from dmledger.app.views import ImportReport, StatusCard, SyncStatus
 from dmledger.domain.records import Prospect
+from dmledger.domain.text import escape_controls
 from dmledger.domain.timeutil import format_utc
 from dmledger.sync.engine import SyncReport
+
+
+def escape(text: str) -> str:
+    """Text from the ledger made safe for the terminal: Rich markup escaped and control
+    characters (ESC, BEL, bidi overrides …) shown as ``\\x1b``-style escapes. Every CLI
+    rendering of names, handles, notes, messages and errors goes through this."""
+    return escape_markup(escape_controls(text))
+
 
 STATUS_STYLE = {
     "new": "white",

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from dmledger import settings as config
 from dmledger.cli import render
+from dmledger.cli.render import escape
 from dmledger.cli.state import emit_json, err, out, progress_bar, state
 
 app = typer.Typer(

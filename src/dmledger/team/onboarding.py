@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import secrets
 import shutil
 import string
@@ -296,7 +295,7 @@ def join(
     else:
         _build_then_rename(plan)
     kept_in = _keep_secrets(plan)
-    _owner_only(home)
+    config.secure_home(home)
 
     ledger = Ledger.open(home)
     try:
@@ -311,7 +310,7 @@ def join(
         ) from error
     finally:
         ledger.close()
-        _owner_only(home)
+        config.secure_home(home)
     wallet_dir = home / WALLET_FOLDER if contents.wallet_files else None
     return JoinReport(
         home=home,
@@ -376,7 +375,7 @@ def _build_then_rename(plan: _Plan) -> None:
     building = Path(tempfile.mkdtemp(prefix=".dmledger-join-", dir=plan.home.parent))
     try:
         _write_home(building, plan)
-        _owner_only(building)
+        config.secure_home(building)
         # POSIX rename() replaces an empty folder (checked by _plan) in one step.
         building.rename(plan.home)
     except BaseException:
@@ -437,17 +436,3 @@ def _keep(home: Path, keyring_name: str, file_name: str, value: str) -> str:
         return "keyring"
     config.write_secret_file(home, file_name, value)
     return "file"
-
-
-def _owner_only(root: Path) -> None:
-    """Folders 0700 and files 0600 under ``root`` (symbolic links left alone)."""
-    os.chmod(root, 0o700)
-    for folder, subfolders, files in os.walk(root):
-        for name in subfolders:
-            path = Path(folder, name)
-            if not path.is_symlink():
-                os.chmod(path, 0o700)
-        for name in files:
-            path = Path(folder, name)
-            if not path.is_symlink():
-                os.chmod(path, 0o600)
