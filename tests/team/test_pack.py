@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from dmledger.errors import ConfigError, InvalidInput, PackError
+from dmledger.team import pack
 from dmledger.team.pack import PackContents, install_wallet, read_pack, write_pack
 
 PASSPHRASE = "correct horse battery staple"
@@ -211,7 +212,6 @@ def test_a_wrong_passphrase_is_refused(tmp_path: Path, made_pack: bytes) -> None
 @pytest.mark.parametrize(
     ("offset", "what"),
     [
-        (11, "scrypt r"),
         (20, "salt"),
         (35, "nonce"),
     ],
@@ -233,6 +233,35 @@ def test_a_changed_cost_byte_is_refused_before_any_work(tmp_path: Path, made_pac
 
     with pytest.raises(PackError, match="key-derivation settings"):
         read_pack(path, PASSPHRASE)
+
+
+@pytest.mark.parametrize(
+    ("offset", "value"),
+    [
+        (10, 18),  # n = 2**18: 256 MiB, within what main accepted (1 GiB), not what we write
+        (10, 20),  # n = 2**20, r = 8: the 1 GiB main allowed, about 4 s of work
+        (11, 9),  # r = 9
+        (11, 1),  # r = 1 with n as written: cheap, but not ours
+        (12, 2),  # p = 2: twice the work
+        (12, 16),
+    ],
+)
+def test_only_the_key_derivation_settings_team_pack_writes_are_accepted(
+    tmp_path: Path, made_pack: bytes, monkeypatch: pytest.MonkeyPatch, offset: int, value: int
+) -> None:
+    data = bytearray(made_pack)
+    data[offset] = value
+    path = damaged(tmp_path, bytes(data))
+    derivations: list[tuple[int, int, int]] = []
+
+    def spy(passphrase: str, salt: bytes, log2_n: int, r: int, p: int) -> bytes:
+        derivations.append((log2_n, r, p))
+        raise AssertionError("no key may be derived for a refused header")
+
+    monkeypatch.setattr(pack, "_derive_key", spy)
+    with pytest.raises(PackError, match="key-derivation settings"):
+        read_pack(path, PASSPHRASE)
+    assert derivations == []
 
 
 def test_a_weakened_cost_is_refused(tmp_path: Path, made_pack: bytes) -> None:

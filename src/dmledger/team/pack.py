@@ -70,10 +70,12 @@ _TAG_SIZE = 16
 _LOG2_N = 17
 _R = 8
 _P = 1
-# Bounds for packs we read: below, the pack is too weak to trust; above, a damaged
-# or hostile header could make us allocate gigabytes before the tag is checked.
+# What packs we read may ask for: the settings `team pack` writes, or a cheaper n down
+# to 2**15 (r and p fixed). Below, the pack is too weak to trust; anything else (a
+# damaged or hostile header) is refused before any derivation, so the most a header
+# can cost is one derivation of the kind `team pack` does (128 MiB, a quarter second).
 _MIN_LOG2_N = 15
-_MAX_SCRYPT_MEMORY = 1 << 30  # bytes; scrypt uses 128 * r * n (times p, run in turn)
+ACCEPTED_SCRYPT = frozenset((log2_n, _R, _P) for log2_n in range(_MIN_LOG2_N, _LOG2_N + 1))
 
 
 @dataclass
@@ -266,7 +268,7 @@ def read_pack(path: Path, passphrase: str) -> PackContents:
         )
     if len(ciphertext) > length or length < _TAG_SIZE:
         raise PackError(_TAMPERED.format(path=path))
-    if kdf != _KDF_SCRYPT or not _scrypt_cost_acceptable(log2_n, r, p):
+    if kdf != _KDF_SCRYPT or (log2_n, r, p) not in ACCEPTED_SCRYPT:
         # The header is authenticated only after the key is derived, so these values
         # are unverified here; refusing odd ones keeps a bad file from costing gigabytes.
         raise PackError(
@@ -285,12 +287,6 @@ def read_pack(path: Path, passphrase: str) -> PackContents:
 _TAMPERED = (
     "Cannot open setup pack {path}: wrong passphrase, or the file was changed after it was made."
 )
-
-
-def _scrypt_cost_acceptable(log2_n: int, r: int, p: int) -> bool:
-    if log2_n < _MIN_LOG2_N or r < 1 or p < 1:
-        return False
-    return 128 * r * (1 << log2_n) <= _MAX_SCRYPT_MEMORY and p <= 16
 
 
 def _from_json(payload: bytes, path: Path) -> PackContents:
