@@ -11,15 +11,17 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from web_support import BASE_URL, TestClient, csrf_of, make_ledger, post_form, seed_team
+from web_support import BASE_URL, TestClient, csrf_of, flash_of, make_ledger, post_form, seed_team
 
 from dmledger import settings as config
 from dmledger.app.ledger import Ledger
 from dmledger.cli.serve_cmd import allowed_hosts_for, is_loopback
 from dmledger.web.app import create_app
+from dmledger.web.limits import API_BODY_MAX, FORM_BODY_MAX, UPLOAD_MAX
 from dmledger.web.server import free_port
 
 DMLEDGER = str(Path(sys.executable).parent / "dmledger")
@@ -457,3 +459,79 @@ def test_a_tokened_post_with_only_a_cross_site_referer_is_refused(
         headers={"Referer": f"{BASE_URL}/lead/glow.skin"},
     )
     assert same.status_code == 303
+
+
+# -- size limits -------------------------------------------------------------------------
+
+
+def test_an_api_body_over_the_limit_is_a_413_before_it_is_read(
+    client: TestClient, auth: dict[str, str], ledger: Ledger
+) -> None:
+    huge = b'{"to": "big.body", "message": "' + b"x" * (API_BODY_MAX + 1) + b'"}'
+    response = client.post(
+        "/api/v1/outreach", content=huge, headers={**auth, "content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert "1 MiB" in response.json()["error"]["message"]
+    assert not ledger.card("big.body").known
+
+
+def test_a_streamed_api_body_without_a_length_is_cut_off_at_the_limit(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the bytes themselves are counted
+        yield b'{"to": "big.body", "message": "'
+        for _ in range(100):
+            yield b"x" * (100 * 1024)
+        yield b'"}'
+
+    response = client.post(
+        "/api/v1/outreach", content=chunks(), headers={**auth, "content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "HTTPError"
+
+
+def test_a_form_post_over_the_limit_is_refused_with_the_limit_named(client: TestClient) -> None:
+    token = csrf_of(client)
+    response = client.post(
+        "/lead/glow.skin/note",
+        data={"note": "x" * (FORM_BODY_MAX + 1), "csrf_token": token},
+        headers={"Referer": f"{BASE_URL}/lead/glow.skin"},
+    )
+    assert "larger than the 1 MiB" in flash_of(client, response)
+
+
+def test_an_upload_over_the_limit_is_refused_and_points_to_the_cli(
+    client: TestClient, ledger: Ledger
+) -> None:
+    token = csrf_of(client, "/leads/import")
+    body = b"handle\n" + b"too.big.upload\n" * (UPLOAD_MAX // 15 + 1)
+    response = client.post(
+        "/leads/import", files={"file": ("big.csv", body)}, data={"csrf_token": token}
+    )
+    assert response.status_code == 413
+    text = html.unescape(response.text)
+    assert "50 MiB" in text and "dmledger import FILE.csv" in text
+    assert not ledger.card("too.big.upload").known
+
+
+def test_an_upload_under_the_limit_is_imported(client: TestClient, ledger: Ledger) -> None:
+    token = csrf_of(client, "/leads/import")
+    rows = b"handle\n" + b"".join(b"lead.%d\n" % i for i in range(2000))
+    response = client.post(
+        "/leads/import", files={"file": ("leads.csv", rows)}, data={"csrf_token": token}
+    )
+    assert response.status_code == 200
+    assert ledger.card("lead.1999").known
+
+
+def test_a_multipart_form_with_more_than_one_file_is_refused(client: TestClient) -> None:
+    token = csrf_of(client, "/leads/import")
+    response = client.post(
+        "/leads/import",
+        files=[("file", ("a.csv", b"handle\na.b\n")), ("file", ("b.csv", b"handle\nc.d\n"))],
+        data={"csrf_token": token},
+    )
+    assert response.status_code == 400
+    assert "Maximum number of files is 1" in response.text

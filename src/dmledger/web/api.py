@@ -36,6 +36,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     for code, text in (
         (400, "The request body could not be read (not JSON)."),
         (401, "Missing or wrong API token."),
+        (413, "The request body is larger than the API accepts (1 MiB)."),
         (422, "A value broke a rule; the message names the value and the rule."),
         (500, "The home's settings are unusable."),
     )

@@ -27,6 +27,7 @@ from dmledger.errors import DmLedgerError
 from dmledger.sync.loop import SyncLoop
 
 from . import admin, api, errors, leads, pages, team_page
+from .limits import FORM_LIMITS, BodyLimit
 from .render import make_templates
 from .security import HostAllowList, Redactor, SecurityHeaders, SessionCookie, csrf_key_from
 from .state import WebState
@@ -95,6 +96,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
+        form_limits=FORM_LIMITS,
     )
     app.state.dmledger = state
     errors.install(app)
@@ -108,6 +110,7 @@ def create_app(
         return RedirectResponse("/static/favicon.svg", status_code=301)
 
     # Starlette wraps the last-added middleware outermost: the Host check runs first.
+    app.add_middleware(BodyLimit)
     app.add_middleware(SessionCookie)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HostAllowList, allowed=list(allowed_hosts))

@@ -59,6 +59,7 @@ _HTTP_TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Not possible right now",
+    413: "Too large",
     422: "Check the input",
     500: "Something is misconfigured",
     502: "The cloud refused",
