@@ -17,6 +17,7 @@ from dmledger.cli.state import err, out, state
 from dmledger.errors import InvalidInput, Refused
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+SHUTDOWN_GRACE = 1  # seconds
 
 
 def is_loopback(host: str) -> bool:
@@ -84,7 +85,16 @@ def register(root: typer.Typer) -> None:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
         server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", ws="none")
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                ws="none",
+                # On SIGTERM or Ctrl-C, requests still running get this long; then the
+                # lifespan stops the sync loop (SyncLoop.stop bounds its own wait).
+                timeout_graceful_shutdown=SHUTDOWN_GRACE,
+            )
         )
         out.print(f"DM Ledger is running at {url}  (Ctrl-C to stop)")
         if not no_browser:

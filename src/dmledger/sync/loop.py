@@ -19,6 +19,11 @@ from dmledger.sync.engine import SyncReport
 
 log = logging.getLogger(__name__)
 
+# How long ``stop()`` waits for a sync in progress. A sync blocked on a slow or hung
+# cloud is not waited for: shutting down must take seconds, not the 30 s a cloud
+# statement may take (see ``stop``).
+STOP_WAIT = 2.0
+
 
 @dataclass
 class LoopState:
@@ -69,11 +74,28 @@ class SyncLoop:
         """Ask for a sync soon (debounced)."""
         self._wake.set()
 
-    def stop(self) -> None:
+    def stop(self, wait: float = STOP_WAIT) -> bool:
+        """End the loop, waiting up to ``wait`` seconds for a sync in progress; True
+        when the loop has ended.
+
+        A sync still running after that is left behind in its daemon thread and dies
+        with the process. Nothing is lost: its cloud transaction never commits (the
+        database rolls it back when the connection closes), the local queue is marked
+        synced only after a commit, and every local write is one SQLite transaction.
+        """
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=60)
+        if self._thread is None:
+            return True
+        self._thread.join(timeout=wait)
+        if self._thread.is_alive():
+            log.warning(
+                "a sync was still running after %gs; it is abandoned: the cloud rolls back "
+                "its transaction and the queue stays as it was",
+                wait,
+            )
+            return False
+        return True
 
     def start(self) -> None:
         """Run in a daemon thread."""
