@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 CONFIG_NAME = "config.toml"
 TOKEN_NAME = "api_token"
+PAGE_SECRET_NAME = "page_secret"
 KEYRING_SERVICE = "dmledger"
 
 
@@ -266,11 +267,20 @@ def _secret(env_name: str, keyring_names: list[str], file: Path | None) -> str |
 
 def api_token(home: Path, *, create: bool = False) -> str:
     """The local JSON API's bearer token, kept in a 0600 file in the home."""
-    path = home / TOKEN_NAME
+    return _token_file(home / TOKEN_NAME, create=create, what="API token")
+
+
+def page_secret(home: Path, *, create: bool = False) -> str:
+    """The secret that opens the web pages when their login is on (``serve --login``),
+    kept in a 0600 file in the home; made on first use with ``create``."""
+    return _token_file(home / PAGE_SECRET_NAME, create=create, what="page login secret")
+
+
+def _token_file(path: Path, *, create: bool, what: str) -> str:
     if path.is_file():
         return path.read_text(encoding="utf-8").strip()
     if not create:
-        raise ConfigError(f"no API token in {home}: run `dmledger init` first")
+        raise ConfigError(f"no {what} in {path.parent}: run `dmledger init` first")
     token = secrets.token_urlsafe(32)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

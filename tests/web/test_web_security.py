@@ -8,11 +8,13 @@ import logging
 import os
 import re
 import socket
+import stat
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from web_support import BASE_URL, TestClient, csrf_of, flash_of, make_ledger, post_form, seed_team
@@ -535,3 +537,117 @@ def test_a_multipart_form_with_more_than_one_file_is_refused(client: TestClient)
     )
     assert response.status_code == 400
     assert "Maximum number of files is 1" in response.text
+
+
+# -- the page login --------------------------------------------------------------------
+
+
+@pytest.fixture
+def secret(ledger: Ledger) -> str:
+    return config.page_secret(ledger.home, create=True)
+
+
+@pytest.fixture
+def guarded(ledger: Ledger, token: str, secret: str) -> Iterator[TestClient]:
+    app = create_app(ledger, token=token, run_sync_loop=False, page_secret=secret)
+    with TestClient(app, base_url=BASE_URL, follow_redirects=False) as test_client:
+        yield test_client
+
+
+def _log_in(client: TestClient, secret: str, next_path: str = "/") -> Any:
+    token = csrf_of(client, f"/login?next={next_path}")
+    return client.post("/login", data={"secret": secret, "next": next_path, "csrf_token": token})
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/leads",
+        "/leads/export.csv",
+        "/leads/count",
+        "/lead/glow.skin",
+        "/admin",
+        "/ui/sync",
+        "/nope",
+    ],
+)
+def test_with_the_page_login_on_no_page_opens_without_it(guarded: TestClient, path: str) -> None:
+    response = guarded.get(path)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login?next=")
+    assert "Loved your last post" not in response.text and "marcus" not in response.text
+
+
+def test_a_form_post_without_the_login_is_refused(guarded: TestClient, ledger: Ledger) -> None:
+    token = csrf_of(guarded, "/login")
+    response = guarded.post(
+        "/lead/glow.skin/status", data={"status": "rejected", "csrf_token": token}
+    )
+    assert response.status_code == 401
+    assert ledger.card("glow.skin").status != "rejected"
+
+
+def test_the_page_secret_opens_the_pages_for_that_session_only(
+    guarded: TestClient, secret: str, app: object, ledger: Ledger, token: str
+) -> None:
+    wrong = _log_in(guarded, "not-the-secret")
+    assert wrong.status_code == 401 and "page-secret" in html.unescape(wrong.text)
+    assert guarded.get("/leads").status_code == 303
+    right = _log_in(guarded, secret, "/leads")
+    assert right.status_code == 303 and right.headers["location"] == "/leads"
+    assert guarded.get("/leads").status_code == 200
+    assert guarded.get("/leads/export.csv").status_code == 200
+    # CSRF still applies once logged in.
+    assert guarded.post("/lead/glow.skin/status", data={"status": "hot"}).status_code == 403
+    assert post_form(guarded, "/lead/glow.skin/status", {"status": "hot"}).status_code == 303
+    # The login cookie is bound to its session: copied into another browser it is useless.
+    stolen = guarded.cookies.get("dml_login")
+    other_app = create_app(ledger, token=token, run_sync_loop=False, page_secret=secret)
+    with TestClient(other_app, base_url=BASE_URL, follow_redirects=False) as other:
+        other.get("/login")
+        other.cookies.set("dml_login", stolen or "")
+        assert other.get("/leads").status_code == 303
+    # Logging out closes the pages again.
+    assert post_form(guarded, "/logout", {}, page="/leads").status_code == 303
+    assert guarded.get("/leads").status_code == 303
+
+
+def test_the_login_form_needs_its_csrf_token(guarded: TestClient, secret: str) -> None:
+    guarded.get("/login")
+    assert guarded.post("/login", data={"secret": secret}).status_code == 403
+
+
+def test_the_api_keeps_its_token_with_the_page_login_on(
+    guarded: TestClient, auth: dict[str, str]
+) -> None:
+    assert guarded.get("/api/v1/prospects/glow.skin", headers=auth).status_code == 200
+    assert guarded.get("/api/v1/prospects/glow.skin").status_code == 401
+
+
+def test_the_page_secret_is_owner_only_and_never_shown(ledger: Ledger, secret: str) -> None:
+    path = ledger.home / config.PAGE_SECRET_NAME
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert config.page_secret(ledger.home) == secret != config.api_token(ledger.home)
+
+
+def test_serve_off_loopback_turns_the_page_login_on(home: Path) -> None:
+    seed_team(make_ledger(home))
+    import httpx
+
+    for args, login_on in (
+        (("--host", "0.0.0.0"), True),
+        ((), False),
+        (("--login",), True),
+        (("--host", "0.0.0.0", "--no-login"), False),
+    ):
+        process, port = _serve(home, *args)
+        try:
+            _listening(port, process)
+            answer = httpx.get(f"http://127.0.0.1:{port}/leads")
+        finally:
+            process.terminate()
+            out, err = process.communicate(timeout=30)
+        assert (answer.status_code == 303) is login_on, (args, answer.status_code)
+        assert ("page-secret" in out) is login_on, out
+        assert config.page_secret(home) not in out + err

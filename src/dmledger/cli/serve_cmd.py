@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from dmledger import settings as config
-from dmledger.cli.state import err, out, state
+from dmledger.cli.state import emit_json, err, out, state
 from dmledger.errors import InvalidInput, Refused
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
@@ -66,6 +66,14 @@ def register(root: typer.Typer) -> None:
         no_browser: Annotated[
             bool, typer.Option("--no-browser", help="Do not open a browser window.")
         ] = False,
+        login: Annotated[
+            bool | None,
+            typer.Option(
+                "--login/--no-login",
+                help="Pages need this home's page secret (`dmledger page-secret`). "
+                "Default: on unless --host is a loopback address.",
+            ),
+        ] = None,
     ) -> None:
         """Run the local web app and JSON API; the background sync runs inside it."""
         import uvicorn
@@ -75,13 +83,24 @@ def register(root: typer.Typer) -> None:
         st = state(ctx)
         ledger = st.ledger()
         token = config.api_token(st.home)
+        page_login = not is_loopback(host) if login is None else login
         if not is_loopback(host):
+            guard = (
+                "pages need the page secret (`dmledger page-secret`), the API its token"
+                if page_login
+                else "[bold]pages have no login (--no-login)[/]; only the API needs the token"
+            )
             err.print(
                 f"[bold yellow]warning:[/] listening on {host}: other machines on the network "
-                "can reach this app. Pages have no login; only the API needs the token."
+                f"can reach this app; {guard}. Traffic is not encrypted (no HTTPS)."
             )
         check_port_free(host, port)
-        app = create_app(ledger, token=token, allowed_hosts=allowed_hosts_for(host))
+        app = create_app(
+            ledger,
+            token=token,
+            allowed_hosts=allowed_hosts_for(host),
+            page_secret=config.page_secret(st.home, create=True) if page_login else None,
+        )
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         url = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
         server = uvicorn.Server(
@@ -101,7 +120,21 @@ def register(root: typer.Typer) -> None:
             threading.Thread(
                 target=_open_when_started, args=(server, url), daemon=True, name="browser"
             ).start()
+        if page_login:
+            out.print("Pages need a login: `dmledger page-secret` prints the secret.")
         server.run()
+
+    @root.command("page-secret")
+    def page_secret_cmd(ctx: typer.Context) -> None:
+        """Print the secret that opens the web pages when their login is on
+        (`serve --login`, or --host other than loopback). Keep it like a password."""
+        st = state(ctx)
+        st.ledger()  # an initialised home, made private
+        secret = config.page_secret(st.home, create=True)
+        if st.json:
+            emit_json({"page_secret": secret})
+        else:
+            typer.echo(secret)
 
 
 def _open_when_started(server: object, url: str) -> None:

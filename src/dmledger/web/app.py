@@ -26,10 +26,18 @@ from dmledger.app.ledger import Ledger
 from dmledger.errors import DmLedgerError
 from dmledger.sync.loop import SyncLoop
 
-from . import admin, api, errors, leads, pages, team_page
+from . import admin, api, errors, leads, login, pages, team_page
 from .limits import FORM_LIMITS, BodyLimit
 from .render import make_templates
-from .security import HostAllowList, Redactor, SecurityHeaders, SessionCookie, csrf_key_from
+from .security import (
+    HostAllowList,
+    PageLogin,
+    Redactor,
+    SecurityHeaders,
+    SessionCookie,
+    csrf_key_from,
+    login_key_from,
+)
 from .state import WebState
 
 log = logging.getLogger(__name__)
@@ -44,14 +52,17 @@ def create_app(
     token: str,
     allowed_hosts: Sequence[str] = DEFAULT_ALLOWED_HOSTS,
     run_sync_loop: bool = True,
+    page_secret: str | None = None,
 ) -> FastAPI:
     """The web app for one Ledger.
 
     ``token`` is the API's bearer token (``settings.api_token(home)``). Requests whose
     Host header is not in ``allowed_hosts`` are refused. With ``run_sync_loop`` the
     background sync loop runs while the app does (it needs the app's lifespan, which
-    uvicorn and ``with TestClient(app)`` run). The caller keeps ownership of the
-    Ledger and closes it.
+    uvicorn and ``with TestClient(app)`` run). With ``page_secret``
+    (``settings.page_secret(home)``) the page login is on: pages need a login with
+    that secret (the API keeps its token). The caller keeps ownership of the Ledger
+    and closes it.
     """
     if not token:
         raise ValueError("create_app needs the API token")
@@ -59,9 +70,12 @@ def create_app(
         ledger=ledger,
         token=token,
         csrf_key=csrf_key_from(token),
+        login_key=login_key_from(page_secret) if page_secret else None,
+        page_secret=page_secret or None,
         redact=Redactor(
             [
                 token,
+                page_secret,
                 config.cloud_password(ledger.settings, ledger.home),
                 config.wallet_password(ledger.settings, ledger.home),
             ]
@@ -101,7 +115,7 @@ def create_app(
     app.state.dmledger = state
     errors.install(app)
     app.include_router(api.router)
-    for module in (pages, leads, team_page, admin):
+    for module in (login, pages, leads, team_page, admin):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -111,6 +125,7 @@ def create_app(
 
     # Starlette wraps the last-added middleware outermost: the Host check runs first.
     app.add_middleware(BodyLimit)
+    app.add_middleware(PageLogin, key=state.login_key)
     app.add_middleware(SessionCookie)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(HostAllowList, allowed=list(allowed_hosts))

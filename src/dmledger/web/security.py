@@ -10,6 +10,9 @@
   needed and tokens stay valid across restarts of ``serve``.
 - ``csrf_protect``: unsafe requests to pages need the token (hidden form field or
   ``X-CSRF-Token``) and must not come from another site (Origin, Sec-Fetch-Site).
+- ``PageLogin``: when the page login is on (``serve --login``, the default off
+  loopback), every page needs a login cookie: an HMAC of the session id under a key
+  derived from the home's page secret, set by ``/login`` once the secret is given.
 - ``require_token``: the JSON API's bearer token, compared in constant time.
 - ``Redactor``: removes known secrets from any text before it is shown or logged.
 """
@@ -23,12 +26,18 @@ import re
 import secrets
 from collections.abc import Iterable, Sequence
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SESSION_COOKIE = "dml_session"
+LOGIN_COOKIE = "dml_login"
+LOGIN_PATH = "/login"
+# Reachable without the page login: the API (its own token), static files (no data)
+# and the login form itself.
+_PUBLIC_PREFIXES = ("/api/", "/static/")
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 _SESSION_SHAPE = re.compile(r"[A-Za-z0-9_-]{32,64}")
@@ -198,6 +207,70 @@ class SessionCookie:
             await send(message)
 
         await self.app(scope, receive, with_cookie)
+
+
+# -- the page login --------------------------------------------------------------------------
+
+
+def login_key_from(page_secret: str) -> bytes:
+    """A key for login cookies, derived one-way from the page secret: a new secret
+    signs everyone out."""
+    return hmac.new(page_secret.encode(), b"dmledger web login v1", hashlib.sha256).digest()
+
+
+def login_cookie_value(key: bytes, session: str) -> str:
+    return hmac.new(key, b"login:" + session.encode(), hashlib.sha256).hexdigest()
+
+
+def logged_in(scope: Scope, key: bytes) -> bool:
+    """True when this request's login cookie belongs to its session."""
+    session = scope.get("state", {}).get("session")
+    given = _cookie_value(scope, LOGIN_COOKIE)
+    if not isinstance(session, str) or not given:
+        return False
+    return hmac.compare_digest(given.encode(), login_cookie_value(key, session).encode())
+
+
+class PageLogin:
+    """ASGI middleware: with a login key, pages need the login cookie.
+
+    Runs inside ``SessionCookie`` (it needs the session id). A page request without a
+    valid login goes to ``/login`` (GET: a redirect there; other methods: 401). The
+    API keeps its bearer token; static files hold no data.
+    """
+
+    def __init__(self, app: ASGIApp, key: bytes | None) -> None:
+        self.app = app
+        self.key = key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.key is None
+            or scope["type"] != "http"
+            or scope["path"].startswith(_PUBLIC_PREFIXES)
+            or scope["path"] == LOGIN_PATH
+            or logged_in(scope, self.key)
+        ):
+            await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string", b"").decode("latin-1")
+        target = scope["path"] + (f"?{query}" if query else "")
+        location = f"{LOGIN_PATH}?{urlencode({'next': safe_next(target)})}"
+        status = 303 if scope["method"] in ("GET", "HEAD") else 401
+        body = b"Log in first: " + location.encode("latin-1")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"location", location.encode("latin-1")),
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"cache-control", b"no-store"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 # -- CSRF ------------------------------------------------------------------------------------

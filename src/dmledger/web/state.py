@@ -32,6 +32,8 @@ class WebState:
     csrf_key: bytes
     redact: Redactor
     templates: Environment
+    login_key: bytes | None = None  # None: the page login is off
+    page_secret: str | None = None
     loop: SyncLoop | None = None
     asset_version: str = "1"
     extra: dict[str, Any] = field(default_factory=dict)
