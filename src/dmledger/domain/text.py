@@ -75,7 +75,7 @@ def validate_name(raw: str, what: str = "name") -> str:
     before trimming, so a control character at either end is refused, not dropped)."""
     if has_control(raw):
         raise InvalidInput(
-            f"{what} {escape_controls(raw, keep='')!r} contains control characters: "
+            f"{what} {raw!r} contains control characters: "
             "names may hold only visible characters and spaces"
         )
     name = raw.strip()
@@ -95,7 +95,6 @@ def validate_search(raw: str | None) -> str | None:
         return None
     if has_control(raw):
         raise InvalidInput(
-            f"search {escape_controls(raw[:60], keep='')!r} contains control characters: "
-            "search for visible text only"
+            f"search {raw[:60]!r} contains control characters: search for visible text only"
         )
     return raw.strip()
