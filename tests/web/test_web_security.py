@@ -651,3 +651,12 @@ def test_serve_off_loopback_turns_the_page_login_on(home: Path) -> None:
         assert (answer.status_code == 303) is login_on, (args, answer.status_code)
         assert ("page-secret" in out) is login_on, out
         assert config.page_secret(home) not in out + err
+
+
+def test_names_with_control_characters_are_refused_by_the_admin_form(
+    client: TestClient, ledger: Ledger
+) -> None:
+    response = post_form(client, "/admin/operators", {"name": "bad\x01\x1bname"}, page="/admin")
+    assert response.status_code == 422
+    assert "contains control characters" in html.unescape(response.text)
+    assert not any("bad" in name for name in ledger.list_operators())
