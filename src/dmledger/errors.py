@@ -66,7 +66,11 @@ class CloudUnavailable(CloudError):
 
 
 class CloudPermissionDenied(CloudError):
-    """The database user is not allowed to do this (least-privilege role)."""
+    """The database user is not allowed to do this (least-privilege role).
+
+    ``verb`` is the refused statement's kind (``INSERT``, ``DELETE``…) when known."""
+
+    verb: str | None = None
 
 
 class CloudRowRefused(CloudError):

@@ -129,17 +129,19 @@ def translate(error: BaseException, url: str) -> CloudError:
         verb, table = _statement_target(error.statement or "", text)
         user = _user_of(url)
         if kind == "right":
-            return CloudPermissionDenied(
-                f"the cloud user {user} may not {verb} {table} ({text}): nothing was set "
-                "aside and the queue is intact; ask the team lead to grant it "
-                f"(`dmledger cloud grants --role operator --user {user} --apply`), "
-                "then sync again"
+            denied = CloudPermissionDenied(
+                f"the cloud user {user} is not allowed to {verb} {table} ({text}): "
+                "ask the team lead for the right "
+                f"(`dmledger cloud grants --role operator --user {user} --apply`); "
+                "queued work stays queued"
             )
+            denied.verb = verb.split()[0]
+            return denied
         if kind == "schema":
             return CloudSchemaError(
-                f"the cloud has no {_missing_object(text, table)} that this agent needs "
-                f"to {verb} {table} ({text}): nothing was set aside and the queue is "
-                "intact; run `dmledger cloud upgrade` (or check cloud_schema), then sync again"
+                f"the cloud has no {_missing_object(text, table)}, needed to {verb} "
+                f"{table} ({text}): run `dmledger cloud upgrade` (or check cloud_schema); "
+                "queued work stays queued"
             )
         return CloudError(f"cloud {where} refused the statement: {text}")
     if isinstance(error, OSError | exc.TimeoutError):
@@ -251,21 +253,24 @@ _TARGET = re.compile(
     r"\s+\(?\s*([A-Za-z_][\w.]*)",
     re.IGNORECASE | re.DOTALL,
 )
-_NAMED_TABLE = re.compile(r"(?:for|on) (?:table|relation) \"?([\w.]+)", re.IGNORECASE)
+_NAMED_TABLE = re.compile(r"(?:for|on|of) (?:table|relation) \"?([\w.]+)", re.IGNORECASE)
 
 
 def _statement_target(statement: str, text: str) -> tuple[str, str]:
     """(the right a statement needs, the table it names): "INSERT into outreach_logs"."""
     found = _TARGET.match(statement)
-    verb, table = ("use", "the table") if found is None else (found.group(1), found.group(2))
+    if found is None:  # DDL and the like: its first word is the right it needs
+        words = statement.split()
+        verb, table = (words[0] if words else "use"), (words[2] if len(words) > 2 else "it")
+    else:
+        verb, table = found.group(1), found.group(2)
     verb = verb.split()[0].upper()
-    if verb == "MERGE":
-        verb = "INSERT or UPDATE"
     named = _NAMED_TABLE.search(text)
     if named is not None:
         table = named.group(1)
-    preposition = {"INSERT": "into", "DELETE": "from", "SELECT": "from"}.get(verb, "on")
-    return verb, f"{preposition} {table.lower()}"
+    preposition = {"INSERT": "into ", "DELETE": "from ", "SELECT": "from ", "MERGE": "into "}
+    target = preposition.get(verb, "") + table.lower()
+    return ("INSERT or UPDATE" if verb == "MERGE" else verb), target
 
 
 def _missing_object(text: str, table: str) -> str:

@@ -40,7 +40,13 @@ import sqlalchemy as sa
 from dmledger.cloud.schema import SCHEMA_VERSION
 from dmledger.domain.records import ActorRow, CloudHeader, Cursor, Edit, OutgoingLog, PulledRow
 from dmledger.domain.timeutil import Clock, utcnow
-from dmledger.errors import CloudRowRefused, CloudSchemaError, DmLedgerError
+from dmledger.errors import (
+    CloudError,
+    CloudPermissionDenied,
+    CloudRowRefused,
+    CloudSchemaError,
+    DmLedgerError,
+)
 from dmledger.local.effects import apply_to_cache
 from dmledger.local.store import LocalStore, iso
 from dmledger.sync.gateway import CloudGateway
@@ -371,7 +377,9 @@ def _isolating(
         return
     try:
         result = push(batch)
-    except CloudRowRefused as error:
+    except (CloudRowRefused, CloudPermissionDenied) as error:
+        if not _about_items(error, batch):
+            raise
         if len(batch) == 1:
             refuse(batch[0], str(error))
             return
@@ -380,3 +388,20 @@ def _isolating(
         _isolating(batch[middle:], push, done, refuse)
         return
     done(batch, result)
+
+
+def _about_items(error: CloudError, batch: Sequence[object]) -> bool:
+    """Is this refusal about some items of the batch rather than the whole table?
+
+    A row refusal always is. So is a missing DELETE right met by a batch holding a
+    deletion: the operator role may not delete DMs on purpose, so deleting a messaged
+    lead is refused for that edit alone (set aside), while every other missing right
+    stops the sync with the queue intact.
+    """
+    if isinstance(error, CloudRowRefused):
+        return True
+    return (
+        isinstance(error, CloudPermissionDenied)
+        and error.verb == "DELETE"
+        and any(isinstance(i, Edit) and i.op == "delete" for i in batch)
+    )
