@@ -51,6 +51,9 @@ class Team:
     root: Path
     ledgers: list[Ledger] = field(default_factory=list)
     _cloud: CloudStore | None = None
+    # For property tests that reuse one team across examples.
+    ledgers_by_name: dict[str, Ledger] = field(default_factory=dict)
+    example: int = 0
 
     @property
     def cloud(self) -> CloudStore:

@@ -8,6 +8,7 @@ to an offline edit, and a wrong client clock decided ownership.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -18,6 +19,8 @@ from typing import Any
 import psycopg
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from syncworld import (
     FailingGateway,
     Team,
@@ -32,7 +35,7 @@ from dmledger.app.ledger import Ledger
 from dmledger.cli import app
 from dmledger.cloud.schema import dmledger_info
 from dmledger.domain.timeutil import utcnow
-from dmledger.errors import CloudSchemaError
+from dmledger.errors import CloudSchemaError, CloudUnavailable
 from dmledger.sync.engine import RESET
 from dmledger.sync.gateway import StoreGateway
 
@@ -387,3 +390,57 @@ def _web_sync_error(ledger: Ledger) -> str:
     error = answer.json()["last_error"]
     assert error is not None and "outreach_logs" in page.text
     return str(error)
+
+
+# -- appends from three homes, in random orders (hypothesis) -----------------------------
+
+_HOMES = ("Ann", "Bob", "Cara")
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    lines=st.lists(st.sampled_from(_HOMES), min_size=1, max_size=6),
+    sync_order=st.permutations(_HOMES),
+    lost_reply=st.booleans(),
+)
+def test_three_homes_appending_offline_in_any_order_keep_every_line_once_in_time_order(
+    team: Team, lines: list[str], sync_order: list[str], lost_reply: bool
+) -> None:
+    homes = {name: team.ledgers_by_name.get(name) or team.agent(name) for name in _HOMES}
+    for name, ledger in homes.items():
+        team.ledgers_by_name[name] = ledger
+    team.example += 1
+    handle = f"lead.{team.example}"
+    homes["Cara"].add_prospect(handle, notes="imported")
+    homes["Cara"].sync()
+    for ledger in homes.values():
+        ledger.sync()
+    written = []
+    for i, name in enumerate(lines):  # each home appends while offline
+        homes[name].update_prospect(handle, append_note=f"line {i} from {name}")
+        written.append(f"line {i} from {name}")
+
+    for name in sync_order:
+        ledger = homes[name]
+        if lost_reply:  # the push commits, its reply is lost: pushed again next time
+            gateway = FailingGateway(StoreGateway(ledger.cloud), fail_at={2: "after"})
+            with contextlib.suppress(CloudUnavailable):
+                engine_for(ledger, gateway).sync_once()
+        ledger.sync()
+    for ledger in homes.values():
+        ledger.sync()
+
+    notes = homes["Ann"].card(handle).notes
+    assert notes is not None
+    head, *entries = notes.split("\n")
+    assert head == "imported"
+    assert sorted(e.split("] ", 1)[1] for e in entries) == sorted(written), "each line once"
+    stamps = [e[1 : e.index("]")] for e in entries]
+    assert stamps == sorted(stamps), "in the order of their times"
+    for ledger in homes.values():
+        assert ledger.card(handle).notes == notes
+        assert_cache_equals_cloud(ledger, team.cloud)
