@@ -444,3 +444,18 @@ def test_three_homes_appending_offline_in_any_order_keep_every_line_once_in_time
     for ledger in homes.values():
         assert ledger.card(handle).notes == notes
         assert_cache_equals_cloud(ledger, team.cloud)
+
+
+def test_dms_logged_before_the_first_sync_on_a_fast_clock_are_corrected_not_refused(
+    team: Team,
+) -> None:
+    fast = team.agent("Ann", clock=lambda: utcnow() + SKEW)
+    item, _card, _new = fast.log_dm("early.lead", "logged before any sync")
+    assert item.sent_at - utcnow() > timedelta(hours=2), "raw clock: nothing measured yet"
+
+    report = fast.sync()
+
+    assert (report.pushed_logs, report.set_aside) == (1, 0)
+    [log] = cloud_logs(team.cloud, "early.lead")
+    assert abs(log["created_at"] - utcnow()) < timedelta(minutes=1)
+    assert_cache_equals_cloud(fast, team.cloud)

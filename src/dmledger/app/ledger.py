@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -147,7 +147,8 @@ class Ledger:
         """This machine's clock corrected by the offset to the cloud's, measured at the
         last sync (UTC): the time stamped on DMs, edits and note lines."""
         with self.local.reading() as conn:
-            return self.clock() + clock_offset(self.local, conn)
+            offset = clock_offset(self.local, conn)
+        return self.clock() + (offset or timedelta(0))
 
     def sync_engine(self) -> SyncEngine:
         return SyncEngine(self.home, self.local, StoreGateway(self.cloud), clock=self.clock)
@@ -292,6 +293,8 @@ class Ledger:
         text = _clean_text(message, "message", MESSAGE_MAX_CHARS)
         if not text:
             raise InvalidInput("message is empty: record the text that was sent")
+        with self.local.reading() as conn:
+            raw_clock = at is None and clock_offset(self.local, conn) is None
         sent_at = at or self.now()
         log_id = _client_log_id(client_log_id)
         with self.local.transaction() as conn:
@@ -319,7 +322,7 @@ class Ledger:
                     self.local.remember_actor(
                         conn, ActorRow(sender, self.settings.operator, "active")
                     )
-                local_id = self.local.insert_log(conn, item)
+                local_id = self.local.insert_log(conn, item, raw_clock=raw_clock)
                 item = replace(item, local_id=local_id or 0)
                 apply_dm_to_cache(self.local, conn, item)
                 created = True

@@ -43,6 +43,9 @@ outreach_logs = sa.Table(
     sa.Column("client_log_id", sa.Text, nullable=False, unique=True),
     sa.Column("error", sa.Text),  # set when the cloud refused it: set aside
     sa.Column("failed_at", sa.Text),
+    # 1: stamped by this machine's raw clock before any offset to the cloud's was known;
+    # the first sync corrects it.
+    sa.Column("raw_clock", sa.Integer),
     sqlite_autoincrement=True,  # ids name set-aside rows: never reuse one
 )
 
@@ -99,6 +102,7 @@ ADDED_COLUMNS = (
     (prospects, prospects.c.notes_replaced),
     (outbox, outbox.c.after_log),
     (outbox, outbox.c.base_notes),
+    (outreach_logs, outreach_logs.c.raw_clock),
 )
 
 team_cache = sa.Table(

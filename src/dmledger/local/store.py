@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -264,8 +264,13 @@ class LocalStore:
 
     # -- logs ----------------------------------------------------------------------
 
-    def insert_log(self, conn: sa.Connection, item: OutgoingLog) -> int | None:
-        """Queue a DM; returns its local id, or None if this client_log_id is already here."""
+    def insert_log(
+        self, conn: sa.Connection, item: OutgoingLog, *, raw_clock: bool = False
+    ) -> int | None:
+        """Queue a DM; returns its local id, or None if this client_log_id is already here.
+
+        ``raw_clock``: ``sent_at`` is this machine's uncorrected clock (no offset to the
+        cloud's measured yet); :meth:`correct_raw_clock` fixes it at the next sync."""
         result = conn.execute(
             sa.insert(outreach_logs)
             .prefix_with("OR IGNORE")
@@ -277,6 +282,7 @@ class LocalStore:
                 timestamp=iso(item.sent_at),
                 client_log_id=item.client_log_id,
                 synced_to_cloud=0,
+                raw_clock=1 if raw_clock else None,
             )
         )
         if result.rowcount == 0:
@@ -345,6 +351,24 @@ class LocalStore:
                 for r in rows
             )
         return found
+
+    def correct_raw_clock(self, conn: sa.Connection, offset: timedelta) -> int:
+        """Add the measured clock offset to queued DMs stamped by the raw clock."""
+        c = outreach_logs.c
+        rows = conn.execute(
+            sa.select(c.id, c.timestamp).where(c.synced_to_cloud == 0, c.raw_clock == 1)
+        ).all()
+        if rows:
+            conn.execute(
+                sa.update(outreach_logs)
+                .where(c.id == sa.bindparam("lid"))
+                .values(timestamp=sa.bindparam("at"), raw_clock=None),
+                [
+                    {"lid": r.id, "at": iso(datetime.fromisoformat(r.timestamp) + offset)}
+                    for r in rows
+                ],
+            )
+        return len(rows)
 
     def mark_logs_synced(self, conn: sa.Connection, local_ids: Sequence[int]) -> None:
         if local_ids:

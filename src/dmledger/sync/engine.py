@@ -100,10 +100,11 @@ PURGED = "this machine was away longer than deletions are kept"
 FORCED = "a set-aside change was dropped, so the cloud's rows are read again"
 
 
-def clock_offset(local: LocalStore, conn: sa.Connection) -> timedelta:
-    """Cloud clock minus this machine's clock, as measured by the last sync (0 before)."""
+def clock_offset(local: LocalStore, conn: sa.Connection) -> timedelta | None:
+    """Cloud clock minus this machine's clock, as measured by the last sync (None before
+    the first)."""
     value = local.get_meta(conn, OFFSET_KEY)
-    return timedelta(seconds=float(value)) if value else timedelta(0)
+    return timedelta(seconds=float(value)) if value else None
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,10 @@ class SyncEngine:
         purged = seen_from < header.purged_through
         start = replaced or went_back or (not resyncing and (initial or forced or purged))
         with self.local.transaction() as conn:
-            self.local.set_meta(conn, OFFSET_KEY, f"{offset.total_seconds():.6f}")
+            if header.now is not None:
+                self.local.set_meta(conn, OFFSET_KEY, f"{offset.total_seconds():.6f}")
+                # DMs logged before any offset was known get it now.
+                self.local.correct_raw_clock(conn, offset)
             if header.cloud_id is not None:
                 self.local.set_meta(conn, CLOUD_ID_KEY, header.cloud_id)
             if start:
@@ -290,7 +294,8 @@ class SyncEngine:
         refuse = self._set_aside(report)
         kept: list[OutgoingLog | Edit] = []
         for item in batch:
-            at = item.sent_at if isinstance(item, OutgoingLog) else item.at
+            # DMs carry event times to the cloud; an edit's time only orders the journal.
+            at = item.sent_at if isinstance(item, OutgoingLog) else None
             if at is not None and at > limit:
                 refuse(
                     item,
