@@ -246,6 +246,8 @@ def test_a_delete_racing_an_offline_edit_leaves_nothing_of_the_notes(
     if first == "delete":
         notices = ann.card("gone.lead").notices
         assert len(notices) == 2 and all("deleted by a teammate" in n for n in notices)
+        page = _web(ann, "/?q=gone.lead")
+        assert page.count("deleted by a teammate") == 2, "on the Check page's card"
     # A DM after the deletion brings the lead back as a new contact, without old notes.
     ann.log_dm("gone.lead", "starting over")
     ann.sync()
@@ -368,7 +370,16 @@ def test_a_real_role_losing_and_regaining_insert_stops_then_delivers_every_dm(
 
 
 def _web_sync_error(ledger: Ledger) -> str:
-    """The web app's sync indicator text (``GET /api/v1/sync``)."""
+    """The web app's sync indicator text (``GET /api/v1/sync``), also on the page."""
+    answer = json.loads(_web(ledger, "/api/v1/sync"))
+    assert "outreach_logs" in _web(ledger, "/")
+    error = answer["last_error"]
+    assert error is not None
+    return str(error)
+
+
+def _web(ledger: Ledger, path: str) -> str:
+    """GET ``path`` from the home's web app, in process (with the API token)."""
     import warnings
 
     from starlette.exceptions import StarletteDeprecationWarning
@@ -384,12 +395,9 @@ def _web_sync_error(ledger: Ledger) -> str:
     token = config.api_token(ledger.home)
     web = create_app(ledger, token=token, run_sync_loop=False)
     with TestClient(web, base_url="http://127.0.0.1") as client:
-        answer = client.get("/api/v1/sync", headers={"Authorization": f"Bearer {token}"})
-        page = client.get("/")
+        answer = client.get(path, headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 200, answer.text
-    error = answer.json()["last_error"]
-    assert error is not None and "outreach_logs" in page.text
-    return str(error)
+    return answer.text
 
 
 # -- appends from three homes, in random orders (hypothesis) -----------------------------
