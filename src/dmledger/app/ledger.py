@@ -294,8 +294,10 @@ class Ledger:
         if not text:
             raise InvalidInput("message is empty: record the text that was sent")
         with self.local.reading() as conn:
-            raw_clock = at is None and clock_offset(self.local, conn) is None
-        sent_at = at or self.now()
+            offset = clock_offset(self.local, conn)
+        # Before the first sync no offset is known: the raw time is corrected at that sync.
+        raw_clock = at is None and offset is None
+        sent_at = at or self.clock() + (offset or timedelta(0))
         log_id = _client_log_id(client_log_id)
         with self.local.transaction() as conn:
             existing = self.local.log_by_client_id(conn, log_id)
