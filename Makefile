@@ -9,7 +9,7 @@ PORT ?= 8765
 QUICK ?=
 MINUTES ?= 10
 
-.PHONY: help venv run test lint format pg chromium bench soak screenshots clean
+.PHONY: help venv run test lint format pg chromium faketime bench soak screenshots clean
 
 help:
 	@echo "make run    - set up and serve DM Ledger (http://127.0.0.1:8765) on the embedded cloud with demo data"
@@ -59,7 +59,14 @@ chromium:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null) \
 	  || echo "could not install chromium: browser tests will skip (fail under CI=true)"; }
 
-test: venv pg chromium lint
+# Debian's faketime for the process test of skewed clocks (tests/sync/test_sync_faketime.py).
+faketime:
+	@command -v faketime >/dev/null 2>&1 || { \
+	  echo "installing Debian's faketime"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null) \
+	  || echo "could not install faketime: its clock test will skip (fail under CI=true)"; }
+
+test: venv pg chromium faketime lint
 	$(VENV)/bin/pytest -q
 
 bench: venv pg

@@ -218,7 +218,7 @@ def push(ctx: RunContext) -> list[Figure]:
             report = SyncReport()
             before = proxy.stats()
             with count_round_trips(ledger.cloud.engine) as trips:
-                seconds, _ = timed(lambda: engine._push_logs(report))
+                seconds, _ = timed(lambda: engine._push(report, timedelta(0)))
             after = proxy.stats()
             assert report.pushed_logs == n, f"pushed {report.pushed_logs} of {n}"
             # The same push with the latency switched off: what the server and the local
@@ -226,7 +226,7 @@ def push(ctx: RunContext) -> list[Figure]:
             queue_logs(push_home, make_handles(n, ctx.seed + 34, prefix="zl"), actor, operator)
             proxy.set_latency(0.0)
             try:
-                zero, _ = timed(lambda: engine._push_logs(SyncReport()))
+                zero, _ = timed(lambda: engine._push(SyncReport(), timedelta(0)))
             finally:
                 proxy.set_latency(ONE_WAY_LATENCY)
         finally:

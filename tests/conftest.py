@@ -80,6 +80,28 @@ def pg_url(pg_database: str) -> str:
 
 
 @pytest.fixture
+def operator_role(pg_admin_dsn: str) -> Iterator[str]:
+    """A login role with no privileges of its own; dropped (with its grants) afterwards."""
+    import psycopg
+
+    name = f"dml_op_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {name} LOGIN")
+    yield name
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
+        conn.execute(f"DROP OWNED BY {name}")
+        conn.execute(f"DROP ROLE {name}")
+
+
+@pytest.fixture
+def operator_url(pg_url: str, operator_role: str) -> str:
+    """``pg_url`` (this test's cloud) as the restricted ``operator_role``."""
+    return pg_url.replace(
+        "postgresql+psycopg://postgres@", f"postgresql+psycopg://{operator_role}@", 1
+    )
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """An empty embedded SQLite cloud file for one test."""
     return f"sqlite:///{tmp_path / 'cloud.db'}"

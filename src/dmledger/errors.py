@@ -14,6 +14,7 @@ Callers catch these, never bare ``Exception``. Interfaces map them to exit codes
     └── CloudError                the cloud database said no
         ├── CloudUnavailable      it cannot be reached (network, stopped, wrong wallet); exit 3
         ├── CloudPermissionDenied the database user lacks a privilege for this action
+        ├── CloudRowRefused       the database refused one row's data (constraint, value)
         └── CloudSchemaError      the schema is missing or at an unknown version
 """
 
@@ -65,7 +66,16 @@ class CloudUnavailable(CloudError):
 
 
 class CloudPermissionDenied(CloudError):
-    """The database user is not allowed to do this (least-privilege role)."""
+    """The database user is not allowed to do this (least-privilege role).
+
+    ``verb`` is the refused statement's kind (``INSERT``, ``DELETE``…) when known."""
+
+    verb: str | None = None
+
+
+class CloudRowRefused(CloudError):
+    """The database refused the data of a row (integrity or value): only such a refusal
+    sets rows aside; every other cloud error stops the sync with the queue intact."""
 
 
 class CloudSchemaError(CloudError):

@@ -167,7 +167,7 @@ def test_people_and_cloud_commands_act_on_the_cloud(team: Cli) -> None:
     actors = json.loads(team.ok("--json", "actor", "list").stdout)
     assert actors == [{"username": "marcus.closes", "operator": "Marcus", "status": "restricted"}]
     check = json.loads(team.ok("--json", "cloud", "check").stdout)
-    assert (check["reachable"], check["schema_version"]) == (True, 2)
+    assert (check["reachable"], check["schema_version"]) == (True, 3)
     assert check["counts"]["actors"] == 1
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -17,32 +15,13 @@ from dmledger.errors import CloudPermissionDenied, InvalidInput
 
 
 @pytest.fixture
-def operator_role(pg_admin_dsn: str) -> Iterator[str]:
-    """A login role with no privileges of its own; dropped (with its grants) afterwards."""
-    name = f"dml_op_{uuid.uuid4().hex[:8]}"
-    admin = pg_admin_dsn
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"CREATE ROLE {name} LOGIN")
-    yield name
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP OWNED BY {name}")
-        conn.execute(f"DROP ROLE {name}")
-
-
-def _as_user(url: str, user: str) -> str:
-    return url.replace("postgresql+psycopg://postgres@", f"postgresql+psycopg://{user}@", 1)
-
-
-@pytest.fixture
 def lead_and_operator(
-    tmp_path: Path, pg_url: str, operator_role: str
+    tmp_path: Path, pg_url: str, operator_role: str, operator_url: str
 ) -> Iterator[tuple[Ledger, Ledger]]:
     lead, _ = Ledger.init_home(tmp_path / "lead", "Lena", cloud_url=pg_url, actor="lena.leads")
     lead.cloud_init()
     lead.cloud_grants("operator", operator_role, apply=True)
-    agent, _ = Ledger.init_home(
-        tmp_path / "op", "Omar", cloud_url=_as_user(pg_url, operator_role), actor="omar.dm"
-    )
+    agent, _ = Ledger.init_home(tmp_path / "op", "Omar", cloud_url=operator_url, actor="omar.dm")
     yield lead, agent
     lead.close()
     agent.close()

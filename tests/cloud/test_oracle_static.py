@@ -148,17 +148,21 @@ def every_store_statement() -> dict[str, list[str]]:
     edits = [
         Edit(1, "add", "foo.bar", status="new", notes="n"),
         Edit(2, "status", "foo.bar", status="warm"),
-        Edit(3, "notes", "foo.bar", notes="note"),
-        Edit(4, "delete", "gone.lead"),
-        Edit(5, "add", "gone.lead"),
+        Edit(3, "notes", "foo.bar", notes="note", base="n"),
+        Edit(4, "append", "foo.bar", notes="[2026-03-01 09:00:00 Sarah] called"),
+        Edit(5, "delete", "gone.lead"),
+        Edit(6, "add", "gone.lead"),
     ]
-    clock_row = SimpleNamespace(kind="C", version=7, purged=0)
+    clock_row = SimpleNamespace(kind="C", version=7, purged=0, name="c1d", owner="3", now=T0)
+    # The leads the edits find (their notes are read, locked, to merge an append).
+    found_rows = [("foo.bar", "n", None)]
     current = ALL_TABLE_NAMES
     run("init_schema", set(), lambda s, _: s.init_schema())
     run("upgrade", SEED_TABLE_NAMES, lambda s, _: s.upgrade())
+    run("upgrade_from_2", current, lambda s, _: s.upgrade(), scalar="2")
     run("reset", current, lambda s, _: s.reset())
-    run("schema_version", current, lambda s, _: s.schema_version(), scalar="2")
-    run("check", current, lambda s, _: s.check(), scalar="2")
+    run("schema_version", current, lambda s, _: s.schema_version(), scalar="3")
+    run("check", current, lambda s, _: s.check(), scalar="3")
     run("current_schema", current, lambda s, _: s.current_schema())
     run("info_value", current, lambda s, _: s.info_value("demo_data"))
     run("set_info", current, lambda s, c: s.set_info(c, "demo_data", "true"))
@@ -174,7 +178,7 @@ def every_store_statement() -> dict[str, list[str]]:
         lambda s, c: s.ensure_people(c, ["Sarah"], [ActorRow("sarah.sells", "Sarah", "active")]),
     )
     run("push_logs", current, lambda s, c: s.push_logs(c, logs))
-    run("push_edits", current, lambda s, c: s.push_edits(c, edits))
+    run("push_edits", current, lambda s, c: s.push_edits(c, edits), rows=found_rows)
     run("delete_prospects", current, lambda s, c: s.delete_prospects(c, ["foo.bar"]))
     run(
         "header",
@@ -226,11 +230,13 @@ def test_every_public_store_method_was_walked() -> None:
 
 def test_the_store_uses_merge_on_oracle_for_every_upsert_and_insert_ignore() -> None:
     merges = [sql for _, sql in FLAT if sql.startswith("MERGE")]
-    # The contact MERGE, the field MERGEs (status, notes), and insert-if-absent MERGEs
-    # for operators, actors, prospects and logs.
+    # The contact MERGE and insert-if-absent MERGEs for operators, actors, prospects
+    # and logs. Status and notes edits only UPDATE: an edit never creates a lead.
     assert any("p.owner_actor = CASE" in sql for sql in merges)
-    assert any("p.status = s.v" in sql for sql in merges)
-    assert any("p.notes = s.v" in sql for sql in merges)
+    edits = STATEMENTS["push_edits"]
+    assert any(sql.startswith("UPDATE prospects SET status=") for sql in edits), edits
+    assert any("notes_replaced=" in sql and sql.startswith("UPDATE") for sql in edits), edits
+    assert any(sql.endswith("FOR UPDATE") for sql in edits), edits
     for table in ("operators", "actors", "prospects", "outreach_logs"):
         assert any(sql.startswith(f"MERGE INTO {table} t") for sql in merges), table
 
@@ -368,6 +374,7 @@ def test_the_ddl_script_parses_as_oracle_sql() -> None:
     assert [type(e) for e in parsed if not isinstance(e, exp.Create)] == [
         exp.Insert,
         exp.Insert,
+        exp.Insert,  # the cloud identity, made by SYS_GUID()
         exp.Commit,
     ]
     for trigger in triggers:

@@ -129,6 +129,7 @@ def test_columns_beyond_the_seed_are_nullable_and_known_to_the_upgrade() -> None
         ("outreach_logs", "client_log_id"),
         ("outreach_logs", "operator_name"),
         ("prospects", "row_version"),
+        ("prospects", "notes_replaced"),
     }
 
 

@@ -308,12 +308,18 @@ def test_an_edit_that_changes_nothing_does_not_bump_the_version(store: CloudStor
     assert cleared["row_version"] > after["row_version"]
 
 
-def test_a_status_or_notes_edit_for_an_unknown_lead_creates_it(store: CloudStore) -> None:
-    edit(store, Edit(1, "status", "new.lead", status="warm"), Edit(2, "notes", "n2", notes="x"))
-    first, second = prospect(store, "new.lead"), prospect(store, "n2")
-    assert first is not None and second is not None
-    assert first["status"] == "warm"
-    assert (second["status"], second["notes"]) == ("new", "x")
+def test_an_edit_for_a_lead_the_cloud_does_not_have_is_dropped_not_a_new_lead(
+    store: CloudStore,
+) -> None:
+    edits = (
+        Edit(1, "status", "new.lead", status="warm"),
+        Edit(2, "notes", "n2", notes="x"),
+        Edit(3, "append", "n3", notes="[2026-03-01 09:00:00 Ann] hi"),
+    )
+    with store.transaction() as conn:
+        dropped = store.push_edits(conn, edits)
+    assert dropped == list(edits)
+    assert [prospect(store, h) for h in ("new.lead", "n2", "n3")] == [None, None, None]
 
 
 def test_a_delete_removes_the_lead_and_its_logs_and_leaves_a_tombstone(store: CloudStore) -> None:
@@ -344,7 +350,7 @@ def test_an_edit_after_a_delete_in_the_same_batch_does_not_jump_over_it(
 
 def test_over_long_notes_are_stored_cut_with_the_marker(store: CloudStore) -> None:
     notes = "é" * 2500  # 5000 bytes
-    edit(store, Edit(1, "notes", "foo.bar", notes=notes))
+    edit(store, Edit(1, "add", "foo.bar"), Edit(2, "notes", "foo.bar", notes=notes))
     row = prospect(store, "foo.bar")
     assert row is not None
     assert len(row["notes"].encode("utf-8")) <= 4000

@@ -277,3 +277,56 @@ def test_cloud_upgrade_through_the_cli(seed_cloud: tuple[str, CloudStore], tmp_p
         "plain.lead",
         "warm.lead",
     ]
+
+
+def _as_version_2(store: CloudStore) -> None:
+    """Turn a current database back into what schema version 2 made (no identity,
+    no notes_replaced), keeping its rows."""
+    with store.transaction() as conn:
+        conn.exec_driver_sql("ALTER TABLE prospects DROP COLUMN notes_replaced")
+        conn.exec_driver_sql("DELETE FROM dmledger_info WHERE info_key = 'cloud_id'")
+        conn.exec_driver_sql(
+            "UPDATE dmledger_info SET info_value = '2' WHERE info_key = 'schema_version'"
+        )
+
+
+def test_upgrade_from_version_2_with_data_adds_the_identity_once_and_keeps_rows(
+    seed_cloud: tuple[str, CloudStore],
+) -> None:
+    _, store = seed_cloud
+    store.upgrade()
+    _as_version_2(store)
+    assert store.schema_version() == 2
+    with store.reading() as conn:
+        before = sorted(
+            conn.exec_driver_sql(
+                "SELECT target_username, status, notes, row_version FROM prospects"
+            ).all()
+        )
+
+    steps = store.upgrade()
+
+    assert store.schema_version() == schema.SCHEMA_VERSION
+    assert any("notes_replaced" in step for step in steps) and "cloud_id made" in steps
+    made = store.info_value("cloud_id")
+    assert made is not None and len(made) >= 32
+    with store.reading() as conn:
+        after = sorted(
+            conn.exec_driver_sql(
+                "SELECT target_username, status, notes, row_version FROM prospects"
+            ).all()
+        )
+    assert after == before and len(after) > 0
+    store.require_schema()
+    assert store.upgrade() == [] and store.info_value("cloud_id") == made, "kept"
+    # The new column works: a replace made on a stale view keeps what it overwrote.
+    handle, _status, notes, _version = next(r for r in after if r[2] is not None)
+    with store.transaction() as conn:
+        store.push_edits(conn, [Edit(1, "notes", handle, notes="new", base="stale view")])
+    [row] = [r for r in store_rows(store) if r.handle == handle]
+    assert (row.notes, row.notes_replaced) == ("new", notes)
+
+
+def store_rows(store: CloudStore) -> list[Any]:
+    with store.reading() as conn:
+        return store.pull_page(conn, Cursor(), 10_000)

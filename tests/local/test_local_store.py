@@ -70,7 +70,7 @@ def test_opening_twice_is_harmless(home: Path) -> None:
     LocalStore.in_home(home).dispose()
     again = LocalStore.in_home(home)
     with again.reading() as conn:
-        assert again.get_meta(conn, "local_schema_version") == "1"
+        assert again.get_meta(conn, "local_schema_version") == "2"
     again.dispose()
 
 

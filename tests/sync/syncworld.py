@@ -51,6 +51,9 @@ class Team:
     root: Path
     ledgers: list[Ledger] = field(default_factory=list)
     _cloud: CloudStore | None = None
+    # For property tests that reuse one team across examples.
+    ledgers_by_name: dict[str, Ledger] = field(default_factory=dict)
+    example: int = 0
 
     @property
     def cloud(self) -> CloudStore:
@@ -297,14 +300,13 @@ class FailingGateway:
         self.pulled.extend(page)
         return page
 
-    def push_logs(
-        self, batch: Sequence[OutgoingLog], operators: Sequence[str], actors: Sequence[ActorRow]
-    ) -> None:
-        moment = self._step("push_logs")
-        self.inner.push_logs(batch, operators, actors)
-        self._after(moment, "push_logs")
-
-    def push_edits(self, edits: Sequence[Edit]) -> None:
-        moment = self._step("push_edits")
-        self.inner.push_edits(edits)
-        self._after(moment, "push_edits")
+    def push(
+        self,
+        items: Sequence[OutgoingLog | Edit],
+        operators: Sequence[str],
+        actors: Sequence[ActorRow],
+    ) -> list[Edit]:
+        moment = self._step("push")
+        dropped = self.inner.push(items, operators, actors)
+        self._after(moment, "push")
+        return dropped

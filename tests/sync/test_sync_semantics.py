@@ -26,7 +26,7 @@ from dmledger.sync.gateway import StoreGateway
 SKEW = timedelta(hours=3)
 
 
-def test_client_clocks_three_hours_apart_do_not_change_what_syncs(team: Team) -> None:
+def test_client_clocks_three_hours_apart_do_not_change_what_syncs_or_who_owns(team: Team) -> None:
     ahead = team.agent("Ann", clock=lambda: utcnow() + SKEW)
     behind = team.agent("Bob", clock=lambda: utcnow() - SKEW)
     ahead.sync()
@@ -46,9 +46,13 @@ def test_client_clocks_three_hours_apart_do_not_change_what_syncs(team: Team) ->
     for ledger in (ahead, behind):
         assert_cache_equals_cloud(ledger, team.cloud)
         assert ledger.card("shared.lead").notes == "Bob wrote last"
-        # Event times are the senders' own: Bob's DM reads as the earlier contact.
-        assert ledger.card("contested.lead").owner_actor == "bob.dm"
+        # Event times are corrected to the cloud's clock: Ann, who wrote first, owns it
+        # (by the raw clocks Bob's DM read six hours earlier and took the lead).
+        assert ledger.card("contested.lead").owner_actor == "ann.dm"
     assert cursor_of(ahead) == cursor_of(behind)
+    # Neither DM is stored hours away from when it was sent.
+    for log in cloud_logs(team.cloud, "contested.lead"):
+        assert abs(log["created_at"] - utcnow()) < timedelta(minutes=5), log
     # LAST_UPDATED comes from the database clock, not from either client.
     for lead in (ahead.card("shared.lead"), ahead.card("contested.lead")):
         assert lead.last_updated is not None

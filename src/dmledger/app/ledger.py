@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +19,7 @@ from dmledger.cloud import ddl
 from dmledger.cloud.engine import backend_of, redact_url
 from dmledger.cloud.store import CloudStore
 from dmledger.domain.handles import normalize_handle, validate_actor_username
+from dmledger.domain.notes import merge_note, note_line
 from dmledger.domain.records import ActorRow, CloudInfo, OutgoingLog, Prospect
 from dmledger.domain.rules import check_dm_allowed
 from dmledger.domain.statuses import parse_actor_status, parse_status, read_stored_status
@@ -27,7 +28,7 @@ from dmledger.domain.timeutil import Clock, utcnow
 from dmledger.errors import ConfigError, InvalidInput, NotFound, Refused
 from dmledger.local.effects import apply_dm_to_cache
 from dmledger.local.store import LocalStore, ProspectFilter, iso
-from dmledger.sync.engine import Progress, SyncEngine, SyncReport
+from dmledger.sync.engine import CLOUD_ID_KEY, Progress, SyncEngine, SyncReport, clock_offset
 from dmledger.sync.gateway import StoreGateway
 
 from .views import StatusCard, SyncStatus
@@ -144,6 +145,13 @@ class Ledger:
     def cloud_label(self) -> str:
         return redact_url(self.settings.cloud_url)
 
+    def now(self) -> datetime:
+        """This machine's clock corrected by the offset to the cloud's, measured at the
+        last sync (UTC): the time stamped on DMs, edits and note lines."""
+        with self.local.reading() as conn:
+            offset = clock_offset(self.local, conn)
+        return self.clock() + (offset or timedelta(0))
+
     def sync_engine(self) -> SyncEngine:
         return SyncEngine(self.home, self.local, StoreGateway(self.cloud), clock=self.clock)
 
@@ -162,7 +170,8 @@ class Ledger:
             pending = bool(self.local.pending_edits_for(conn, [handle])) or any(
                 not item.synced for item in logs
             )
-        return StatusCard.build(handle, prospect, logs, pending)
+            notices = self.local.notices_for(conn, handle)
+        return StatusCard.build(handle, prospect, logs, pending, notices)
 
     def require_card(self, raw_handle: str) -> StatusCard:
         card = self.card(raw_handle)
@@ -191,7 +200,7 @@ class Ledger:
                 )
             prospect = Prospect(handle, chosen, notes=text)
             self.local.put_prospect(conn, prospect)
-            self.local.enqueue_edit(conn, "add", handle, status=chosen, notes=text, at=self.clock())
+            self.local.enqueue_edit(conn, "add", handle, status=chosen, notes=text, at=self.now())
         return prospect
 
     def update_prospect(
@@ -209,6 +218,7 @@ class Ledger:
         if notes is not None and append_note is not None:
             raise InvalidInput("give either --notes (replace) or --append-note, not both")
         chosen = parse_status(status).value if status else None
+        now = self.now()
         with self.local.transaction() as conn:
             current = self.local.get_prospect(conn, handle)
             if current is None:
@@ -216,15 +226,15 @@ class Ledger:
             updated = current
             if chosen is not None and chosen != current.status:
                 updated = replace(updated, status=chosen)
-                self.local.enqueue_edit(conn, "status", handle, status=chosen, at=self.clock())
+                self.local.enqueue_edit(conn, "status", handle, status=chosen, at=now)
             new_notes = current.notes
             if notes is not None:
                 new_notes = _clean_text(notes, "notes", NOTES_MAX_CHARS) or None
+            line = None
             if append_note is not None:
                 addition = _clean_text(append_note, "note", NOTES_MAX_CHARS) or ""
-                stamp = self.clock().strftime("%Y-%m-%d")
-                line = f"[{stamp} {self.settings.operator}] {addition}"
-                new_notes = f"{current.notes}\n{line}" if current.notes else line
+                line = note_line(now, self.settings.operator, addition)
+                new_notes = merge_note(current.notes, line)
                 if len(new_notes) > NOTES_MAX_CHARS:
                     raise InvalidInput(
                         f"notes of {handle!r} would be {len(new_notes)} characters: "
@@ -232,7 +242,12 @@ class Ledger:
                     )
             if new_notes != current.notes:
                 updated = replace(updated, notes=new_notes)
-                self.local.enqueue_edit(conn, "notes", handle, notes=new_notes, at=self.clock())
+                if line is not None:  # an append merges at the cloud; a replace wins there
+                    self.local.enqueue_edit(conn, "append", handle, notes=line, at=now)
+                else:
+                    self.local.enqueue_edit(
+                        conn, "notes", handle, notes=new_notes, base=current.notes, at=now
+                    )
             self.local.put_prospect(conn, updated)
         return updated
 
@@ -243,7 +258,7 @@ class Ledger:
             if self.local.get_prospect(conn, handle) is None:
                 raise NotFound(f"{handle!r} is not in the ledger")
             self.local.delete_prospect(conn, handle)
-            self.local.enqueue_edit(conn, "delete", handle, at=self.clock())
+            self.local.enqueue_edit(conn, "delete", handle, at=self.now())
 
     def list_prospects(
         self, where: ProspectFilter, *, after: str | None = None, limit: int = 50
@@ -280,7 +295,11 @@ class Ledger:
         text = _clean_text(message, "message", MESSAGE_MAX_CHARS)
         if not text:
             raise InvalidInput("message is empty: record the text that was sent")
-        sent_at = at or self.clock()
+        with self.local.reading() as conn:
+            offset = clock_offset(self.local, conn)
+        # Before the first sync no offset is known: the raw time is corrected at that sync.
+        raw_clock = at is None and offset is None
+        sent_at = at or self.clock() + (offset or timedelta(0))
         log_id = _client_log_id(client_log_id)
         with self.local.transaction() as conn:
             existing = self.local.log_by_client_id(conn, log_id)
@@ -307,7 +326,7 @@ class Ledger:
                     self.local.remember_actor(
                         conn, ActorRow(sender, self.settings.operator, "active")
                     )
-                local_id = self.local.insert_log(conn, item)
+                local_id = self.local.insert_log(conn, item, raw_clock=raw_clock)
                 item = replace(item, local_id=local_id or 0)
                 apply_dm_to_cache(self.local, conn, item)
                 created = True
@@ -367,7 +386,7 @@ class Ledger:
         self.cloud.reset()
         with self.local.transaction() as conn:
             conn.exec_driver_sql("DELETE FROM prospects")
-            for key in ("pull_version", "pull_handle", "resync_gen_active"):
+            for key in ("pull_version", "pull_handle", "resync_gen_active", CLOUD_ID_KEY):
                 self.local.delete_meta(conn, key)
 
     def cloud_grants(self, role: str, user: str, *, apply: bool = False) -> list[str]:

@@ -24,13 +24,32 @@ class StatusCard:
     notes: str | None
     recent_logs: list[dict[str, Any]]
     pending_sync: bool = False
+    # The notes a teammate's replace overwrote without having seen them (None: none).
+    notes_replaced: str | None = None
+    # What sync could not apply for this lead, e.g. an edit dropped because a teammate
+    # had deleted the lead; each a sentence for the writer.
+    notices: list[str] = field(default_factory=list)
 
     @classmethod
     def build(
-        cls, handle: str, prospect: Prospect | None, logs: list[LocalLog], pending: bool
+        cls,
+        handle: str,
+        prospect: Prospect | None,
+        logs: list[LocalLog],
+        pending: bool,
+        notices: list[str] | None = None,
     ) -> StatusCard:
+        said = list(notices or [])
         if prospect is None:
-            return cls(handle, False, "new", False, None, None, None, None, None, [], pending)
+            return cls(
+                handle, False, "new", False, None, None, None, None, None, [], pending, None, said
+            )
+        if prospect.notes_replaced is not None:
+            said.insert(
+                0,
+                "the notes were replaced by a teammate's edit made without seeing them; "
+                "the replaced text is in notes_replaced",
+            )
         return cls(
             handle=handle,
             known=True,
@@ -43,6 +62,8 @@ class StatusCard:
             notes=prospect.notes,
             recent_logs=[log_view(item) for item in logs],
             pending_sync=pending,
+            notes_replaced=prospect.notes_replaced,
+            notices=said,
         )
 
     def to_dict(self) -> dict[str, Any]:

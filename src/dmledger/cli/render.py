@@ -54,6 +54,10 @@ def card(c: StatusCard) -> str:
         lines.append("[bold magenta]Do not contact.[/]")
     if c.notes:
         lines.append("notes: " + escape(c.notes))
+    for notice in c.notices:
+        lines.append("[yellow]" + escape(notice) + "[/]")
+    if c.notes_replaced:
+        lines.append("replaced notes: " + escape(c.notes_replaced))
     for item in c.recent_logs:
         mark = "" if item["synced"] else " [dim](not synced yet)[/]"
         lines.append(
@@ -97,7 +101,9 @@ def sync_report(r: SyncReport) -> str:
         f"leads, {r.deleted} deletions"
     )
     if r.full_resync:
-        text += " (full resync: this machine was away longer than deletions are kept)"
+        text += f" (full resync: {r.resync_reason or 'the cache was read again'})"
+    if r.dropped:
+        text += f"; [yellow]{r.dropped} edits dropped[/]: their lead had been deleted"
     if r.set_aside:
         text += f"; [yellow]{r.set_aside} set aside[/] (see `dmledger status`)"
     return text

@@ -62,6 +62,8 @@ def register(root: typer.Typer) -> None:
                     "deleted": report.deleted,
                     "set_aside": report.set_aside,
                     "full_resync": report.full_resync,
+                    "resync_reason": report.resync_reason,
+                    "dropped": report.dropped,
                     "errors": report.errors,
                 }
             )

@@ -139,12 +139,30 @@ def trigger_statements(dialect_name: str) -> tuple[str, ...]:
     }[dialect_name]
 
 
+# A random cloud identity, made by the database itself (so the printed DDL is the same
+# every time it is rendered, and a worksheet run of it still makes a fresh id).
+_RANDOM_ID = {
+    "postgresql": "CAST(gen_random_uuid() AS VARCHAR(36))",
+    "oracle": "LOWER(RAWTOHEX(SYS_GUID()))",
+    "sqlite": "lower(hex(randomblob(16)))",
+}
+
+
+def cloud_id_statement(dialect_name: str) -> str:
+    """Insert a new random ``cloud_id`` into ``dmledger_info`` (there must be none)."""
+    return (
+        "INSERT INTO dmledger_info (info_key, info_value) "
+        f"VALUES ('cloud_id', {_RANDOM_ID[dialect_name]})"
+    )
+
+
 def seed_rows_statements(dialect_name: str) -> tuple[str, ...]:
-    """Rows every schema needs: the clock and the schema version."""
+    """Rows every schema needs: the clock, the schema version and the cloud identity."""
     return (
         "INSERT INTO sync_clock (id, version, purged_through) VALUES (1, 0, 0)",
         "INSERT INTO dmledger_info (info_key, info_value) "
         f"VALUES ('schema_version', '{schema.SCHEMA_VERSION}')",
+        cloud_id_statement(dialect_name),
     )
 
 

@@ -13,7 +13,11 @@ Oracle). What correctness needs is added as nullable columns or new objects:
   version V has seen every committed version below it. No client clock is involved;
 - ``prospect_tombstones``: a deletion, versioned the same way, so it reaches caches;
 - ``last_updated`` set by the same trigger from the database clock, in UTC;
-- ``dmledger_info``: the schema version and whether the data is demo data;
+- ``dmledger_info``: the schema version, whether the data is demo data, and the cloud
+  identity (``cloud_id``: random, made at ``cloud init``, new after ``cloud reset``, kept
+  by ``cloud upgrade``), so a cache can tell it is talking to another database;
+- ``prospects.notes_replaced``: the notes a teammate's replace overwrote without having
+  seen them (last writer wins, the loser is shown rather than lost);
 - indexes for the pull and for the team dashboards.
 """
 
@@ -22,7 +26,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 
-SCHEMA_VERSION = 2  # 1 is the seed's schema; 2 adds everything above.
+SCHEMA_VERSION = 3  # 1 is the seed's schema; 2 adds everything above; 3 cloud_id, notes_replaced
 
 
 def varchar(length: int) -> sa.types.TypeEngine[str]:
@@ -80,6 +84,7 @@ prospects = sa.Table(
     sa.Column("first_contacted", sa.TIMESTAMP),
     sa.Column("last_updated", sa.TIMESTAMP, server_default=_NOW),
     sa.Column("row_version", _VERSION),
+    sa.Column("notes_replaced", varchar(4000)),
     sa.ForeignKeyConstraint(["owner_actor"], ["actors.username"], name="fk_prospect_owner"),
 )
 
@@ -145,4 +150,7 @@ ADDED_COLUMNS = (
     (outreach_logs, outreach_logs.c.client_log_id),
     (outreach_logs, outreach_logs.c.operator_name),
     (prospects, prospects.c.row_version),
+    (prospects, prospects.c.notes_replaced),
 )
+# Columns version 3 added to version 2.
+ADDED_COLUMNS_V3 = ((prospects, prospects.c.notes_replaced),)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +28,7 @@ from dmledger.cloud.schema import (
     prospects,
     sync_clock,
 )
+from dmledger.domain.notes import merge_note
 from dmledger.domain.records import (
     ActorRow,
     CloudHeader,
@@ -147,6 +148,8 @@ class CloudStore:
             return []
         if version is None:
             raise CloudSchemaError("the cloud is empty: run `dmledger cloud init` instead")
+        if version == 2:
+            return self._upgrade_from_2()
         if version != 1:
             raise CloudSchemaError(f"cannot upgrade from schema version {version}")
         dialect = self.engine.dialect
@@ -181,6 +184,28 @@ class CloudStore:
             for statement in ddl.seed_rows_statements(self.dialect):
                 conn.exec_driver_sql(statement)
             # The clock starts above every version handed out so far (all 0).
+            steps.append(f"schema_version = {schema.SCHEMA_VERSION}")
+        return steps
+
+    def _upgrade_from_2(self) -> list[str]:
+        """Version 2 to 3: the notes_replaced column and, once, the cloud identity."""
+        steps: list[str] = []
+        with self.transaction() as conn:
+            for table, column in schema.ADDED_COLUMNS_V3:
+                statement = ddl.add_column_statement(table, column, self.engine.dialect)
+                conn.exec_driver_sql(statement)
+                steps.append(statement)
+            known = conn.execute(
+                sa.select(dmledger_info.c.info_value).where(dmledger_info.c.info_key == "cloud_id")
+            ).first()
+            if known is None:
+                conn.exec_driver_sql(ddl.cloud_id_statement(self.dialect))
+                steps.append("cloud_id made")
+            conn.execute(
+                sa.update(dmledger_info)
+                .where(dmledger_info.c.info_key == "schema_version")
+                .values(info_value=str(schema.SCHEMA_VERSION))
+            )
             steps.append(f"schema_version = {schema.SCHEMA_VERSION}")
         return steps
 
@@ -432,32 +457,32 @@ class CloudStore:
             ],
         )
 
-    def push_edits(self, conn: sa.Connection, edits: Sequence[Edit]) -> None:
-        """Apply outbox edits in order. Consecutive edits are batched by kind; a delete
-        closes a segment so an edit never jumps over a deletion of the same lead."""
+    def push_edits(self, conn: sa.Connection, edits: Sequence[Edit]) -> list[Edit]:
+        """Apply outbox edits in order; returns the edits dropped because their lead is
+        not in the cloud (a teammate deleted it: deletion wins over concurrent edits).
+
+        Consecutive edits are batched by kind; a delete closes a segment so an edit never
+        jumps over a deletion of the same lead. See ARCHITECTURE.md for each field's rule.
+        """
+        dropped: list[Edit] = []
         segment: list[Edit] = []
         for edit in edits:
             if edit.op == "delete":
-                self._apply_segment(conn, segment)
+                dropped += self._apply_segment(conn, segment)
                 segment = []
                 self.delete_prospects(conn, [edit.target])
             else:
                 segment.append(edit)
-        self._apply_segment(conn, segment)
+        dropped += self._apply_segment(conn, segment)
+        return dropped
 
-    def _apply_segment(self, conn: sa.Connection, segment: Sequence[Edit]) -> None:
+    def _apply_segment(self, conn: sa.Connection, segment: Sequence[Edit]) -> list[Edit]:
         if not segment:
-            return
+            return []
         adds: dict[str, Edit] = {}
-        statuses: dict[str, str] = {}
-        notes: dict[str, str | None] = {}
         for edit in segment:
             if edit.op == "add":
                 adds.setdefault(edit.target, edit)
-            elif edit.op == "status" and edit.status is not None:
-                statuses[edit.target] = edit.status  # later wins
-            elif edit.op == "notes":
-                notes[edit.target] = edit.notes
         if adds:
             self._insert_ignore(
                 conn,
@@ -472,36 +497,60 @@ class CloudStore:
                 ],
                 ["target_username"],
             )
+        changes = [e for e in segment if e.op != "add"]
+        if not changes:
+            return []
+        # Notes are merged here from what the cloud holds, so those rows are locked first.
+        found = self._notes_of(
+            conn,
+            sorted({e.target for e in changes}),
+            lock=any(e.op in ("notes", "append") for e in changes),
+        )
+        statuses: dict[str, str] = {}
+        notes: dict[str, tuple[str | None, str | None]] = {}
+        for edit in changes:
+            if edit.target not in found:
+                continue  # dropped below: never recreate a deleted lead from an edit
+            if edit.op == "status" and edit.status is not None:
+                statuses[edit.target] = edit.status  # later wins
+            elif edit.op in ("notes", "append"):
+                text, replaced = notes.get(edit.target, found[edit.target])
+                notes[edit.target] = _notes_after(edit, text, replaced)
         if statuses:
-            self._upsert_field(conn, "status", statuses)
-        if notes:
-            self._upsert_field(
-                conn, "notes", {k: fit_bytes(v, NOTES_MAX_BYTES) for k, v in notes.items()}
-            )
-
-    def _upsert_field(
-        self, conn: sa.Connection, field: str, values: Mapping[str, str | None]
-    ) -> None:
-        rows = [{"target_username": k, field: v} for k, v in values.items()]
-        if self.dialect == "oracle":
+            status = prospects.c.status
             conn.execute(
-                sa.text(_oracle_field_merge(field)),
-                [{"t": r["target_username"], "v": r[field]} for r in rows],
+                sa.update(prospects)
+                .where(
+                    prospects.c.target_username == sa.bindparam("t"),
+                    sa.or_(status.is_(None), status != sa.bindparam("v")),
+                )
+                .values(status=sa.bindparam("v")),
+                [{"t": t, "v": v} for t, v in statuses.items()],
             )
-            return
-        insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(prospects)
-        column = prospects.c[field]
-        changed = (
-            column.is_distinct_from(insert.excluded[field])
-            if self.dialect == "postgresql"
-            else column.is_not(insert.excluded[field])
-        )
-        statement = insert.on_conflict_do_update(
-            index_elements=[prospects.c.target_username],
-            set_={field: insert.excluded[field]},
-            where=changed,
-        )
-        conn.execute(statement, rows)
+        changed = [(t, n, r) for t, (n, r) in notes.items() if (n, r) != found[t]]
+        if changed:
+            conn.execute(
+                sa.update(prospects)
+                .where(prospects.c.target_username == sa.bindparam("t"))
+                .values(notes=sa.bindparam("n"), notes_replaced=sa.bindparam("r")),
+                [{"t": t, "n": n, "r": r} for t, n, r in changed],
+            )
+        return [e for e in changes if e.target not in found]
+
+    def _notes_of(
+        self, conn: sa.Connection, handles: Sequence[str], *, lock: bool
+    ) -> dict[str, tuple[str | None, str | None]]:
+        """(notes, notes_replaced) of the leads that exist, by handle."""
+        found: dict[str, tuple[str | None, str | None]] = {}
+        p = prospects.c
+        for start in range(0, len(handles), 500):  # Oracle takes 1000 items in an IN list
+            statement = sa.select(p.target_username, p.notes, p.notes_replaced).where(
+                p.target_username.in_(handles[start : start + 500])
+            )
+            if lock:
+                statement = statement.with_for_update()
+            found.update((r[0], (r[1], r[2])) for r in conn.execute(statement))
+        return found
 
     def delete_prospects(self, conn: sa.Connection, handles: Sequence[str]) -> None:
         """Delete leads and their DMs; the trigger leaves a tombstone for every cache."""
@@ -526,14 +575,25 @@ class CloudStore:
         """
         text = sa.cast(sa.null(), sa.String)
         number = sa.cast(sa.null(), sa.BigInteger)
+        stamp = sa.cast(sa.null(), sa.TIMESTAMP)
+
+        def info(key: str) -> sa.ScalarSelect[Any]:
+            return (
+                sa.select(dmledger_info.c.info_value)
+                .where(dmledger_info.c.info_key == key)
+                .scalar_subquery()
+            )
+
         statement = sa.union_all(
+            # The clock row also carries the cloud's identity, schema version and time.
             sa.select(
                 sa.literal("C").label("kind"),
-                text.label("name"),
-                text.label("owner"),
+                info("cloud_id").label("name"),
+                info("schema_version").label("owner"),
                 text.label("status"),
                 sync_clock.c.version.label("version"),
                 sync_clock.c.purged_through.label("purged"),
+                self._now().label("now"),
             ).where(sync_clock.c.id == 1),
             sa.select(
                 sa.literal("A"),
@@ -542,15 +602,24 @@ class CloudStore:
                 actors.c.status,
                 number,
                 number,
+                stamp,
             ),
-            sa.select(sa.literal("O"), operators.c.operator_name, text, text, number, number),
+            sa.select(
+                sa.literal("O"), operators.c.operator_name, text, text, number, number, stamp
+            ),
         )
         version = purged = None
+        cloud_id: str | None = None
+        schema_version: int | None = None
+        now: datetime | None = None
         names: list[str] = []
         actor_rows: list[ActorRow] = []
         for row in conn.execute(statement):
             if row.kind == "C":
                 version, purged = int(row.version), int(row.purged)
+                cloud_id = row.name
+                schema_version = int(row.owner) if row.owner is not None else None
+                now = _naive_utc(row.now)
             elif row.kind == "A":
                 actor_rows.append(ActorRow(row.name, row.owner, row.status or "active"))
             else:
@@ -564,7 +633,16 @@ class CloudStore:
             count = int(
                 conn.execute(sa.select(sa.func.count()).select_from(prospects)).scalar_one()
             )
-        return CloudHeader(version, purged, tuple(names), tuple(actor_rows), count)
+        return CloudHeader(
+            version,
+            purged,
+            tuple(names),
+            tuple(actor_rows),
+            count,
+            now=now,
+            cloud_id=cloud_id,
+            schema_version=schema_version,
+        )
 
     def pull_page(self, conn: sa.Connection, after: Cursor, limit: int) -> list[PulledRow]:
         """Prospect changes and deletions after ``after`` in (version, handle) order."""
@@ -580,6 +658,7 @@ class CloudStore:
                 p.c.notes,
                 p.c.first_contacted,
                 p.c.last_updated,
+                p.c.notes_replaced,
             )
             .select_from(p.outerjoin(a, a.c.username == p.c.owner_actor))
             .where(self._after(p.c.row_version, p.c.target_username, after))
@@ -596,6 +675,7 @@ class CloudStore:
             sa.cast(sa.null(), schema.varchar(4000)),
             stamp,
             t.c.deleted_at,
+            sa.cast(sa.null(), schema.varchar(4000)),
         ).where(self._after(t.c.row_version, t.c.target_username, after))
         union = sa.union_all(changes, deletions).subquery()
         statement = sa.select(union).order_by(union.c.version, union.c.handle).limit(limit)
@@ -610,6 +690,7 @@ class CloudStore:
                 notes=row.notes,
                 first_contacted=row.first_contacted,
                 last_updated=row.last_updated,
+                notes_replaced=row.notes_replaced,
             )
             for row in conn.execute(statement)
         ]
@@ -629,17 +710,17 @@ class CloudStore:
 
     def database_now(self) -> datetime:
         """The cloud database's clock, in UTC (sessions run in UTC)."""
-        query = {
-            "oracle": "SELECT SYS_EXTRACT_UTC(SYSTIMESTAMP) FROM dual",
-            "postgresql": "SELECT timezone('UTC', clock_timestamp())",
-            "sqlite": "SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')",
-        }[self.dialect]
         with self.reading() as conn:
-            value = conn.exec_driver_sql(query).scalar_one()
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=None)
+            return _naive_utc(conn.execute(sa.select(self._now())).scalar_one())
+
+    def _now(self) -> sa.ColumnElement[datetime]:
+        """The database's clock in UTC, as an expression (the header reads it too)."""
+        sql = {
+            "oracle": "SYS_EXTRACT_UTC(SYSTIMESTAMP)",
+            "postgresql": "timezone('UTC', clock_timestamp())",
+            "sqlite": "strftime('%Y-%m-%d %H:%M:%f', 'now')",
+        }[self.dialect]
+        return sa.literal_column(sql, sa.TIMESTAMP)
 
     def purge_tombstones_older_than(self, days: int) -> int:
         """Drop tombstones older than ``days`` by the database's clock (never a client's)."""
@@ -712,6 +793,37 @@ class CloudStore:
         return int(result.rowcount)
 
 
+def _naive_utc(value: object) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime):
+        raise CloudSchemaError(f"the cloud returned {value!r} for its clock, not a time")
+    return value.replace(tzinfo=None)
+
+
+def _notes_after(
+    edit: Edit, notes: str | None, replaced: str | None
+) -> tuple[str | None, str | None]:
+    """(notes, notes_replaced) after one notes edit at the cloud.
+
+    An append merges its dated line in (once, in time order). A replace wins, as the
+    last write; when the notes it overwrites are not the ones its writer saw, they are
+    kept as ``notes_replaced`` so their writer sees what was lost. A replace made on top
+    of what the cloud holds clears that flag.
+    """
+    if edit.op == "append":
+        if edit.notes is None:
+            return notes, replaced
+        return fit_bytes(merge_note(notes, edit.notes), NOTES_MAX_BYTES), replaced
+    new = fit_bytes(edit.notes, NOTES_MAX_BYTES)
+    seen = fit_bytes(edit.base, NOTES_MAX_BYTES)
+    if notes == seen:
+        return new, None
+    if notes is not None and notes != new:
+        return new, notes
+    return new, replaced
+
+
 def _oracle_insert_ignore(table: str, columns: Sequence[str], keys: Sequence[str]) -> str:
     """MERGE … WHEN NOT MATCHED: Oracle's insert-if-absent, run as array DML."""
     source = ", ".join(f":{c} AS {c}" for c in columns)
@@ -721,16 +833,6 @@ def _oracle_insert_ignore(table: str, columns: Sequence[str], keys: Sequence[str
     return (
         f"MERGE INTO {table} t USING (SELECT {source} FROM dual) s ON ({on}) "
         f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})"
-    )
-
-
-def _oracle_field_merge(field: str) -> str:
-    return (
-        "MERGE INTO prospects p USING (SELECT :t AS t, :v AS v FROM dual) s "
-        "ON (p.target_username = s.t) "
-        f"WHEN MATCHED THEN UPDATE SET p.{field} = s.v "
-        f"WHERE DECODE(p.{field}, s.v, 0, 1) = 1 "
-        f"WHEN NOT MATCHED THEN INSERT (target_username, {field}) VALUES (s.t, s.v)"
     )
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-EditOp = Literal["add", "status", "notes", "delete"]
+EditOp = Literal["add", "status", "notes", "append", "delete"]
 
 
 @dataclass(frozen=True)
@@ -24,13 +24,22 @@ class OutgoingLog:
 
 @dataclass(frozen=True)
 class Edit:
-    """One queued prospect edit from the outbox, pushed in ``seq`` order."""
+    """One queued prospect edit from the outbox, pushed in journal order.
+
+    ``notes`` is the new notes (``notes``), the line to merge in (``append``) or the
+    notes of a new lead (``add``); ``base`` is the notes its writer saw before a
+    ``notes`` replace. ``after_log`` is the highest local DM id when the edit was made:
+    the edit goes after those DMs and before later ones. ``at`` is the corrected time.
+    """
 
     seq: int
     op: EditOp
     target: str
     status: str | None = None
     notes: str | None = None
+    base: str | None = None
+    after_log: int = 0
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,7 @@ class PulledRow:
     notes: str | None = None
     first_contacted: datetime | None = None
     last_updated: datetime | None = None
+    notes_replaced: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,9 @@ class CloudHeader:
     operators: tuple[str, ...] = ()
     actors: tuple[ActorRow, ...] = ()
     prospect_count: int | None = None
+    now: datetime | None = None  # the cloud database's clock (UTC) when it answered
+    cloud_id: str | None = None  # dmledger_info.cloud_id: new after every reset
+    schema_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +114,7 @@ class Prospect:
     first_contacted: datetime | None = None
     last_updated: datetime | None = None
     row_version: int | None = None
+    notes_replaced: str | None = None  # a teammate's replace overwrote this text
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from dmledger.domain.notes import merge_note
 from dmledger.domain.records import Edit, OutgoingLog, Prospect
 from dmledger.domain.rules import Contact, apply_dm
 from dmledger.domain.statuses import read_stored_status
@@ -44,6 +45,7 @@ def apply_dm_to_cache(store: LocalStore, conn: sa.Connection, item: OutgoingLog)
         first_contacted=after.first_contacted,
         last_updated=None if current is None else current.last_updated,
         row_version=None if current is None else current.row_version,
+        notes_replaced=None if current is None else current.notes_replaced,
     )
     store.put_prospect(conn, updated)
     return updated
@@ -66,7 +68,17 @@ def apply_edit_to_cache(store: LocalStore, conn: sa.Connection, edit: Edit) -> N
         current = _replace(current, status=edit.status)
     elif edit.op == "notes":
         current = _replace(current, notes=edit.notes)
+    elif edit.op == "append" and edit.notes is not None:
+        current = _replace(current, notes=merge_note(current.notes, edit.notes))
     store.put_prospect(conn, current)
+
+
+def apply_to_cache(store: LocalStore, conn: sa.Connection, item: OutgoingLog | Edit) -> None:
+    """Re-apply one journal item (a DM or an edit) to the cache."""
+    if isinstance(item, Edit):
+        apply_edit_to_cache(store, conn, item)
+    else:
+        apply_dm_to_cache(store, conn, item)
 
 
 def _replace(p: Prospect, **changes: object) -> Prospect:

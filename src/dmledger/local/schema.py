@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-LOCAL_SCHEMA_VERSION = 1
+LOCAL_SCHEMA_VERSION = 2  # 2: outbox.after_log/base_notes, notes_replaced, notices
 
 metadata = sa.MetaData()
 
@@ -26,6 +26,7 @@ prospects = sa.Table(
     sa.Column("owner_operator", sa.Text),
     sa.Column("row_version", sa.Integer),  # the cloud version this row reflects
     sa.Column("seen_gen", sa.Integer, nullable=False, server_default="0"),  # full-resync mark
+    sa.Column("notes_replaced", sa.Text),  # the cloud's flag: a teammate's replace won
     sqlite_with_rowid=True,
 )
 
@@ -42,6 +43,9 @@ outreach_logs = sa.Table(
     sa.Column("client_log_id", sa.Text, nullable=False, unique=True),
     sa.Column("error", sa.Text),  # set when the cloud refused it: set aside
     sa.Column("failed_at", sa.Text),
+    # 1: stamped by this machine's raw clock before any offset to the cloud's was known;
+    # the first sync corrects it.
+    sa.Column("raw_clock", sa.Integer),
     sqlite_autoincrement=True,  # ids name set-aside rows: never reuse one
 )
 
@@ -56,10 +60,13 @@ outbox = sa.Table(
     "outbox",
     metadata,
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("op", sa.Text, nullable=False),  # add | status | notes | delete
+    sa.Column("op", sa.Text, nullable=False),  # add | status | notes | append | delete
     sa.Column("target_username", sa.Text, nullable=False),
     sa.Column("status", sa.Text),
     sa.Column("notes", sa.Text),
+    # The journal: the highest outreach_logs.id when queued (NULL: before every DM).
+    sa.Column("after_log", sa.Integer),
+    sa.Column("base_notes", sa.Text),  # what the writer saw before replacing the notes
     sa.Column("created_at", sa.Text, nullable=False),
     sa.Column("error", sa.Text),
     sa.Column("failed_at", sa.Text),
@@ -78,6 +85,24 @@ operators = sa.Table(
     "operators",
     metadata,
     sa.Column("operator_name", sa.Text, primary_key=True),
+)
+
+# Edits the cloud dropped (the lead was deleted by a teammate), shown on the card.
+notices = sa.Table(
+    "notices",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("target_username", sa.Text, nullable=False, index=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("at", sa.Text, nullable=False),
+)
+
+# Columns added after version 1: a cache made by an older agent gets them on open.
+ADDED_COLUMNS = (
+    (prospects, prospects.c.notes_replaced),
+    (outbox, outbox.c.after_log),
+    (outbox, outbox.c.base_notes),
+    (outreach_logs, outreach_logs.c.raw_clock),
 )
 
 team_cache = sa.Table(

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +98,17 @@ class LocalStore:
                 index.create(conn, checkfirst=True)
             for statement in schema.FTS_STATEMENTS:
                 conn.exec_driver_sql(statement)
+            for table, column in schema.ADDED_COLUMNS:
+                present = {r[1] for r in conn.exec_driver_sql(f"PRAGMA table_info({table.name})")}
+                if column.name not in present:
+                    # A cache made by an older agent: the new columns start empty.
+                    conn.exec_driver_sql(
+                        f"ALTER TABLE {table.name} ADD COLUMN {column.name} "
+                        f"{column.type.compile(dialect=conn.dialect)}"
+                    )
             conn.execute(
                 sa.insert(meta)
-                .prefix_with("OR IGNORE")
+                .prefix_with("OR REPLACE")
                 .values(key="local_schema_version", value=str(schema.LOCAL_SCHEMA_VERSION))
             )
 
@@ -160,6 +168,7 @@ class LocalStore:
             "first_contacted": iso(p.first_contacted),
             "last_updated": iso(p.last_updated),
             "row_version": p.row_version,
+            "notes_replaced": p.notes_replaced,
         }
         result = conn.execute(
             sa.update(prospects).where(prospects.c.target_username == p.handle).values(**values)
@@ -255,8 +264,13 @@ class LocalStore:
 
     # -- logs ----------------------------------------------------------------------
 
-    def insert_log(self, conn: sa.Connection, item: OutgoingLog) -> int | None:
-        """Queue a DM; returns its local id, or None if this client_log_id is already here."""
+    def insert_log(
+        self, conn: sa.Connection, item: OutgoingLog, *, raw_clock: bool = False
+    ) -> int | None:
+        """Queue a DM; returns its local id, or None if this client_log_id is already here.
+
+        ``raw_clock``: ``sent_at`` is this machine's uncorrected clock (no offset to the
+        cloud's measured yet); :meth:`correct_raw_clock` fixes it at the next sync."""
         result = conn.execute(
             sa.insert(outreach_logs)
             .prefix_with("OR IGNORE")
@@ -268,6 +282,7 @@ class LocalStore:
                 timestamp=iso(item.sent_at),
                 client_log_id=item.client_log_id,
                 synced_to_cloud=0,
+                raw_clock=1 if raw_clock else None,
             )
         )
         if result.rowcount == 0:
@@ -337,6 +352,24 @@ class LocalStore:
             )
         return found
 
+    def correct_raw_clock(self, conn: sa.Connection, offset: timedelta) -> int:
+        """Add the measured clock offset to queued DMs stamped by the raw clock."""
+        c = outreach_logs.c
+        rows = conn.execute(
+            sa.select(c.id, c.timestamp).where(c.synced_to_cloud == 0, c.raw_clock == 1)
+        ).all()
+        if rows:
+            conn.execute(
+                sa.update(outreach_logs)
+                .where(c.id == sa.bindparam("lid"))
+                .values(timestamp=sa.bindparam("at"), raw_clock=None),
+                [
+                    {"lid": r.id, "at": iso(datetime.fromisoformat(r.timestamp) + offset)}
+                    for r in rows
+                ],
+            )
+        return len(rows)
+
     def mark_logs_synced(self, conn: sa.Connection, local_ids: Sequence[int]) -> None:
         if local_ids:
             conn.execute(
@@ -363,14 +396,18 @@ class LocalStore:
         *,
         status: str | None = None,
         notes: str | None = None,
+        base: str | None = None,
         at: datetime | None = None,
     ) -> None:
+        """Queue an edit in the journal, after every DM queued so far."""
         conn.execute(
             sa.insert(outbox).values(
                 op=op,
                 target_username=handle,
                 status=status,
                 notes=notes,
+                base_notes=base,
+                after_log=self._last_log_id(),
                 created_at=iso(at or utcnow()),
             )
         )
@@ -378,7 +415,44 @@ class LocalStore:
     def enqueue_edits(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
         """Bulk queue (CSV import): rows of op, target_username, status, created_at."""
         if rows:
-            conn.execute(sa.insert(outbox), list(rows))
+            conn.execute(sa.insert(outbox).values(after_log=self._last_log_id()), list(rows))
+
+    @staticmethod
+    def _last_log_id() -> sa.ScalarSelect[Any]:
+        # Evaluated inside the INSERT: no read of its own, and in the same transaction.
+        return sa.select(sa.func.coalesce(sa.func.max(outreach_logs.c.id), 0)).scalar_subquery()
+
+    def pending_journal(self, conn: sa.Connection, limit: int) -> list[OutgoingLog | Edit]:
+        """The oldest queued DMs and edits not set aside, in the order they were made."""
+        return journal_order(self.pending_logs(conn, limit), self.pending_edits(conn, limit))[
+            :limit
+        ]
+
+    def pending_journal_for(
+        self, conn: sa.Connection, handles: Iterable[str]
+    ) -> list[OutgoingLog | Edit]:
+        """Every queued DM and edit (set aside or not) for these leads, in journal order."""
+        chosen = list(handles)
+        return journal_order(
+            sorted(self.pending_logs_for(conn, chosen), key=lambda i: i.local_id),
+            self.pending_edits_for(conn, chosen),
+        )
+
+    # -- notices -------------------------------------------------------------------
+
+    def add_notice(self, conn: sa.Connection, handle: str, text: str, at: datetime) -> None:
+        conn.execute(
+            sa.insert(schema.notices).values(target_username=handle, text=text, at=iso(at))
+        )
+
+    def notices_for(self, conn: sa.Connection, handle: str) -> list[str]:
+        n = schema.notices
+        return [
+            str(r[0])
+            for r in conn.execute(
+                sa.select(n.c.text).where(n.c.target_username == handle).order_by(n.c.id)
+            )
+        ]
 
     def pending_edits(self, conn: sa.Connection, limit: int) -> list[Edit]:
         """The oldest queued edits not set aside, in the order they were made."""
@@ -502,6 +576,7 @@ class LocalStore:
                 "first_contacted": iso(row.first_contacted),
                 "last_updated": iso(row.last_updated),
                 "row_version": row.version,
+                "notes_replaced": row.notes_replaced,
                 "seen_gen": gen,
             }
             for row in rows
@@ -648,6 +723,7 @@ def _prospect(row: Any) -> Prospect:
         first_contacted=from_iso(row.first_contacted),
         last_updated=from_iso(row.last_updated),
         row_version=row.row_version,
+        notes_replaced=row.notes_replaced,
     )
 
 
@@ -667,5 +743,26 @@ def _log(row: Any) -> LocalLog:
 
 def _edit(row: Any) -> Edit:
     return Edit(
-        seq=row.seq, op=row.op, target=row.target_username, status=row.status, notes=row.notes
+        seq=row.seq,
+        op=row.op,
+        target=row.target_username,
+        status=row.status,
+        notes=row.notes,
+        base=row.base_notes,
+        after_log=row.after_log or 0,
+        at=from_iso(row.created_at),
     )
+
+
+def journal_order(logs: Sequence[OutgoingLog], edits: Sequence[Edit]) -> list[OutgoingLog | Edit]:
+    """DMs (in id order) and edits (in seq order) merged in the order they were made:
+    an edit comes after the DMs whose id is at most its ``after_log``."""
+    merged: list[OutgoingLog | Edit] = []
+    i = 0
+    for edit in edits:
+        while i < len(logs) and logs[i].local_id <= edit.after_log:
+            merged.append(logs[i])
+            i += 1
+        merged.append(edit)
+    merged.extend(logs[i:])
+    return merged

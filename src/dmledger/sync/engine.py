@@ -1,4 +1,5 @@
-"""One sync cycle: push DMs, push edits, pull changes. See ARCHITECTURE.md, "Sync protocol".
+"""One sync cycle: read the header, push the journal, pull changes. See ARCHITECTURE.md,
+"Sync protocol".
 
 The invariants, and what keeps each of them:
 
@@ -8,19 +9,21 @@ The invariants, and what keeps each of them:
 - Nothing is missed: the cursor is the cloud's ``row_version``, handed out in
   commit order by the database. Each page and the cursor after it are written in
   one SQLite transaction, so a crash resumes exactly where it stopped.
-- A pull never undoes local work: queued edits and DMs are pushed first, and those
-  still queued (made during the sync, or set aside) are re-applied on top of every
-  pulled page.
-- Edits go before DMs, because a queued edit is usually older than a queued DM to the
-  same lead (add a lead with notes, then message it; delete a lead, then message it
-  again): the DMs' effects (contacted, earliest first contact owns) are then applied
-  on top of the edited row, in the cloud as in the cache. Pushing DMs first lost the
-  added lead's notes and status and, after a delete, the new DM itself.
-- A purge of old tombstones that lands while a pull runs cannot hide a deletion: the
-  version each pull starts from is kept, and the next sync resyncs fully if the
-  purge horizon has passed it.
-- A bad row never blocks the queue: a refused batch is split in halves until the
-  refused rows are found; they are set aside with the error, the rest goes on.
+- A pull never undoes local work: queued work is pushed first, and what is still
+  queued (made during the sync, or set aside) is re-applied on top of every page.
+- Local operations reach the cloud in the order they were made: DMs and edits are one
+  journal, pushed in batches of segments (``journal_segments``) that keep each lead's
+  order.
+- The cache notices another cloud: the header carries the cloud's identity, and a
+  different one (a reset, a replaced database) or a clock behind the cursor starts a
+  full resync that keeps queued work. A purge of old tombstones that lands while a
+  pull runs cannot hide a deletion: the version each pull starts from is kept, and
+  the next sync resyncs fully if the purge horizon has passed it.
+- Event times follow the cloud's clock: each header measures the offset, which the
+  Ledger adds to the local clock; a DM stamped too far in the future is refused.
+- A bad row never blocks the queue, and a table-wide refusal never sets rows aside:
+  only a row refusal (``CloudRowRefused``) splits a batch in halves to find the rows
+  to set aside; a missing right, table or column stops the sync with the queue intact.
 """
 
 from __future__ import annotations
@@ -28,16 +31,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
 import sqlalchemy as sa
 
-from dmledger.domain.records import ActorRow, Cursor, Edit, OutgoingLog, PulledRow
+from dmledger.cloud.schema import SCHEMA_VERSION
+from dmledger.domain.records import ActorRow, CloudHeader, Cursor, Edit, OutgoingLog, PulledRow
 from dmledger.domain.timeutil import Clock, utcnow
-from dmledger.errors import CloudError, CloudUnavailable, DmLedgerError
-from dmledger.local.effects import apply_dm_to_cache, apply_edit_to_cache
+from dmledger.errors import (
+    CloudError,
+    CloudPermissionDenied,
+    CloudRowRefused,
+    CloudSchemaError,
+    DmLedgerError,
+)
+from dmledger.local.effects import apply_to_cache
 from dmledger.local.store import LocalStore, iso
 from dmledger.sync.gateway import CloudGateway
 from dmledger.sync.lock import sync_lock
@@ -54,6 +64,7 @@ PULL_PAGE = 50_000
 _PULL_STARTED = "pull_started_version"  # meta: the cursor version the last pull began at
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 Progress = Callable[[int, int | None], None]  # (rows pulled so far, expected total or None)
 
@@ -68,6 +79,8 @@ class SyncReport:
     deleted: int = 0
     set_aside: int = 0
     full_resync: bool = False
+    resync_reason: str | None = None  # why a full resync ran (None: none, or the first pull)
+    dropped: int = 0  # edits the cloud dropped: their lead had been deleted
     started_at: datetime | None = None
     finished_at: datetime | None = None
     errors: list[str] = field(default_factory=list)
@@ -75,6 +88,32 @@ class SyncReport:
     @property
     def moved(self) -> bool:
         return bool(self.pushed_logs or self.pushed_edits or self.pulled or self.deleted)
+
+
+FUTURE_LIMIT = timedelta(minutes=5)  # a DM stamped later than cloud time + this is refused
+OFFSET_KEY = "clock_offset_seconds"  # meta: cloud clock minus local clock at the last sync
+CLOUD_ID_KEY = "cloud_id"  # meta: the identity of the cloud this cache copies
+
+RESET = "the team's cloud database was reset or replaced"
+WENT_BACK = "the cloud database went back in time (restored from a backup?)"
+PURGED = "this machine was away longer than deletions are kept"
+FORCED = "a set-aside change was dropped, so the cloud's rows are read again"
+
+
+def clock_offset(local: LocalStore, conn: sa.Connection) -> timedelta | None:
+    """Cloud clock minus this machine's clock, as measured by the last sync (None before
+    the first)."""
+    value = local.get_meta(conn, OFFSET_KEY)
+    return timedelta(seconds=float(value)) if value else None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    header: CloudHeader
+    cursor: Cursor
+    resyncing: bool
+    gen: int
+    offset: timedelta
 
 
 class SyncEngine:
@@ -97,17 +136,21 @@ class SyncEngine:
         self.clock = clock
         self.log_batch = log_batch
         self.edit_batch = edit_batch
+        # One journal of DMs and edits: a push batch holds up to the smaller size.
+        self.batch = min(log_batch, edit_batch)
         self.pull_page_size = pull_page
 
     def sync_once(self, progress: Progress | None = None, *, wait: bool = False) -> SyncReport:
-        """Push, then pull. Raises SyncBusy if another process syncs this home, and
-        CloudUnavailable (queue intact) if the cloud drops out; records the outcome."""
+        """Header, push, pull. Raises SyncBusy if another process syncs this home,
+        CloudUnavailable (queue intact) if the cloud drops out, and CloudPermissionDenied
+        or CloudSchemaError (queue intact, nothing set aside) when the cloud refuses a
+        whole table; records the outcome for ``status``."""
         with sync_lock(self.home, wait=wait):
             report = SyncReport(started_at=self.clock())
             try:
-                self._push_edits(report)
-                self._push_logs(report)
-                self._pull(report, progress)
+                plan = self._begin(report)
+                self._push(report, plan.offset)
+                self._pull(report, progress, plan)
             except DmLedgerError as error:
                 self._record(last_error=str(error))
                 raise
@@ -122,105 +165,157 @@ class SyncEngine:
             if last_sync_at is not None:
                 self.local.set_meta(conn, "last_sync_at", last_sync_at)
 
-    # -- push ----------------------------------------------------------------------
+    # -- header --------------------------------------------------------------------
 
-    def _push_logs(self, report: SyncReport) -> None:
-        ensured_operators: set[str] = set()
-        ensured_actors: set[str] = set()
-        while True:
-            with self.local.reading() as conn:
-                batch = self.local.pending_logs(conn, self.log_batch)
-                actor_rows = {
-                    a: self.local.get_actor(conn, a) for a in {item.actor for item in batch}
-                }
-            if not batch:
-                return
-
-            def push(
-                items: Sequence[OutgoingLog], actor_rows: dict[str, ActorRow | None] = actor_rows
-            ) -> None:
-                operators = sorted({i.operator for i in items} - ensured_operators)
-                actors = [
-                    actor_rows.get(i.actor) or ActorRow(i.actor, i.operator, "active")
-                    for i in items
-                    if i.actor not in ensured_actors
-                ]
-                # Operators named as actor owners must exist before the actors do.
-                operators = sorted(
-                    set(operators) | {a.owner_operator for a in actors if a.owner_operator}
-                )
-                self.cloud.push_logs(items, operators, actors)
-                ensured_operators.update(operators)
-                ensured_actors.update(a.username for a in actors)
-
-            def done(items: Sequence[OutgoingLog]) -> None:
-                with self.local.transaction() as conn:
-                    self.local.mark_logs_synced(conn, [i.local_id for i in items])
-                report.pushed_logs += len(items)
-
-            def refuse(item: OutgoingLog, error: str) -> None:
-                with self.local.transaction() as conn:
-                    self.local.set_log_aside(conn, item.local_id, error)
-                report.set_aside += 1
-                report.errors.append(f"DM {item.client_log_id} to {item.target}: {error}")
-
-            _isolating(batch, push, done, refuse)
-
-    def _push_edits(self, report: SyncReport) -> None:
-        while True:
-            with self.local.reading() as conn:
-                batch = self.local.pending_edits(conn, self.edit_batch)
-            if not batch:
-                return
-
-            def done(items: Sequence[Edit]) -> None:
-                with self.local.transaction() as conn:
-                    self.local.remove_edits(conn, [e.seq for e in items])
-                report.pushed_edits += len(items)
-
-            def refuse(item: Edit, error: str) -> None:
-                with self.local.transaction() as conn:
-                    self.local.set_edit_aside(conn, item.seq, error)
-                report.set_aside += 1
-                report.errors.append(f"{item.op} edit of {item.target}: {error}")
-
-            _isolating(batch, self.cloud.push_edits, done, refuse)
-
-    # -- pull ----------------------------------------------------------------------
-
-    def _pull(self, report: SyncReport, progress: Progress | None) -> None:
+    def _begin(self, report: SyncReport) -> _Plan:
+        """Read the header; measure the clock offset; decide whether to resync in full."""
         with self.local.reading() as conn:
             cursor = self.local.cursor(conn)
             resyncing = self.local.get_meta(conn, "resync_gen_active") is not None
             forced = self.local.get_meta(conn, "force_resync") is not None
             gen = int(self.local.get_meta(conn, "resync_gen") or 0)
             last_start = self.local.get_meta(conn, _PULL_STARTED)
+            known_id = self.local.get_meta(conn, CLOUD_ID_KEY)
         initial = cursor.version < 0
+        asked = self.clock()
         header = self.cloud.header(with_count=initial and not resyncing)
+        answered = self.clock()
+        if header.schema_version is not None and header.schema_version != SCHEMA_VERSION:
+            raise CloudSchemaError(
+                f"the cloud schema is version {header.schema_version}, this agent knows "
+                f"{SCHEMA_VERSION}: nothing was sent and the queue is intact; run "
+                "`dmledger cloud upgrade` or upgrade DM Ledger, then sync again"
+            )
+        offset = timedelta(0)
+        if header.now is not None:
+            offset = header.now - (asked + (answered - asked) / 2)
         # The last pull saw every tombstone after where it started only if none was
         # purged while it ran: compare the purge horizon with that start.
         seen_from = cursor.version if last_start is None else min(cursor.version, int(last_start))
+        replaced = known_id is not None and header.cloud_id not in (None, known_id)
         # The clock never goes back: if it did, the cloud was reset or restored, and
         # a cursor past its clock would skip every new lead.
         went_back = cursor.version > header.version
         purged = seen_from < header.purged_through
-        if went_back or (not resyncing and (initial or forced or purged)):
-            # First pull, away longer than tombstones are kept, or a cloud that started
-            # over: read everything and drop what the cloud no longer has at the end.
-            resyncing = True
-            report.full_resync = not initial
-            gen += 1
-            cursor = Cursor()
-            with self.local.transaction() as conn:
+        start = replaced or went_back or (not resyncing and (initial or forced or purged))
+        with self.local.transaction() as conn:
+            if header.now is not None:
+                self.local.set_meta(conn, OFFSET_KEY, f"{offset.total_seconds():.6f}")
+                # DMs logged before any offset was known get it now.
+                self.local.correct_raw_clock(conn, offset)
+            if header.cloud_id is not None:
+                self.local.set_meta(conn, CLOUD_ID_KEY, header.cloud_id)
+            if start:
+                # Read everything and drop what the cloud no longer has at the end;
+                # queued work is kept, and pushed to this cloud first.
+                resyncing = True
+                gen += 1
+                cursor = Cursor()
                 self.local.set_meta(conn, "resync_gen", str(gen))
                 self.local.set_meta(conn, "resync_gen_active", "1")
                 self.local.delete_meta(conn, "force_resync")
                 self.local.set_cursor(conn, cursor)
-        with self.local.transaction() as conn:
             self.local.replace_people(conn, header.operators, header.actors)
+        if start and not initial:
+            report.full_resync = True
+            report.resync_reason = (
+                RESET if replaced else WENT_BACK if went_back else PURGED if purged else FORCED
+            )
+            log.warning("full resync: %s", report.resync_reason)
+        return _Plan(header, cursor, resyncing, gen, offset)
+
+    # -- push ----------------------------------------------------------------------
+
+    def _push(self, report: SyncReport, offset: timedelta) -> None:
+        ensured_operators: set[str] = set()
+        ensured_actors: set[str] = set()
+        while True:
+            with self.local.reading() as conn:
+                batch = self.local.pending_journal(conn, self.batch)
+                senders = {i.actor for i in batch if isinstance(i, OutgoingLog)}
+                actor_rows = {a: self.local.get_actor(conn, a) for a in senders}
+            if not batch:
+                return
+            batch = self._refuse_future(report, batch, self.clock() + offset)
+
+            def push(
+                items: Sequence[OutgoingLog | Edit],
+                actor_rows: dict[str, ActorRow | None] = actor_rows,
+            ) -> list[Edit]:
+                logs = [i for i in items if isinstance(i, OutgoingLog)]
+                operators = sorted({i.operator for i in logs} - ensured_operators)
+                actors = [
+                    actor_rows.get(i.actor) or ActorRow(i.actor, i.operator, "active")
+                    for i in logs
+                    if i.actor not in ensured_actors
+                ]
+                # Operators named as actor owners must exist before the actors do.
+                operators = sorted(
+                    set(operators) | {a.owner_operator for a in actors if a.owner_operator}
+                )
+                dropped = self.cloud.push(items, operators, actors)
+                ensured_operators.update(operators)
+                ensured_actors.update(a.username for a in actors)
+                return dropped
+
+            def done(items: Sequence[OutgoingLog | Edit], dropped: list[Edit]) -> None:
+                logs = [i.local_id for i in items if isinstance(i, OutgoingLog)]
+                edits = [i.seq for i in items if isinstance(i, Edit)]
+                with self.local.transaction() as conn:
+                    self.local.mark_logs_synced(conn, logs)
+                    self.local.remove_edits(conn, edits)
+                    for edit in dropped:
+                        self.local.add_notice(conn, edit.target, _dropped(edit), self.clock())
+                report.pushed_logs += len(logs)
+                report.pushed_edits += len(edits) - len(dropped)
+                report.dropped += len(dropped)
+                report.errors.extend(f"{e.target}: {_dropped(e)}" for e in dropped)
+
+            _isolating(batch, push, done, self._set_aside(report))
+
+    def _set_aside(self, report: SyncReport) -> Callable[[OutgoingLog | Edit, str], None]:
+        def refuse(item: OutgoingLog | Edit, error: str) -> None:
+            with self.local.transaction() as conn:
+                if isinstance(item, Edit):
+                    self.local.set_edit_aside(conn, item.seq, error)
+                    report.errors.append(f"{item.op} edit of {item.target}: {error}")
+                else:
+                    self.local.set_log_aside(conn, item.local_id, error)
+                    report.errors.append(f"DM {item.client_log_id} to {item.target}: {error}")
+            report.set_aside += 1
+
+        return refuse
+
+    def _refuse_future(
+        self, report: SyncReport, batch: list[OutgoingLog | Edit], cloud_now: datetime
+    ) -> list[OutgoingLog | Edit]:
+        """Set aside the items stamped later than the cloud's clock allows; the rest."""
+        limit = cloud_now + FUTURE_LIMIT
+        refuse = self._set_aside(report)
+        kept: list[OutgoingLog | Edit] = []
+        for item in batch:
+            # DMs carry event times to the cloud; an edit's time only orders the journal.
+            at = item.sent_at if isinstance(item, OutgoingLog) else None
+            if at is not None and at > limit:
+                refuse(
+                    item,
+                    f"its time {at.isoformat(timespec='seconds')}Z is "
+                    f"{_minutes(at - cloud_now)} ahead of the cloud's clock "
+                    f"({cloud_now.isoformat(timespec='seconds')}Z): an event cannot be in "
+                    "the future; check this machine's clock or the --at given",
+                )
+            else:
+                kept.append(item)
+        return kept
+
+    # -- pull ----------------------------------------------------------------------
+
+    def _pull(self, report: SyncReport, progress: Progress | None, plan: _Plan) -> None:
+        cursor, resyncing, gen = plan.cursor, plan.resyncing, plan.gen
+        with self.local.transaction() as conn:
             self.local.set_meta(conn, _PULL_STARTED, str(cursor.version))
         done = 0
-        total = header.prospect_count
+        total = plan.header.prospect_count
         while True:
             page = self.cloud.pull_page(cursor, self.pull_page_size)
             if page:
@@ -252,30 +347,44 @@ class SyncEngine:
         deleted = [r.handle for r in page if r.kind == "T"]
         if deleted:
             self.local.drop_logs_of_deleted(conn, deleted)
-        handles = {r.handle for r in page}
         # Local work the cloud has not seen yet goes back on top of the cloud's row, in
-        # the order it will be pushed: edits, then DMs.
-        for edit in self.local.pending_edits_for(conn, handles):
-            apply_edit_to_cache(self.local, conn, edit)
-        for item in self.local.pending_logs_for(conn, handles):
-            apply_dm_to_cache(self.local, conn, item)
+        # the order it was made (the order it will be pushed in).
+        for item in self.local.pending_journal_for(conn, {r.handle for r in page}):
+            apply_to_cache(self.local, conn, item)
+
+
+def _dropped(edit: Edit) -> str:
+    what = {"status": f"status change to {edit.status}", "notes": "notes", "append": "note"}
+    made = f" made {edit.at.isoformat(timespec='seconds')}Z" if edit.at else ""
+    return (
+        f"your {what.get(edit.op, edit.op)}{made} was dropped: the lead had been deleted "
+        "by a teammate before it reached the cloud"
+    )
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = delta.total_seconds() / 60
+    return f"{minutes:.0f} minutes" if minutes < 120 else f"{minutes / 60:.1f} hours"
 
 
 def _isolating(
     batch: Sequence[T],
-    push: Callable[[Sequence[T]], None],
-    done: Callable[[Sequence[T]], None],
+    push: Callable[[Sequence[T]], R],
+    done: Callable[[Sequence[T], R], None],
     refuse: Callable[[T, str], None],
 ) -> None:
-    """Push a batch; when the cloud refuses its data, split it to find the refused rows.
+    """Push a batch; when the cloud refuses a row's data, split it to find the refused rows.
 
-    An unreachable cloud is not a refusal: it propagates and the queue stays as it is.
+    Only a row refusal splits: an unreachable or busy cloud, a missing right, table or
+    column propagate at once, and the queue stays as it is.
     """
+    if not batch:
+        return
     try:
-        push(batch)
-    except CloudUnavailable:
-        raise
-    except CloudError as error:
+        result = push(batch)
+    except (CloudRowRefused, CloudPermissionDenied) as error:
+        if not _about_items(error, batch):
+            raise
         if len(batch) == 1:
             refuse(batch[0], str(error))
             return
@@ -283,4 +392,21 @@ def _isolating(
         _isolating(batch[:middle], push, done, refuse)
         _isolating(batch[middle:], push, done, refuse)
         return
-    done(batch)
+    done(batch, result)
+
+
+def _about_items(error: CloudError, batch: Sequence[object]) -> bool:
+    """Is this refusal about some items of the batch rather than the whole table?
+
+    A row refusal always is. So is a missing DELETE right met by a batch holding a
+    deletion: the operator role may not delete DMs on purpose, so deleting a messaged
+    lead is refused for that edit alone (set aside), while every other missing right
+    stops the sync with the queue intact.
+    """
+    if isinstance(error, CloudRowRefused):
+        return True
+    return (
+        isinstance(error, CloudPermissionDenied)
+        and error.verb == "DELETE"
+        and any(isinstance(i, Edit) and i.op == "delete" for i in batch)
+    )

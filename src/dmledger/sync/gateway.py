@@ -21,13 +21,14 @@ class CloudGateway(Protocol):
     def pull_page(self, after: Cursor, limit: int) -> list[PulledRow]:
         """Changes after ``after`` in cloud order (one round trip)."""
 
-    def push_logs(
-        self, batch: Sequence[OutgoingLog], operators: Sequence[str], actors: Sequence[ActorRow]
-    ) -> None:
-        """Apply a batch of DMs in one cloud transaction (idempotent)."""
-
-    def push_edits(self, edits: Sequence[Edit]) -> None:
-        """Apply outbox edits in order, in one cloud transaction."""
+    def push(
+        self,
+        items: Sequence[OutgoingLog | Edit],
+        operators: Sequence[str],
+        actors: Sequence[ActorRow],
+    ) -> list[Edit]:
+        """Apply a batch of the journal (DMs and edits, in the order made) in one cloud
+        transaction (idempotent); returns the edits dropped because their lead is gone."""
 
 
 class StoreGateway:
@@ -44,13 +45,39 @@ class StoreGateway:
         with self.store.reading() as conn:
             return self.store.pull_page(conn, after, limit)
 
-    def push_logs(
-        self, batch: Sequence[OutgoingLog], operators: Sequence[str], actors: Sequence[ActorRow]
-    ) -> None:
+    def push(
+        self,
+        items: Sequence[OutgoingLog | Edit],
+        operators: Sequence[str],
+        actors: Sequence[ActorRow],
+    ) -> list[Edit]:
+        dropped: list[Edit] = []
         with self.store.transaction() as conn:
             self.store.ensure_people(conn, operators, actors)
-            self.store.push_logs(conn, batch)
+            for edits, logs in journal_segments(items):
+                dropped += self.store.push_edits(conn, edits)
+                self.store.push_logs(conn, logs)
+        return dropped
 
-    def push_edits(self, edits: Sequence[Edit]) -> None:
-        with self.store.transaction() as conn:
-            self.store.push_edits(conn, edits)
+
+def journal_segments(
+    items: Sequence[OutgoingLog | Edit],
+) -> list[tuple[list[Edit], list[OutgoingLog]]]:
+    """Cut journal items into segments of (edits, then DMs) that keep each lead's order.
+
+    A segment's edits are applied before its DMs. An edit only needs a new segment
+    when it follows a DM to the same lead; everything else commutes, so a batch costs
+    a few statements, not one per item.
+    """
+    segments: list[tuple[list[Edit], list[OutgoingLog]]] = [([], [])]
+    messaged: set[str] = set()
+    for item in items:
+        if isinstance(item, Edit):
+            if item.target in messaged:
+                segments.append(([], []))
+                messaged = set()
+            segments[-1][0].append(item)
+        else:
+            segments[-1][1].append(item)
+            messaged.add(item.target)
+    return segments

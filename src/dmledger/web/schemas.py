@@ -39,6 +39,14 @@ class CardOut(BaseModel):
     notes: str | None
     recent_logs: list[LogOut]
     pending_sync: bool = Field(description="Local changes to this lead wait for sync.")
+    notes_replaced: str | None = Field(
+        default=None,
+        description="Notes a teammate's replace overwrote without having seen them.",
+    )
+    notices: list[str] = Field(
+        default_factory=list,
+        description="What sync could not apply here, e.g. an edit dropped after a deletion.",
+    )
 
 
 class ProspectOut(BaseModel):
