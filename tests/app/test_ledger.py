@@ -65,6 +65,7 @@ def test_logging_with_the_same_client_log_id_records_one_dm(ledger: Ledger) -> N
 
 
 def test_a_dm_uses_the_actor_given_or_the_one_set_at_init(ledger: Ledger) -> None:
+    ledger.add_actor("sarah.growth")
     item, card, _ = ledger.log_dm("foo.bar", "hi", actor="@Sarah.Growth", at=T0)
     assert item.actor == "sarah.growth"
     assert card.owner_actor == "sarah.growth"
@@ -142,14 +143,17 @@ def test_notes_are_replaced_or_appended_with_a_dated_line(ledger: Ledger) -> Non
         ({}, "nothing to change"),
         ({"notes": "a", "append_note": "b"}, "not both"),
         ({"status": "lukewarm"}, "'lukewarm' is not one of"),
+        ({"append_note": "   "}, "note to append is empty"),
+        ({"append_note": "\r\n\t"}, "note to append is empty"),
     ],
 )
 def test_an_update_that_cannot_apply_is_refused(
     ledger: Ledger, changes: dict[str, str], words: str
 ) -> None:
-    ledger.add_prospect("foo.bar")
+    ledger.add_prospect("foo.bar", notes="kept")
     with pytest.raises(InvalidInput, match=words):
         ledger.update_prospect("foo.bar", **changes)
+    assert ledger.card("foo.bar").notes == "kept"
 
 
 def test_unknown_leads_are_not_found(ledger: Ledger) -> None:

@@ -104,8 +104,9 @@ def test_import_logs_records_past_dms_and_reimporting_adds_nothing(
         "no.time,Hi,,sarah.sells\n"
         "late.lead,Hi,last tuesday,sarah.sells\n",
     )
-    first = json.loads(team.ok("--json", "import-logs", str(history)).stdout)
+    first = json.loads(team.ok("--json", "import-logs", str(history), "--add-actors").stdout)
     assert (first["rows"], first["added"], first["already_known"]) == (6, 3, 0)
+    assert first["actors_added"] == ["marcus.closes"]
     invalid = {item["line"]: item["reason"] for item in first["invalid"]}
     assert sorted(invalid) == [5, 6, 7]
     assert "'..'" in invalid[5]

@@ -126,9 +126,11 @@ def test_destructive_commands_need_yes(team: Cli) -> None:
 def test_refusals_of_state_name_the_lead(team: Cli) -> None:
     team.ok("prospect", "add", "foo.bar")
     refused(team("prospect", "add", "@Foo.Bar"), 1, "'foo.bar' is already in the ledger")
-    refused(team("prospect", "show", "nobody.yet"), 1, "'nobody.yet' is not in the ledger")
     refused(team("prospect", "delete", "nobody.yet", "--yes"), 1, "'nobody.yet'")
     refused(team("prospect", "set", "foo.bar"), 1, "nothing to change")
+    refused(
+        team("prospect", "set", "foo.bar", "--append-note", "  \n "), 1, "note to append is empty"
+    )
     refused(team("log", "--to", "foo.bar", "--message", "  "), 1, "message is empty")
     refused(
         team("log", "--to", "foo.bar", "--message", "hi", "--at", "yesterday"),

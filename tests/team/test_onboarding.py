@@ -243,7 +243,9 @@ def test_making_a_pack_again_gives_the_user_a_new_password_and_says_so(
 def test_joining_again_with_a_new_pack_refreshes_the_password_and_keeps_local_work(
     tmp_path: Path, lead: Ledger, pack_file: Path, pack_user: str, pg_admin_dsn: str
 ) -> None:
-    first = Ledger.join(tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia")
+    first = Ledger.join(
+        tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia", actor="nadia.dm"
+    )
     secret_file = first.home / "secrets" / "cloud_password"
     old_password = secret_file.read_text(encoding="utf-8")
     mate = Ledger.open(first.home)
@@ -393,7 +395,7 @@ def test_every_installed_folder_is_0700_and_every_file_0600(
     tmp_path: Path, pack_file: Path, home: Path
 ) -> None:
     home.chmod(0o755)  # an empty folder made beforehand, readable by others
-    report = Ledger.join(home, pack_file, PASSPHRASE, operator="Nadia")
+    report = Ledger.join(home, pack_file, PASSPHRASE, operator="Nadia", actor="nadia.dm")
     mate = Ledger.open(report.home)
     mate.log_dm("another.lead", "hi", actor="nadia.dm")
     mate.sync()

@@ -50,6 +50,44 @@ def test_status_card_of_an_unknown_lead_is_404(client: TestClient, auth: dict[st
     assert "nobody.here" in response.json()["error"]["message"]
 
 
+def test_the_check_always_answers_with_the_verdict(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    unknown = client.get("/api/v1/check/@Nobody.Here", headers=auth)
+    assert unknown.status_code == 200
+    body = unknown.json()
+    assert (body["handle"], body["known"], body["contacted"]) == ("nobody.here", False, False)
+    known = client.get("/api/v1/check/glow.skin", headers=auth).json()
+    assert (known["known"], known["contacted"], known["owner_actor"]) == (
+        True,
+        True,
+        "marcus.closes",
+    )
+    assert client.get("/api/v1/check/bad..name", headers=auth).status_code == 422
+
+
+def test_the_card_has_the_teams_dms_when_asked(
+    client: TestClient, auth: dict[str, str], ledger: Ledger, tmp_path: Path
+) -> None:
+    # A teammate's DM that only the cloud has: this machine never recorded it.
+    mate, _ = Ledger.init_home(
+        tmp_path / "mate", "Marcus", actor="marcus.closes", cloud_url=ledger.settings.cloud_url
+    )
+    mate.log_dm("glow.skin", "Following up on my last message")
+    mate.sync()
+    mate.close()
+    local = client.get("/api/v1/prospects/glow.skin", headers=auth).json()
+    assert local["team_dms"] == "not asked"
+    team = client.get("/api/v1/prospects/glow.skin?team=true", headers=auth).json()
+    assert team["team_dms"] == "included"
+    assert [(log["message"], log["local"]) for log in team["recent_logs"]] == [
+        ("Following up on my last message", False),
+        ("Hey! Loved your last post", True),
+    ]
+    checked = client.get("/api/v1/check/glow.skin?team=true", headers=auth).json()
+    assert checked["recent_logs"] == team["recent_logs"]
+
+
 def test_an_invalid_handle_is_422_naming_the_value_and_the_rule(
     client: TestClient, auth: dict[str, str]
 ) -> None:
@@ -203,6 +241,7 @@ def test_openapi_document_lists_every_route(client: TestClient) -> None:
     assert set(paths) == {
         "/api/v1/prospects",
         "/api/v1/prospects/{handle}",
+        "/api/v1/check/{handle}",
         "/api/v1/outreach",
         "/api/v1/sync",
     }
@@ -250,10 +289,12 @@ def test_a_status_check_never_touches_the_cloud(home: Path, tmp_path: Path) -> N
         with TestClient(app, base_url=BASE_URL) as client:
             card = client.get("/api/v1/prospects/local.only", headers=auth)
             unknown = client.get("/api/v1/prospects/someone.else", headers=auth)
+            verdict = client.get("/api/v1/check/someone.else", headers=auth)
             listed = client.get("/api/v1/prospects", headers=auth)
             status = client.get("/api/v1/sync", headers=auth)
         assert card.status_code == 200 and card.json()["contacted"] is True
         assert unknown.status_code == 404
+        assert verdict.status_code == 200 and verdict.json()["team_dms"] == "not asked"
         assert listed.status_code == 200 and status.status_code == 200
         try:
             connection, _ = listener.accept()

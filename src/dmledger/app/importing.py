@@ -1,9 +1,11 @@
 """CSV in and out: leads, past DMs, and the export of what a list shows.
 
-Imports stream the file (a million rows never sit in memory), write in batches of
-one transaction each, and end with a report: added, already known, duplicates in
-the file, and every invalid line with its number and reason. Re-importing the same
-file adds nothing.
+Files are read by :mod:`dmledger.app.csvfile` (encodings, delimiters, header or none,
+limits), which checks the whole file before anything is written. Imports then stream
+it (a million rows never sit in memory), write in batches of one transaction each,
+and end with a report: how the file was read, added, already known, duplicates in the
+file, and every invalid line with its number and reason. Re-importing the same file
+adds nothing.
 """
 
 from __future__ import annotations
@@ -11,18 +13,24 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dmledger.domain.handles import normalize_handle, validate_actor_username
+from dmledger.domain.handles import normalize_handle
 from dmledger.domain.records import ActorRow, OutgoingLog
 from dmledger.domain.statuses import parse_status
+from dmledger.domain.text import NOTES_MAX_CHARS, clean_text
 from dmledger.domain.timeutil import format_utc, parse_utc
 from dmledger.errors import DmLedgerError, InvalidInput
 from dmledger.local.effects import apply_dm_to_cache
 from dmledger.local.store import ProspectFilter, iso
 
+from . import csvfile
+from .csvfile import CsvLayout
+from .outgoing import new_dm, require_registered_actor
 from .views import ImportReport
 
 if TYPE_CHECKING:
@@ -30,46 +38,62 @@ if TYPE_CHECKING:
 
 BATCH = 5000
 HANDLE_COLUMNS = ("handle", "username", "target_username", "instagram", "profile", "url", "ig")
+# Lead columns read besides the handle; any other column is named in the report as ignored.
+LEAD_COLUMNS = ("status", "notes")
+LOG_COLUMNS = ("handle", "message", "sent_at", "actor", "operator")
+LOG_REQUIRED = ("handle", "message", "sent_at")
 LOG_NAMESPACE = uuid.UUID("5d1e6b0c-3f0e-4f55-9a51-7d0c2c6f1a10")
 
-ProgressFn = Callable[[int], None]  # bytes read so far
+ProgressFn = Callable[[int], None]  # rows read so far
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (line number, row) from a CSV file with a header row."""
+def _is_handle(text: str) -> bool:
     try:
-        handle = path.open("r", encoding="utf-8-sig", newline="")
-    except OSError as error:
-        raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames:
-            raise InvalidInput(f"{path} is empty: expected a header row and one lead per line")
-        for row in reader:
-            yield reader.line_num, {(k or "").strip().lower(): (v or "") for k, v in row.items()}
+        normalize_handle(text)
+    except InvalidInput:
+        return False
+    return True
 
 
-def _pick_column(path: Path, column: str | None, choices: tuple[str, ...]) -> str:
-    with path.open("r", encoding="utf-8-sig", newline="") as handle:
-        header = next(csv.reader(handle), None)
-    if not header:
-        raise InvalidInput(f"{path} is empty: expected a header row")
-    names = [h.strip().lower() for h in header]
+def _pick_column(layout: CsvLayout, column: str | None) -> int:
+    """The index of the handle column: named, found by name, or the only one."""
+    names = layout.names
+    shown = ", ".join(layout.header) if layout.header is not None else "no header row"
     if column is not None:
-        if column.strip().lower() not in names:
+        wanted = column.strip().lower()
+        if wanted not in names:
             raise InvalidInput(
-                f"column {column!r} is not in {path.name}: its columns are {', '.join(header)}"
+                f"column {column!r} is not in {layout.path.name}: its columns are {shown}"
             )
-        return column.strip().lower()
-    for choice in choices:
+        return names.index(wanted)
+    for choice in HANDLE_COLUMNS:
         if choice in names:
-            return choice
+            return names.index(choice)
     if len(names) == 1:
-        return names[0]
+        return 0
+    if layout.header is None:
+        raise InvalidInput(
+            f"cannot tell which column of {layout.path.name} holds the handles: its first "
+            "row names no known column, so it is read as data; add a header row "
+            "(e.g. handle) and pass --column NAME if it is not found by name"
+        )
     raise InvalidInput(
-        f"cannot tell which column of {path.name} holds the handles "
-        f"(columns: {', '.join(header)}): pass --column NAME"
+        f"cannot tell which column of {layout.path.name} holds the handles "
+        f"(columns: {shown}): pass --column NAME"
     )
+
+
+def _describe(report: ImportReport, layout: CsvLayout, used: list[int]) -> None:
+    report.encoding = layout.encoding_label
+    report.delimiter = layout.delimiter
+    report.header = layout.header is not None
+    names = layout.names
+    report.columns_used = [names[i] for i in used]
+    report.ignored_columns = [n for i, n in enumerate(names) if i not in used and n]
+
+
+def _cell(cells: list[str], index: int | None) -> str:
+    return cells[index] if index is not None and index < len(cells) else ""
 
 
 def import_prospects(
@@ -78,14 +102,30 @@ def import_prospects(
     *,
     column: str | None = None,
     status: str | None = None,
+    encoding: str | None = None,
     progress: ProgressFn | None = None,
 ) -> ImportReport:
-    """Add every valid, new handle of a CSV file as a lead (queued for sync)."""
+    """Add every valid, new handle of a CSV file as a lead (queued for sync).
+
+    A ``status`` or ``notes`` column is read too (a row's status wins over ``status``);
+    leads already known are left as they are. The whole file is read once first, so a
+    file that cannot be read is refused before anything is written.
+    """
     chosen_status = parse_status(status).value if status else "new"
-    name = _pick_column(path, column, HANDLE_COLUMNS)
+    known_names = (*HANDLE_COLUMNS, *LEAD_COLUMNS, *([column] if column else []))
+    layout = csvfile.inspect(path, encoding=encoding, known_columns=known_names, is_data=_is_handle)
+    handle_at = _pick_column(layout, column)
+    names = layout.names
+    status_at = names.index("status") if "status" in names and layout.header else None
+    notes_at = names.index("notes") if "notes" in names and layout.header else None
+    if status_at == handle_at:
+        status_at = None
+    if notes_at == handle_at:
+        notes_at = None
     report = ImportReport()
+    _describe(report, layout, [i for i in (handle_at, status_at, notes_at) if i is not None])
     seen: set[str] = set()
-    batch: list[str] = []
+    batch: list[dict[str, str | None]] = []
     now = iso(ledger.clock())
 
     def flush() -> None:
@@ -93,36 +133,25 @@ def import_prospects(
             return
         store = ledger.local
         with store.transaction() as conn:
-            known = store.known_handles(conn, batch)
-            fresh = [h for h in batch if h not in known]
+            known = store.known_handles(conn, [row["target_username"] or "" for row in batch])
+            fresh = [row for row in batch if row["target_username"] not in known]
             report.known += len(batch) - len(fresh)
-            store.insert_new_prospects(
-                conn,
-                [
-                    {"target_username": h, "status": chosen_status, "last_updated": None}
-                    for h in fresh
-                ],
-            )
-            store.enqueue_edits(
-                conn,
-                [
-                    {"op": "add", "target_username": h, "status": chosen_status, "created_at": now}
-                    for h in fresh
-                ],
-            )
+            store.insert_new_prospects(conn, [{**row, "last_updated": None} for row in fresh])
+            store.enqueue_edits(conn, [{"op": "add", **row, "created_at": now} for row in fresh])
             report.added += len(fresh)
         batch.clear()
 
-    size_hint = 0
-    for line, row in _rows(path):
+    for line, cells in csvfile.rows(layout):
         report.rows += 1
-        raw = row.get(name, "")
-        size_hint += len(raw) + 1
+        raw = _cell(cells, handle_at)
         if not raw.strip():
             report.invalid.append((line, raw, "empty"))
             continue
         try:
             handle = normalize_handle(raw)
+            row_status = _cell(cells, status_at).strip()
+            lead_status = parse_status(row_status).value if row_status else chosen_status
+            notes = clean_text(_cell(cells, notes_at), "notes", NOTES_MAX_CHARS) or None
         except InvalidInput as error:
             report.invalid.append((line, raw, str(error)))
             continue
@@ -130,7 +159,7 @@ def import_prospects(
             report.duplicates_in_file += 1
             continue
         seen.add(handle)
-        batch.append(handle)
+        batch.append({"target_username": handle, "status": lead_status, "notes": notes})
         if len(batch) >= BATCH:
             flush()
             if progress is not None:
@@ -141,25 +170,45 @@ def import_prospects(
     return report
 
 
-def import_logs(ledger: Ledger, path: Path, *, progress: ProgressFn | None = None) -> ImportReport:
+def import_logs(
+    ledger: Ledger,
+    path: Path,
+    *,
+    add_actors: bool = False,
+    encoding: str | None = None,
+    progress: ProgressFn | None = None,
+) -> ImportReport:
     """Record past DMs from a spreadsheet: columns handle, message, sent_at, actor.
 
-    Each DM gets an id derived from its content, so importing the same file twice
-    records nothing new. Past DMs to leads excluded since are kept: they happened.
+    Each row goes through the validation ``log`` uses (:mod:`dmledger.app.outgoing`):
+    a row ``log`` would refuse is reported as invalid with its line number. A row whose
+    actor is not registered is refused too, unless ``add_actors``: then the accounts
+    the file names are registered for this operator and listed in the report. Each DM
+    gets an id derived from its content, so importing the same file twice records
+    nothing new. Past DMs to leads excluded since are kept: they happened.
     """
-    _pick_column(path, None, ("handle",))
+    layout = csvfile.inspect(path, encoding=encoding, known_columns=LOG_COLUMNS)
+    names = layout.names
+    missing = [c for c in LOG_REQUIRED if c not in names]
+    if missing:
+        raise InvalidInput(
+            f"{path.name} has no column {', '.join(missing)}: import-logs needs a header row "
+            f"naming the columns {', '.join(LOG_COLUMNS)} (actor and operator may be left out)"
+        )
+    at = {name: names.index(name) for name in LOG_COLUMNS if name in names}
     report = ImportReport()
-    batch: list[tuple[int, OutgoingLog]] = []
+    _describe(report, layout, list(at.values()))
+    batch: list[OutgoingLog] = []
     operator = ledger.settings.operator
+    now = ledger.clock()
+    registered: set[str] = set()
 
     def flush() -> None:
         if not batch:
             return
         store = ledger.local
         with store.transaction() as conn:
-            for _line, item in batch:
-                if store.get_actor(conn, item.actor) is None:
-                    store.remember_actor(conn, ActorRow(item.actor, operator, "active"))
+            for item in batch:
                 local_id = store.insert_log(conn, item)
                 if local_id is None:
                     report.known += 1
@@ -168,14 +217,16 @@ def import_logs(ledger: Ledger, path: Path, *, progress: ProgressFn | None = Non
                 report.added += 1
         batch.clear()
 
-    for line, row in _rows(path):
+    for line, cells in csvfile.rows(layout):
         report.rows += 1
+        row = {name: _cell(cells, index) for name, index in at.items()}
         try:
-            item = _log_from_row(row, operator, ledger.settings.actor)
+            item = _log_from_row(row, operator, ledger.settings.actor, now)
+            _check_actor(ledger, item.actor, add_actors, registered, report)
         except DmLedgerError as error:
-            report.invalid.append((line, ",".join(row.values())[:80], str(error)))
+            report.invalid.append((line, ",".join(cells)[:80], str(error)))
             continue
-        batch.append((line, item))
+        batch.append(item)
         if len(batch) >= 1000:
             flush()
             if progress is not None:
@@ -186,26 +237,42 @@ def import_logs(ledger: Ledger, path: Path, *, progress: ProgressFn | None = Non
     return report
 
 
-def _log_from_row(row: dict[str, str], operator: str, default_actor: str | None) -> OutgoingLog:
-    missing = [c for c in ("handle", "message", "sent_at") if not row.get(c, "").strip()]
+def _check_actor(
+    ledger: Ledger, actor: str, add: bool, registered: set[str], report: ImportReport
+) -> None:
+    if actor in registered:
+        return
+    store = ledger.local
+    with store.transaction() as conn:
+        if add and store.get_actor(conn, actor) is None:
+            store.remember_actor(conn, ActorRow(actor, ledger.settings.operator, "active"))
+            report.actors_added.append(actor)
+        require_registered_actor(store, conn, actor)
+    registered.add(actor)
+
+
+def _log_from_row(
+    row: dict[str, str], operator: str, default_actor: str | None, now: datetime
+) -> OutgoingLog:
+    missing = [c for c in LOG_REQUIRED if not row.get(c, "").strip()]
     if missing:
         raise InvalidInput(f"missing {', '.join(missing)}")
-    handle = normalize_handle(row["handle"])
-    actor_raw = row.get("actor", "").strip() or default_actor
-    if not actor_raw:
+    actor = row.get("actor", "").strip() or default_actor
+    if not actor:
         raise InvalidInput("missing actor (and no actor was set at init)")
-    actor = validate_actor_username(actor_raw)
     sent_at = parse_utc(row["sent_at"])
-    message = row["message"].strip()
-    key = f"{handle}\x1f{actor}\x1f{sent_at.isoformat()}\x1f{message}"
-    return OutgoingLog(
-        client_log_id=str(uuid.uuid5(LOG_NAMESPACE, key)),
-        target=handle,
+    # The id comes from the cleaned values: the same row imported twice gets the same id.
+    item = new_dm(
+        "",
+        row["handle"],
+        row["message"],
         actor=actor,
         operator=row.get("operator", "").strip() or operator,
-        message=message,
         sent_at=sent_at,
+        now=now,
     )
+    key = f"{item.target}\x1f{item.actor}\x1f{sent_at.isoformat()}\x1f{item.message}"
+    return replace(item, client_log_id=str(uuid.uuid5(LOG_NAMESPACE, key)))
 
 
 EXPORT_COLUMNS = (

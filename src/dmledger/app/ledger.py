@@ -23,7 +23,8 @@ from dmledger.domain.notes import merge_note, note_line
 from dmledger.domain.records import ActorRow, CloudInfo, OutgoingLog, Prospect
 from dmledger.domain.rules import check_dm_allowed
 from dmledger.domain.statuses import parse_actor_status, parse_status, read_stored_status
-from dmledger.domain.text import validate_name, validate_search
+from dmledger.domain.text import NOTES_MAX_CHARS, validate_name, validate_search
+from dmledger.domain.text import clean_text as _clean_text
 from dmledger.domain.timeutil import Clock, utcnow
 from dmledger.errors import ConfigError, InvalidInput, NotFound, Refused
 from dmledger.local.effects import apply_dm_to_cache
@@ -31,15 +32,13 @@ from dmledger.local.store import LocalStore, ProspectFilter, iso
 from dmledger.sync.engine import CLOUD_ID_KEY, Progress, SyncEngine, SyncReport, clock_offset
 from dmledger.sync.gateway import StoreGateway
 
+from .outgoing import new_dm, require_registered_actor
 from .views import StatusCard, SyncStatus
 
 if TYPE_CHECKING:
     from dmledger.team.onboarding import JoinReport, PackReport
 
 log = logging.getLogger(__name__)
-
-MESSAGE_MAX_CHARS = 20_000  # kept whole locally; the cloud copy is cut to 4000 bytes
-NOTES_MAX_CHARS = 20_000
 
 
 class Ledger:
@@ -157,12 +156,19 @@ class Ledger:
 
     # -- the status card -----------------------------------------------------------
 
-    def card(self, raw_handle: str, *, recent: int = 5) -> StatusCard:
-        """The status card, from the local store only (instant, works offline).
+    def card(self, raw_handle: str, *, recent: int = 5, team: bool = False) -> StatusCard:
+        """The status card. From the local store only (instant, works offline), unless
+        ``team``: then ``recent_logs`` also holds the team's DMs from the cloud, fetched
+        within a bounded time, and ``team_dms`` says whether they could be (see
+        :func:`dmledger.app.timeline.with_team_dms`).
 
         Unknown handles get a card with ``known=False``; callers decide whether that is
         a 404 or a "nobody has contacted them" answer.
         """
+        if team:
+            from .timeline import with_team_dms
+
+            return with_team_dms(self, self.card(raw_handle, recent=recent), recent)
         handle = normalize_handle(raw_handle)
         with self.local.reading() as conn:
             prospect = self.local.get_prospect(conn, handle)
@@ -173,8 +179,9 @@ class Ledger:
             notices = self.local.notices_for(conn, handle)
         return StatusCard.build(handle, prospect, logs, pending, notices)
 
-    def require_card(self, raw_handle: str) -> StatusCard:
-        card = self.card(raw_handle)
+    def require_card(self, raw_handle: str, *, team: bool = False) -> StatusCard:
+        """The card of a lead in the ledger; NotFound for one nobody has recorded."""
+        card = self.card(raw_handle, team=team)
         if not card.known:
             raise NotFound(
                 f"{card.handle!r} is not in the ledger: nobody on the team has recorded a DM "
@@ -232,7 +239,9 @@ class Ledger:
                 new_notes = _clean_text(notes, "notes", NOTES_MAX_CHARS) or None
             line = None
             if append_note is not None:
-                addition = _clean_text(append_note, "note", NOTES_MAX_CHARS) or ""
+                addition = _clean_text(append_note, "note", NOTES_MAX_CHARS)
+                if not addition:
+                    raise InvalidInput("the note to append is empty: write what to add")
                 line = note_line(now, self.settings.operator, addition)
                 new_notes = merge_note(current.notes, line)
                 if len(new_notes) > NOTES_MAX_CHARS:
@@ -290,17 +299,21 @@ class Ledger:
 
         Refuses a DM to an excluded lead unless ``force``; never moves a status back.
         """
-        handle = normalize_handle(to)
-        sender = self._actor(actor)
-        text = _clean_text(message, "message", MESSAGE_MAX_CHARS)
-        if not text:
-            raise InvalidInput("message is empty: record the text that was sent")
         with self.local.reading() as conn:
             offset = clock_offset(self.local, conn)
         # Before the first sync no offset is known: the raw time is corrected at that sync.
         raw_clock = at is None and offset is None
-        sent_at = at or self.clock() + (offset or timedelta(0))
+        now = self.clock() + (offset or timedelta(0))
         log_id = _client_log_id(client_log_id)
+        item = new_dm(
+            log_id,
+            to,
+            message,
+            actor=self._actor(actor),
+            operator=self.settings.operator,
+            sent_at=at or now,
+            now=now,
+        )
         with self.local.transaction() as conn:
             existing = self.local.log_by_client_id(conn, log_id)
             if existing is not None:
@@ -315,17 +328,13 @@ class Ledger:
                 )
                 created = False
             else:
-                current = self.local.get_prospect(conn, handle)
+                require_registered_actor(self.local, conn, item.actor)
+                current = self.local.get_prospect(conn, item.target)
                 check_dm_allowed(
-                    handle,
+                    item.target,
                     None if current is None else read_stored_status(current.status),
                     force=force,
                 )
-                item = OutgoingLog(log_id, handle, sender, self.settings.operator, text, sent_at)
-                if self.local.get_actor(conn, sender) is None:
-                    self.local.remember_actor(
-                        conn, ActorRow(sender, self.settings.operator, "active")
-                    )
                 local_id = self.local.insert_log(conn, item, raw_clock=raw_clock)
                 item = replace(item, local_id=local_id or 0)
                 apply_dm_to_cache(self.local, conn, item)
@@ -352,6 +361,9 @@ class Ledger:
     def add_actor(self, username: str, operator: str | None = None) -> bool:
         actor = validate_actor_username(username)
         owner = validate_name(operator or self.settings.operator, "operator name")
+        if owner == self.settings.operator:
+            # This home's own operator is registered on first use, as a push would.
+            self.cloud.add_operator(owner)
         created = self.cloud.add_actor(actor, owner)
         with self.local.transaction() as conn:
             self.local.remember_actor(conn, ActorRow(actor, owner, "active"))
@@ -490,17 +502,6 @@ def _client_log_id(raw: str | None) -> str:
             f"client_log_id {raw!r} must be 1-36 characters of letters, digits, '-', '_' or '.'"
         )
     return text
-
-
-def _clean_text(text: str | None, what: str, limit: int) -> str | None:
-    if text is None:
-        return None
-    cleaned = text.replace("\r\n", "\n").strip()
-    if len(cleaned) > limit:
-        raise InvalidInput(f"{what} is {len(cleaned)} characters long: the limit is {limit}")
-    if "\x00" in cleaned:
-        raise InvalidInput(f"{what} contains a NUL character")
-    return cleaned
 
 
 def _normalised_filter(where: ProspectFilter) -> ProspectFilter:

@@ -1,27 +1,32 @@
 """A lead's DM timeline: this machine's DMs merged with the team's, from the cloud.
 
 The local half is always there (it answers offline); the cloud half is added when the
-cloud answers. A DM known to both sides appears once (same ``client_log_id``), marked
-synced. Used by the lead page of the web app.
+cloud answers within ``TEAM_TIMEOUT_S``. A DM known to both sides appears once (same
+``client_log_id``), marked synced. The one source of the team's DMs: the web lead page
+and the status card of every interface (``Ledger.card(team=True)``) use it.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dmledger.domain.handles import normalize_handle
 from dmledger.domain.timeutil import format_utc
-from dmledger.errors import CloudError, ConfigError
+from dmledger.errors import CloudError, CloudUnavailable, ConfigError
 
 if TYPE_CHECKING:
     from .ledger import Ledger
+    from .views import StatusCard
 
 log = logging.getLogger(__name__)
 
 TIMELINE_LIMIT = 200
+# How long a card waits for the team's DMs before it answers with this machine's only.
+TEAM_TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -75,7 +80,7 @@ def lead_timeline(
         timeline.entries.append(entry)
     if include_cloud:
         try:
-            rows = ledger.cloud.logs_for(handle, limit)
+            rows = _team_rows(ledger, handle, limit)
         except (CloudError, ConfigError) as error:
             log.info("team timeline of %s unavailable: %s", handle, error)
             timeline.cloud_error = str(error)
@@ -119,3 +124,61 @@ def _merge_cloud_row(
             synced=True,
         )
     )
+
+
+def _team_rows(ledger: Ledger, handle: str, limit: int) -> list[dict[str, Any]]:
+    """The cloud's DMs to ``handle``, or CloudUnavailable after ``TEAM_TIMEOUT_S``.
+
+    The query runs in a daemon thread: a cloud that does not answer (a dropped network,
+    a connect timeout of 10 s or more) must not hold up a status card.
+    """
+    result: list[list[dict[str, Any]]] = []
+    failure: list[BaseException] = []
+
+    def fetch() -> None:
+        try:
+            result.append(ledger.cloud.logs_for(handle, limit))
+        except BaseException as error:  # handed to the caller below
+            failure.append(error)
+
+    worker = threading.Thread(target=fetch, name="dmledger-team-dms", daemon=True)
+    worker.start()
+    worker.join(TEAM_TIMEOUT_S)
+    if worker.is_alive():
+        raise CloudUnavailable(f"the cloud did not answer within {TEAM_TIMEOUT_S:g} s")
+    if failure:
+        raise failure[0]
+    return result[0]
+
+
+def with_team_dms(ledger: Ledger, card: StatusCard, limit: int) -> StatusCard:
+    """``card`` with its ``recent_logs`` merged with the team's DMs from the cloud.
+
+    ``team_dms`` is "included", or "unavailable" with the reason in ``team_error`` (the
+    local DMs are kept). Entries from the cloud have ``local`` False.
+    """
+    timeline = lead_timeline(ledger, card.handle, limit=limit)
+    if not timeline.cloud_included:
+        return replace(card, team_dms="unavailable", team_error=timeline.cloud_error)
+    return replace(
+        card,
+        # A teammate's DM the last sync has not brought here yet still means "contacted".
+        contacted=card.contacted or bool(timeline.entries),
+        recent_logs=[entry_view(card.handle, entry) for entry in timeline.entries],
+        team_dms="included",
+    )
+
+
+def entry_view(handle: str, entry: TimelineEntry) -> dict[str, Any]:
+    """A timeline entry in the shape of the card's ``recent_logs`` (``views.log_view``)."""
+    return {
+        "client_log_id": entry.client_log_id,
+        "to": handle,
+        "actor": entry.actor,
+        "operator": entry.operator,
+        "message": entry.message,
+        "sent_at": entry.sent_at,
+        "synced": entry.synced,
+        "error": entry.error,
+        "local": entry.local,
+    }

@@ -29,6 +29,11 @@ class StatusCard:
     # What sync could not apply for this lead, e.g. an edit dropped because a teammate
     # had deleted the lead; each a sentence for the writer.
     notices: list[str] = field(default_factory=list)
+    # Whether ``recent_logs`` holds the team's DMs from the cloud besides this machine's:
+    # "included", "unavailable" (the cloud did not answer: see team_error) or "not asked"
+    # (a local-only card, e.g. the instant API check).
+    team_dms: str = "not asked"
+    team_error: str | None = None
 
     @classmethod
     def build(
@@ -80,6 +85,7 @@ def log_view(item: LocalLog) -> dict[str, Any]:
         "sent_at": format_utc(item.sent_at),
         "synced": item.synced,
         "error": item.error,
+        "local": True,
     }
 
 
@@ -104,6 +110,13 @@ class ImportReport:
     duplicates_in_file: int = 0
     invalid: list[tuple[int, str, str]] = field(default_factory=list)  # (line, value, reason)
     rows: int = 0
+    # How the file was read, so a person can tell it was read the way they meant.
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    header: bool = True  # False: the first row was data
+    columns_used: list[str] = field(default_factory=list)  # the handle column first
+    ignored_columns: list[str] = field(default_factory=list)
+    actors_added: list[str] = field(default_factory=list)  # import-logs --add-actors
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -115,7 +128,26 @@ class ImportReport:
                 {"line": line, "value": value, "reason": reason}
                 for line, value, reason in self.invalid
             ],
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "header_row": self.header,
+            "columns_used": self.columns_used,
+            "ignored_columns": self.ignored_columns,
+            "actors_added": self.actors_added,
         }
+
+    def how_read(self) -> str:
+        """One sentence: encoding, delimiter, header, the columns used and ignored."""
+        separated = {",": "comma", ";": "semicolon", "\t": "tab"}.get(self.delimiter, "?")
+        text = f"read as {self.encoding}, {separated}-separated, "
+        text += "with a header row" if self.header else "no header row (the first row is data)"
+        if self.columns_used:
+            text += f"; columns used: {', '.join(self.columns_used)}"
+        if self.ignored_columns:
+            text += f"; ignored: {', '.join(self.ignored_columns)}"
+        if self.actors_added:
+            text += f"; accounts registered: {', '.join(self.actors_added)}"
+        return text
 
 
 @dataclass(frozen=True)

@@ -39,10 +39,20 @@ def add(
 def show(
     ctx: typer.Context,
     handle: Annotated[str, typer.Argument(help="Handle, @handle or profile URL.")],
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local", help="This machine's DMs only: do not ask the cloud for the team's."
+        ),
+    ] = False,
 ) -> None:
-    """The status card: contacted or not, by whom, when, status, notes, last DMs."""
+    """The status card: contacted or not, by whom, when, status, notes, last DMs.
+
+    A lead nobody has recorded is an answer too (exit 0, contacted false). The team's
+    DMs come from the cloud when it answers within a few seconds; the card says when
+    it did not."""
     st = state(ctx)
-    c = st.ledger().require_card(handle)
+    c = st.ledger().card(handle, team=not local)
     if st.json:
         emit_json(c.to_dict())
     else:
@@ -128,24 +138,30 @@ def _count_lines(path: Path) -> int:
         raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
 
 
+ENCODING_HELP = "The file's encoding (utf-8, utf-16, cp1252, latin-1…); by default it is detected."
+
+
 def register_top_level(root: typer.Typer) -> None:
     @root.command("import")
     def import_(
         ctx: typer.Context,
-        file: Annotated[Path, typer.Argument(help="A CSV file with a header row.")],
+        file: Annotated[Path, typer.Argument(help="A CSV file, with or without a header row.")],
         column: Annotated[
             str | None, typer.Option(help="The column with handles or profile URLs.")
         ] = None,
         status: Annotated[str | None, typer.Option(help="Status for new leads.")] = None,
+        encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP)] = None,
     ) -> None:
-        """Import leads from CSV: handles or profile URLs; reports added, known, invalid."""
+        """Import leads from CSV: handles or profile URLs; reports added, known, invalid.
+
+        A header row is optional; status and notes columns are read too."""
         from dmledger.app.importing import import_prospects
 
         st = state(ctx)
         ledger = st.ledger()
         total = _count_lines(file)
         if st.json:
-            report = import_prospects(ledger, file, column=column, status=status)
+            report = import_prospects(ledger, file, column=column, status=status, encoding=encoding)
             emit_json(report.to_dict())
         else:
             with progress_bar("importing") as bar:
@@ -155,6 +171,7 @@ def register_top_level(root: typer.Typer) -> None:
                     file,
                     column=column,
                     status=status,
+                    encoding=encoding,
                     progress=lambda rows: bar.update(task, completed=rows),
                 )
             out.print(render.import_report(report))
@@ -165,6 +182,15 @@ def register_top_level(root: typer.Typer) -> None:
         file: Annotated[
             Path, typer.Argument(help="A CSV with columns handle, message, sent_at, actor.")
         ],
+        add_actors: Annotated[
+            bool,
+            typer.Option(
+                "--add-actors",
+                help="Register the accounts the file names (for you); without it a row "
+                "whose actor is not registered is refused.",
+            ),
+        ] = False,
+        encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP)] = None,
     ) -> None:
         """Import past DMs from a spreadsheet (re-importing the same file adds nothing)."""
         from dmledger.app.importing import import_logs
@@ -173,12 +199,16 @@ def register_top_level(root: typer.Typer) -> None:
         ledger = st.ledger()
         total = _count_lines(file)
         if st.json:
-            emit_json(import_logs(ledger, file).to_dict())
+            emit_json(import_logs(ledger, file, add_actors=add_actors, encoding=encoding).to_dict())
             return
         with progress_bar("importing DMs") as bar:
             task = bar.add_task("import", total=total)
             report = import_logs(
-                ledger, file, progress=lambda rows: bar.update(task, completed=rows)
+                ledger,
+                file,
+                add_actors=add_actors,
+                encoding=encoding,
+                progress=lambda rows: bar.update(task, completed=rows),
             )
         out.print(render.import_report(report))
 

@@ -37,19 +37,20 @@ def status_text(status: str) -> str:
 
 
 def card(c: StatusCard) -> str:
-    if not c.known:
-        return (
-            f"[bold]{escape(c.handle)}[/]: not in the ledger — nobody on the team has "
-            "recorded a DM to them."
-        )
-    who = "not contacted yet"
-    if c.contacted:
-        who = (
-            f"contacted by [bold]{escape(c.owner_actor or '?')}[/]"
-            + (f" ({escape(c.owner_operator)})" if c.owner_operator else "")
-            + (f" on {c.first_contacted}" if c.first_contacted else "")
-        )
-    lines = [f"[bold]{escape(c.handle)}[/]  {status_text(c.status)}  {who}"]
+    if not c.known and not c.recent_logs:
+        lines = [
+            f"[bold]{escape(c.handle)}[/]  [green]not contacted[/] — nobody on the team has "
+            "recorded a DM to them (as of the last sync)."
+        ]
+    else:
+        who = "not contacted yet"
+        if c.contacted:
+            who = (
+                f"contacted by [bold]{escape(c.owner_actor or '?')}[/]"
+                + (f" ({escape(c.owner_operator)})" if c.owner_operator else "")
+                + (f" on {c.first_contacted}" if c.first_contacted else "")
+            )
+        lines = [f"[bold]{escape(c.handle)}[/]  {status_text(c.status)}  {who}"]
     if c.status == "excluded":
         lines.append("[bold magenta]Do not contact.[/]")
     if c.notes:
@@ -60,8 +61,14 @@ def card(c: StatusCard) -> str:
         lines.append("replaced notes: " + escape(c.notes_replaced))
     for item in c.recent_logs:
         mark = "" if item["synced"] else " [dim](not synced yet)[/]"
+        sender = escape(item["actor"] or "unknown account")
+        if not item.get("local", True) and item.get("operator"):
+            sender += f" [dim]({escape(item['operator'])})[/]"
+        lines.append(f"  {item['sent_at']}  {sender}: {escape(item['message'][:80])}{mark}")
+    if c.team_dms == "unavailable":
         lines.append(
-            f"  {item['sent_at']}  {escape(item['actor'])}: {escape(item['message'][:80])}{mark}"
+            "[yellow]this machine's DMs only[/]: the team's could not be fetched"
+            + (f" ({escape(c.team_error)})" if c.team_error else "")
         )
     if c.pending_sync:
         lines.append("[dim]local changes waiting for sync[/]")
@@ -86,7 +93,8 @@ def prospects(rows: list[Prospect]) -> Table:
 def import_report(r: ImportReport) -> str:
     lines = [
         f"added {r.added}, already known {r.known}, duplicates in file "
-        f"{r.duplicates_in_file}, invalid {len(r.invalid)} (of {r.rows} rows)"
+        f"{r.duplicates_in_file}, invalid {len(r.invalid)} (of {r.rows} rows)",
+        escape(r.how_read()),
     ]
     for line, value, reason in r.invalid[:50]:
         lines.append(f"  line {line}: {escape(value)!s}: {escape(reason)}")

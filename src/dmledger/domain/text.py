@@ -17,6 +17,9 @@ NOTES_MAX_BYTES = 4000
 TARGET_USERNAME_MAX = 255
 NAME_MAX = 100
 STATUS_MAX = 50
+# Kept whole locally; the cloud copy is cut to the byte sizes above.
+MESSAGE_MAX_CHARS = 20_000
+NOTES_MAX_CHARS = 20_000
 TRUNCATION_MARKER = " […]"
 
 
@@ -98,3 +101,18 @@ def validate_search(raw: str | None) -> str | None:
             f"search {raw[:60]!r} contains control characters: search for visible text only"
         )
     return raw.strip()
+
+
+def clean_text(text: str | None, what: str, limit: int) -> str | None:
+    """Free text (a message, notes): CRLF as LF, trimmed, at most ``limit`` characters.
+
+    Raises InvalidInput naming ``what`` for text over the limit or holding a NUL.
+    """
+    if text is None:
+        return None
+    cleaned = text.replace("\r\n", "\n").strip()
+    if len(cleaned) > limit:
+        raise InvalidInput(f"{what} is {len(cleaned)} characters long: the limit is {limit}")
+    if "\x00" in cleaned:
+        raise InvalidInput(f"{what} contains a NUL character")
+    return cleaned

@@ -52,6 +52,12 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)], resp
 State = Annotated[WebState, Depends(web_state)]
 
 PAGE_MAX = 500
+# The status check reads the local store only, so it answers at once and offline; the
+# team's DMs from the cloud are asked for explicitly (bounded by TEAM_TIMEOUT_S).
+TeamQuery = Annotated[
+    bool,
+    Query(description="Also fetch the team's DMs from the cloud (waits up to a few seconds)."),
+]
 
 
 def _card(card: StatusCard) -> CardOut:
@@ -129,10 +135,23 @@ def list_prospects(
     tags=["prospects"],
     responses=_NOT_FOUND,
 )
-def get_prospect(handle: str, state: State) -> CardOut:
-    """From the local store only: instant, works offline. ``handle`` may be a handle,
-    ``@handle`` or a profile URL (URL-encoded)."""
-    return _card(state.ledger.require_card(handle))
+def get_prospect(handle: str, state: State, team: TeamQuery = False) -> CardOut:
+    """From the local store only: instant, works offline; 404 when nobody on the team has
+    recorded the lead (``GET /api/v1/check/{handle}`` answers that case too). ``handle``
+    may be a handle, ``@handle`` or a profile URL (URL-encoded)."""
+    return _card(state.ledger.require_card(handle, team=team))
+
+
+@router.get(
+    "/check/{handle:path}",
+    response_model=CardOut,
+    summary="Has anyone on the team messaged this person?",
+    tags=["prospects"],
+)
+def check(handle: str, state: State, team: TeamQuery = False) -> CardOut:
+    """The verdict for any handle, always 200: a lead nobody has recorded is an answer
+    (``known`` and ``contacted`` false). Local store only unless ``team``."""
+    return _card(state.ledger.card(handle, team=team))
 
 
 @router.patch(

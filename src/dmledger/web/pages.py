@@ -146,8 +146,6 @@ def add_note(
     next: Next = "",
 ) -> Response:
     """Add a dated line to the lead's notes."""
-    if not note.strip():
-        raise InvalidInput("the note is empty: write something to add")
     updated = state.ledger.update_prospect(handle, append_note=note)
     state.request_sync()
     return flash_redirect(safe_next(next, _check_url(updated.handle)), "ok", "Note added.")

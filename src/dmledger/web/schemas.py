@@ -12,16 +12,17 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class LogOut(BaseModel):
-    """One DM recorded on this machine."""
+    """One DM: recorded on this machine, or a teammate's from the cloud."""
 
-    client_log_id: str
+    client_log_id: str | None
     to: str
-    actor: str
-    operator: str
+    actor: str | None
+    operator: str | None
     message: str
     sent_at: str | None
     synced: bool = Field(description="True once the cloud has it.")
     error: str | None = Field(description="Why the cloud refused it (set aside), if it did.")
+    local: bool = Field(default=True, description="Recorded on this machine (else a teammate's).")
 
 
 class CardOut(BaseModel):
@@ -47,6 +48,13 @@ class CardOut(BaseModel):
         default_factory=list,
         description="What sync could not apply here, e.g. an edit dropped after a deletion.",
     )
+    team_dms: str = Field(
+        default="not asked",
+        description='"included": recent_logs has the team\'s DMs from the cloud; '
+        '"unavailable": the cloud did not answer (team_error says why); '
+        '"not asked": this machine\'s DMs only.',
+    )
+    team_error: str | None = None
 
 
 class ProspectOut(BaseModel):

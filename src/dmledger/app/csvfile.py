@@ -1,0 +1,260 @@
+"""Reading a spreadsheet someone saved as CSV: its encoding, delimiter, header and size.
+
+People export leads from Excel, Google Sheets and old CRMs. What arrives may be UTF-8
+with or without a byte-order mark, UTF-16 with one (Excel's "Unicode text"),
+Windows-1252 or Latin-1 (Excel's plain "CSV"), separated by ``,`` or by ``;``
+(Excel in most of Europe), with a header row or without one. Or it is not text at all:
+a workbook, a picture, picked by mistake.
+
+:func:`inspect` reads the whole file once before anything is imported, so a file that
+cannot be read is refused with one line naming it and why, and nothing is
+half-imported. :func:`rows` then streams it. The limits below are the only ones.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from dmledger.errors import InvalidInput
+
+# -- limits (the only place they are set) ---------------------------------------------
+MAX_FIELD_CHARS = 131_072  # one cell; also the csv module's default field_size_limit
+MAX_ROW_CHARS = 1_048_576  # one row, every cell together
+MAX_COLUMNS = 1_000
+
+DELIMITERS = (",", ";", "\t")
+# Tried in order when the file has no byte-order mark and no --encoding was given.
+# cp1252 before Latin-1: Excel writes cp1252, and both read "Café" the same way; Latin-1
+# decodes any byte, so a binary file then shows as control characters (refused below).
+DETECTED_ENCODINGS = ("utf-8", "cp1252", "latin-1")
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_CHUNK = 1 << 20
+# Control characters no spreadsheet writes into text (tab, newline, return are fine).
+_NOT_TEXT = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f]")
+_MAGIC = {
+    b"PK\x03\x04": "an Excel workbook or another zip file",
+    b"\xd0\xcf\x11\xe0": "an old Excel workbook (.xls)",
+    b"%PDF": "a PDF",
+    b"\x89PNG": "a PNG picture",
+    b"\xff\xd8\xff": "a JPEG picture",
+}
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """How a CSV file is written. ``header`` is None when its first row is data."""
+
+    path: Path
+    encoding: str
+    delimiter: str
+    header: tuple[str, ...] | None
+    width: int  # cells in the first row
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Column names, lower-case and trimmed; ``column 1``… when there is no header."""
+        if self.header is None:
+            return tuple(f"column {i}" for i in range(1, self.width + 1))
+        return tuple(h.strip().lower() for h in self.header)
+
+    @property
+    def encoding_label(self) -> str:
+        return {"utf-8-sig": "utf-8", "utf-16": "utf-16"}.get(self.encoding, self.encoding)
+
+
+def inspect(
+    path: Path,
+    *,
+    encoding: str | None = None,
+    known_columns: Collection[str] = (),
+    is_data: Callable[[str], bool] | None = None,
+) -> CsvLayout:
+    """Read the whole file once: decide its encoding and delimiter, check every limit.
+
+    The first row is data, not a header, when none of its cells is one of
+    ``known_columns`` and every non-empty cell passes ``is_data`` (e.g. a valid handle);
+    without ``is_data`` the first row is always the header. Raises InvalidInput naming
+    the file (and the line, where there is one) for a file that is missing, empty, not
+    text, not in ``encoding``, or over a limit.
+    """
+    head = _head(path)
+    if not head:
+        raise InvalidInput(f"{path.name} is empty: expected a header row and one lead per line")
+    chosen = _bom_encoding(head)
+    if encoding is not None:
+        candidates: tuple[str, ...] = (_codec(encoding),)
+    elif chosen is not None:
+        candidates = (chosen,)
+    else:
+        for magic, what in _MAGIC.items():
+            if head.startswith(magic):
+                raise InvalidInput(
+                    f"{path.name} is not a CSV file: it is {what}; save it as CSV "
+                    "(comma- or semicolon-separated) and import that"
+                )
+        candidates = DETECTED_ENCODINGS
+    for index, candidate in enumerate(candidates):
+        try:
+            _check_text(path, candidate)
+        except UnicodeDecodeError as error:
+            if index + 1 < len(candidates):
+                continue
+            line = getattr(error, "line", "?")
+            raise InvalidInput(
+                f"{path.name} is not {_label(candidate)} text (line {line}: "
+                f"byte 0x{error.object[error.start]:02x}): pass --encoding with the "
+                "file's encoding, e.g. utf-8, cp1252, latin-1 or utf-16"
+            ) from None
+        return _layout(path, candidate, known_columns, is_data)
+    raise AssertionError("unreachable: the last candidate raises")  # pragma: no cover
+
+
+def rows(layout: CsvLayout) -> Iterator[tuple[int, list[str]]]:
+    """Yield (line number, cells) for every data row; the header row is skipped."""
+    with _open(layout.path, layout.encoding) as handle:
+        reader = csv.reader(handle, delimiter=layout.delimiter)
+        if layout.header is not None:
+            next(reader, None)
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue  # blank lines (Excel adds some at the end)
+            yield reader.line_num, cells
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4096)
+    except OSError as error:
+        raise InvalidInput(f"cannot read {path}: {error.strerror}") from None
+
+
+def _bom_encoding(head: bytes) -> str | None:
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name
+    return None
+
+
+def _codec(name: str) -> str:
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise InvalidInput(
+            f"encoding {name!r} is unknown: use e.g. utf-8, cp1252, latin-1 or utf-16"
+        ) from None
+    if info.name == "utf-8":
+        return "utf-8-sig"  # a BOM is not part of the first cell
+    return info.name
+
+
+def _label(encoding: str) -> str:
+    return {"utf-8-sig": "UTF-8", "utf-8": "UTF-8", "utf-16": "UTF-16"}.get(encoding, encoding)
+
+
+def _check_text(path: Path, encoding: str) -> None:
+    """Decode the whole file; refuse control characters. A decode error gets ``.line``."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    line = 1
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(_CHUNK)
+            final = not chunk
+            try:
+                text = decoder.decode(chunk, final)
+            except UnicodeDecodeError as error:
+                before = error.object[: error.start].decode(encoding, errors="ignore")
+                error.line = line + before.count("\n")  # type: ignore[attr-defined]
+                raise
+            bad = _NOT_TEXT.search(text)
+            if bad is not None:
+                where = line + text.count("\n", 0, bad.start())
+                raise InvalidInput(
+                    f"{path.name} is not a text file (line {where} holds the control "
+                    f"character U+{ord(bad.group()):04X}): choose the CSV export of the "
+                    "spreadsheet"
+                )
+            line += text.count("\n")
+            if final:
+                return
+
+
+def _open(path: Path, encoding: str) -> TextIO:
+    return path.open("r", encoding=encoding, newline="")
+
+
+def _sniff_delimiter(first_line: str) -> str:
+    """The delimiter used most in the first line, outside quotes; ``,`` by default."""
+    outside = re.sub(r'"[^"]*"', "", first_line)
+    counts = {d: outside.count(d) for d in DELIMITERS}
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
+def _layout(
+    path: Path,
+    encoding: str,
+    known_columns: Collection[str],
+    is_data: Callable[[str], bool] | None,
+) -> CsvLayout:
+    with _open(path, encoding) as handle:
+        delimiter = _sniff_delimiter(handle.readline())
+    first: list[str] | None = None
+    with _open(path, encoding) as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        try:
+            for cells in reader:
+                if first is None:
+                    if not any(cell.strip() for cell in cells):
+                        continue
+                    first = cells
+                _check_row(path, reader.line_num, cells)
+        except csv.Error as error:
+            if "field limit" in str(error):
+                raise InvalidInput(_too_long(path, reader.line_num)) from None
+            raise InvalidInput(
+                f"{path.name} is not a readable CSV file (line {reader.line_num}: {error})"
+            ) from None
+    if first is None:
+        raise InvalidInput(f"{path.name} is empty: expected a header row and one lead per line")
+    cells = [cell.strip() for cell in first]
+    known = {name.strip().lower() for name in known_columns}
+    data = (
+        is_data is not None
+        and not any(cell.lower() in known for cell in cells)
+        and any(cells)
+        and all(is_data(cell) for cell in cells if cell)
+    )
+    return CsvLayout(path, encoding, delimiter, None if data else tuple(first), len(first))
+
+
+def _check_row(path: Path, line: int, cells: list[str]) -> None:
+    if len(cells) > MAX_COLUMNS:
+        raise InvalidInput(
+            f"{path.name}, line {line}: {len(cells)} columns, more than the limit of {MAX_COLUMNS}"
+        )
+    if cells and max(map(len, cells)) > MAX_FIELD_CHARS:
+        raise InvalidInput(_too_long(path, line))
+    if sum(map(len, cells)) > MAX_ROW_CHARS:
+        raise InvalidInput(
+            f"{path.name}, line {line}: the row is longer than the limit of "
+            f"{MAX_ROW_CHARS:,} characters; nothing was imported"
+        )
+
+
+def _too_long(path: Path, line: int) -> str:
+    return (
+        f"{path.name}, line {line}: a cell is longer than the limit of {MAX_FIELD_CHARS:,} "
+        "characters (an unclosed quote makes the rest of the file one cell); "
+        "nothing was imported"
+    )

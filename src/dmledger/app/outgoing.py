@@ -1,0 +1,64 @@
+"""The one validation a DM goes through, however it arrives.
+
+``log``, the web's Check page, the JSON API and ``import-logs`` all build their DM
+with :func:`new_dm` and check its sender with :func:`require_registered_actor`, so the
+same DM is refused the same way everywhere, before anything is written.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from dmledger.domain.handles import normalize_handle, validate_actor_username
+from dmledger.domain.records import OutgoingLog
+from dmledger.domain.text import MESSAGE_MAX_CHARS, clean_text, validate_name
+from dmledger.domain.timeutil import format_utc
+from dmledger.errors import InvalidInput, Refused
+from dmledger.local.store import LocalStore
+
+# How far ahead of this machine's clock a send time may be (another machine's clock,
+# a time zone typed a little wrong); anything later has not happened yet.
+FUTURE_SKEW = timedelta(minutes=5)
+
+
+def new_dm(
+    client_log_id: str,
+    to: str,
+    message: str,
+    *,
+    actor: str,
+    operator: str,
+    sent_at: datetime,
+    now: datetime,
+) -> OutgoingLog:
+    """A DM that was sent, validated: handle, sender, operator name, text, send time.
+
+    ``sent_at`` and ``now`` are naive UTC. Raises InvalidInput naming the value and
+    the rule it breaks.
+    """
+    handle = normalize_handle(to)
+    sender = validate_actor_username(actor)
+    who = validate_name(operator, "operator name")
+    text = clean_text(message, "message", MESSAGE_MAX_CHARS)
+    if not text:
+        raise InvalidInput("message is empty: record the text that was sent")
+    if sent_at > now + FUTURE_SKEW:
+        raise InvalidInput(
+            f"send time {format_utc(sent_at)} is in the future: a DM is recorded after it "
+            f"was sent (up to {FUTURE_SKEW.seconds // 60} minutes ahead is allowed for clock skew)"
+        )
+    return OutgoingLog(client_log_id, handle, sender, who, text, sent_at)
+
+
+def require_registered_actor(store: LocalStore, conn: sa.Connection, actor: str) -> None:
+    """Refuse a sender that is not a registered account: a typo must not make a new one."""
+    if store.get_actor(conn, actor) is not None:
+        return
+    known = [row.username for row in store.list_actors(conn)]
+    listed = ", ".join(known) if known else "none yet"
+    raise Refused(
+        f"actor {actor!r} is not a registered account (known: {listed}): check the spelling, "
+        f"or register it with `dmledger actor add {actor}`"
+    )
