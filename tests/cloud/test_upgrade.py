@@ -330,3 +330,45 @@ def test_upgrade_from_version_2_with_data_adds_the_identity_once_and_keeps_rows(
 def store_rows(store: CloudStore) -> list[Any]:
     with store.reading() as conn:
         return store.pull_page(conn, Cursor(), 10_000)
+
+
+def test_legacy_statuses_read_as_the_matching_status_everywhere(
+    seed_cloud: tuple[str, CloudStore], tmp_path: Path
+) -> None:
+    from dmledger.app.ledger import Ledger
+    from dmledger.app.team import TeamFilter, team_report
+
+    url, store = seed_cloud
+    home = tmp_path / "home"
+    runner = CliRunner()
+
+    def cli(*args: str) -> Any:
+        result = runner.invoke(app, ["--home", str(home), *args])
+        assert result.exit_code == 0, result.output
+        return result
+
+    cli("init", "--operator", "Sarah", "--cloud", url)
+    assert "read as" in cli("cloud", "upgrade").stdout
+    cli("sync")
+    card = json.loads(cli("--json", "prospect", "show", "warm.lead", "--local").stdout)
+    assert card["status"] == "warm"
+    for wanted, handles in (
+        ("warm", ["warm.lead"]),
+        ("cold", ["cold.lead"]),
+        ("client", ["old.client"]),
+    ):
+        listed = json.loads(cli("--json", "prospect", "list", "--status", wanted).stdout)
+        assert [p["handle"] for p in listed] == handles, wanted
+    ledger = Ledger.open(home)
+    try:
+        report, _, _ = team_report(ledger, TeamFilter(period="all"))
+    finally:
+        ledger.close()
+    funnel = dict(report.funnel)
+    assert set(funnel) <= {"new", "contacted", "cold", "warm", "hot", "booked", "client"} | {
+        "rejected",
+        "excluded",
+    }
+    assert (funnel["cold"], funnel["client"]) == (1, 1)
+    statuses = {row[0]: row[1] for row in snapshot(store)["prospects"]}
+    assert statuses["warm.lead"] == "Warm"  # the cloud's copy is kept as written

@@ -146,6 +146,28 @@ def test_csv_import_with_an_unknown_column_is_explained(client: TestClient) -> N
     assert "column 'nope'" in flash_of(client, response)
 
 
+def test_csv_import_reads_an_excel_file_and_refuses_a_picture(
+    client: TestClient, ledger: Ledger
+) -> None:
+    token = csrf_of(client, "/leads/import")
+    excel = "handle;notes\r\ncafe.owner;Café\r\n".encode("cp1252")
+    response = client.post(
+        "/leads/import",
+        data={"csrf_token": token},
+        files={"file": ("excel.csv", excel, "text/csv")},
+    )
+    assert response.status_code == 200
+    assert "cp1252, semicolon-separated" in response.text
+    assert ledger.card("cafe.owner").notes == "Café"
+    picture = client.post(
+        "/leads/import",
+        data={"csrf_token": token, "next": "/leads/import"},
+        files={"file": ("photo.png", b"\x89PNG\r\n\x1a\n\x00\x00", "image/png")},
+    )
+    assert picture.status_code < 500
+    assert "photo.png is not a CSV file" in flash_of(client, picture)
+
+
 def test_import_form_page(client: TestClient) -> None:
     page = client.get("/leads/import")
     assert page.status_code == 200

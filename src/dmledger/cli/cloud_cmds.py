@@ -56,6 +56,10 @@ def upgrade(ctx: typer.Context) -> None:
         emit_json({"steps": steps})
     elif steps:
         out.print("Upgraded:\n" + "\n".join("  " + escape(s) for s in steps))
+        out.print(
+            "Every row is kept as written. Statuses of the seed's tool (Warm, Cold_NoReply, "
+            "Booked…) are read as warm, cold, booked… in every list, filter and card."
+        )
     else:
         out.print("Already at the current schema.")
 

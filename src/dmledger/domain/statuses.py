@@ -61,6 +61,21 @@ def read_stored_status(raw: str | None) -> Status:
         return Status.NEW
 
 
+def canonical_status(raw: str | None) -> str:
+    """How a status stored in the cloud is kept in the cache and shown: ``Warm`` is
+    ``warm``, ``Cold_NoReply`` is ``cold``, None is ``new``.
+
+    A value that matches no status is kept as written (stripped), so it stays visible
+    instead of passing for ``new``; the cloud's copy is never rewritten.
+    """
+    if raw is None or not raw.strip():
+        return Status.NEW.value
+    try:
+        return parse_status(raw).value
+    except InvalidInput:
+        return raw.strip()
+
+
 def parse_actor_status(raw: str) -> str:
     key = raw.strip().lower()
     if key not in ACTOR_STATUSES:

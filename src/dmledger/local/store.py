@@ -30,6 +30,7 @@ from dmledger.domain.records import (
     PulledRow,
     SetAside,
 )
+from dmledger.domain.statuses import canonical_status
 from dmledger.domain.timeutil import utcnow
 from dmledger.errors import NotFound
 from dmledger.local import schema
@@ -569,7 +570,7 @@ class LocalStore:
         changed = [
             {
                 "target_username": row.handle,
-                "status": row.status or "new",
+                "status": canonical_status(row.status),  # legacy "Warm" is "warm"
                 "owner_actor": row.owner_actor,
                 "owner_operator": row.owner_operator,
                 "notes": row.notes,

@@ -197,7 +197,8 @@ def import_csv(
 ) -> HTMLResponse:
     """Import leads from an uploaded CSV; shows added, known, duplicates and invalid lines."""
     with tempfile.TemporaryDirectory(prefix="dmledger-import-") as folder:
-        path = Path(folder) / "upload.csv"
+        # Named as uploaded, so a refusal names the file the person chose.
+        path = Path(folder) / (Path(file.filename or "").name or "upload.csv")
         with path.open("wb") as target:
             shutil.copyfileobj(file.file, target, 1 << 20)
         report = import_prospects(state.ledger, path, column=column or None, status=status or None)
