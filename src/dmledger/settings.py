@@ -68,8 +68,11 @@ def embedded_cloud_url(home: Path) -> str:
     return f"sqlite:///{home / 'cloud.db'}"
 
 
-def load(home: Path) -> Settings:
-    """Read the home's settings; ConfigError when the home was never initialised."""
+def load(home: Path, *, environment: bool = True) -> Settings:
+    """Read the home's settings; ConfigError when the home was never initialised.
+
+    ``environment=False`` reads the file alone (to rewrite it without saving an
+    override taken from the environment)."""
     path = home / CONFIG_NAME
     if not path.is_file():
         raise ConfigError(
@@ -84,7 +87,8 @@ def load(home: Path) -> Settings:
         "cloud_url": os.environ.get("DMLEDGER_CLOUD_URL"),
         "wallet_dir": os.environ.get("DMLEDGER_WALLET_DIR"),
     }
-    data.update({k: v for k, v in overrides.items() if v})
+    if environment:
+        data.update({k: v for k, v in overrides.items() if v})
     try:
         return Settings.model_validate(data)
     except ValueError as error:

@@ -106,6 +106,44 @@ def test_init_writes_the_settings_and_a_private_api_token(cli: Cli) -> None:
     assert len(printed) >= 32
 
 
+def test_init_again_changes_only_what_is_given_and_says_so(cli: Cli) -> None:
+    cli.ok("init", "--operator", "Sarah", "--actor", "sarah.sells")
+    again = json.loads(cli.ok("--json", "init", "--operator", "Sarah").stdout)
+    assert (again["created"], again["changes"], again["actor"]) == (False, [], "sarah.sells")
+    cli.ok("cloud", "init")
+    cli.ok("log", "--to", "still.works", "--message", "hi")  # the actor was kept
+    printed = cli.ok("init", "--actor", "sarah.growth").stdout
+    assert "actor: sarah.sells → sarah.growth" in printed
+    config = tomllib.loads((cli.home / "config.toml").read_text(encoding="utf-8"))
+    assert (config["operator"], config["actor"]) == ("Sarah", "sarah.growth")
+    cli.ok("log", "--to", "second.lead", "--message", "hi")  # the new actor is usable
+
+
+def test_init_refuses_to_replace_the_operator_or_cloud_of_a_home_with_queued_work(
+    cli: Cli, tmp_path: Path
+) -> None:
+    cli.ok("init", "--operator", "Sarah", "--actor", "sarah.sells")
+    cli.ok("log", "--to", "queued.lead", "--message", "hi")
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    refused(cli("init", "--operator", "Nadia"), 1, "1 DMs and 0 edits", "--force")
+    refused(cli("init", "--cloud", other), 1, "pushed to the new cloud", "dmledger sync")
+    config = tomllib.loads((cli.home / "config.toml").read_text(encoding="utf-8"))
+    assert (config["operator"], config["cloud_url"]) == (
+        "Sarah",
+        f"sqlite:///{cli.home / 'cloud.db'}",
+    )
+    forced = cli("init", "--cloud", other, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "cloud url:" in forced.stdout and "stay queued" in forced.stderr
+    status = json.loads(cli.ok("--json", "status", "--offline").stdout)
+    assert status["pending_logs"] == 1
+    assert status["cloud"] == other
+
+
+def test_init_of_a_new_home_needs_the_operator(cli: Cli) -> None:
+    refused(cli("init", "--actor", "sarah.sells"), 1, "--operator NAME")
+
+
 def test_init_works_with_the_cloud_unreachable(cli: Cli) -> None:
     cli.ok("init", "--operator", "Sarah", "--cloud", "postgresql+psycopg://postgres@127.0.0.1:1/x")
     assert (cli.home / "config.toml").is_file()

@@ -130,7 +130,10 @@ def root(
 @app.command()
 def init(
     ctx: typer.Context,
-    operator: Annotated[str, typer.Option(help="Your name on the team, e.g. Sarah.")],
+    operator: Annotated[
+        str | None,
+        typer.Option(help="Your name on the team, e.g. Sarah (needed for a new home)."),
+    ] = None,
     cloud: Annotated[
         str | None,
         typer.Option(
@@ -149,19 +152,27 @@ def init(
         str | None, typer.Option(help="Oracle: the TNS alias, e.g. mydb_high.")
     ] = None,
     cloud_user: Annotated[str | None, typer.Option(help="Oracle: the database user.")] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace the operator or cloud even with DMs or edits not synced yet."
+        ),
+    ] = False,
 ) -> None:
-    """Create (or rewrite) this home's settings. Works offline: it only writes the home."""
+    """Create this home, or change only the settings given on an existing one (and say
+    what changed). Works offline: it only writes the home."""
     st = state(ctx)
-    from dmledger.app.ledger import Ledger
+    from dmledger.app.home import init_or_update
 
-    ledger, password = Ledger.init_home(
+    ledger, password, report = init_or_update(
         st.home,
-        operator,
+        operator=operator,
         cloud_url=cloud,
         actor=actor,
         wallet_dir=wallet_dir,
         wallet_alias=wallet_alias,
         cloud_user=cloud_user,
+        force=force,
     )
     kept = False
     if password is not None:
@@ -175,10 +186,23 @@ def init(
                 "actor": ledger.settings.actor,
                 "cloud": ledger.cloud_label,
                 "password_in_keyring": kept,
+                "created": report.created,
+                "changes": report.changes,
+                "queue_note": report.queue_note,
             }
         )
         return
-    out.print(f"DM Ledger home ready at {escape(str(st.home))}")
+    if not report.created:
+        if report.changes:
+            out.print(f"Updated the home at {escape(str(st.home))}:")
+            for change in report.changes:
+                out.print("  " + escape(change))
+        else:
+            out.print(f"Nothing to change in the home at {escape(str(st.home))}.")
+        if report.queue_note:
+            err.print(f"[yellow]{escape(report.queue_note)}[/]")
+    else:
+        out.print(f"DM Ledger home ready at {escape(str(st.home))}")
     out.print(f"operator {escape(ledger.settings.operator)}, cloud {escape(ledger.cloud_label)}")
     if password is not None:
         if kept:
