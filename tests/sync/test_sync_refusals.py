@@ -60,6 +60,7 @@ def refused(team: Team) -> tuple[Ledger, list[str]]:
     """Ann has logged six DMs; the cloud refuses the one sent from banned.dm."""
     ann = team.agent("Ann")
     _refuse_actor(team.cloud, "banned.dm")
+    ann.add_actor("banned.dm")  # registered: only its DMs are refused, by the cloud
     ids = []
     for i in range(6):
         actor = "banned.dm" if i == 2 else None

@@ -106,7 +106,7 @@ def list_(
     if st.json:
         emit_json([prospect_view(p) for p in rows])
     elif rows:
-        out.print(render.prospects(rows))
+        out.print(render.prospects(rows, out.width))
     else:
         out.print("No leads match.")
 

@@ -8,7 +8,7 @@ from rich.table import Table
 from dmledger.app.views import ImportReport, StatusCard, SyncStatus
 from dmledger.domain.records import Prospect
 from dmledger.domain.text import escape_controls
-from dmledger.domain.timeutil import format_utc
+from dmledger.domain.timeutil import human_time
 from dmledger.sync.engine import SyncReport
 
 
@@ -48,7 +48,7 @@ def card(c: StatusCard) -> str:
             who = (
                 f"contacted by [bold]{escape(c.owner_actor or '?')}[/]"
                 + (f" ({escape(c.owner_operator)})" if c.owner_operator else "")
-                + (f" on {c.first_contacted}" if c.first_contacted else "")
+                + (f" on {human_time(c.first_contacted)}" if c.first_contacted else "")
             )
         lines = [f"[bold]{escape(c.handle)}[/]  {status_text(c.status)}  {who}"]
     if c.status == "excluded":
@@ -64,7 +64,8 @@ def card(c: StatusCard) -> str:
         sender = escape(item["actor"] or "unknown account")
         if not item.get("local", True) and item.get("operator"):
             sender += f" [dim]({escape(item['operator'])})[/]"
-        lines.append(f"  {item['sent_at']}  {sender}: {escape(item['message'][:80])}{mark}")
+        when = human_time(item["sent_at"])
+        lines.append(f"  {when}  {sender}: {escape(item['message'][:80])}{mark}")
     if c.team_dms == "unavailable":
         lines.append(
             "[yellow]this machine's DMs only[/]: the team's could not be fetched"
@@ -75,17 +76,25 @@ def card(c: StatusCard) -> str:
     return "\n".join(lines)
 
 
-def prospects(rows: list[Prospect]) -> Table:
+def prospects(rows: list[Prospect], width: int = 80) -> Table:
+    """The leads as a table ``width`` characters wide: handles, statuses, owners and
+    times are never cut; the notes get the room that is left."""
+    headers = ("handle", "status", "owner", "first contacted")
+    cells = [(p.handle, p.status, p.owner_actor or "", human_time(p.first_contacted)) for p in rows]
+    sizes = [max(len(name), *(len(row[i]) for row in cells)) for i, name in enumerate(headers)]
     table = Table(show_edge=False, header_style="bold")
-    for name in ("handle", "status", "owner", "first contacted", "notes"):
-        table.add_column(name)
-    for p in rows:
+    for name, size in zip(headers, sizes, strict=True):
+        table.add_column(name, no_wrap=True, width=size)
+    # Five columns: four separators of three characters and one space at each edge.
+    room = width - sum(sizes) - 3 * len(headers) - 2
+    table.add_column("notes", overflow="ellipsis", no_wrap=True, width=max(room, 8))
+    for p, (handle, status, owner, when) in zip(rows, cells, strict=True):
         table.add_row(
-            escape(p.handle),
-            status_text(p.status),
-            escape(p.owner_actor or ""),
-            format_utc(p.first_contacted) or "",
-            escape((p.notes or "").replace("\n", " ")[:50]),
+            escape(handle),
+            status_text(status),
+            escape(owner),
+            when,
+            escape((p.notes or "").replace("\n", " ")),
         )
     return table
 
@@ -122,7 +131,7 @@ def sync_status(s: SyncStatus) -> str:
     lines = [
         f"cloud: {escape(s.cloud)} ({reach[s.cloud_reachable]})",
         f"pending DMs: {s.pending_logs}   pending edits: {s.pending_changes}",
-        f"last sync: {s.last_sync_at or 'never'}",
+        f"last sync: {human_time(s.last_sync_at) or 'never'}",
     ]
     if s.last_error:
         lines.append(f"last error: [red]{escape(s.last_error)}[/]")

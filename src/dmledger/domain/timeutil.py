@@ -7,7 +7,7 @@ Event times (when a DM was sent) come from the sender's clock, read through
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from dmledger.errors import InvalidInput
 
@@ -45,3 +45,23 @@ def format_utc(moment: datetime | None) -> str | None:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.isoformat(timespec="microseconds") + "Z"
+
+
+def human_time(
+    value: datetime | str | None, *, tz: tzinfo | None = None, now: datetime | None = None
+) -> str:
+    """A UTC time (naive, or ISO text as ``format_utc`` writes it) as a person reads it
+    in a table: ``Nov 7, 09:24`` in ``tz`` (default: this machine's time zone), with the
+    year when it is not this year (``Nov 7 2025, 09:24``). Empty for None.
+
+    Tables show this; ``--json`` and the API keep ISO 8601 UTC.
+    """
+    if value is None or value == "":
+        return ""
+    moment = parse_utc(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(tz)
+    today = (now or datetime.now(UTC)).astimezone(tz)
+    day = f"{local:%b} {local.day}" + ("" if local.year == today.year else f" {local.year}")
+    return f"{day}, {local:%H:%M}"
