@@ -286,7 +286,7 @@ def test_aware_custom_bounds_are_converted_to_utc() -> None:
         (TeamFilter("custom"), "a custom period needs a start"),
         (
             TeamFilter("custom", start=datetime(2026, 11, 8), end=datetime(2026, 11, 1)),
-            "is not before its end",
+            "starts on 2026-11-08, after its last day 2026-10-31",
         ),
         (
             TeamFilter("custom", start=datetime(2000, 1, 1), end=datetime(2026, 1, 1)),

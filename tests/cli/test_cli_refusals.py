@@ -30,7 +30,7 @@ HANDLE_RULE = "a handle is 1-30 characters of a-z, 0-9"
     [
         ("foo..bar", "contains '..'"),
         (".foo", "starts or ends with '.'"),
-        ("foo bar", "contains ' '"),
+        ("foo bar", "contains a space"),
         ("a" * 31, "31 characters long"),
         ("@", "contains"),
     ],

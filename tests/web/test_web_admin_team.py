@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from web_support import BASE_URL, TestClient, flash_of, post_form
@@ -57,6 +58,12 @@ def test_cloud_check_shows_reachable_and_counts(client: TestClient) -> None:
     page = client.get("/admin", params={"check": "true"})
     assert 'id="cloud-result"' in page.text
     assert "sqlite" in page.text and ">yes<" in page.text
+    result = page.text[page.text.index('id="cloud-result"') :]
+    result = result[: result.index("</dl>")]
+    for words in ("Teammates", "Accounts", "Leads", "DMs recorded", "Answers in"):
+        assert f"<dt>{words}</dt>" in result
+    assert "outreach" not in result and "0.0 ms" not in result
+    assert re.search(r"data-round-trip>(under 1 ms|\d+(\.\d)? ms)<", result)
 
 
 def test_set_aside_rows_can_be_retried(client: TestClient, ledger: Ledger) -> None:
@@ -113,6 +120,12 @@ def test_team_page_explains_a_bad_filter(client: TestClient) -> None:
     page = client.get("/team", params={"period": "custom"})
     assert page.status_code == 422
     assert "start" in page.text
+    backwards = client.get(
+        "/team", params={"period": "custom", "start": "2029-01-02", "end": "2029-01-01"}
+    )
+    assert backwards.status_code == 422
+    assert "starts on 2029-01-02, after its last day 2029-01-01" in backwards.text
+    assert "T00:00" not in backwards.text and "exclusive" not in backwards.text
 
 
 def test_team_page_shows_the_saved_report_with_its_age_when_offline(home: Path) -> None:

@@ -88,16 +88,18 @@ class TeamFilter:
             raise InvalidInput("a custom period needs a start date")
         start = _naive_utc(self.start)
         end = tomorrow if self.end is None else _naive_utc(self.end)
+        # Said the way the dates were typed: days, and the last day rather than the
+        # exclusive end the queries use.
+        first, last = _day_text(start), _day_text(end - _DAY if _is_midnight(end) else end)
         if start >= end:
             raise InvalidInput(
-                f"custom period start {format_utc(start)} is not before its end "
-                f"{format_utc(end)}: the end is exclusive and must come after the start"
+                f"the custom period starts on {first}, after its last day {last}: "
+                "choose a start on or before the end"
             )
         if end - start > MAX_CUSTOM_DAYS * _DAY:
             raise InvalidInput(
-                f"custom period {format_utc(start)} to {format_utc(end)} is "
-                f"{(end - start).days} days long: the limit is {MAX_CUSTOM_DAYS} days "
-                "(use the period 'all' for everything)"
+                f"the custom period {first} to {last} is {(end - start).days} days long: "
+                f"the limit is {MAX_CUSTOM_DAYS} days (choose 'all' for everything)"
             )
         return start, end
 
@@ -334,6 +336,11 @@ def _naive_utc(moment: datetime) -> datetime:
     if moment.tzinfo is not None:
         return moment.astimezone(UTC).replace(tzinfo=None)
     return moment
+
+
+def _day_text(moment: datetime) -> str:
+    """``2029-01-01``, or ``2029-01-01 10:30 UTC`` for a time that is not midnight."""
+    return f"{moment:%Y-%m-%d}" if _is_midnight(moment) else f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
 def _is_midnight(moment: datetime) -> bool:

@@ -71,12 +71,27 @@ def _from_url(text: str, raw: str) -> str:
     return segments[0]
 
 
+_SPOKEN = {" ": "a space", "\t": "a tab", "\n": "a line break", "\r": "a line break"}
+
+
+def _characters(chars: list[str]) -> str:
+    """``[' ', '!']`` as ``a space and '!'``: the characters a person has to remove."""
+    names = list(
+        dict.fromkeys(
+            _SPOKEN.get(c) or (f"'{c}'" if c.isprintable() else f"U+{ord(c):04X}") for c in chars
+        )
+    )
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _check(handle: str, raw: str) -> None:
     if len(handle) > HANDLE_MAX:
         raise InvalidInput(f"handle {raw!r} is {len(handle)} characters long: {HANDLE_RULE}")
     if not _HANDLE_CHARS.fullmatch(handle):
         bad = sorted({c for c in handle if not _HANDLE_CHARS.fullmatch(c)})
-        shown = " ".join(repr(c) for c in bad) or "nothing usable"
+        shown = _characters(bad) or "nothing usable"
         raise InvalidInput(f"handle {raw!r} contains {shown}: {HANDLE_RULE}")
     if handle.startswith(".") or handle.endswith("."):
         raise InvalidInput(f"handle {raw!r} starts or ends with '.': {HANDLE_RULE}")

@@ -65,9 +65,8 @@ def lead(request: Request, handle: str, state: State) -> Response:
         return RedirectResponse(f"/lead/{stored}", status_code=307)
     card = state.ledger.card(stored, recent=200)
     if not card.known:
-        return flash_redirect(
-            _check_url(stored), "error", f"{stored} is not in the ledger yet: add it here"
-        )
+        # Not an error: the Check card says "not contacted" and offers to add the lead.
+        return RedirectResponse(_check_url(stored), status_code=303)
     timeline = lead_timeline(state.ledger, stored, include_cloud=False)
     return page(
         request,
