@@ -125,9 +125,17 @@ def test_changing_a_status_inline_saves_it_without_a_reload(session: Session) ->
     page = session.page
     session.go("/leads")
     row = page.locator("tr", has=page.locator('a[href="/lead/glow.skin"]'))
-    row.locator("select").select_option("booked")
-    row.get_by_text("Saved ✓").wait_for()
+    select = row.locator("select")
+    height = row.bounding_box()["height"]
+    colour = select.evaluate("el => getComputedStyle(el).color")
+    select.select_option("booked")
+    row.locator('[data-saved][aria-label="Saved"]').wait_for()
     assert session.ledger.card("glow.skin").status == "booked"
+    # The menu keeps its look, now in the booked colour, and the row does not reflow.
+    assert select.get_attribute("class") == "status-select status-booked"
+    assert select.evaluate("el => getComputedStyle(el).color") != colour
+    assert select.evaluate("el => getComputedStyle(el).minHeight") == "30px"
+    assert row.bounding_box()["height"] == height
     session.go("/leads")
     assert row.locator("select").input_value() == "booked"
 

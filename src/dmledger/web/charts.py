@@ -43,8 +43,21 @@ _STYLE = {
     "plot_background": "transparent",
     "font_family": "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
     "colors": ("#2563eb", "#16a34a", "#f59e0b", "#dc2626", "#7c3aed"),
+    # In SVG units: a chart is drawn CHART_WIDTH wide and scaled to its card, so these
+    # are about the sizes read on a laptop (the page's text is 15 px).
+    "label_font_size": 14,
+    "major_label_font_size": 14,
+    "value_font_size": 13,
+    "legend_font_size": 14,
+    "tooltip_font_size": 14,
 }
+#: The width every chart is drawn at (its height is 400): about a card's width on a
+#: laptop, so the fonts above are shown near their size.
+CHART_WIDTH = 720
 _NO_OPERATOR = "(unknown operator)"
+# Each value is written just after the end of its bar, not across it: a short bar's
+# number never spills over the bar below it (pygal leaves room for the longest).
+_VALUES_AFTER_BARS: dict[str, Any] = {"print_values": True, "print_values_position": "top"}
 
 
 def _pygal() -> Any:
@@ -111,7 +124,7 @@ def by_actor_chart(rows: Sequence[dict[str, Any]]) -> str:
 
 def funnel_chart(funnel: Sequence[tuple[str, int]]) -> str:
     """Leads by current status, in pipeline order from the top."""
-    chart = _pygal().HorizontalBar(**_config(show_legend=False, print_values=True))
+    chart = _pygal().HorizontalBar(**_config(show_legend=False, **_VALUES_AFTER_BARS))
     # pygal draws a horizontal bar chart's first label at the bottom.
     ordered = list(reversed(funnel))
     chart.x_labels = [status for status, _ in ordered]
@@ -152,7 +165,7 @@ def _level(count: int, busiest: int) -> int:
 
 
 def _leaderboard(labels: list[str], rows: Sequence[dict[str, Any]], title: str) -> str:
-    chart = _pygal().HorizontalBar(**_config(print_values=True))
+    chart = _pygal().HorizontalBar(**_config(**_VALUES_AFTER_BARS))
     # Reversed so the leader is drawn at the top.
     chart.x_labels = list(reversed(labels))
     for key, name in (("messages", "Messages"), ("leads", "Leads"), ("booked", "Booked")):
@@ -168,6 +181,7 @@ def _config(**overrides: Any) -> dict[str, Any]:
         "legend_at_bottom": True,
         "truncate_label": 40,
         "no_data_text": "No DMs in this period",
+        "width": CHART_WIDTH,
         "height": 400,
     }
     options.update(overrides)
@@ -180,7 +194,8 @@ def _render(chart: Any, title: str) -> str:
 
 
 def _offline(title: str) -> Callable[[Any], Any]:
-    """An XML filter: drop scripts and comments, and name the chart for screen readers."""
+    """An XML filter: drop scripts and comments, start values after their bars, and name
+    the chart for screen readers."""
 
     def apply(root: Any) -> Any:
         for parent in list(root.iter()):
@@ -188,6 +203,10 @@ def _offline(title: str) -> Callable[[Any], Any]:
                 tag = child.tag if isinstance(child.tag, str) else ""
                 if not tag or tag.rsplit("}", 1)[-1] == "script":
                     parent.remove(child)  # a comment (non-string tag) or a script
+                elif tag.rsplit("}", 1)[-1] == "text" and child.get("class") == "value":
+                    # pygal centres a value a few units after its bar's end, so half of
+                    # a long number lies on the bar: start it there instead.
+                    child.set("text-anchor", "start")
         for child in root:
             if isinstance(child.tag, str) and child.tag.rsplit("}", 1)[-1] == "title":
                 child.text = title

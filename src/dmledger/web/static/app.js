@@ -113,19 +113,26 @@
     const saved = $("[data-saved]", form);
     let current = select.value;
     select.addEventListener("change", async () => {
-      saved.textContent = "Saving…";
-      saved.classList.remove("error");
+      // One character, explained by its title and read out as words (aria-label).
+      const show = (mark, words, error) => {
+        saved.textContent = mark;
+        saved.title = words;
+        saved.setAttribute("aria-label", words);
+        saved.classList.toggle("error", error);
+      };
+      show("…", "Saving…", false);
       try {
         const data = await post(form.action, new FormData(form));
         current = data.status;
-        select.className = select.className.replace(/status-\w+/, "status-" + current);
-        saved.textContent = "Saved ✓";
-        window.setTimeout(() => { if (saved.textContent === "Saved ✓") saved.textContent = ""; }, 2500);
+        // Swap only the status-<name> class: status-select keeps the menu's look.
+        [...select.classList].filter((c) => c.startsWith("status-") && c !== "status-select")
+          .forEach((c) => select.classList.remove(c));
+        select.classList.add("status-" + current);
+        show("✓", "Saved", false);
+        window.setTimeout(() => { if (saved.textContent === "✓") show("", "", false); }, 2500);
       } catch (error) {
         select.value = current;
-        saved.textContent = "Not saved";
-        saved.classList.add("error");
-        saved.title = error.message;
+        show("!", "Not saved: " + error.message, true);
       }
     });
   });
