@@ -1,9 +1,10 @@
 """Every page holds at any width from a phone to a wide screen, in real Chromium.
 
-At 390, 700, 1024 and 1400 px each page is checked for horizontal overflow: the page
-must not scroll sideways, no visible element may stick out of its parent's box, and
+At 360, 390, 700, 1024 and 1400 px each page is checked for horizontal overflow: the
+page must not scroll sideways, no visible element may stick out of its parent's box,
 no box may cut or scroll its content sideways (text that ends in an ellipsis on
-purpose excepted).
+purpose excepted), and no text may spill out of its box. Set DMLEDGER_LAYOUT_SHOTS to
+a folder to keep a screenshot of every page at every width.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dmledger.web.server import BackgroundServer
 
 pytestmark = pytest.mark.browser
 
-WIDTHS = (390, 700, 1024, 1400)
+WIDTHS = (360, 390, 700, 1024, 1400)
 SHOTS = os.environ.get("DMLEDGER_LAYOUT_SHOTS")  # a folder: save a screenshot of each page
 
 HERE = Path(__file__).parent
