@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,14 +63,22 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Ledger
     ledger.close()
 
 
+@contextmanager
+def page_at(browser: Any, width: int) -> Iterator[Any]:
+    """A page in a fresh browser context whose window is ``width`` px wide."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_no_page_overflows_horizontally(
     browser: Any, demo: tuple[str, Ledger, dict[str, str]], width: int
 ) -> None:
     url, _ledger, pages = demo
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    try:
-        page = context.new_page()
+    with page_at(browser, width) as page:
         problems: dict[str, list[str]] = {}
         for name, path in pages.items():
             page.goto(url + path)
@@ -81,8 +90,6 @@ def test_no_page_overflows_horizontally(
             if found:
                 problems[name] = found[:8]
         assert problems == {}, problems
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("width", (1024, 1400))
@@ -90,13 +97,9 @@ def test_chart_labels_are_readable_and_values_sit_beside_their_bars(
     browser: Any, demo: tuple[str, Ledger, dict[str, str]], width: int
 ) -> None:
     url, _ledger, pages = demo
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    try:
-        page = context.new_page()
+    with page_at(browser, width) as page:
         page.goto(url + pages["team"])
         page.wait_for_load_state("networkidle")
         found = page.evaluate(CHART_TEXT)
-        assert found["smallest"] >= 11, found
-        assert found["overlaps"] == [], found
-    finally:
-        context.close()
+    assert found["smallest"] >= 11, found
+    assert found["overlaps"] == [], found
