@@ -138,6 +138,11 @@ def test_a_file_of_handles_without_a_header_keeps_its_first_line(team: Cli, tmp_
     assert handles(team) == ["anna.glow", "ben_fit", "cara.c"]
     printed = team.ok("import", str(leads)).stdout
     assert "no header row (the first row is data)" in printed
+    worded = tmp_path / "worded.csv"
+    worded.write_text("handles\ndan.d\n", encoding="utf-8")
+    report = json.loads(team.ok("--json", "import", str(worded)).stdout)
+    assert (report["header_row"], report["added"]) == (True, 1)
+    assert "handles" not in handles(team)
 
 
 def test_a_header_row_is_still_a_header_and_status_and_notes_are_read(

@@ -37,7 +37,27 @@ if TYPE_CHECKING:
     from .ledger import Ledger
 
 BATCH = 5000
-HANDLE_COLUMNS = ("handle", "username", "target_username", "instagram", "profile", "url", "ig")
+HANDLE_COLUMNS = (
+    "handle",
+    "username",
+    "target_username",
+    "instagram",
+    "profile",
+    "url",
+    "ig",
+    "handles",
+    "usernames",
+    "instagram_handle",
+    "ig_handle",
+    "profile_url",
+    "lead",
+    "leads",
+)
+# Words that make a first row a header even though each is also a valid handle.
+HEADER_WORDS: tuple[str, ...] = (
+    *("name", "names", "account", "accounts", "user", "users", "link", "links"),
+    *("email", "phone", "city", "country", "date", "tags", "comment", "comments"),
+)
 # Lead columns read besides the handle; any other column is named in the report as ignored.
 LEAD_COLUMNS = ("status", "notes")
 LOG_COLUMNS = ("handle", "message", "sent_at", "actor", "operator")
@@ -112,7 +132,7 @@ def import_prospects(
     file that cannot be read is refused before anything is written.
     """
     chosen_status = parse_status(status).value if status else "new"
-    known_names = (*HANDLE_COLUMNS, *LEAD_COLUMNS, *([column] if column else []))
+    known_names = (*HANDLE_COLUMNS, *LEAD_COLUMNS, *HEADER_WORDS, *([column] if column else []))
     layout = csvfile.inspect(path, encoding=encoding, known_columns=known_names, is_data=_is_handle)
     handle_at = _pick_column(layout, column)
     names = layout.names
