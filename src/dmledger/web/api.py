@@ -147,6 +147,8 @@ def get_prospect(handle: str, state: State, team: TeamQuery = False) -> CardOut:
     response_model=CardOut,
     summary="Has anyone on the team messaged this person?",
     tags=["prospects"],
+    # Only a path the router cannot match (a line break in it) gets a 404 here.
+    responses={404: {"model": ErrorOut, "description": "Not a path of this API."}},
 )
 def check(handle: str, state: State, team: TeamQuery = False) -> CardOut:
     """The verdict for any handle, always 200: a lead nobody has recorded is an answer
