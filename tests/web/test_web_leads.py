@@ -166,6 +166,20 @@ def test_csv_import_reads_an_excel_file_and_refuses_a_picture(
     )
     assert picture.status_code < 500
     assert "photo.png is not a CSV file" in flash_of(client, picture)
+    # Only a plain name is kept; a path keeps its last part.
+    for odd, shown in (
+        ("..", "upload.csv"),
+        ("../../etc/x.csv", "x.csv"),
+        ("a\x1bb.csv", "upload.csv"),
+        ("x" * 300, "upload.csv"),
+    ):
+        answer = client.post(
+            "/leads/import",
+            data={"csrf_token": token, "next": "/leads/import"},
+            files={"file": (odd, b"\x89PNG\r\n\x1a\n\x00", "image/png")},
+        )
+        assert answer.status_code < 500, odd
+        assert flash_of(client, answer).startswith(f"{shown} is not a CSV file"), odd
 
 
 def test_import_form_page(client: TestClient) -> None:

@@ -8,6 +8,7 @@ asks for it, after it has rendered.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
@@ -197,8 +198,7 @@ def import_csv(
 ) -> HTMLResponse:
     """Import leads from an uploaded CSV; shows added, known, duplicates and invalid lines."""
     with tempfile.TemporaryDirectory(prefix="dmledger-import-") as folder:
-        # Named as uploaded, so a refusal names the file the person chose.
-        path = Path(folder) / (Path(file.filename or "").name or "upload.csv")
+        path = Path(folder) / _upload_name(file.filename)
         with path.open("wb") as target:
             shutil.copyfileobj(file.file, target, 1 << 20)
         report = import_prospects(state.ledger, path, column=column or None, status=status or None)
@@ -210,3 +210,12 @@ def import_csv(
         {"report": report, "filename": file.filename or "upload.csv"},
         section="leads",
     )
+
+
+def _upload_name(filename: str | None) -> str:
+    """The uploaded file's own name when it is a plain one, so a refusal names the file
+    the person chose; otherwise (a path, "..", control characters, too long) upload.csv."""
+    name = Path(filename or "").name
+    if re.fullmatch(r"[\w .,()+-]{1,120}", name) and name.strip("."):
+        return name
+    return "upload.csv"
