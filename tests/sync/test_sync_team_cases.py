@@ -12,6 +12,7 @@ import contextlib
 import json
 import re
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,9 @@ from typer.testing import CliRunner
 from dmledger.app.ledger import Ledger
 from dmledger.cli import app
 from dmledger.cloud.schema import dmledger_info
+from dmledger.domain.records import OutgoingLog
 from dmledger.domain.timeutil import utcnow
-from dmledger.errors import CloudSchemaError, CloudUnavailable
+from dmledger.errors import CloudSchemaError, CloudUnavailable, InvalidInput
 from dmledger.sync.engine import RESET
 from dmledger.sync.gateway import StoreGateway
 
@@ -295,7 +297,20 @@ def test_a_dm_stamped_far_in_the_future_is_refused_for_that_row_with_the_reason(
     ann = team.agent("Ann")
     ann.sync()
     ann.log_dm("on.time", "now")
-    ann.log_dm("time.traveller", "from tomorrow", at=utcnow() + timedelta(days=1))
+    # `log` refuses a send time in the future (issue 13); a row already queued with one
+    # (an older agent, another tool writing the queue) is the cloud's to refuse.
+    with pytest.raises(InvalidInput, match="in the future"):
+        ann.log_dm("time.traveller", "from tomorrow", at=utcnow() + timedelta(days=1))
+    future = OutgoingLog(
+        str(uuid.uuid4()),
+        "time.traveller",
+        "ann.dm",
+        "Ann",
+        "from tomorrow",
+        utcnow() + timedelta(days=1),
+    )
+    with ann.local.transaction() as conn:
+        ann.local.insert_log(conn, future)
 
     report = ann.sync()
 
