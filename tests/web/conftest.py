@@ -13,18 +13,12 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from web_support import (
-    BASE_URL,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    TestClient,
-    make_ledger,
-    seed_team,
-)
+from web_support import BASE_URL, TestClient, make_ledger, seed_team
 
 from dmledger import settings as config
 from dmledger.app.ledger import Ledger
 from dmledger.web.app import create_app
+from support.chromium import CHROMIUM, CHROMIUM_ARGS
 from support.env import IN_CI
 
 

@@ -71,6 +71,16 @@ class StatusCard:
             notices=said,
         )
 
+    @property
+    def verdict(self) -> str:
+        """The one answer the card leads with: ``excluded`` (do not contact),
+        ``contacted`` (someone on the team has), or ``not-contacted``."""
+        if self.status == "excluded":
+            return "excluded"
+        if self.known and self.contacted:
+            return "contacted"
+        return "not-contacted"
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -16,7 +16,15 @@ from typer.core import TyperGroup
 
 from dmledger import __version__
 from dmledger import settings as config
-from dmledger.cli import cloud_cmds, people_cmds, prospect_cmds, serve_cmd, sync_cmds, team_cmds
+from dmledger.cli import (
+    browser_cmds,
+    cloud_cmds,
+    people_cmds,
+    prospect_cmds,
+    serve_cmd,
+    sync_cmds,
+    team_cmds,
+)
 from dmledger.cli.render import escape
 from dmledger.cli.state import CliState, emit_json, err, out, state
 from dmledger.errors import DmLedgerError
@@ -295,6 +303,7 @@ team_cmds.register(app)
 prospect_cmds.register_top_level(app)
 sync_cmds.register(app)
 serve_cmd.register(app)
+browser_cmds.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,287 @@
+"""``dmledger native-host``: answers the extension's requests from the local store.
+
+One request at a time, in order, each answered with the same ``id``. The host calls
+only ``Ledger`` methods (instant, offline); a write asks the :class:`SyncScheduler` for
+a sync, which runs ``dmledger sync`` as a separate, detached process so the host
+keeps answering and the per-home lock keeps it to one sync at a time (also when
+``dmledger serve`` runs its own loop).
+
+Nothing but frames ever goes to stdout: logging goes to stderr (Chrome keeps it in its
+log), and any error — a malformed frame, a refused request, a bug — becomes an error
+reply.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from pydantic import ValidationError
+from sqlalchemy import exc as sa_exc
+
+from dmledger.app.ledger import Ledger
+from dmledger.app.people import local_people
+from dmledger.app.views import StatusCard
+from dmledger.domain.statuses import STATUSES
+from dmledger.errors import ConfigError, DmLedgerError, ExcludedProspect
+
+from .framing import EndOfStream, Frame, FrameError, encode_frame, read_frame
+from .protocol import (
+    AddNote,
+    ErrorBody,
+    GetCard,
+    Hello,
+    HelloResult,
+    HostCard,
+    LogDm,
+    Reply,
+    Request,
+    SetStatus,
+)
+
+log = logging.getLogger(__name__)
+
+SYNC_RETRIES = 3  # a sync refused because another one runs is tried again this often
+SYNC_RETRY_DELAY_S = 2.0
+EXIT_CLOUD_UNAVAILABLE = 3
+
+
+class SyncScheduler:
+    """Runs ``dmledger sync`` in a detached process after writes, one at a time.
+
+    Writes made while a sync runs are covered by one more sync after it. The process
+    is in its own session, so it finishes even when the browser stops the host.
+    """
+
+    def __init__(self, home: Path, *, enabled: bool = True) -> None:
+        self.home = home
+        self.enabled = enabled
+        self._wanted = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    def request(self) -> None:
+        if not self.enabled:
+            return
+        self._wanted.set()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while self._wanted.wait():
+            if self._stopping:
+                return
+            self._wanted.clear()
+            for _attempt in range(SYNC_RETRIES):
+                code = self._sync_once()
+                # 0 done; 3 offline (the queue waits for the next write or `serve`).
+                if code in (0, EXIT_CLOUD_UNAVAILABLE) or self._stopping:
+                    break
+                threading.Event().wait(SYNC_RETRY_DELAY_S)
+
+    def _sync_once(self) -> int:
+        command = [sys.executable, "-m", "dmledger", "--home", str(self.home), "sync", "--json"]
+        try:
+            child = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as error:
+            log.warning("could not start a sync: %s", error)
+            return 0
+        return child.wait()
+
+    def close(self) -> None:
+        """Start a last sync for writes not yet covered; do not wait for it."""
+        self._stopping = True
+        if self._wanted.is_set():
+            self._wanted.clear()
+            command = [sys.executable, "-m", "dmledger", "--home", str(self.home), "sync"]
+            try:
+                subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            except OSError as error:
+                log.warning("could not start a sync: %s", error)
+        self._wanted.set()  # wake the thread so it ends
+
+
+class Host:
+    """Turns one decoded request into one reply dict. Opens the home on first need, and
+    again after a failure, so a home set up while the browser runs is found."""
+
+    def __init__(self, home: Path, *, sync: SyncScheduler | None = None) -> None:
+        self.home = home
+        self.sync = sync or SyncScheduler(home, enabled=False)
+        self._ledger: Ledger | None = None
+
+    def close(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
+
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            self._ledger = Ledger.open(self.home)
+        return self._ledger
+
+    # -- one request ------------------------------------------------------------------
+
+    def reply_to(self, frame: Frame) -> dict[str, Any]:
+        """The reply for one frame; never raises."""
+        if frame.error is not None:
+            return _error(None, frame.error.kind, str(frame.error))
+        raw_id = frame.value.get("id") if isinstance(frame.value, dict) else None
+        request_id = raw_id if isinstance(raw_id, int) and raw_id >= 0 else None
+        try:
+            request = Request.model_validate({"body": frame.value}).body
+        except ValidationError as error:
+            return _error(request_id, "malformed", _validation_message(error))
+        try:
+            reply = self._dispatch(request)
+        except ExcludedProspect as error:
+            return _error(request.id, "ExcludedProspect", str(error))
+        except ConfigError as error:
+            self.close()
+            return _error(request.id, "ConfigError", str(error), fix=self._setup_fix())
+        except DmLedgerError as error:
+            return _error(request.id, type(error).__name__, str(error))
+        except sa_exc.OperationalError as error:
+            self.close()
+            if "locked" in str(error.orig):
+                return _error(
+                    request.id,
+                    "busy",
+                    "the local store is busy: another DM Ledger process is writing to it",
+                    fix="try again in a moment; `dmledger status` shows what is running",
+                )
+            log.exception("local store error")
+            return _error(request.id, "internal", "the local store could not be read")
+        except Exception:
+            log.exception("request %s failed", request.id)
+            return _error(request.id, "internal", "the host failed on this request (see its log)")
+        return reply.model_dump(exclude_none=True)
+
+    def _dispatch(self, request: Hello | GetCard | LogDm | SetStatus | AddNote) -> Reply:
+        ledger = self.ledger()
+        if isinstance(request, Hello):
+            return Reply(id=request.id, ok=True, hello=self._hello(ledger))
+        if isinstance(request, GetCard):
+            return _card_reply(request.id, ledger.card(request.handle))
+        if isinstance(request, LogDm):
+            _item, card, created = ledger.log_dm(
+                request.handle,
+                request.message,
+                actor=request.actor,
+                force=request.force,
+                client_log_id=request.client_log_id,
+            )
+            self.sync.request()
+            return _card_reply(request.id, card, created=created)
+        if isinstance(request, SetStatus):
+            if ledger.card(request.handle).known:
+                ledger.update_prospect(request.handle, status=request.status)
+            else:
+                ledger.add_prospect(request.handle, status=request.status)
+            self.sync.request()
+            return _card_reply(request.id, ledger.card(request.handle))
+        if not ledger.card(request.handle).known:
+            ledger.add_prospect(request.handle)
+        ledger.update_prospect(request.handle, append_note=request.note)
+        self.sync.request()
+        return _card_reply(request.id, ledger.card(request.handle))
+
+    @staticmethod
+    def _hello(ledger: Ledger) -> HelloResult:
+        operator = ledger.settings.operator
+        people = local_people(ledger)
+        own = {a.username for a in people.actors if a.owner_operator == operator}
+        if ledger.settings.actor:
+            own.add(ledger.settings.actor)
+        usable = sorted(own | {a.username for a in people.actors if a.status == "active"})
+        return HelloResult(
+            operator=operator,
+            actor=ledger.settings.actor,
+            own_actors=sorted(own),
+            actors=usable,
+            statuses=list(STATUSES),
+        )
+
+    def _setup_fix(self) -> str:
+        return (
+            f"dmledger --home {self.home} init --operator YOUR_NAME --actor YOUR_ACCOUNT, "
+            "then `dmledger browser install` again"
+        )
+
+    # -- the stream ------------------------------------------------------------------
+
+    def serve(self, stdin: BinaryIO, stdout: BinaryIO) -> None:
+        """Answer frames until stdin closes (the browser let go of the host)."""
+        try:
+            while True:
+                try:
+                    frame = read_frame(stdin)
+                except EndOfStream:
+                    return
+                _write(stdout, self.reply_to(frame))
+        finally:
+            self.close()
+            self.sync.close()
+
+
+def _write(stdout: BinaryIO, reply: dict[str, Any]) -> None:
+    try:
+        data = encode_frame(reply)
+    except ValueError as error:
+        data = encode_frame(_error(reply.get("id"), "too_large", str(error)))
+    stdout.write(data)
+    stdout.flush()
+
+
+def _card_reply(request_id: int, card: StatusCard, *, created: bool | None = None) -> Reply:
+    view = HostCard.model_validate({**card.to_dict(), "verdict": card.verdict})
+    return Reply(id=request_id, ok=True, card=view, created=created)
+
+
+def _error(
+    request_id: int | None, kind: str, message: str, *, fix: str | None = None
+) -> dict[str, Any]:
+    reply = Reply(id=request_id, ok=False, error=ErrorBody(type=kind, message=message, fix=fix))
+    return reply.model_dump(exclude_none=True)
+
+
+def _validation_message(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"] if part != "body") or "request"
+    return f"request field {where!r}: {first['msg']}"
+
+
+def run(home: Path) -> None:
+    """The process entry point: frames on stdin/stdout, sync after writes."""
+    if os.name == "nt":  # Chrome's frames are binary; Windows would translate newlines
+        import msvcrt
+
+        msvcrt.setmode(sys.stdin.fileno(), os.O_BINARY)  # type: ignore[attr-defined]
+        msvcrt.setmode(sys.stdout.fileno(), os.O_BINARY)  # type: ignore[attr-defined]
+    stdin = sys.stdin.buffer
+    stdout = sys.stdout.buffer
+    # Anything printed by mistake must not corrupt the frames: stdout is ours alone.
+    sys.stdout = sys.stderr
+    Host(home, sync=SyncScheduler(home)).serve(stdin, stdout)
+
+
+__all__ = ["FrameError", "Host", "SyncScheduler", "run"]

@@ -1,0 +1,95 @@
+"""The messages between the extension and the host, validated both ways.
+
+A request is ``{"id": N, "type": "...", ...}``; the reply carries the same ``id`` and
+either ``"ok": true`` with the result or ``"ok": false`` with
+``{"error": {"type", "message", "fix"}}``. ``type`` is the name of the DM Ledger error
+(``ExcludedProspect``, ``ConfigError``, …) or one of the host's own: ``malformed``,
+``too_large``, ``busy``, ``internal``. ``fix`` is the command or step that fixes it,
+when there is one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dmledger.web.schemas import CardOut
+
+RequestId = Annotated[int, Field(ge=0, le=2**53)]
+HandleText = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: RequestId
+
+
+class Hello(_Request):
+    """Who this home is: the setter's own accounts (never shown a card) and the statuses."""
+
+    type: Literal["hello"]
+
+
+class GetCard(_Request):
+    type: Literal["card"]
+    handle: HandleText
+
+
+class LogDm(_Request):
+    type: Literal["log_dm"]
+    handle: HandleText
+    message: Annotated[str, Field(max_length=20_000)]
+    actor: Annotated[str | None, Field(max_length=100)] = None
+    force: bool = False
+    client_log_id: Annotated[str | None, Field(max_length=36)] = None
+
+
+class SetStatus(_Request):
+    type: Literal["set_status"]
+    handle: HandleText
+    status: Annotated[str, Field(min_length=1, max_length=50)]
+
+
+class AddNote(_Request):
+    type: Literal["add_note"]
+    handle: HandleText
+    note: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class Request(BaseModel):
+    """Any request, told apart by ``type``."""
+
+    body: Annotated[Hello | GetCard | LogDm | SetStatus | AddNote, Field(discriminator="type")]
+
+
+class HostCard(CardOut):
+    """The status card of the web API, with the verdict it leads with."""
+
+    verdict: Literal["not-contacted", "contacted", "excluded"]
+
+
+class HelloResult(BaseModel):
+    operator: str
+    actor: str | None = Field(description="The sending account preselected in the card.")
+    own_actors: list[str] = Field(description="This operator's accounts: never a lead.")
+    actors: list[str] = Field(description="Accounts the card offers as the sender.")
+    statuses: list[str]
+
+
+class ErrorBody(BaseModel):
+    type: str
+    message: str
+    fix: str | None = None
+
+
+class Reply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: RequestId | None
+    ok: bool
+    card: HostCard | None = None
+    hello: HelloResult | None = None
+    created: bool | None = None
+    error: ErrorBody | None = None
