@@ -48,6 +48,7 @@ function render() {
     main = el("main", {role: "main"});
     if (!thread.broken) {
       const header = el("header", {});
+      if (thread.before) header.append(el("a", {href: "/" + thread.before + "/"}, thread.before));
       header.append(el("a", {href: "/" + thread.me + "/"}, "You"));
       header.append(el("a", {href: "/" + thread.lead + "/"}, thread.title || thread.lead));
       main.append(header);
@@ -88,10 +89,12 @@ render();
 
 @dataclass
 class FakeInstagram:
-    """The site's threads (``id -> {"me", "lead", "title", "broken", "noComposer"}``)."""
+    """The site's threads: ``id -> {"me", "lead", "title", "before", "broken",
+    "noComposer"}`` (``before``: a link put ahead of the others in the header)."""
 
     threads: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
+    documents: int = 0  # page loads (in-app navigation makes none)
 
     def page(self) -> str:
         return SHELL.replace("__THREADS__", json.dumps(self.threads).replace("</", "<\\/"))
@@ -102,6 +105,7 @@ class FakeInstagram:
         def on_instagram(route: Any) -> None:
             self.requests.append(route.request.url)
             if route.request.resource_type == "document":
+                self.documents += 1
                 route.fulfill(status=200, content_type="text/html; charset=utf-8", body=self.page())
             else:
                 route.fulfill(status=204, body="")

@@ -6,7 +6,7 @@
 
 globalThis.DMLedgerCard = (() => {
   const STYLE = `
-:host { all: initial; }
+:host { all: initial !important; }
 .card { position: fixed; top: 72px; right: 16px; z-index: 2147483000; box-sizing: border-box;
   width: 330px; max-width: calc(100vw - 16px); max-height: calc(100vh - 88px); overflow: auto;
   font: 13px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1c1e21;
@@ -228,8 +228,12 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
   }
 
   function mount(doc, onMove) {
-    const host = doc.createElement("div");
+    // Not a div: the site's rules for divs (or any tag it uses) cannot reach it, and its
+    // display is set inline with !important, which no stylesheet of the page overrides.
+    const host = doc.createElement("dmledger-card");
     host.id = "dmledger-root";
+    const show = (visible) => host.style.setProperty("display", visible ? "block" : "none", "important");
+    show(false);
     const shadow = host.attachShadow({ mode: "open" });
     const sheet = new CSSStyleSheet();
     sheet.replaceSync(STYLE);
@@ -267,11 +271,11 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
 
     function render(state, act) {
       if (state.mode === "hidden") {
-        host.hidden = true;
+        show(false);
         frame.replaceChildren();
         return;
       }
-      host.hidden = false;
+      show(true);
       const handle = state.handle || (state.card && state.card.handle) || "";
       const bar = h("div", { class: "bar", onpointerdown: dragFrom },
         h("span", { class: "brand" }, "DM Ledger"),

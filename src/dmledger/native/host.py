@@ -174,7 +174,7 @@ class Host:
         except Exception:
             log.exception("request %s failed", request.id)
             return _error(request.id, "internal", "the host failed on this request (see its log)")
-        return reply.model_dump(exclude_none=True)
+        return _dump(reply)
 
     def _dispatch(self, request: Hello | GetCard | LogDm | SetStatus | AddNote) -> Reply:
         ledger = self.ledger()
@@ -260,8 +260,15 @@ def _card_reply(request_id: int, card: StatusCard, *, created: bool | None = Non
 def _error(
     request_id: int | None, kind: str, message: str, *, fix: str | None = None
 ) -> dict[str, Any]:
-    reply = Reply(id=request_id, ok=False, error=ErrorBody(type=kind, message=message, fix=fix))
-    return reply.model_dump(exclude_none=True)
+    return _dump(
+        Reply(id=request_id, ok=False, error=ErrorBody(type=kind, message=message, fix=fix))
+    )
+
+
+def _dump(reply: Reply) -> dict[str, Any]:
+    """The reply as JSON data: unused top-level parts left out, the card's fields all kept."""
+    data = reply.model_dump()
+    return {k: v for k, v in data.items() if v is not None or k == "id"}
 
 
 def _validation_message(error: ValidationError) -> str:

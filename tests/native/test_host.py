@@ -1,0 +1,263 @@
+"""The native host alone: requests and replies, bad input, concurrency, kills."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import sqlite3
+import struct
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from dmledger.app.ledger import Ledger
+from dmledger.native.framing import MAX_REQUEST_BYTES
+from support.native_host import HostProcess
+
+
+def test_hello_names_the_operator_and_their_own_accounts(host: HostProcess) -> None:
+    reply = host.ask({"id": 1, "type": "hello"})
+    assert reply["ok"] is True and reply["id"] == 1
+    hello = reply["hello"]
+    assert hello["operator"] == "Sarah"
+    assert hello["actor"] == "sarah.sells"
+    assert hello["own_actors"] == ["sarah.alt", "sarah.sells"]
+    assert "marcus.closes" in hello["actors"]
+    assert hello["statuses"][0] == "new" and "excluded" in hello["statuses"]
+
+
+@pytest.mark.parametrize(
+    ("handle", "verdict", "owner"),
+    [
+        ("https://www.instagram.com/Glow.Skin/", "contacted", "marcus.closes"),
+        ("someone.new", "not-contacted", None),
+        ("@no.thanks", "excluded", None),
+    ],
+)
+def test_the_card_carries_the_verdict_of_the_check_page(
+    host: HostProcess, handle: str, verdict: str, owner: str | None
+) -> None:
+    reply = host.ask({"id": 5, "type": "card", "handle": handle})
+    assert reply["ok"] is True, reply
+    assert reply["card"]["verdict"] == verdict
+    assert reply["card"]["owner_actor"] == owner
+
+
+def test_writes_go_through_the_ledger_and_come_back_as_the_card(
+    host: HostProcess, ready_home: Path
+) -> None:
+    logged = host.ask(
+        {"id": 1, "type": "log_dm", "handle": "new.person", "message": "hi", "client_log_id": "a1"}
+    )
+    assert logged["ok"] and logged["created"] is True
+    assert logged["card"]["verdict"] == "contacted" and logged["card"]["pending_sync"] is True
+    again = host.ask(
+        {"id": 2, "type": "log_dm", "handle": "new.person", "message": "hi", "client_log_id": "a1"}
+    )
+    assert again["ok"] and again["created"] is False
+    status = host.ask({"id": 3, "type": "set_status", "handle": "new.person", "status": "warm"})
+    assert status["card"]["status"] == "warm"
+    noted = host.ask({"id": 4, "type": "add_note", "handle": "unknown.one", "note": "met at expo"})
+    assert noted["ok"] and "met at expo" in noted["card"]["notes"]
+    excluded = host.ask(
+        {"id": 5, "type": "set_status", "handle": "other.one", "status": "excluded"}
+    )
+    assert excluded["card"]["verdict"] == "excluded"
+    host.close()
+    ledger = Ledger.open(ready_home)
+    try:
+        assert ledger.card("new.person").status == "warm"
+        assert len(ledger.card("new.person").recent_logs) == 1
+        assert ledger.card("other.one").status == "excluded"
+    finally:
+        ledger.close()
+
+
+def test_a_dm_to_an_excluded_lead_needs_force(host: HostProcess) -> None:
+    refused = host.ask({"id": 1, "type": "log_dm", "handle": "no.thanks", "message": "hi"})
+    assert refused["ok"] is False
+    assert refused["error"]["type"] == "ExcludedProspect"
+    assert "no.thanks" in refused["error"]["message"]
+    forced = host.ask(
+        {"id": 2, "type": "log_dm", "handle": "no.thanks", "message": "hi", "force": True}
+    )
+    assert forced["ok"] is True and forced["card"]["verdict"] == "excluded"
+
+
+@pytest.mark.parametrize(
+    ("message", "kind", "words"),
+    [
+        ({"id": 1, "type": "launch_missiles"}, "malformed", "type"),
+        ({"id": 1, "type": "card"}, "malformed", "handle"),
+        ({"id": 1, "type": "card", "handle": "x", "extra": 1}, "malformed", "extra"),
+        ({"id": "one", "type": "hello"}, "malformed", "id"),
+        ([1, 2, 3], "malformed", "request"),
+        ({"id": 1, "type": "card", "handle": "not a handle!"}, "InvalidInput", "handle"),
+        (
+            {"id": 1, "type": "set_status", "handle": "a.b", "status": "nope"},
+            "InvalidInput",
+            "nope",
+        ),
+        ({"id": 1, "type": "log_dm", "handle": "a.b", "message": "  "}, "InvalidInput", "empty"),
+    ],
+)
+def test_bad_requests_get_an_error_reply_naming_the_problem(
+    host: HostProcess, message: object, kind: str, words: str
+) -> None:
+    reply = host.ask(message)
+    assert reply["ok"] is False
+    assert reply["error"]["type"] == kind, reply
+    assert words in reply["error"]["message"]
+    assert host.ask({"id": 9, "type": "hello"})["ok"] is True  # and it goes on
+
+
+def test_malformed_and_oversized_frames_never_crash_or_print_a_traceback(
+    host: HostProcess,
+) -> None:
+    host.send_raw(struct.pack("=I", 7) + b"{nope!}")
+    assert host.receive()["error"]["type"] == "malformed"
+    host.send_raw(struct.pack("=I", 3) + b"\xff\xfe\xfd")
+    assert host.receive()["error"]["type"] == "malformed"
+    size = MAX_REQUEST_BYTES * 2
+    host.send_raw(struct.pack("=I", size) + b" " * size)
+    big = host.receive()
+    assert big["ok"] is False and big["error"]["type"] == "too_large"
+    assert big["id"] is None
+    assert host.ask({"id": 3, "type": "card", "handle": "glow.skin"})["ok"] is True
+    code, rest, errors = host.close()
+    assert code == 0 and rest == b""
+    assert b"Traceback" not in errors
+
+
+def test_pipelined_requests_are_answered_in_order_by_id(host: HostProcess) -> None:
+    host.send_all([{"id": n, "type": "card", "handle": f"lead.{n % 7}"} for n in range(200)])
+    replies = [host.receive() for _ in range(200)]
+    assert [r["id"] for r in replies] == list(range(200))
+    assert all(r["ok"] for r in replies)
+
+
+def test_two_hosts_writing_the_same_home_at_once_lose_nothing(ready_home: Path) -> None:
+    hosts = [HostProcess(ready_home), HostProcess(ready_home)]
+    try:
+        for index, found in enumerate(hosts):
+            found.send_all(
+                [
+                    {
+                        "id": number,
+                        "type": "log_dm",
+                        "handle": f"lead.{number % 10}",
+                        "message": f"from host {index}, dm {number}",
+                        "client_log_id": f"h{index}-{number}",
+                    }
+                    for number in range(100)
+                ]
+            )
+        for found in hosts:
+            replies = [found.receive() for _ in range(100)]
+            assert all(r["ok"] and r["created"] for r in replies), replies[:3]
+    finally:
+        for found in hosts:
+            found.kill()
+    ledger = Ledger.open(ready_home)
+    try:
+        with ledger.local.reading() as conn:
+            ids = set(conn.execute(sa.text("SELECT client_log_id FROM outreach_logs")).scalars())
+    finally:
+        ledger.close()
+    assert {f"h{i}-{n}" for i in (0, 1) for n in range(100)} <= ids
+
+
+def test_killed_mid_request_nothing_is_half_written(ready_home: Path) -> None:
+    rng = random.Random(9)
+    acknowledged: set[str] = set()
+    for trial in range(5):
+        found = HostProcess(ready_home)
+        try:
+            found.send_all(
+                [
+                    {
+                        "id": number,
+                        "type": "log_dm",
+                        "handle": f"kill.{number}",
+                        "message": "x" * 5000,
+                        "client_log_id": f"t{trial}-{number}",
+                    }
+                    for number in range(60)
+                ]
+            )
+            for _ in range(rng.randrange(1, 30)):
+                reply = found.receive()
+                assert reply["ok"], reply
+                acknowledged.add(f"t{trial}-{reply['id']}")
+            found.process.send_signal(signal.SIGKILL)
+        finally:
+            found.kill()
+    connection = sqlite3.connect(ready_home / "local_data.db")
+    try:
+        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        rows = connection.execute(
+            "SELECT client_log_id, target_username, message_snippet FROM outreach_logs "
+            "WHERE client_log_id LIKE 't%'"
+        ).fetchall()
+        leads = dict(connection.execute("SELECT target_username, status FROM prospects").fetchall())
+    finally:
+        connection.close()
+    recorded = {row[0] for row in rows}
+    assert acknowledged <= recorded  # every answered write is there
+    for _log_id, target, message in rows:
+        assert message == "x" * 5000  # whole, never cut
+        assert leads[target] == "contacted"  # and its lead changed with it
+
+
+def test_a_home_that_is_not_set_up_says_which_command_fixes_it(home: Path) -> None:
+    found = HostProcess(home)
+    try:
+        reply = found.ask({"id": 1, "type": "hello"})
+        assert reply["ok"] is False and reply["error"]["type"] == "ConfigError"
+        assert "dmledger --home" in reply["error"]["fix"] and "init" in reply["error"]["fix"]
+        Ledger.init_home(home, "Sarah", actor="sarah.sells")[0].close()
+        assert found.ask({"id": 2, "type": "hello"})["ok"] is True  # found once set up
+    finally:
+        found.kill()
+
+
+def test_a_write_schedules_a_sync_that_delivers_it_to_the_cloud(ready_home: Path) -> None:
+    found = HostProcess(ready_home)
+    try:
+        reply = found.ask(
+            {
+                "id": 1,
+                "type": "log_dm",
+                "handle": "synced.soon",
+                "message": "hello",
+                "client_log_id": "s1",
+            }
+        )
+        assert reply["ok"]
+        cloud = sa.create_engine(f"sqlite:///{ready_home / 'cloud.db'}")
+        deadline = time.monotonic() + 60
+        count = 0
+        while time.monotonic() < deadline:
+            with cloud.connect() as conn:
+                count = conn.execute(
+                    sa.text("SELECT count(*) FROM outreach_logs WHERE client_log_id = 's1'")
+                ).scalar_one()
+            if count:
+                break
+            time.sleep(0.2)
+        cloud.dispose()
+        assert count == 1
+        # The host answered at once: it did not wait for the sync.
+        assert found.ask({"id": 2, "type": "hello"})["ok"]
+    finally:
+        found.kill()
+
+
+def test_nothing_but_frames_reach_stdout(host: HostProcess) -> None:
+    host.ask({"id": 1, "type": "hello"})
+    code, rest, _errors = host.close()
+    assert code == 0 and rest == b""
+    json.dumps(rest.decode())
