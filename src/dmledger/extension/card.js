@@ -157,8 +157,10 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
           force: !!(form.elements.force && form.elements.force.checked) });
       } },
       h("textarea", { name: "message", rows: 3, maxlength: 20000, required: true,
-        placeholder: "Paste the message you sent…", "aria-label": "Message" }),
-      h("div", { class: "row" }, h("span", {}, "From"), actorSelect(hello, hello.actor)),
+        placeholder: "Paste the message you sent…", "aria-label": "Message" },
+        ui.draft ? ui.draft.message : ""),
+      h("div", { class: "row" }, h("span", {}, "From"),
+        actorSelect(hello, ui.draft ? ui.draft.actor : hello.actor)),
       confirmBox(card),
       h("div", { class: "actions" },
         h("button", { class: "btn primary", type: "submit", "data-action": "submit-log" },
@@ -171,7 +173,8 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
       } },
       h("div", { class: "row" },
         h("input", { type: "text", name: "note", maxlength: 4000, required: true,
-          placeholder: "e.g. Replied, call on Friday", "aria-label": "Note" }),
+          placeholder: "e.g. Replied, call on Friday", "aria-label": "Note",
+          value: ui.draft ? ui.draft.note : null }),
         h("button", { class: "btn primary", type: "submit", "data-action": "submit-note" }, "Add"))));
     }
     parts.push(h("form", { class: "row", "data-form": "status", onsubmit: (event) => {

@@ -181,6 +181,7 @@
     },
     async logDm({ message, actor, force }) {
       const handle = state.card.handle;
+      state.ui.draft = { message, actor }; // kept if the host refuses it
       const reply = await host({ type: "log_dm", handle, message, actor, force });
       if (handle === (state.card && state.card.handle)) await afterWrite(reply, "DM recorded.");
     },
@@ -189,6 +190,7 @@
       await afterWrite(reply, `Status set to ${status}.`);
     },
     async addNote(note) {
+      state.ui.draft = { note };
       const reply = await host({ type: "add_note", handle: state.card.handle, note });
       await afterWrite(reply, "Note added.");
     },

@@ -1,0 +1,186 @@
+"""Recording DMs from the card and as they are sent, online and offline; then
+``dmledger sync`` delivers each to the cloud exactly once."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from support.extension import CARD, Browser, dmledger, seeded_home
+
+
+def cloud_rows(home: Path, handle: str) -> list[tuple[str, str]]:
+    engine = sa.create_engine(f"sqlite:///{home / 'cloud.db'}")
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT client_log_id, message_text FROM outreach_logs "
+                    "WHERE target_username = :handle"
+                ),
+                {"handle": handle},
+            ).all()
+    finally:
+        engine.dispose()
+    return [(str(a), str(b)) for a, b in rows]
+
+
+def local_logs(browser: Browser, handle: str) -> list[dict[str, Any]]:
+    ledger = browser.ledger()
+    try:
+        return ledger.card(handle).recent_logs
+    finally:
+        ledger.close()
+
+
+def sync(home: Path) -> None:
+    """``dmledger sync``, again while the sync the host scheduled holds the lock."""
+    deadline = time.monotonic() + 60
+    while True:
+        done = dmledger(home, "sync", check=False)
+        if done.returncode == 0:
+            return
+        assert "syncing" in done.stderr and time.monotonic() < deadline, done.stderr
+        time.sleep(0.2)
+
+
+def sync_twice_then_count(home: Path, handle: str) -> list[tuple[str, str]]:
+    sync(home)
+    sync(home)
+    return cloud_rows(home, handle)
+
+
+def test_log_a_dm_from_the_card_then_sync_delivers_it_once(browser: Browser) -> None:
+    page = browser.page
+    browser.open("/brand.new.lead/")
+    browser.wait_verdict("not-contacted", "brand.new.lead")
+    page.click(f'{CARD} [data-action="log-dm"]')
+    page.fill(f'{CARD} textarea[name="message"]', "Hi! Loved your studio 👋")
+    assert page.locator(f"{CARD} select[name=actor]").input_value() == "sarah.sells"
+    page.click(f'{CARD} [data-action="submit-log"]')
+    browser.wait_verdict("contacted", "brand.new.lead")
+    assert "by sarah.sells (Sarah)" in browser.card_text()
+    [log] = local_logs(browser, "brand.new.lead")
+    assert log["message"] == "Hi! Loved your studio 👋" and log["actor"] == "sarah.sells"
+    rows = sync_twice_then_count(browser.home, "brand.new.lead")
+    assert rows == [(log["client_log_id"], "Hi! Loved your studio 👋")]
+
+
+def test_set_the_status_add_a_note_and_mark_do_not_contact(browser: Browser) -> None:
+    page = browser.page
+    browser.open("/quiet.lead/")
+    browser.wait_verdict("not-contacted", "quiet.lead")
+    page.select_option(f'{CARD} select[name="status"]', "warm")
+    page.click(f'{CARD} [data-action="set-status"]')
+    page.locator(f'{CARD} [data-status="warm"]').wait_for()
+    page.click(f'{CARD} [data-action="add-note"]')
+    page.fill(f'{CARD} input[name="note"]', "Replied, call Friday")
+    page.click(f'{CARD} [data-action="submit-note"]')
+    page.locator(f"{CARD} .notes", has_text="Replied, call Friday").wait_for()
+    page.click(f'{CARD} [data-action="exclude"]')
+    browser.wait_verdict("excluded", "quiet.lead")
+    ledger = browser.ledger()
+    try:
+        card = ledger.card("quiet.lead")
+    finally:
+        ledger.close()
+    assert (
+        card.status == "excluded" and "[" in (card.notes or "") and "Replied" in (card.notes or "")
+    )
+    browser.go("/someone.unknown/")
+    browser.wait_verdict("not-contacted", "someone.unknown")
+    page.click(f'{CARD} [data-action="exclude"]')  # an unknown lead is added, excluded
+    browser.wait_verdict("excluded", "someone.unknown")
+
+
+def test_a_dm_to_an_excluded_lead_needs_the_explicit_confirmation(browser: Browser) -> None:
+    page = browser.page
+    browser.open("/no.thanks/")
+    browser.wait_verdict("excluded", "no.thanks")
+    page.click(f'{CARD} [data-action="log-dm"]')
+    page.fill(f'{CARD} textarea[name="message"]', "sorry, one more")
+    page.click(f'{CARD} [data-action="submit-log"]')
+    page.locator(f"{CARD} .note-error", has_text="excluded").wait_for()
+    assert local_logs(browser, "no.thanks") == []
+    # The form stays open with what was typed; the confirmation is what is missing.
+    assert page.locator(f'{CARD} textarea[name="message"]').input_value() == "sorry, one more"
+    page.check(f'{CARD} input[name="force"]')
+    page.click(f'{CARD} [data-action="submit-log"]')
+    page.locator(f"{CARD} .note-ok").wait_for()
+    assert [x["message"] for x in local_logs(browser, "no.thanks")] == ["sorry, one more"]
+
+
+def type_and_send(browser: Browser, text: str, *, click: bool = False) -> None:
+    box = browser.page.locator('[role="main"] [role="textbox"][contenteditable="true"]')
+    box.click()
+    browser.page.keyboard.type(text)
+    if click:
+        browser.page.get_by_role("button", name="Send").click()
+    else:
+        browser.page.keyboard.press("Enter")
+
+
+def test_a_dm_sent_in_a_thread_is_offered_for_recording_with_its_text(browser: Browser) -> None:
+    page = browser.page
+    browser.open("/direct/t/1002/")
+    browser.wait_verdict("not-contacted", "brand.new.lead")
+    type_and_send(browser, "Hey there, quick question")
+    assert page.evaluate("window.SENT") == ["Hey there, quick question"]  # the site sent it
+    ask = page.locator(f'{CARD} [data-sent="ask"]')
+    ask.wait_for()
+    assert "Record this DM?" in ask.inner_text() and "Hey there, quick question" in ask.inner_text()
+    assert local_logs(browser, "brand.new.lead") == []  # nothing without the setter's yes
+    page.click(f'{CARD} [data-action="log-sent"]')
+    page.locator(f'{CARD} [data-sent="recorded"]').wait_for()
+    browser.wait_verdict("contacted", "brand.new.lead")
+    [log] = local_logs(browser, "brand.new.lead")
+    assert log["message"] == "Hey there, quick question"
+    # The Send button counts as a send too; "No" records nothing.
+    type_and_send(browser, "second one", click=True)
+    page.locator(f'{CARD} [data-sent="ask"]', has_text="second one").wait_for()
+    page.click(f'{CARD} [data-action="dismiss-sent"]')
+    assert len(local_logs(browser, "brand.new.lead")) == 1
+    rows = sync_twice_then_count(browser.home, "brand.new.lead")
+    assert rows == [(log["client_log_id"], "Hey there, quick question")]
+
+
+def test_with_the_option_on_a_sent_dm_is_recorded_without_asking(browser: Browser) -> None:
+    page = browser.page
+    browser.open("/direct/t/1002/")
+    browser.wait_verdict("not-contacted", "brand.new.lead")
+    options = browser.context.new_page()
+    options.goto(f"chrome-extension://{extension_id()}/options.html")
+    options.locator('[data-host-state="ok"]').wait_for()
+    options.check("#auto-record")
+    options.close()
+    page.bring_to_front()
+    type_and_send(browser, "auto recorded hello")
+    page.locator(f'{CARD} [data-sent="recorded"]').wait_for()
+    assert [x["message"] for x in local_logs(browser, "brand.new.lead")] == ["auto recorded hello"]
+
+
+def extension_id() -> str:
+    from dmledger.native.install import EXTENSION_ID
+
+    return EXTENSION_ID
+
+
+def test_logging_works_offline_and_waits_for_the_cloud(open_browser: Any, home: Path) -> None:
+    # A cloud that cannot be reached: nothing listens on port 9.
+    seeded_home(home, cloud_url="postgresql+psycopg://postgres@127.0.0.1:9/none", seed=False)
+    browser: Browser = open_browser(home)
+    page = browser.page
+    browser.open("/direct/t/1002/")
+    browser.wait_verdict("not-contacted", "brand.new.lead")
+    type_and_send(browser, "sent while offline")
+    page.click(f'{CARD} [data-action="log-sent"]')
+    page.locator(f"{CARD} .pill-pending").first.wait_for()
+    browser.wait_verdict("contacted", "brand.new.lead")
+    [log] = local_logs(browser, "brand.new.lead")
+    assert log["synced"] is False and log["message"] == "sent while offline"
+    done = dmledger(home, "sync", check=False)
+    assert done.returncode == 3  # cloud unreachable: the DM stays queued
+    assert local_logs(browser, "brand.new.lead")[0]["synced"] is False
