@@ -82,3 +82,11 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   }
   return false;
 });
+
+// Start the host when the browser (or the extension) starts, not on the first card:
+// a Python process takes most of a second to start, the card should not wait for it.
+function warm() {
+  if (!port) port = connect();
+}
+chrome.runtime.onStartup.addListener(warm);
+chrome.runtime.onInstalled.addListener(warm);
