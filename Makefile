@@ -9,7 +9,7 @@ PORT ?= 8765
 QUICK ?=
 MINUTES ?= 10
 
-.PHONY: help venv run test lint format pg chromium faketime bench soak screenshots clean
+.PHONY: help venv run test lint format pg chromium faketime bench soak screenshots extension clean
 
 help:
 	@echo "make run    - set up and serve DM Ledger (http://127.0.0.1:8765) on the embedded cloud with demo data"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint   - ruff and mypy only"
 	@echo "make bench [QUICK=1] - benchmarks, results in bench/results.json"
 	@echo "make soak [MINUTES=10] - fault-injecting soak run of the sync engine"
+	@echo "make extension - the browser extension's zip for a store, in dist/"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "DM Ledger needs Python 3.11 or newer")'
@@ -77,6 +78,13 @@ soak: venv pg
 
 screenshots: venv chromium
 	$(PY) -m bench.screenshots
+	$(PY) -m bench.screenshots_extension
+
+# The zip a browser's extension store takes: the extension folder as it ships.
+extension: venv
+	@mkdir -p dist
+	$(PY) -c 'import shutil, sys; from dmledger.native.install import extension_dir; \
+	  print(shutil.make_archive("dist/dmledger-extension", "zip", extension_dir()))'
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist

@@ -90,3 +90,6 @@ function warm() {
 }
 chrome.runtime.onStartup.addListener(warm);
 chrome.runtime.onInstalled.addListener(warm);
+
+// The toolbar button opens the settings (connection, recording, the page self-check).
+chrome.action.onClicked.addListener(() => chrome.runtime.openOptionsPage());

@@ -47,11 +47,11 @@ globalThis.DMLedgerCard = (() => {
 .dm-text { white-space: pre-wrap; overflow-wrap: anywhere; max-height: 4.2em; overflow: hidden; }
 .actions { display: flex; flex-wrap: wrap; gap: 6px; }
 button.btn { font: inherit; border: 1px solid #c7ccd3; background: #fff; border-radius: 8px;
-  padding: 4px 10px; cursor: pointer; }
+  padding: 4px 9px; cursor: pointer; white-space: nowrap; }
 button.btn:hover { background: #f3f4f6; }
 button.primary { background: #2563eb; border-color: #2563eb; color: #fff; }
 button.primary:hover { background: #1d4ed8; }
-button.danger { color: #b91c1c; border-color: #f1b5b5; }
+button.danger { color: #b91c1c; border-color: #f1b5b5; margin-left: auto; }
 form { display: grid; gap: 6px; margin: 0; }
 textarea, input[type=text], select { font: inherit; width: 100%; border: 1px solid #c7ccd3;
   border-radius: 8px; padding: 5px 7px; background: #fff; color: inherit; }
@@ -132,7 +132,7 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
     const parts = [];
     if (state.sent) parts.push(sentBlock(state, act));
     if (ui.note) parts.push(h("div", { class: `note note-${ui.note.kind}`, role: "status" }, ui.note.text));
-    parts.push(h("dl", { class: "facts" },
+    if (card.known) parts.push(h("dl", { class: "facts" },
       h("dt", {}, "Status"),
       h("dd", {}, h("span", { class: "pill", "data-status": card.status }, card.status),
         card.pending_sync ? [" ", h("span", { class: "pill pill-pending" }, "not synced yet")] : null),
