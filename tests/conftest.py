@@ -122,3 +122,20 @@ def home(tmp_path: Path) -> Path:
     path = tmp_path / "home"
     path.mkdir()
     return path
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[object]:
+    """Playwright for the whole session: one driver for every browser test (a second
+    sync driver in the same process is refused)."""
+    from support.chromium import CHROMIUM
+
+    if not os.path.exists(CHROMIUM):
+        reason = f"{CHROMIUM} is missing: install Debian's chromium (make chromium)"
+        if IN_CI:
+            pytest.fail(reason + " (CI=true: the browser tests must run)")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver

@@ -15,22 +15,7 @@ from typing import Any
 
 import pytest
 
-from support.chromium import CHROMIUM
-from support.env import IN_CI
 from support.extension import Browser, seeded_home, start
-
-
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        reason = f"{CHROMIUM} is missing: install Debian's chromium (make chromium)"
-        if IN_CI:
-            pytest.fail(reason + " (CI=true: the browser tests must run)")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as driver:
-        yield driver
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ import pytest
 
 from support.extension import CARD, Browser
 
+pytestmark = pytest.mark.browser
+
 
 def test_a_profile_someone_on_the_team_messaged_says_by_whom_and_when(browser: Browser) -> None:
     browser.open("/glow.skin/")

@@ -7,9 +7,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from support.extension import CARD, Browser, dmledger, seeded_home
+
+pytestmark = pytest.mark.browser
 
 
 def cloud_rows(home: Path, handle: str) -> list[tuple[str, str]]:

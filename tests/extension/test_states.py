@@ -7,8 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from dmledger.native.install import EXTENSION_ID
 from support.extension import CARD, Browser, seeded_home
+
+pytestmark = pytest.mark.browser
 
 
 def test_without_the_native_host_the_card_names_the_install_command(

@@ -78,13 +78,10 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
-def browser(chromium_path: str) -> Iterator[Any]:
+def browser(chromium_path: str, playwright: Any) -> Iterator[Any]:
     """One headless Chromium for the whole session (a fresh context per test)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    launched = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+    try:
+        yield launched
+    finally:
+        launched.close()
