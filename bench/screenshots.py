@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
 
 from dmledger import settings as config
 from dmledger.app.demo import load_demo
@@ -24,17 +25,6 @@ from dmledger.local.store import ProspectFilter
 from dmledger.web.app import create_app
 from dmledger.web.server import BackgroundServer
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 IMPORT_SAMPLE = "handle\n@new.lead.one\nhttps://www.instagram.com/new.lead.two/\nglow..bad\n"
 
 

@@ -50,10 +50,14 @@ def sync(home: Path) -> None:
         time.sleep(0.2)
 
 
-def sync_twice_then_count(home: Path, handle: str) -> list[tuple[str, str]]:
-    sync(home)
-    sync(home)
-    return cloud_rows(home, handle)
+def delivered_once(browser: Browser, handle: str, text: str) -> None:
+    """The one DM recorded here for ``handle`` is ``text`` from sarah.sells, and after
+    two syncs the cloud holds it exactly once."""
+    [log] = local_logs(browser, handle)
+    assert log["message"] == text and log["actor"] == "sarah.sells"
+    sync(browser.home)
+    sync(browser.home)
+    assert cloud_rows(browser.home, handle) == [(log["client_log_id"], text)]
 
 
 def test_log_a_dm_from_the_card_then_sync_delivers_it_once(browser: Browser) -> None:
@@ -66,10 +70,7 @@ def test_log_a_dm_from_the_card_then_sync_delivers_it_once(browser: Browser) -> 
     page.click(f'{CARD} [data-action="submit-log"]')
     browser.wait_verdict("contacted", "brand.new.lead")
     assert "by sarah.sells (Sarah)" in browser.card_text()
-    [log] = local_logs(browser, "brand.new.lead")
-    assert log["message"] == "Hi! Loved your studio 👋" and log["actor"] == "sarah.sells"
-    rows = sync_twice_then_count(browser.home, "brand.new.lead")
-    assert rows == [(log["client_log_id"], "Hi! Loved your studio 👋")]
+    delivered_once(browser, "brand.new.lead", "Hi! Loved your studio 👋")
 
 
 def test_set_the_status_add_a_note_and_mark_do_not_contact(browser: Browser) -> None:
@@ -139,15 +140,11 @@ def test_a_dm_sent_in_a_thread_is_offered_for_recording_with_its_text(browser: B
     page.click(f'{CARD} [data-action="log-sent"]')
     page.locator(f'{CARD} [data-sent="recorded"]').wait_for()
     browser.wait_verdict("contacted", "brand.new.lead")
-    [log] = local_logs(browser, "brand.new.lead")
-    assert log["message"] == "Hey there, quick question"
     # The Send button counts as a send too; "No" records nothing.
     type_and_send(browser, "second one", click=True)
     page.locator(f'{CARD} [data-sent="ask"]', has_text="second one").wait_for()
     page.click(f'{CARD} [data-action="dismiss-sent"]')
-    assert len(local_logs(browser, "brand.new.lead")) == 1
-    rows = sync_twice_then_count(browser.home, "brand.new.lead")
-    assert rows == [(log["client_log_id"], "Hey there, quick question")]
+    delivered_once(browser, "brand.new.lead", "Hey there, quick question")
 
 
 def test_with_the_option_on_a_sent_dm_is_recorded_without_asking(browser: Browser) -> None:
