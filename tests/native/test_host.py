@@ -7,6 +7,8 @@ import random
 import signal
 import sqlite3
 import struct
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -261,3 +263,18 @@ def test_nothing_but_frames_reach_stdout(host: HostProcess) -> None:
     code, rest, _errors = host.close()
     assert code == 0 and rest == b""
     json.dumps(rest.decode())
+
+
+def test_the_arguments_chrome_passes_on_windows_are_accepted(ready_home: Path) -> None:
+    body = json.dumps({"id": 1, "type": "hello"}).encode()
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "dmledger", "--home", str(ready_home), "native-host",
+            "chrome-extension://abc/", "--parent-window=0",
+        ],
+        input=struct.pack("=I", len(body)) + body,
+        capture_output=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout[4:])["ok"] is True
