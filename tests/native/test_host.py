@@ -226,32 +226,41 @@ def test_a_home_that_is_not_set_up_says_which_command_fixes_it(home: Path) -> No
         found.kill()
 
 
-def test_a_write_schedules_a_sync_that_delivers_it_to_the_cloud(ready_home: Path) -> None:
-    found = HostProcess(ready_home)
+def cloud_count(home: Path, client_log_id: str, *, wait: float = 60) -> int:
+    """How many cloud rows carry ``client_log_id``, polling until one does (or ``wait``)."""
+    cloud = sa.create_engine(f"sqlite:///{home / 'cloud.db'}")
+    deadline = time.monotonic() + wait
+    count = 0
     try:
-        reply = found.ask(
-            {
-                "id": 1,
-                "type": "log_dm",
-                "handle": "synced.soon",
-                "message": "hello",
-                "client_log_id": "s1",
-            }
-        )
-        assert reply["ok"]
-        cloud = sa.create_engine(f"sqlite:///{ready_home / 'cloud.db'}")
-        deadline = time.monotonic() + 60
-        count = 0
         while time.monotonic() < deadline:
             with cloud.connect() as conn:
                 count = conn.execute(
-                    sa.text("SELECT count(*) FROM outreach_logs WHERE client_log_id = 's1'")
+                    sa.text("SELECT count(*) FROM outreach_logs WHERE client_log_id = :id"),
+                    {"id": client_log_id},
                 ).scalar_one()
             if count:
                 break
             time.sleep(0.2)
+    finally:
         cloud.dispose()
-        assert count == 1
+    return int(count)
+
+
+def log_request(client_log_id: str) -> dict[str, object]:
+    return {
+        "id": 1,
+        "type": "log_dm",
+        "handle": "synced.soon",
+        "message": "hello",
+        "client_log_id": client_log_id,
+    }
+
+
+def test_a_write_schedules_a_sync_that_delivers_it_to_the_cloud(ready_home: Path) -> None:
+    found = HostProcess(ready_home)
+    try:
+        assert found.ask(log_request("s1"))["ok"]
+        assert cloud_count(ready_home, "s1") == 1
         # The host answered at once: it did not wait for the sync.
         assert found.ask({"id": 2, "type": "hello"})["ok"]
     finally:
@@ -278,3 +287,19 @@ def test_the_arguments_chrome_passes_on_windows_are_accepted(ready_home: Path) -
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout[4:])["ok"] is True
+
+
+def test_a_sync_held_by_another_process_delays_the_hosts_sync_but_does_not_lose_it(
+    ready_home: Path,
+) -> None:
+    from dmledger.sync.lock import sync_lock
+
+    found = HostProcess(ready_home)
+    try:
+        with sync_lock(ready_home):  # what `dmledger serve` holds while it syncs
+            assert found.ask(log_request("s2"))["ok"]
+            # Long enough for the host's first `dmledger sync` to start and be refused.
+            assert cloud_count(ready_home, "s2", wait=3.0) == 0
+        assert cloud_count(ready_home, "s2") == 1  # and tried again
+    finally:
+        found.kill()
