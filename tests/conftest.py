@@ -124,10 +124,11 @@ def home(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[object]:
-    """Playwright for the whole session: one driver for every browser test (a second
-    sync driver in the same process is refused)."""
+    """Playwright for one test module. Its sync driver runs an event loop in this
+    thread for as long as it lives (so only one at a time, and it must be gone before
+    tests that run asyncio themselves): one per module, closed at the module's end."""
     from support.chromium import CHROMIUM
 
     if not os.path.exists(CHROMIUM):

@@ -77,9 +77,9 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str, playwright: Any) -> Iterator[Any]:
-    """One headless Chromium for the whole session (a fresh context per test)."""
+    """One headless Chromium per test module (a fresh context per test)."""
     launched = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
     try:
         yield launched
