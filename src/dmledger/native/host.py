@@ -28,9 +28,9 @@ from dmledger.app.ledger import Ledger
 from dmledger.app.people import local_people
 from dmledger.app.views import StatusCard
 from dmledger.domain.statuses import STATUSES
-from dmledger.errors import ConfigError, DmLedgerError, ExcludedProspect
+from dmledger.errors import ConfigError, DmLedgerError
 
-from .framing import EndOfStream, Frame, FrameError, encode_frame, read_frame
+from .framing import EndOfStream, Frame, encode_frame, read_frame
 from .protocol import (
     AddNote,
     ErrorBody,
@@ -85,10 +85,11 @@ class SyncScheduler:
                     break
                 threading.Event().wait(SYNC_RETRY_DELAY_S)
 
-    def _sync_once(self) -> int:
+    def _start(self) -> subprocess.Popen[bytes] | None:
+        """``dmledger sync`` for this home in its own session; None if it cannot start."""
         command = [sys.executable, "-m", "dmledger", "--home", str(self.home), "sync", "--json"]
         try:
-            child = subprocess.Popen(
+            return subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -98,25 +99,18 @@ class SyncScheduler:
             )
         except OSError as error:
             log.warning("could not start a sync: %s", error)
-            return 0
-        return child.wait()
+            return None
+
+    def _sync_once(self) -> int:
+        child = self._start()
+        return 0 if child is None else child.wait()
 
     def close(self) -> None:
         """Start a last sync for writes not yet covered; do not wait for it."""
         self._stopping = True
         if self._wanted.is_set():
             self._wanted.clear()
-            command = [sys.executable, "-m", "dmledger", "--home", str(self.home), "sync"]
-            try:
-                subprocess.Popen(
-                    command,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-            except OSError as error:
-                log.warning("could not start a sync: %s", error)
+            self._start()
         self._wanted.set()  # wake the thread so it ends
 
 
@@ -153,8 +147,6 @@ class Host:
             return _error(request_id, "malformed", _validation_message(error))
         try:
             reply = self._dispatch(request)
-        except ExcludedProspect as error:
-            return _error(request.id, "ExcludedProspect", str(error))
         except ConfigError as error:
             self.close()
             return _error(request.id, "ConfigError", str(error), fix=self._setup_fix())
@@ -291,4 +283,4 @@ def run(home: Path) -> None:
     Host(home, sync=SyncScheduler(home)).serve(stdin, stdout)
 
 
-__all__ = ["FrameError", "Host", "SyncScheduler", "run"]
+__all__ = ["Host", "SyncScheduler", "run"]
