@@ -218,8 +218,11 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
 
   function problemBody(state) {
     const parts = [h("p", {}, state.problem.message)];
-    if (state.problem.fix) {
-      parts.push(h("p", { class: "section" }, "To fix it"), h("code", {}, state.problem.fix));
+    const fix = state.problem.fix;
+    if (fix) {
+      // A command goes in a box to copy; anything else is a sentence.
+      parts.push(h("p", { class: "section" }, "To fix it"),
+        fix.startsWith("dmledger ") ? h("code", {}, fix) : h("p", {}, fix));
     }
     return parts;
   }

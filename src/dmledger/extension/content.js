@@ -58,9 +58,6 @@
 
   function replyProblem(reply) {
     const error = reply.error || {};
-    if (error.type === "busy" || error.type === "timeout") {
-      return { message: error.message || "DM Ledger is busy.", fix: error.fix };
-    }
     return { message: error.message || "DM Ledger did not answer.", fix: error.fix };
   }
 
@@ -114,14 +111,14 @@
     });
   }
 
+  let lastCheck = "";
   function recordSelfCheck(route, failed) {
+    const results = Page.selfCheck(document, route);
+    const key = JSON.stringify([route.kind, results, failed || null]);
+    if (key === lastCheck) return; // the same answer as last time: no write
+    lastCheck = key;
     chrome.storage.local.set({
-      selfCheck: {
-        at: new Date().toISOString(),
-        page: route.kind,
-        results: Page.selfCheck(document, route),
-        failed: failed || null,
-      },
+      selfCheck: { at: new Date().toISOString(), page: route.kind, results, failed: failed || null },
     });
   }
 
@@ -141,6 +138,7 @@
     if (route.kind === "profile") {
       Object.assign(state, { mode: "loading", handle: route.handle, card: null });
       render();
+      recordSelfCheck(route, null);
       await showLead(route.handle, mine);
       return;
     }
@@ -154,8 +152,8 @@
       showProblem("unreadable", null, {
         message: `DM Ledger could not find the lead in this thread (selector “${found.failed}” ` +
           "matched nothing). Instagram may have changed its page; nothing was guessed.",
-        fix: "check the profile instead: open the lead's profile page; the extension's " +
-          "options page shows which selector failed",
+        fix: "Open the lead's profile page instead; the extension's settings page shows " +
+          "which selector failed.",
       });
       return;
     }

@@ -158,8 +158,9 @@ class Host:
                 return _error(
                     request.id,
                     "busy",
-                    "the local store is busy: another DM Ledger process is writing to it",
-                    fix="try again in a moment; `dmledger status` shows what is running",
+                    "the local store is busy: another DM Ledger process is writing to it; "
+                    "try again in a moment",
+                    fix="dmledger status",
                 )
             log.exception("local store error")
             return _error(request.id, "internal", "the local store could not be read")
@@ -214,10 +215,7 @@ class Host:
         )
 
     def _setup_fix(self) -> str:
-        return (
-            f"dmledger --home {self.home} init --operator YOUR_NAME --actor YOUR_ACCOUNT, "
-            "then `dmledger browser install` again"
-        )
+        return f"dmledger --home {self.home} init --operator YOUR_NAME --actor YOUR_ACCOUNT"
 
     # -- the stream ------------------------------------------------------------------
 
