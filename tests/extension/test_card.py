@@ -3,6 +3,7 @@ show on, and hostile text rendered inert."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -142,3 +143,22 @@ def test_the_card_can_be_dragged_and_stays_where_it_was_put(browser: Browser) ->
     browser.wait_verdict("excluded", "no.thanks")
     again = browser.page.locator(f"{CARD} .card").bounding_box()
     assert again is not None and abs(again["x"] - moved["x"]) < 3
+
+
+def test_the_last_dms_include_the_teams_from_the_cloud(browser: Browser, tmp_path: Path) -> None:
+    from dmledger.app.ledger import Ledger
+
+    cloud = f"sqlite:///{browser.home / 'cloud.db'}"
+    marcus, _ = Ledger.init_home(
+        tmp_path / "marcus", "Marcus", actor="marcus.closes", cloud_url=cloud
+    )
+    try:
+        marcus.log_dm("glow.skin", "Marcus, from his own machine")
+        marcus.sync()
+    finally:
+        marcus.close()
+    browser.open("/glow.skin/")
+    team = browser.page.locator(f'{CARD} [data-part="dms"][data-team="yes"]')
+    team.wait_for()
+    assert "Marcus, from his own machine" in team.inner_text()
+    assert "Hey! Loved your last post" in team.inner_text()

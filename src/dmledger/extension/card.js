@@ -142,13 +142,7 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
     if (card.notes) {
       parts.push(h("p", { class: "section" }, "Notes"), h("p", { class: "notes" }, card.notes));
     }
-    if (card.recent_logs.length) {
-      parts.push(h("p", { class: "section" }, "Last DMs"), h("ol", { class: "dms" },
-        card.recent_logs.slice(0, 3).map((item) => h("li", {},
-          h("div", { class: "dm-meta" }, `${item.actor} · ${item.operator} · ${when(item.sent_at)}`,
-            item.synced ? "" : " · not synced yet"),
-          h("div", { class: "dm-text" }, item.message)))));
-    }
+    parts.push(dmsSection(state));
     if (ui.open === "log") {
       parts.push(h("form", { "data-form": "log", onsubmit: (event) => {
         event.preventDefault();
@@ -195,6 +189,27 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
         : h("button", { class: "btn danger", type: "button", "data-action": "exclude",
           onclick: () => act.setStatus("excluded") }, "Do not contact")));
     return parts;
+  }
+
+  // The last DMs: the team's merged timeline once the host sent it (it may come from
+  // the cloud, after the card), else this machine's DMs from the card itself.
+  function dmsSection(state) {
+    const { card, timeline } = state;
+    const current = timeline && timeline.handle === card.handle ? timeline : null;
+    const entries = current ? current.entries : card.recent_logs;
+    const part = h("div", { "data-part": "dms", "data-team": current && current.cloud_included ? "yes" : "no" });
+    if (entries.length) {
+      part.append(h("p", { class: "section" }, "Last DMs"), h("ol", { class: "dms" },
+        entries.slice(0, 3).map((item) => h("li", {},
+          h("div", { class: "dm-meta" },
+            `${item.actor || "?"} · ${item.operator || "?"} · ${when(item.sent_at)}`,
+            item.synced ? "" : " · not synced yet"),
+          h("div", { class: "dm-text" }, item.message)))));
+    }
+    if (current && current.cloud_error) {
+      part.append(h("p", { class: "dm-meta" }, `Only this machine's DMs: ${current.cloud_error}.`));
+    }
+    return part;
   }
 
   function sentBlock(state, act) {
@@ -315,6 +330,10 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
     return {
       host,
       render,
+      updateDms(state) {
+        const part = frame.querySelector('[data-part="dms"]');
+        if (part && state.card) part.replaceWith(dmsSection(state));
+      },
       setPosition(saved) { position = saved; place(); },
       attach() { if (!host.isConnected) doc.documentElement.append(host); },
     };

@@ -51,7 +51,8 @@
   }
 
   function setCard(card, note) {
-    Object.assign(state, { mode: "card", card, handle: card.handle, problem: null });
+    // The card's own DMs until the team's timeline for it comes (loadTimeline).
+    Object.assign(state, { mode: "card", card, handle: card.handle, problem: null, timeline: null });
     state.ui = { open: null, note: note || null };
     render();
   }
@@ -90,8 +91,20 @@
     }
     const reply = await host({ type: "card", handle });
     if (mine !== generation) return;
-    if (reply.ok) setCard(reply.card);
-    else showProblem("unavailable", handle, replyProblem(reply));
+    if (reply.ok) {
+      setCard(reply.card);
+      loadTimeline(handle, mine);
+    } else {
+      showProblem("unavailable", handle, replyProblem(reply));
+    }
+  }
+
+  // The team's last DMs come after the card: the host may have to ask the cloud.
+  async function loadTimeline(handle, mine) {
+    const reply = await host({ type: "timeline", handle, limit: 3 });
+    if (mine !== generation || !reply.ok || !state.card || state.card.handle !== handle) return;
+    state.timeline = reply.timeline;
+    view.updateDms({ ...state, hello });
   }
 
   function waitForThread(mine) {
@@ -129,6 +142,7 @@
     generation += 1;
     const mine = generation;
     state.sent = null;
+    state.timeline = null;
     const route = Page.routeOf(path);
     if (route.kind === "none") {
       Object.assign(state, { mode: "hidden", card: null, handle: null });
@@ -165,6 +179,7 @@
   async function afterWrite(reply, okText) {
     if (reply.ok) {
       setCard(reply.card, { kind: "ok", text: okText });
+      loadTimeline(reply.card.handle, generation);
       return true;
     }
     state.ui = { ...state.ui, note: { kind: "error", text: reply.error.message } };
@@ -201,6 +216,7 @@
       if (reply.ok) {
         state.sent = { ...sent, recorded: true };
         setCard(reply.card);
+        loadTimeline(reply.card.handle, generation);
       } else {
         state.ui = { ...state.ui, note: { kind: "error", text: reply.error.message } };
         render();

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import subprocess
 import sys
 import threading
+import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -26,15 +29,17 @@ from sqlalchemy import exc as sa_exc
 
 from dmledger.app.ledger import Ledger
 from dmledger.app.people import local_people
+from dmledger.app.timeline import lead_timeline
 from dmledger.app.views import StatusCard
 from dmledger.domain.statuses import STATUSES
 from dmledger.errors import ConfigError, DmLedgerError
 
 from .framing import EndOfStream, Frame, encode_frame, read_frame
 from .protocol import (
-    AddNote,
+    AnyRequest,
     ErrorBody,
     GetCard,
+    GetTimeline,
     Hello,
     HelloResult,
     HostCard,
@@ -42,6 +47,7 @@ from .protocol import (
     Reply,
     Request,
     SetStatus,
+    TimelineOut,
 )
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,7 @@ log = logging.getLogger(__name__)
 SYNC_RETRIES = 3  # a sync refused because another one runs is tried again this often
 SYNC_RETRY_DELAY_S = 2.0
 EXIT_CLOUD_UNAVAILABLE = 3
+CLOUD_RETRY_S = 60.0  # after the cloud failed, the timeline is local-only this long
 
 
 class SyncScheduler:
@@ -122,6 +129,7 @@ class Host:
         self.home = home
         self.sync = sync or SyncScheduler(home, enabled=False)
         self._ledger: Ledger | None = None
+        self._cloud_down_until = 0.0
 
     def close(self) -> None:
         if self._ledger is not None:
@@ -137,14 +145,22 @@ class Host:
 
     def reply_to(self, frame: Frame) -> dict[str, Any]:
         """The reply for one frame; never raises."""
+        parsed = self.parse(frame)
+        return parsed if isinstance(parsed, dict) else self.answer(parsed)
+
+    def parse(self, frame: Frame) -> AnyRequest | dict[str, Any]:
+        """The validated request, or the error reply for a frame that is not one."""
         if frame.error is not None:
             return _error(None, frame.error.kind, str(frame.error))
         raw_id = frame.value.get("id") if isinstance(frame.value, dict) else None
         request_id = raw_id if isinstance(raw_id, int) and raw_id >= 0 else None
         try:
-            request = Request.model_validate({"body": frame.value}).body
+            return Request.model_validate({"body": frame.value}).body
         except ValidationError as error:
             return _error(request_id, "malformed", _validation_message(error))
+
+    def answer(self, request: AnyRequest) -> dict[str, Any]:
+        """The reply for one valid request; never raises."""
         try:
             reply = self._dispatch(request)
         except ConfigError as error:
@@ -169,8 +185,10 @@ class Host:
             return _error(request.id, "internal", "the host failed on this request (see its log)")
         return _dump(reply)
 
-    def _dispatch(self, request: Hello | GetCard | LogDm | SetStatus | AddNote) -> Reply:
+    def _dispatch(self, request: AnyRequest) -> Reply:
         ledger = self.ledger()
+        if isinstance(request, GetTimeline):
+            return Reply(id=request.id, ok=True, timeline=self._timeline(ledger, request))
         if isinstance(request, Hello):
             return Reply(id=request.id, ok=True, hello=self._hello(ledger))
         if isinstance(request, GetCard):
@@ -198,6 +216,25 @@ class Host:
         self.sync.request()
         return _card_reply(request.id, ledger.card(request.handle))
 
+    def _timeline(self, ledger: Ledger, request: GetTimeline) -> TimelineOut:
+        online = time.monotonic() >= self._cloud_down_until
+        found = lead_timeline(ledger, request.handle, include_cloud=online, limit=request.limit)
+        missing = None
+        if found.cloud_error is not None or not online:
+            # The reason stays in the log (stderr): the page gets no database details.
+            log.info("team DMs of %s not read: %s", found.handle, found.cloud_error)
+            if online:
+                self._cloud_down_until = time.monotonic() + CLOUD_RETRY_S
+            missing = "the team's DMs could not be read from the cloud (offline?)"
+        return TimelineOut.model_validate(
+            {
+                "handle": found.handle,
+                "entries": [asdict(entry) for entry in found.entries],
+                "cloud_included": found.cloud_included,
+                "cloud_error": missing,
+            }
+        )
+
     @staticmethod
     def _hello(ledger: Ledger) -> HelloResult:
         operator = ledger.settings.operator
@@ -220,15 +257,40 @@ class Host:
     # -- the stream ------------------------------------------------------------------
 
     def serve(self, stdin: BinaryIO, stdout: BinaryIO) -> None:
-        """Answer frames until stdin closes (the browser let go of the host)."""
+        """Answer frames until stdin closes (the browser let go of the host).
+
+        Timeline requests reach the cloud, which can be slow or down: a second Host
+        (its own Ledger) answers them on a thread, so cards and writes never wait."""
+        lock = threading.Lock()
+
+        def send(reply: dict[str, Any]) -> None:
+            with lock:
+                _write(stdout, reply)
+
+        cloud_host = Host(self.home)
+        waiting: queue.Queue[GetTimeline | None] = queue.Queue()
+
+        def cloud_worker() -> None:
+            while (request := waiting.get()) is not None:
+                send(cloud_host.answer(request))
+            cloud_host.close()
+
+        worker = threading.Thread(target=cloud_worker, name="cloud", daemon=True)
+        worker.start()
         try:
             while True:
                 try:
                     frame = read_frame(stdin)
                 except EndOfStream:
                     return
-                _write(stdout, self.reply_to(frame))
+                parsed = self.parse(frame)
+                if isinstance(parsed, GetTimeline):
+                    waiting.put(parsed)
+                else:
+                    send(parsed if isinstance(parsed, dict) else self.answer(parsed))
         finally:
+            waiting.put(None)
+            worker.join(timeout=5)
             self.close()
             self.sync.close()
 

@@ -58,10 +58,22 @@ class AddNote(_Request):
     note: Annotated[str, Field(min_length=1, max_length=4000)]
 
 
+class GetTimeline(_Request):
+    """The last DMs to a lead: this machine's, and the team's from the cloud when it
+    answers (answered from a thread of its own, so a slow cloud delays nothing else)."""
+
+    type: Literal["timeline"]
+    handle: HandleText
+    limit: Annotated[int, Field(ge=1, le=20)] = 5
+
+
+AnyRequest = Hello | GetCard | LogDm | SetStatus | AddNote | GetTimeline
+
+
 class Request(BaseModel):
     """Any request, told apart by ``type``."""
 
-    body: Annotated[Hello | GetCard | LogDm | SetStatus | AddNote, Field(discriminator="type")]
+    body: Annotated[AnyRequest, Field(discriminator="type")]
 
 
 class HostCard(CardOut):
@@ -78,6 +90,24 @@ class HelloResult(BaseModel):
     statuses: list[str]
 
 
+class TimelineEntryOut(BaseModel):
+    client_log_id: str | None
+    actor: str | None
+    operator: str | None
+    message: str
+    sent_at: str | None
+    local: bool = Field(description="Recorded on this machine.")
+    synced: bool = Field(description="Known to the cloud.")
+    error: str | None = None
+
+
+class TimelineOut(BaseModel):
+    handle: str
+    entries: list[TimelineEntryOut] = Field(description="Newest first.")
+    cloud_included: bool
+    cloud_error: str | None = Field(description="Why the team's DMs are missing, if they are.")
+
+
 class ErrorBody(BaseModel):
     type: str
     message: str
@@ -91,5 +121,6 @@ class Reply(BaseModel):
     ok: bool
     card: HostCard | None = None
     hello: HelloResult | None = None
+    timeline: TimelineOut | None = None
     created: bool | None = None
     error: ErrorBody | None = None
