@@ -131,7 +131,7 @@ def playwright() -> Iterator[object]:
     tests that run asyncio themselves): one per module, closed at the module's end."""
     from support.chromium import CHROMIUM
 
-    if not os.path.exists(CHROMIUM):
+    if not Path(CHROMIUM).exists():
         reason = f"{CHROMIUM} is missing: install Debian's chromium (make chromium)"
         if IN_CI:
             pytest.fail(reason + " (CI=true: the browser tests must run)")

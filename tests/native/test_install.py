@@ -123,7 +123,9 @@ def test_the_windows_install_writes_registry_keys_and_uninstall_removes_them(
     written = json.loads(manifest.read_text(encoding="utf-8"))
     assert written["path"].endswith("dmledger-native-host.bat")
     assert written["allowed_origins"] == [f"chrome-extension://{EXTENSION_ID}/"]
-    assert Path(report.launcher or "").read_bytes().startswith(b"@echo off\r\n")
+    launcher = Path(report.manifests[0].launcher)
+    assert launcher == home.resolve() / "native" / "dmledger-native-host.bat"
+    assert launcher.read_bytes().startswith(b"@echo off\r\n")
     assert all(p.points_here for p in installer.status().manifests)
     installer.uninstall(("edge",))
     assert WINDOWS_KEYS["edge"] not in registry.keys and manifest.exists()
@@ -147,7 +149,9 @@ def test_uninstall_leaves_a_manifest_that_now_belongs_to_another_home(tmp_path: 
     second.install(("chrome",))  # the browser now starts b's host
     first.uninstall()
     manifest = tmp_path / "user/.config/google-chrome/NativeMessagingHosts" / f"{HOST_NAME}.json"
-    assert json.loads(manifest.read_text())["path"] == str(second.launcher)
+    launcher = manifest.parent / "dmledger-native-host"
+    assert json.loads(manifest.read_text())["path"] == str(launcher)
+    assert str(tmp_path / "b") in launcher.read_text()  # b's launcher, left in place
     found = first.status().manifests
     assert [(p.browser, p.points_here) for p in found] == [("chrome", False)]
 
@@ -182,8 +186,11 @@ def test_install_status_uninstall_end_to_end_and_the_launcher_runs_the_host(
         assert manifest["name"] == HOST_NAME and manifest["type"] == "stdio"
         assert Path(manifest["path"]).is_absolute()
 
-    launcher = Path(report["launcher"])
-    assert os.access(launcher, os.X_OK)
+    launcher = Path(report["manifests"][0]["launcher"])
+    assert launcher.parent == Path(report["manifest_paths"][0]).parent  # outside the home
+    assert not launcher.is_relative_to(home)
+    Ledger.open(home).close()  # opening the home makes its own files private…
+    assert os.access(launcher, os.X_OK)  # …and the launcher stays executable
     body = json.dumps({"id": 1, "type": "hello"}).encode()
     run = subprocess.run(
         [str(launcher), f"chrome-extension://{EXTENSION_ID}/"],

@@ -77,7 +77,7 @@ def uninstall(
     ] = None,
     profile: ProfileOption = None,
 ) -> None:
-    """Remove the native host manifests and the launcher that install wrote."""
+    """Remove the native host manifests and the launchers that install wrote."""
     from dmledger.native.install import Installer, parse_browsers
 
     st = state(ctx)
@@ -103,7 +103,6 @@ def status(ctx: typer.Context) -> None:
         emit_json(report.to_dict())
         return
     out.print(f"Extension folder: {escape(report.extension_dir)} (id {report.extension_id})")
-    out.print(f"Launcher: {escape(report.launcher or 'not installed')}")
     if not report.manifests:
         out.print("No native host manifest installed: run `dmledger browser install`.")
     for placed in report.manifests:
@@ -114,6 +113,7 @@ def status(ctx: typer.Context) -> None:
         else:
             state_text = "[yellow]points at another home or program[/]"
         out.print(f"  {escape(placed.browser)}: {escape(placed.manifest)} — {state_text}")
+        out.print(f"    launcher {escape(placed.launcher)}")
 
 
 def register(root: typer.Typer) -> None:

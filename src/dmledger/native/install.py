@@ -6,10 +6,12 @@ by the default value of a per-user registry key (Windows). A custom
 ``--user-data-dir`` also reads ``DIR/NativeMessagingHosts`` (``--profile``).
 
 The browser starts the host with no arguments of ours, so the manifest points at a
-launcher in the home (``HOME/native/``) that runs this Python with
-``-m dmledger --home HOME native-host``: the installed host is bound to that home.
-What install wrote is recorded in ``HOME/native/installed.json`` for ``uninstall``
-and ``status``.
+launcher that runs this Python with ``-m dmledger --home HOME native-host``: the
+installed host is bound to that home. The launcher sits beside each manifest, outside
+the home, because opening a home makes every file in it private and not executable
+(``settings.secure_home``); on Windows, where that does not stop a ``.bat``, it is
+``HOME/native/dmledger-native-host.bat``. What install wrote is recorded in
+``HOME/native/installed.json`` for ``uninstall`` and ``status``.
 """
 
 from __future__ import annotations
@@ -88,10 +90,12 @@ def parse_browsers(choice: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Target:
-    """One place a manifest goes: a file, and on Windows also a registry key naming it."""
+    """One place a manifest goes: the file, the launcher it names, and on Windows the
+    registry key that names the manifest."""
 
     browser: str
     manifest: Path
+    launcher: Path
     registry_key: str | None = None
 
 
@@ -106,24 +110,29 @@ def targets(
     if system not in SYSTEMS:
         raise InvalidInput(f"system {system!r} is not one of: {', '.join(SYSTEMS)}")
     file_name = f"{HOST_NAME}.json"
+    launcher = launcher_name(system)
     if profile is not None:
-        return [Target("profile", profile.resolve() / "NativeMessagingHosts" / file_name)]
+        folder = profile.resolve() / "NativeMessagingHosts"
+        return [Target("profile", folder / file_name, folder / launcher)]
     if system == "windows":
-        shared = native_dir(home) / file_name
-        return [Target(b, shared, _REGISTRY[b] + "\\" + HOST_NAME) for b in browsers]
-    folders = _USER_DATA[system]
-    return [
-        Target(b, user_home / folders[b] / "NativeMessagingHosts" / file_name) for b in browsers
-    ]
+        shared = native_dir(home)
+        return [
+            Target(b, shared / file_name, shared / launcher, _REGISTRY[b] + "\\" + HOST_NAME)
+            for b in browsers
+        ]
+    found = []
+    for browser in browsers:
+        folder = user_home / _USER_DATA[system][browser] / "NativeMessagingHosts"
+        found.append(Target(browser, folder / file_name, folder / launcher))
+    return found
 
 
 def native_dir(home: Path) -> Path:
     return home.resolve() / "native"
 
 
-def launcher_path(home: Path, system: str) -> Path:
-    name = "dmledger-native-host.bat" if system == "windows" else "dmledger-native-host"
-    return native_dir(home) / name
+def launcher_name(system: str) -> str:
+    return "dmledger-native-host.bat" if system == "windows" else "dmledger-native-host"
 
 
 def launcher_text(home: Path, system: str, python: str) -> str:
@@ -190,6 +199,7 @@ class WindowsRegistry:
 class Placement:
     browser: str
     manifest: str
+    launcher: str
     registry_key: str | None = None
     present: bool = True
     points_here: bool = True  # False: another home's (or another tool's) host is there
@@ -201,7 +211,6 @@ class InstallReport:
     extension_id: str
     host_name: str
     home: str
-    launcher: str | None
     manifests: list[Placement] = field(default_factory=list)
     removed: list[Placement] = field(default_factory=list)
 
@@ -236,35 +245,32 @@ class Installer:
             self._registry = WindowsRegistry()
         return self._registry
 
-    @property
-    def launcher(self) -> Path:
-        return launcher_path(self.home, self.system)
-
     def _report(self) -> InstallReport:
         return InstallReport(
             extension_dir=str(extension_dir()),
             extension_id=EXTENSION_ID,
             host_name=HOST_NAME,
             home=str(self.home.resolve()),
-            launcher=str(self.launcher),
         )
 
     def install(self, browsers: tuple[str, ...], profile: Path | None = None) -> InstallReport:
-        """Write the launcher and a manifest at each target; returns what was written."""
+        """Write a launcher and a manifest at each target; returns what was written."""
         chosen = targets(self.system, self.user_home, self.home, browsers, profile)
         native_dir(self.home).mkdir(parents=True, exist_ok=True)
-        _write_atomic(self.launcher, launcher_text(self.home, self.system, self.python))
-        if self.system != "windows":
-            self.launcher.chmod(0o755)
-        manifest = json.dumps(manifest_for(self.launcher), indent=2) + "\n"
         report = self._report()
         for target in chosen:
             target.manifest.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(target.launcher, launcher_text(self.home, self.system, self.python))
+            if self.system != "windows":
+                target.launcher.chmod(0o755)
+            manifest = json.dumps(manifest_for(target.launcher), indent=2) + "\n"
             _write_atomic(target.manifest, manifest)
             if target.registry_key is not None:
                 self.registry.set_default(target.registry_key, str(target.manifest))
             report.manifests.append(
-                Placement(target.browser, str(target.manifest), target.registry_key)
+                Placement(
+                    target.browser, str(target.manifest), str(target.launcher), target.registry_key
+                )
             )
         recorded = {(p.manifest, p.registry_key): p for p in self._recorded()}
         for placed in report.manifests:
@@ -277,7 +283,7 @@ class Installer:
     ) -> InstallReport:
         """Remove what install wrote (all of it, or for ``browsers`` / ``profile``).
 
-        A manifest now pointing at another launcher is left alone: it is not ours."""
+        A manifest or launcher now belonging to another home is left alone."""
         recorded = self._recorded()
         if browsers is None and profile is None:
             chosen = recorded
@@ -285,30 +291,27 @@ class Installer:
             wanted = targets(self.system, self.user_home, self.home, browsers or (), profile)
             keys = {(str(t.manifest), t.registry_key) for t in wanted}
             chosen = [p for p in recorded if (p.manifest, p.registry_key) in keys]
+        left = [p for p in recorded if p not in chosen]
         report = self._report()
         for placed in chosen:
             if placed.registry_key is not None and self._registry_points_here(placed):
                 self.registry.delete(placed.registry_key)
-            path = Path(placed.manifest)
-            still_used = any(p.manifest == placed.manifest and p not in chosen for p in recorded)
-            if self._manifest_points_here(path) and not still_used:
-                path.unlink()
+            if any(p.manifest == placed.manifest for p in left):
+                continue  # Windows: one manifest serves the browsers still installed
+            if self._points_here(placed):
+                Path(placed.manifest).unlink()
+                Path(placed.launcher).unlink(missing_ok=True)
             report.removed.append(placed)
-        left = [p for p in recorded if p not in chosen]
         report.manifests = left
         if left:
             self._save_record(left)
         else:
-            for path in (self.launcher, native_dir(self.home) / RECORD):
-                path.unlink(missing_ok=True)
-            report.launcher = None
+            (native_dir(self.home) / RECORD).unlink(missing_ok=True)
         return report
 
     def status(self) -> InstallReport:
         """What is installed for this home, and what each browser location holds now."""
         report = self._report()
-        if not self.launcher.exists():
-            report.launcher = None
         seen: set[tuple[str, str | None]] = set()
         for placed in self._recorded():
             seen.add((placed.manifest, placed.registry_key))
@@ -317,7 +320,9 @@ class Installer:
             if (str(target.manifest), target.registry_key) in seen:
                 continue
             probe = self._probe(
-                Placement(target.browser, str(target.manifest), target.registry_key)
+                Placement(
+                    target.browser, str(target.manifest), str(target.launcher), target.registry_key
+                )
             )
             if probe.present:  # another home's host, found where a browser looks
                 report.manifests.append(probe)
@@ -326,21 +331,27 @@ class Installer:
     # -- helpers -----------------------------------------------------------------------
 
     def _probe(self, placed: Placement) -> Placement:
-        path = Path(placed.manifest)
-        present = path.exists()
-        points = self._manifest_points_here(path)
+        present = Path(placed.manifest).exists() and Path(placed.launcher).exists()
+        points = self._points_here(placed)
         if placed.registry_key is not None:
             value = self.registry.get_default(placed.registry_key)
             present = present and value is not None
             points = points and value == placed.manifest
-        return Placement(placed.browser, placed.manifest, placed.registry_key, present, points)
+        return Placement(
+            placed.browser, placed.manifest, placed.launcher, placed.registry_key, present, points
+        )
 
-    def _manifest_points_here(self, path: Path) -> bool:
+    def _points_here(self, placed: Placement) -> bool:
+        """The manifest names the launcher, and the launcher runs this home's host."""
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(Path(placed.manifest).read_text(encoding="utf-8"))
+            with open(placed.launcher, encoding="utf-8", newline="") as handle:
+                script = handle.read()
         except (OSError, ValueError):
             return False
-        return isinstance(data, dict) and data.get("path") == str(self.launcher)
+        if not isinstance(data, dict) or data.get("path") != placed.launcher:
+            return False
+        return launcher_text(self.home, self.system, self.python).split("-m dmledger")[1] in script
 
     def _registry_points_here(self, placed: Placement) -> bool:
         assert placed.registry_key is not None
@@ -353,14 +364,21 @@ class Installer:
         except (OSError, ValueError):
             return []
         return [
-            Placement(str(r["browser"]), str(r["manifest"]), r.get("registry_key"))
+            Placement(
+                str(r["browser"]), str(r["manifest"]), str(r["launcher"]), r.get("registry_key")
+            )
             for r in rows
-            if isinstance(r, dict) and "browser" in r and "manifest" in r
+            if isinstance(r, dict) and {"browser", "manifest", "launcher"} <= r.keys()
         ]
 
     def _save_record(self, placements: list[Placement]) -> None:
         rows = [
-            {"browser": p.browser, "manifest": p.manifest, "registry_key": p.registry_key}
+            {
+                "browser": p.browser,
+                "manifest": p.manifest,
+                "launcher": p.launcher,
+                "registry_key": p.registry_key,
+            }
             for p in placements
         ]
         _write_atomic(native_dir(self.home) / RECORD, json.dumps(rows, indent=2) + "\n")
