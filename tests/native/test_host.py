@@ -305,7 +305,7 @@ def test_a_sync_held_by_another_process_delays_the_hosts_sync_but_does_not_lose_
         found.kill()
 
 
-def test_the_timeline_merges_the_teams_dms_from_the_cloud(ready_home: Path, tmp_path: Path) -> None:
+def test_a_team_card_merges_the_teams_dms_from_the_cloud(ready_home: Path, tmp_path: Path) -> None:
     other = tmp_path / "marcus"
     ledger, _ = Ledger.init_home(
         other, "Marcus", actor="marcus.closes", cloud_url=f"sqlite:///{ready_home / 'cloud.db'}"
@@ -317,21 +317,21 @@ def test_the_timeline_merges_the_teams_dms_from_the_cloud(ready_home: Path, tmp_
         ledger.close()
     found = HostProcess(ready_home)
     try:
-        found.send({"id": 1, "type": "timeline", "handle": "glow.skin", "limit": 5})
+        found.send({"id": 1, "type": "card", "handle": "glow.skin", "team": True})
         found.send({"id": 2, "type": "card", "handle": "glow.skin"})
         replies = {r["id"]: r for r in (found.receive(), found.receive())}
     finally:
         found.kill()
-    timeline = replies[1]["timeline"]
-    assert timeline["cloud_included"] is True and timeline.get("cloud_error") is None
-    messages = [e["message"] for e in timeline["entries"]]
+    team = replies[1]["card"]
+    assert team["team_dms"] == "included" and team["team_error"] is None
+    messages = [e["message"] for e in team["recent_logs"]]
     assert messages == ["Marcus's follow-up from his machine", "Hey!"]  # newest first, once each
-    assert [e["local"] for e in timeline["entries"]] == [False, True]
-    # The card itself is this machine's only.
+    assert [e["local"] for e in team["recent_logs"]] == [False, True]
+    # Without ``team`` the card is this machine's only.
     assert [x["message"] for x in replies[2]["card"]["recent_logs"]] == ["Hey!"]
 
 
-def test_an_unreachable_cloud_leaves_the_timeline_local_and_says_so(home: Path) -> None:
+def test_an_unreachable_cloud_leaves_the_team_card_local_and_says_so(home: Path) -> None:
     ledger, _ = Ledger.init_home(
         home, "Sarah", actor="sarah.sells", cloud_url="postgresql+psycopg://postgres@127.0.0.1:9/x"
     )
@@ -341,13 +341,13 @@ def test_an_unreachable_cloud_leaves_the_timeline_local_and_says_so(home: Path) 
         ledger.close()
     found = HostProcess(home)
     try:
-        reply = found.ask({"id": 1, "type": "timeline", "handle": "lead.one"})
-        again = found.ask({"id": 2, "type": "timeline", "handle": "lead.one"})
+        first = found.ask({"id": 1, "type": "card", "handle": "lead.one", "team": True})
+        again = found.ask({"id": 2, "type": "card", "handle": "lead.one", "team": True})
     finally:
         found.kill()
-    for answer in (reply, again):
+    for answer in (first, again):  # the second without trying the cloud again
         assert answer["ok"] is True
-        assert answer["timeline"]["cloud_included"] is False
-        assert "could not be read from the cloud" in answer["timeline"]["cloud_error"]
-        assert [e["message"] for e in answer["timeline"]["entries"]] == ["offline hello"]
+        assert answer["card"]["team_dms"] == "unavailable"
+        assert "could not be read from the cloud" in answer["card"]["team_error"]
+        assert [e["message"] for e in answer["card"]["recent_logs"]] == ["offline hello"]
         assert "postgres" not in json.dumps(answer)  # no database details reach the page

@@ -191,23 +191,21 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
     return parts;
   }
 
-  // The last DMs: the team's merged timeline once the host sent it (it may come from
-  // the cloud, after the card), else this machine's DMs from the card itself.
+  // The last DMs: the team's once the host sent the card with them (team_dms
+  // "included"), this machine's until then.
   function dmsSection(state) {
-    const { card, timeline } = state;
-    const current = timeline && timeline.handle === card.handle ? timeline : null;
-    const entries = current ? current.entries : card.recent_logs;
-    const part = h("div", { "data-part": "dms", "data-team": current && current.cloud_included ? "yes" : "no" });
-    if (entries.length) {
+    const { card } = state;
+    const part = h("div", { "data-part": "dms", "data-team": card.team_dms === "included" ? "yes" : "no" });
+    if (card.recent_logs.length) {
       part.append(h("p", { class: "section" }, "Last DMs"), h("ol", { class: "dms" },
-        entries.slice(0, 3).map((item) => h("li", {},
+        card.recent_logs.slice(0, 3).map((item) => h("li", {},
           h("div", { class: "dm-meta" },
             `${item.actor || "?"} · ${item.operator || "?"} · ${when(item.sent_at)}`,
             item.synced ? "" : " · not synced yet"),
           h("div", { class: "dm-text" }, item.message)))));
     }
-    if (current && current.cloud_error) {
-      part.append(h("p", { class: "dm-meta" }, `Only this machine's DMs: ${current.cloud_error}.`));
+    if (card.team_dms === "unavailable") {
+      part.append(h("p", { class: "dm-meta" }, `Only this machine's DMs: ${card.team_error}.`));
     }
     return part;
   }

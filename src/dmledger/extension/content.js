@@ -51,8 +51,7 @@
   }
 
   function setCard(card, note) {
-    // The card's own DMs until the team's timeline for it comes (loadTimeline).
-    Object.assign(state, { mode: "card", card, handle: card.handle, problem: null, timeline: null });
+    Object.assign(state, { mode: "card", card, handle: card.handle, problem: null });
     state.ui = { open: null, note: note || null };
     render();
   }
@@ -93,18 +92,21 @@
     if (mine !== generation) return;
     if (reply.ok) {
       setCard(reply.card);
-      loadTimeline(handle, mine);
+      loadTeamCard(handle, mine);
     } else {
       showProblem("unavailable", handle, replyProblem(reply));
     }
   }
 
-  // The team's last DMs come after the card: the host may have to ask the cloud.
-  async function loadTimeline(handle, mine) {
-    const reply = await host({ type: "timeline", handle, limit: 3 });
+  // The card with the team's DMs comes after the local one: the host may have to ask
+  // the cloud. It can change the verdict too (a teammate's DM not synced here yet), so
+  // it is shown whole, unless a form is open: then only the DMs change under it.
+  async function loadTeamCard(handle, mine) {
+    const reply = await host({ type: "card", handle, team: true });
     if (mine !== generation || !reply.ok || !state.card || state.card.handle !== handle) return;
-    state.timeline = reply.timeline;
-    view.updateDms({ ...state, hello });
+    state.card = reply.card;
+    if (state.ui.open) view.updateDms({ ...state, hello });
+    else render();
   }
 
   function waitForThread(mine) {
@@ -142,7 +144,6 @@
     generation += 1;
     const mine = generation;
     state.sent = null;
-    state.timeline = null;
     const route = Page.routeOf(path);
     if (route.kind === "none") {
       Object.assign(state, { mode: "hidden", card: null, handle: null });
@@ -179,7 +180,7 @@
   async function afterWrite(reply, okText) {
     if (reply.ok) {
       setCard(reply.card, { kind: "ok", text: okText });
-      loadTimeline(reply.card.handle, generation);
+      loadTeamCard(reply.card.handle, generation);
       return true;
     }
     state.ui = { ...state.ui, note: { kind: "error", text: reply.error.message } };
@@ -216,7 +217,7 @@
       if (reply.ok) {
         state.sent = { ...sent, recorded: true };
         setCard(reply.card);
-        loadTimeline(reply.card.handle, generation);
+        loadTeamCard(reply.card.handle, generation);
       } else {
         state.ui = { ...state.ui, note: { kind: "error", text: reply.error.message } };
         render();

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -29,7 +29,6 @@ from sqlalchemy import exc as sa_exc
 
 from dmledger.app.ledger import Ledger
 from dmledger.app.people import local_people
-from dmledger.app.timeline import lead_timeline
 from dmledger.app.views import StatusCard
 from dmledger.domain.statuses import STATUSES
 from dmledger.errors import ConfigError, DmLedgerError
@@ -39,7 +38,6 @@ from .protocol import (
     AnyRequest,
     ErrorBody,
     GetCard,
-    GetTimeline,
     Hello,
     HelloResult,
     HostCard,
@@ -47,7 +45,6 @@ from .protocol import (
     Reply,
     Request,
     SetStatus,
-    TimelineOut,
 )
 
 log = logging.getLogger(__name__)
@@ -55,7 +52,8 @@ log = logging.getLogger(__name__)
 SYNC_RETRIES = 3  # a sync refused because another one runs is tried again this often
 SYNC_RETRY_DELAY_S = 2.0
 EXIT_CLOUD_UNAVAILABLE = 3
-CLOUD_RETRY_S = 60.0  # after the cloud failed, the timeline is local-only this long
+CLOUD_RETRY_S = 60.0  # after the cloud failed, team cards are local-only this long
+TEAM_UNAVAILABLE = "the team's DMs could not be read from the cloud (offline?)"
 
 
 class SyncScheduler:
@@ -187,12 +185,11 @@ class Host:
 
     def _dispatch(self, request: AnyRequest) -> Reply:
         ledger = self.ledger()
-        if isinstance(request, GetTimeline):
-            return Reply(id=request.id, ok=True, timeline=self._timeline(ledger, request))
         if isinstance(request, Hello):
             return Reply(id=request.id, ok=True, hello=self._hello(ledger))
         if isinstance(request, GetCard):
-            return _card_reply(request.id, ledger.card(request.handle))
+            card = self._team_card(ledger, request.handle) if request.team else None
+            return _card_reply(request.id, card or ledger.card(request.handle))
         if isinstance(request, LogDm):
             _item, card, created = ledger.log_dm(
                 request.handle,
@@ -216,24 +213,18 @@ class Host:
         self.sync.request()
         return _card_reply(request.id, ledger.card(request.handle))
 
-    def _timeline(self, ledger: Ledger, request: GetTimeline) -> TimelineOut:
-        online = time.monotonic() >= self._cloud_down_until
-        found = lead_timeline(ledger, request.handle, include_cloud=online, limit=request.limit)
-        missing = None
-        if found.cloud_error is not None or not online:
-            # The reason stays in the log (stderr): the page gets no database details.
-            log.info("team DMs of %s not read: %s", found.handle, found.cloud_error)
-            if online:
-                self._cloud_down_until = time.monotonic() + CLOUD_RETRY_S
-            missing = "the team's DMs could not be read from the cloud (offline?)"
-        return TimelineOut.model_validate(
-            {
-                "handle": found.handle,
-                "entries": [asdict(entry) for entry in found.entries],
-                "cloud_included": found.cloud_included,
-                "cloud_error": missing,
-            }
-        )
+    def _team_card(self, ledger: Ledger, handle: str) -> StatusCard:
+        """The card with the team's DMs; while the cloud is known to be down, the local
+        card marked so. The page never gets the database's error, only that it failed."""
+        if time.monotonic() < self._cloud_down_until:
+            card = ledger.card(handle)
+        else:
+            card = ledger.card(handle, team=True)
+            if card.team_dms == "included":
+                return card
+            log.info("team DMs of %s not read: %s", card.handle, card.team_error)
+            self._cloud_down_until = time.monotonic() + CLOUD_RETRY_S
+        return replace(card, team_dms="unavailable", team_error=TEAM_UNAVAILABLE)
 
     @staticmethod
     def _hello(ledger: Ledger) -> HelloResult:
@@ -259,8 +250,8 @@ class Host:
     def serve(self, stdin: BinaryIO, stdout: BinaryIO) -> None:
         """Answer frames until stdin closes (the browser let go of the host).
 
-        Timeline requests reach the cloud, which can be slow or down: a second Host
-        (its own Ledger) answers them on a thread, so cards and writes never wait."""
+        Team cards reach the cloud, which can be slow or down: a second Host (its own
+        Ledger) answers them on a thread, so local cards and writes never wait."""
         lock = threading.Lock()
 
         def send(reply: dict[str, Any]) -> None:
@@ -268,7 +259,7 @@ class Host:
                 _write(stdout, reply)
 
         cloud_host = Host(self.home)
-        waiting: queue.Queue[GetTimeline | None] = queue.Queue()
+        waiting: queue.Queue[GetCard | None] = queue.Queue()
 
         def cloud_worker() -> None:
             while (request := waiting.get()) is not None:
@@ -284,7 +275,7 @@ class Host:
                 except EndOfStream:
                     return
                 parsed = self.parse(frame)
-                if isinstance(parsed, GetTimeline):
+                if isinstance(parsed, GetCard) and parsed.team:
                     waiting.put(parsed)
                 else:
                     send(parsed if isinstance(parsed, dict) else self.answer(parsed))

@@ -33,8 +33,13 @@ class Hello(_Request):
 
 
 class GetCard(_Request):
+    """The card from the local store; with ``team``, its last DMs include the team's
+    from the cloud (``Ledger.card(team=True)``), answered from a thread of its own so
+    a slow or unreachable cloud delays nothing else."""
+
     type: Literal["card"]
     handle: HandleText
+    team: bool = False
 
 
 class LogDm(_Request):
@@ -58,16 +63,7 @@ class AddNote(_Request):
     note: Annotated[str, Field(min_length=1, max_length=4000)]
 
 
-class GetTimeline(_Request):
-    """The last DMs to a lead: this machine's, and the team's from the cloud when it
-    answers (answered from a thread of its own, so a slow cloud delays nothing else)."""
-
-    type: Literal["timeline"]
-    handle: HandleText
-    limit: Annotated[int, Field(ge=1, le=20)] = 5
-
-
-AnyRequest = Hello | GetCard | LogDm | SetStatus | AddNote | GetTimeline
+AnyRequest = Hello | GetCard | LogDm | SetStatus | AddNote
 
 
 class Request(BaseModel):
@@ -90,24 +86,6 @@ class HelloResult(BaseModel):
     statuses: list[str]
 
 
-class TimelineEntryOut(BaseModel):
-    client_log_id: str | None
-    actor: str | None
-    operator: str | None
-    message: str
-    sent_at: str | None
-    local: bool = Field(description="Recorded on this machine.")
-    synced: bool = Field(description="Known to the cloud.")
-    error: str | None = None
-
-
-class TimelineOut(BaseModel):
-    handle: str
-    entries: list[TimelineEntryOut] = Field(description="Newest first.")
-    cloud_included: bool
-    cloud_error: str | None = Field(description="Why the team's DMs are missing, if they are.")
-
-
 class ErrorBody(BaseModel):
     type: str
     message: str
@@ -121,6 +99,5 @@ class Reply(BaseModel):
     ok: bool
     card: HostCard | None = None
     hello: HelloResult | None = None
-    timeline: TimelineOut | None = None
     created: bool | None = None
     error: ErrorBody | None = None
