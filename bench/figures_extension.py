@@ -1,4 +1,4 @@
-"""P8: the extension's card in the Instagram tab, in Debian's Chromium with the real
+"""P10: the extension's card in the Instagram tab, in Debian's Chromium with the real
 native host, on the home whose cache P2 pulled (every cloud lead).
 
 Measured in the page: the content script stamps ``performance.now()`` on the card
@@ -96,7 +96,7 @@ def card_in_the_tab(ctx: RunContext) -> list[Figure]:
     }
     return [
         Figure(
-            "P8",
+            "P10",
             "extension card after the page's load (Chromium, native host): p95",
             round(p95, 1),
             "ms",
@@ -108,7 +108,7 @@ def card_in_the_tab(ctx: RunContext) -> list[Figure]:
             details,
         ),
         Figure(
-            "P8",
+            "P10",
             "extension card after an in-app navigation (history.pushState): p95",
             round(percentile(in_app, 0.95), 1),
             "ms",

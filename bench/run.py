@@ -43,7 +43,7 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 # Wide enough for the table when the output is a file or a pipe (make bench | tee).
 console = Console(highlight=False, width=max(Console().width, 150))
 
-# In this order: P2's pulled cache is what P4, P6, P1 and P8 read; P4 changes the cloud.
+# In this order: P2's pulled cache is what P4, P6, P1 and P10 read; P4 changes the cloud.
 STEPS: tuple[tuple[str, str, Callable[[RunContext], list[Figure]]], ...] = (
     ("P2", "initial pull", figures_sync.initial_pull),
     ("P4", "no-op and incremental sync", figures_sync.sync_round_trips),
@@ -52,12 +52,12 @@ STEPS: tuple[tuple[str, str, Callable[[RunContext], list[Figure]]], ...] = (
     ("P5", "CSV import", figures_local.csv_import),
     ("P3", "push over the proxy", figures_sync.push),
     ("P7", "Team queries", figures_team.team_queries),
-    ("P8", "extension card in the Instagram tab", figures_extension.card_in_the_tab),
+    ("P10", "extension card in the Instagram tab", figures_extension.card_in_the_tab),
 )
 NEEDS: dict[str, Callable[[], str | None]] = {
     "P1": figures_local.web_available,
     "P7": figures_team.team_available,
-    "P8": figures_extension.extension_available,
+    "P10": figures_extension.extension_available,
 }
 
 
@@ -83,8 +83,8 @@ def run(sizes: Sizes, out: Path, only: set[str] | None) -> int:
         tempfile.TemporaryDirectory(prefix="dmledger-bench-") as tmp,
     ):
         ctx = RunContext(sizes=sizes, db=db, tmp=Path(tmp), log=log)
-        # P2's pulled cache is what P1, P4, P6 and P8 read.
-        needed = {"P2"} if only is None or only & {"P1", "P4", "P6", "P8"} else set()
+        # P2's pulled cache is what P1, P4, P6 and P10 read.
+        needed = {"P2"} if only is None or only & {"P1", "P4", "P6", "P10"} else set()
         with stage(f"seeding the cloud with {sizes.leads:,} leads", log):
             ctx.handles = make_handles(sizes.leads, ctx.seed)
             init_cloud(db.cloud_url())
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     size.add_argument("--smoke", action="store_true", help="tiny sizes, only to check it runs")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results file")
     parser.add_argument(
-        "--only", help="comma-separated figure ids, e.g. P3,P7 (P1, P4, P6, P8 bring P2 along)"
+        "--only", help="comma-separated figure ids, e.g. P3,P7 (P1, P4, P6, P10 bring P2 along)"
     )
     parser.add_argument(
         "--markdown", type=Path, metavar="RESULTS", help="print a results file as Markdown; no run"
