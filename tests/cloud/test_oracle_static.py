@@ -28,7 +28,7 @@ from sqlglot import exp
 from typer.testing import CliRunner
 
 from dmledger.cli import app
-from dmledger.cloud import ddl, schema
+from dmledger.cloud import ddl, followups, schema
 from dmledger.cloud.store import CloudStore
 from dmledger.domain.records import ActorRow, Cursor, Edit, OutgoingLog
 from support.env import IN_CI
@@ -152,17 +152,38 @@ def every_store_statement() -> dict[str, list[str]]:
         Edit(4, "append", "foo.bar", notes="[2026-03-01 09:00:00 Sarah] called"),
         Edit(5, "delete", "gone.lead"),
         Edit(6, "add", "gone.lead"),
+        Edit(7, "reply", "foo.bar", at=T0, ref="reply-1"),
+        Edit(8, "follow_up", "foo.bar", ref="2026-03-04T00:00:00"),
+        Edit(9, "follow_up", "foo.bar", ref=None),
     ]
-    clock_row = SimpleNamespace(kind="C", version=7, purged=0, name="c1d", owner="3", now=T0)
+    clock_row = SimpleNamespace(
+        kind="C", version=7, purged=0, name="c1d", owner="4", status="t1", now=T0
+    )
     # The leads the edits find (their notes are read, locked, to merge an append).
     found_rows = [("foo.bar", "n", None)]
     current = ALL_TABLE_NAMES
     run("init_schema", set(), lambda s, _: s.init_schema())
     run("upgrade", SEED_TABLE_NAMES, lambda s, _: s.upgrade())
     run("upgrade_from_2", current, lambda s, _: s.upgrade(), scalar="2")
+    run("upgrade_from_3", current, lambda s, _: s.upgrade(), scalar="3")
+    run(
+        "insert_ignore",
+        current,
+        lambda s, c: s.insert_ignore(
+            c,
+            schema.prospect_replies,
+            [{"client_reply_id": "r", "target_username": "foo.bar", "replied_at": T0}],
+            ["client_reply_id"],
+        ),
+    )
+    # Issue 12: the team's rules and templates (cloud/followups.py).
+    run("set_rules", current, lambda _, c: followups.set_rules(c, {"max_followups": "3"}))
+    run("put_template", current, lambda _, c: followups.put_template(c, "intro", "hi", "Sarah"))
+    run("delete_template", current, lambda _, c: followups.delete_template(c, "intro"))
+    run("read_team_config", current, lambda _, c: followups.read_team_config(c))
     run("reset", current, lambda s, _: s.reset())
-    run("schema_version", current, lambda s, _: s.schema_version(), scalar="3")
-    run("check", current, lambda s, _: s.check(), scalar="3")
+    run("schema_version", current, lambda s, _: s.schema_version(), scalar="4")
+    run("check", current, lambda s, _: s.check(), scalar="4")
     run("current_schema", current, lambda s, _: s.current_schema())
     run("info_value", current, lambda s, _: s.info_value("demo_data"))
     run("set_info", current, lambda s, c: s.set_info(c, "demo_data", "true"))

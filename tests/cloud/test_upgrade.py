@@ -279,9 +279,62 @@ def test_cloud_upgrade_through_the_cli(seed_cloud: tuple[str, CloudStore], tmp_p
     ]
 
 
+def _as_version_3(store: CloudStore) -> None:
+    """Turn a current database back into what schema version 3 made (no replies,
+    templates, rules or follow-up columns), keeping its rows."""
+    with store.transaction() as conn:
+        for table in ("prospect_replies", "message_templates", "team_rules"):
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+        conn.exec_driver_sql("DROP INDEX ix_logs_template")
+        conn.exec_driver_sql("ALTER TABLE outreach_logs DROP COLUMN template_name")
+        for column in ("last_dm_at", "dm_count", "last_reply_at", "follow_up_at"):
+            conn.exec_driver_sql(f"ALTER TABLE prospects DROP COLUMN {column}")
+        conn.exec_driver_sql(
+            "UPDATE dmledger_info SET info_value = '3' WHERE info_key = 'schema_version'"
+        )
+
+
+def test_upgrade_from_version_3_with_data_adds_the_follow_up_objects_and_keeps_rows(
+    seed_cloud: tuple[str, CloudStore],
+) -> None:
+    _, store = seed_cloud
+    store.upgrade()
+    _as_version_3(store)
+    assert store.schema_version() == 3
+    query = "SELECT target_username, status, notes, row_version, owner_actor FROM prospects"
+    logs_query = "SELECT log_id, target_username, message_text, created_at FROM outreach_logs"
+    with store.reading() as conn:
+        before = sorted(conn.exec_driver_sql(query).all())
+        logs_before = sorted(conn.exec_driver_sql(logs_query).all())
+        made = store.info_value("cloud_id")
+
+    steps = store.upgrade()
+
+    assert store.schema_version() == schema.SCHEMA_VERSION == 4
+    assert "CREATE TABLE prospect_replies" in steps and "cloud_id made" not in steps
+    with store.reading() as conn:
+        assert sorted(conn.exec_driver_sql(query).all()) == before and len(before) > 0
+        assert sorted(conn.exec_driver_sql(logs_query).all()) == logs_before
+        assert len(logs_before) > 0
+    assert store.info_value("cloud_id") == made
+    store.require_schema()
+    assert store.upgrade() == []
+    # The new objects work: a reply to an upgraded lead is stored once and warms it.
+    handle = before[0][0]
+    reply = Edit(1, "reply", handle, at=datetime(2026, 3, 2, 9, 0), ref="r-1")
+    for _ in range(2):
+        with store.transaction() as conn:
+            store.push_edits(conn, [reply])
+    with store.reading() as conn:
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM prospect_replies").scalar_one() == 1
+    [row] = [r for r in store_rows(store) if r.handle == handle]
+    assert row.last_reply_at == datetime(2026, 3, 2, 9, 0)
+
+
 def _as_version_2(store: CloudStore) -> None:
     """Turn a current database back into what schema version 2 made (no identity,
     no notes_replaced), keeping its rows."""
+    _as_version_3(store)
     with store.transaction() as conn:
         conn.exec_driver_sql("ALTER TABLE prospects DROP COLUMN notes_replaced")
         conn.exec_driver_sql("DELETE FROM dmledger_info WHERE info_key = 'cloud_id'")

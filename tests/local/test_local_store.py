@@ -12,6 +12,7 @@ import pytest
 
 from dmledger.domain.records import Cursor, OutgoingLog, Prospect, PulledRow
 from dmledger.errors import NotFound
+from dmledger.local import schema
 from dmledger.local.store import DB_NAME, LocalStore, ProspectFilter
 
 T0 = datetime(2026, 3, 1, 9, 0, 0)
@@ -70,7 +71,7 @@ def test_opening_twice_is_harmless(home: Path) -> None:
     LocalStore.in_home(home).dispose()
     again = LocalStore.in_home(home)
     with again.reading() as conn:
-        assert again.get_meta(conn, "local_schema_version") == "2"
+        assert again.get_meta(conn, "local_schema_version") == str(schema.LOCAL_SCHEMA_VERSION)
     again.dispose()
 
 

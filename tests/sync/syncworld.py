@@ -23,7 +23,15 @@ from sqlalchemy.engine import make_url
 from dmledger.app.ledger import Ledger
 from dmledger.cloud import schema as cloud_schema
 from dmledger.cloud.store import CloudStore, open_cloud
-from dmledger.domain.records import ActorRow, CloudHeader, Cursor, Edit, OutgoingLog, PulledRow
+from dmledger.domain.records import (
+    ActorRow,
+    CloudHeader,
+    Cursor,
+    Edit,
+    OutgoingLog,
+    PulledRow,
+    TeamConfig,
+)
 from dmledger.domain.timeutil import Clock, utcnow
 from dmledger.errors import CloudUnavailable
 from dmledger.local import schema as local_schema
@@ -310,3 +318,9 @@ class FailingGateway:
         dropped = self.inner.push(items, operators, actors)
         self._after(moment, "push")
         return dropped
+
+    def team_config(self) -> TeamConfig:
+        moment = self._step("team_config")
+        config = self.inner.team_config()
+        self._after(moment, "team_config")
+        return config

@@ -38,6 +38,9 @@ from .views import StatusCard, SyncStatus
 if TYPE_CHECKING:
     from dmledger.team.onboarding import JoinReport, PackReport
 
+    from .followups import FollowUps
+    from .templates import Templates
+
 log = logging.getLogger(__name__)
 
 
@@ -150,6 +153,20 @@ class Ledger:
         with self.local.reading() as conn:
             offset = clock_offset(self.local, conn)
         return self.clock() + (offset or timedelta(0))
+
+    @property
+    def followups(self) -> FollowUps:
+        """Replies, follow-up dates, the Today list and the team's rule (app/followups.py)."""
+        from .followups import FollowUps
+
+        return FollowUps(self)
+
+    @property
+    def templates(self) -> Templates:
+        """The team's message templates (app/templates.py)."""
+        from .templates import Templates
+
+        return Templates(self)
 
     def sync_engine(self) -> SyncEngine:
         return SyncEngine(self.home, self.local, StoreGateway(self.cloud), clock=self.clock)
@@ -293,6 +310,7 @@ class Ledger:
         at: datetime | None = None,
         force: bool = False,
         client_log_id: str | None = None,
+        template: str | None = None,
     ) -> tuple[OutgoingLog, StatusCard, bool]:
         """Record a DM that was sent. Returns the log, the card after it, and whether it
         was new (False when ``client_log_id`` was already recorded: idempotent).
@@ -314,6 +332,8 @@ class Ledger:
             sent_at=at or now,
             now=now,
         )
+        if template is not None:
+            item = replace(item, template=template)
         with self.local.transaction() as conn:
             existing = self.local.log_by_client_id(conn, log_id)
             if existing is not None:

@@ -18,7 +18,13 @@ Oracle). What correctness needs is added as nullable columns or new objects:
   by ``cloud upgrade``), so a cache can tell it is talking to another database;
 - ``prospects.notes_replaced``: the notes a teammate's replace overwrote without having
   seen them (last writer wins, the loser is shown rather than lost);
-- indexes for the pull and for the team dashboards.
+- indexes for the pull and for the team dashboards;
+- version 4 (follow-ups): ``prospect_replies`` (one row per recorded reply, keyed by
+  its client-made id, so a repeated push inserts nothing), ``message_templates`` and
+  ``team_rules`` (team-wide, read by every home when ``dmledger_info.team_version``
+  changes), ``outreach_logs.template_name``, and on prospects ``last_dm_at``,
+  ``dm_count``, ``last_reply_at`` (kept by the push from the logs and replies) and
+  ``follow_up_at`` (a follow-up date set by hand).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 
-SCHEMA_VERSION = 3  # 1 is the seed's schema; 2 adds everything above; 3 cloud_id, notes_replaced
+SCHEMA_VERSION = 4  # 1 the seed's; 2 everything above; 3 cloud_id, notes_replaced; 4 follow-ups
 
 
 def varchar(length: int) -> sa.types.TypeEngine[str]:
@@ -85,6 +91,10 @@ prospects = sa.Table(
     sa.Column("last_updated", sa.TIMESTAMP, server_default=_NOW),
     sa.Column("row_version", _VERSION),
     sa.Column("notes_replaced", varchar(4000)),
+    sa.Column("last_dm_at", sa.TIMESTAMP),
+    sa.Column("dm_count", sa.Integer),
+    sa.Column("last_reply_at", sa.TIMESTAMP),
+    sa.Column("follow_up_at", sa.TIMESTAMP),
     sa.ForeignKeyConstraint(["owner_actor"], ["actors.username"], name="fk_prospect_owner"),
 )
 
@@ -98,6 +108,7 @@ outreach_logs = sa.Table(
     sa.Column("created_at", sa.TIMESTAMP, server_default=_NOW),
     sa.Column("client_log_id", varchar(36)),
     sa.Column("operator_name", varchar(100)),
+    sa.Column("template_name", varchar(100)),
     sa.ForeignKeyConstraint(
         ["target_username"], ["prospects.target_username"], name="fk_log_target"
     ),
@@ -129,9 +140,38 @@ dmledger_info = sa.Table(
     sa.Column("info_value", varchar(4000)),
 )
 
+# A reply a setter recorded: when the lead answered, never what they wrote.
+prospect_replies = sa.Table(
+    "prospect_replies",
+    metadata,
+    sa.Column("client_reply_id", varchar(36), primary_key=True),
+    sa.Column("target_username", varchar(255), nullable=False),
+    sa.Column("replied_at", sa.TIMESTAMP, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["target_username"], ["prospects.target_username"], name="fk_reply_target"
+    ),
+)
+
+message_templates = sa.Table(
+    "message_templates",
+    metadata,
+    sa.Column("template_name", varchar(100), primary_key=True),
+    sa.Column("template_text", varchar(4000), nullable=False),
+    sa.Column("operator_name", varchar(100)),
+    sa.Column("updated_at", sa.TIMESTAMP, server_default=_NOW),
+)
+
+team_rules = sa.Table(
+    "team_rules",
+    metadata,
+    sa.Column("rule_key", varchar(100), primary_key=True),
+    sa.Column("rule_value", varchar(400), nullable=False),
+)
+
 # The seed's tables, in creation order; the additions follow.
 SEED_TABLES = (operators, actors, prospects, outreach_logs)
-ADDED_TABLES = (prospect_tombstones, sync_clock, dmledger_info)
+ADDED_TABLES_V4 = (prospect_replies, message_templates, team_rules)
+ADDED_TABLES = (prospect_tombstones, sync_clock, dmledger_info, *ADDED_TABLES_V4)
 
 # Indexes are objects of their own so `cloud upgrade` can add them to a seed database.
 INDEXES = (
@@ -143,7 +183,10 @@ INDEXES = (
     sa.Index("ix_logs_operator_created", outreach_logs.c.operator_name, outreach_logs.c.created_at),
     sa.Index("ix_logs_target", outreach_logs.c.target_username, outreach_logs.c.actor_username),
     sa.Index("ix_prospects_owner", prospects.c.owner_actor),
+    sa.Index("ix_replies_target", prospect_replies.c.target_username),
+    sa.Index("ix_logs_template", outreach_logs.c.template_name),
 )
+INDEXES_V4 = INDEXES[-2:]
 
 # Columns `cloud upgrade` adds to a seed database (all nullable).
 ADDED_COLUMNS = (
@@ -151,6 +194,15 @@ ADDED_COLUMNS = (
     (outreach_logs, outreach_logs.c.operator_name),
     (prospects, prospects.c.row_version),
     (prospects, prospects.c.notes_replaced),
+    *(
+        ADDED_COLUMNS_V4 := (
+            (outreach_logs, outreach_logs.c.template_name),
+            (prospects, prospects.c.last_dm_at),
+            (prospects, prospects.c.dm_count),
+            (prospects, prospects.c.last_reply_at),
+            (prospects, prospects.c.follow_up_at),
+        )
+    ),
 )
 # Columns version 3 added to version 2.
 ADDED_COLUMNS_V3 = ((prospects, prospects.c.notes_replaced),)

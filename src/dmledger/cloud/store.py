@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dmledger.cloud import ddl, schema
+from dmledger.cloud import followups as fu
 from dmledger.cloud.engine import backend_of, redact_url, translate
 from dmledger.cloud.schema import (
     actors,
@@ -148,7 +149,7 @@ class CloudStore:
             return []
         if version is None:
             raise CloudSchemaError("the cloud is empty: run `dmledger cloud init` instead")
-        if version == 2:
+        if version in (2, 3):
             return self._upgrade_from_2()
         if version != 1:
             raise CloudSchemaError(f"cannot upgrade from schema version {version}")
@@ -188,19 +189,35 @@ class CloudStore:
         return steps
 
     def _upgrade_from_2(self) -> list[str]:
-        """Version 2 to 3: the notes_replaced column and, once, the cloud identity."""
+        """Version 2 to 3 (the notes_replaced column and, once, the cloud identity), then 4."""
         steps: list[str] = []
         with self.transaction() as conn:
-            for table, column in schema.ADDED_COLUMNS_V3:
+            if self._schema_version_in(conn) == 2:
+                for table, column in schema.ADDED_COLUMNS_V3:
+                    statement = ddl.add_column_statement(table, column, self.engine.dialect)
+                    conn.exec_driver_sql(statement)
+                    steps.append(statement)
+                known = conn.execute(
+                    sa.select(dmledger_info.c.info_value).where(
+                        dmledger_info.c.info_key == "cloud_id"
+                    )
+                ).first()
+                if known is None:
+                    conn.exec_driver_sql(ddl.cloud_id_statement(self.dialect))
+                    steps.append("cloud_id made")
+            # Version 3 to 4: follow-ups, replies and templates (new objects only).
+            for table, column in schema.ADDED_COLUMNS_V4:
                 statement = ddl.add_column_statement(table, column, self.engine.dialect)
                 conn.exec_driver_sql(statement)
                 steps.append(statement)
-            known = conn.execute(
-                sa.select(dmledger_info.c.info_value).where(dmledger_info.c.info_key == "cloud_id")
-            ).first()
-            if known is None:
-                conn.exec_driver_sql(ddl.cloud_id_statement(self.dialect))
-                steps.append("cloud_id made")
+            for table in schema.ADDED_TABLES_V4:
+                table.create(conn)
+                steps.append(f"CREATE TABLE {table.name}")
+            for index in schema.INDEXES_V4:
+                if index.table is not None and index.table in schema.ADDED_TABLES_V4:
+                    continue
+                index.create(conn)
+                steps.append(f"CREATE INDEX {index.name}")
             conn.execute(
                 sa.update(dmledger_info)
                 .where(dmledger_info.c.info_key == "schema_version")
@@ -208,6 +225,15 @@ class CloudStore:
             )
             steps.append(f"schema_version = {schema.SCHEMA_VERSION}")
         return steps
+
+    @staticmethod
+    def _schema_version_in(conn: sa.Connection) -> int | None:
+        value = conn.execute(
+            sa.select(dmledger_info.c.info_value).where(
+                dmledger_info.c.info_key == "schema_version"
+            )
+        ).scalar_one_or_none()
+        return int(value) if value is not None else None
 
     def reset(self) -> None:
         """The seed's factory reset: drop every DM Ledger table and create them empty."""
@@ -402,11 +428,13 @@ class CloudStore:
                     "operator_name": item.operator,
                     "message_text": fit_bytes(item.message, MESSAGE_MAX_BYTES),
                     "created_at": item.sent_at,
+                    "template_name": item.template,
                 }
                 for item in batch
             ],
             ["client_log_id"],
         )
+        fu.refresh_dm_figures(conn, [item.target for item in batch])
 
     def _apply_contacts(self, conn: sa.Connection, firsts: Sequence[OutgoingLog]) -> None:
         rows = [{"t": f.target, "a": f.actor, "s": f.sent_at} for f in firsts]
@@ -535,6 +563,8 @@ class CloudStore:
                 .values(notes=sa.bindparam("n"), notes_replaced=sa.bindparam("r")),
                 [{"t": t, "n": n, "r": r} for t, n, r in changed],
             )
+        # Replies and follow-up dates (issue 12) come after the status and notes.
+        fu.apply_replies_and_follow_ups(self, conn, [e for e in changes if e.target in found])
         return [e for e in changes if e.target not in found]
 
     def _notes_of(
@@ -557,6 +587,7 @@ class CloudStore:
         if not handles:
             return
         params = [{"t": h} for h in handles]
+        fu.delete_replies(conn, handles)
         conn.execute(
             sa.delete(outreach_logs).where(outreach_logs.c.target_username == sa.bindparam("t")),
             params,
@@ -590,7 +621,7 @@ class CloudStore:
                 sa.literal("C").label("kind"),
                 info("cloud_id").label("name"),
                 info("schema_version").label("owner"),
-                text.label("status"),
+                info(fu.TEAM_VERSION_KEY).label("status"),
                 sync_clock.c.version.label("version"),
                 sync_clock.c.purged_through.label("purged"),
                 self._now().label("now"),
@@ -611,6 +642,7 @@ class CloudStore:
         version = purged = None
         cloud_id: str | None = None
         schema_version: int | None = None
+        team_version: str | None = None
         now: datetime | None = None
         names: list[str] = []
         actor_rows: list[ActorRow] = []
@@ -618,6 +650,7 @@ class CloudStore:
             if row.kind == "C":
                 version, purged = int(row.version), int(row.purged)
                 cloud_id = row.name
+                team_version = row.status
                 schema_version = int(row.owner) if row.owner is not None else None
                 now = _naive_utc(row.now)
             elif row.kind == "A":
@@ -642,6 +675,7 @@ class CloudStore:
             now=now,
             cloud_id=cloud_id,
             schema_version=schema_version,
+            team_version=team_version,
         )
 
     def pull_page(self, conn: sa.Connection, after: Cursor, limit: int) -> list[PulledRow]:
@@ -659,6 +693,10 @@ class CloudStore:
                 p.c.first_contacted,
                 p.c.last_updated,
                 p.c.notes_replaced,
+                p.c.last_dm_at,
+                p.c.dm_count,
+                p.c.last_reply_at,
+                p.c.follow_up_at,
             )
             .select_from(p.outerjoin(a, a.c.username == p.c.owner_actor))
             .where(self._after(p.c.row_version, p.c.target_username, after))
@@ -676,6 +714,10 @@ class CloudStore:
             stamp,
             t.c.deleted_at,
             sa.cast(sa.null(), schema.varchar(4000)),
+            stamp,
+            sa.cast(sa.null(), sa.Integer),
+            stamp,
+            stamp,
         ).where(self._after(t.c.row_version, t.c.target_username, after))
         union = sa.union_all(changes, deletions).subquery()
         statement = sa.select(union).order_by(union.c.version, union.c.handle).limit(limit)
@@ -691,6 +733,10 @@ class CloudStore:
                 first_contacted=row.first_contacted,
                 last_updated=row.last_updated,
                 notes_replaced=row.notes_replaced,
+                last_dm_at=row.last_dm_at,
+                dm_count=row.dm_count,
+                last_reply_at=row.last_reply_at,
+                follow_up_at=row.follow_up_at,
             )
             for row in conn.execute(statement)
         ]
@@ -791,6 +837,12 @@ class CloudStore:
         # A single row runs as a plain execute, whose rowcount is exact on every driver.
         result = conn.execute(statement, rows[0] if len(rows) == 1 else list(rows))
         return int(result.rowcount)
+
+    def insert_ignore(
+        self, conn: sa.Connection, table: sa.Table, rows: Sequence[Row], keys: Sequence[str]
+    ) -> int:
+        """Insert-if-absent for the other cloud statement modules (``followups``)."""
+        return self._insert_ignore(conn, table, rows, keys)
 
 
 def _naive_utc(value: object) -> datetime:

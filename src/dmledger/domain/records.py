@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-EditOp = Literal["add", "status", "notes", "append", "delete"]
+EditOp = Literal["add", "status", "notes", "append", "delete", "reply", "follow_up"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class OutgoingLog:
     message: str
     sent_at: datetime
     local_id: int = 0
+    template: str | None = None  # the template the message came from
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,9 @@ class Edit:
     ``notes`` is the new notes (``notes``), the line to merge in (``append``) or the
     notes of a new lead (``add``); ``base`` is the notes its writer saw before a
     ``notes`` replace. ``after_log`` is the highest local DM id when the edit was made:
-    the edit goes after those DMs and before later ones. ``at`` is the corrected time.
+    the edit goes after those DMs and before later ones. ``at`` is the corrected time
+    (for a ``reply``, when the lead answered). ``ref`` is a reply's client-made id, or a
+    ``follow_up``'s date (ISO 8601, None to clear it).
     """
 
     seq: int
@@ -40,6 +43,7 @@ class Edit:
     base: str | None = None
     after_log: int = 0
     at: datetime | None = None
+    ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,10 @@ class PulledRow:
     first_contacted: datetime | None = None
     last_updated: datetime | None = None
     notes_replaced: str | None = None
+    last_dm_at: datetime | None = None
+    dm_count: int | None = None
+    last_reply_at: datetime | None = None
+    follow_up_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,16 @@ class CloudHeader:
     now: datetime | None = None  # the cloud database's clock (UTC) when it answered
     cloud_id: str | None = None  # dmledger_info.cloud_id: new after every reset
     schema_version: int | None = None
+    team_version: str | None = None  # changes whenever the team's rules or templates do
+
+
+@dataclass(frozen=True)
+class TeamConfig:
+    """The team's follow-up rule and templates, as the cloud holds them."""
+
+    rules: dict[str, str]
+    templates: dict[str, str]
+    version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +133,10 @@ class Prospect:
     last_updated: datetime | None = None
     row_version: int | None = None
     notes_replaced: str | None = None  # a teammate's replace overwrote this text
+    last_dm_at: datetime | None = None  # the team's last DM to the lead
+    dm_count: int = 0  # the team's DMs to the lead
+    last_reply_at: datetime | None = None
+    follow_up_at: datetime | None = None  # set by hand
 
 
 @dataclass(frozen=True)

@@ -92,3 +92,10 @@ def status_after_dm(current: Status | None) -> Status:
     if current is None or current is Status.NEW:
         return Status.CONTACTED
     return current
+
+
+def status_after_reply(current: Status) -> Status:
+    """A reply moves an earlier status (new, contacted, cold) to ``warm``, never backwards."""
+    if current in (Status.NEW, Status.CONTACTED, Status.COLD):
+        return Status.WARM
+    return current

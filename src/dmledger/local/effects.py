@@ -7,12 +7,14 @@ not pushed yet, so a pull never undoes local work.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 
 from dmledger.domain.notes import merge_note
 from dmledger.domain.records import Edit, OutgoingLog, Prospect
 from dmledger.domain.rules import Contact, apply_dm
-from dmledger.domain.statuses import read_stored_status
+from dmledger.domain.statuses import read_stored_status, status_after_reply
 from dmledger.local.store import LocalStore
 
 
@@ -47,8 +49,25 @@ def apply_dm_to_cache(store: LocalStore, conn: sa.Connection, item: OutgoingLog)
         row_version=None if current is None else current.row_version,
         notes_replaced=None if current is None else current.notes_replaced,
     )
+    updated = _after_dm(current, item, updated)
     store.put_prospect(conn, updated)
     return updated
+
+
+def _after_dm(current: Prospect | None, item: OutgoingLog, updated: Prospect) -> Prospect:
+    """The follow-up figures after one more DM (as the cloud's push computes them): a
+    newer DM is the follow-up, so a date set by hand is cleared."""
+    if current is None:
+        return _replace(updated, last_dm_at=item.sent_at, dm_count=1)
+    last = current.last_dm_at
+    newer = last is None or item.sent_at > last
+    return _replace(
+        updated,
+        last_dm_at=item.sent_at if newer else last,
+        dm_count=current.dm_count + 1,
+        last_reply_at=current.last_reply_at,
+        follow_up_at=None if newer else current.follow_up_at,
+    )
 
 
 def apply_edit_to_cache(store: LocalStore, conn: sa.Connection, edit: Edit) -> None:
@@ -70,6 +89,16 @@ def apply_edit_to_cache(store: LocalStore, conn: sa.Connection, edit: Edit) -> N
         current = _replace(current, notes=edit.notes)
     elif edit.op == "append" and edit.notes is not None:
         current = _replace(current, notes=merge_note(current.notes, edit.notes))
+    elif edit.op == "reply" and edit.at is not None:
+        current = _replace(
+            current,
+            status=status_after_reply(read_stored_status(current.status)).value,
+            last_reply_at=max(current.last_reply_at or edit.at, edit.at),
+        )
+    elif edit.op == "follow_up":
+        current = _replace(
+            current, follow_up_at=datetime.fromisoformat(edit.ref) if edit.ref else None
+        )
     store.put_prospect(conn, current)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-LOCAL_SCHEMA_VERSION = 2  # 2: outbox.after_log/base_notes, notes_replaced, notices
+LOCAL_SCHEMA_VERSION = 3  # 2: outbox.after_log/base_notes, notes_replaced, notices; 3: follow-ups
 
 metadata = sa.MetaData()
 
@@ -27,6 +27,13 @@ prospects = sa.Table(
     sa.Column("row_version", sa.Integer),  # the cloud version this row reflects
     sa.Column("seen_gen", sa.Integer, nullable=False, server_default="0"),  # full-resync mark
     sa.Column("notes_replaced", sa.Text),  # the cloud's flag: a teammate's replace won
+    # Follow-ups (version 3): the cloud's figures, and when the lead is due (computed
+    # here by domain.followups.due_at from them and the team's rule, kept for the index).
+    sa.Column("last_dm_at", sa.Text),
+    sa.Column("dm_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_reply_at", sa.Text),
+    sa.Column("follow_up_at", sa.Text),
+    sa.Column("due_at", sa.Text),
     sqlite_with_rowid=True,
 )
 
@@ -46,6 +53,7 @@ outreach_logs = sa.Table(
     # 1: stamped by this machine's raw clock before any offset to the cloud's was known;
     # the first sync corrects it.
     sa.Column("raw_clock", sa.Integer),
+    sa.Column("template_name", sa.Text),  # the template the message came from
     sqlite_autoincrement=True,  # ids name set-aside rows: never reuse one
 )
 
@@ -60,13 +68,15 @@ outbox = sa.Table(
     "outbox",
     metadata,
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("op", sa.Text, nullable=False),  # add | status | notes | append | delete
+    # add | status | notes | append | delete | reply | follow_up
+    sa.Column("op", sa.Text, nullable=False),
     sa.Column("target_username", sa.Text, nullable=False),
     sa.Column("status", sa.Text),
     sa.Column("notes", sa.Text),
     # The journal: the highest outreach_logs.id when queued (NULL: before every DM).
     sa.Column("after_log", sa.Integer),
     sa.Column("base_notes", sa.Text),  # what the writer saw before replacing the notes
+    sa.Column("ref", sa.Text),  # a reply's client-made id; a follow_up's date (ISO)
     sa.Column("created_at", sa.Text, nullable=False),
     sa.Column("error", sa.Text),
     sa.Column("failed_at", sa.Text),
@@ -103,6 +113,25 @@ ADDED_COLUMNS = (
     (outbox, outbox.c.after_log),
     (outbox, outbox.c.base_notes),
     (outreach_logs, outreach_logs.c.raw_clock),
+    *(
+        ADDED_COLUMNS_V3 := (
+            (prospects, prospects.c.last_dm_at),
+            (prospects, prospects.c.dm_count),
+            (prospects, prospects.c.last_reply_at),
+            (prospects, prospects.c.follow_up_at),
+            (prospects, prospects.c.due_at),
+            (outreach_logs, outreach_logs.c.template_name),
+            (outbox, outbox.c.ref),
+        )
+    ),
+)
+
+# The team's templates, as last read from the cloud.
+templates = sa.Table(
+    "templates",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
 )
 
 team_cache = sa.Table(
@@ -122,6 +151,21 @@ INDEXES = (
     sa.Index("ix_logs_pending", outreach_logs.c.synced_to_cloud, outreach_logs.c.id),
     sa.Index("ix_logs_target", outreach_logs.c.target_username, outreach_logs.c.timestamp),
     sa.Index("ix_outbox_target", outbox.c.target_username),
+    # The Today list reads due leads in due order without a scan, for the whole team
+    # or for one actor or operator.
+    sa.Index("ix_prospects_due", prospects.c.due_at, sqlite_where=prospects.c.due_at.is_not(None)),
+    sa.Index(
+        "ix_prospects_owner_due",
+        prospects.c.owner_actor,
+        prospects.c.due_at,
+        sqlite_where=prospects.c.due_at.is_not(None),
+    ),
+    sa.Index(
+        "ix_prospects_operator_due",
+        prospects.c.owner_operator,
+        prospects.c.due_at,
+        sqlite_where=prospects.c.due_at.is_not(None),
+    ),
 )
 
 # Substring search over handles and notes at a million leads needs an index:

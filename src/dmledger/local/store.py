@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from dmledger.domain.followups import FollowUpRule, FollowUpState, due_at
 from dmledger.domain.records import (
     ActorRow,
     Cursor,
@@ -39,6 +40,8 @@ from dmledger.local.schema import actors, meta, operators, outbox, outreach_logs
 log = logging.getLogger(__name__)
 
 DB_NAME = "local_data.db"
+RULE_DAYS_KEY = "rule_follow_up_after_days"  # meta: the team's follow-up rule
+RULE_MAX_KEY = "rule_max_followups"
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -95,10 +98,6 @@ class LocalStore:
     def _create(self) -> None:
         with self.transaction() as conn:
             schema.metadata.create_all(conn)
-            for index in schema.INDEXES:
-                index.create(conn, checkfirst=True)
-            for statement in schema.FTS_STATEMENTS:
-                conn.exec_driver_sql(statement)
             for table, column in schema.ADDED_COLUMNS:
                 present = {r[1] for r in conn.exec_driver_sql(f"PRAGMA table_info({table.name})")}
                 if column.name not in present:
@@ -107,6 +106,13 @@ class LocalStore:
                         f"ALTER TABLE {table.name} ADD COLUMN {column.name} "
                         f"{column.type.compile(dialect=conn.dialect)}"
                     )
+                    if column is prospects.c.due_at:
+                        # The follow-up figures come from the cloud: read every row again.
+                        self.set_meta(conn, "force_resync", "1")
+            for index in schema.INDEXES:
+                index.create(conn, checkfirst=True)
+            for statement in schema.FTS_STATEMENTS:
+                conn.exec_driver_sql(statement)
             conn.execute(
                 sa.insert(meta)
                 .prefix_with("OR REPLACE")
@@ -170,6 +176,14 @@ class LocalStore:
             "last_updated": iso(p.last_updated),
             "row_version": p.row_version,
             "notes_replaced": p.notes_replaced,
+            **follow_up_values(
+                self.follow_up_rule(conn),
+                p.status,
+                p.last_dm_at,
+                p.dm_count,
+                p.last_reply_at,
+                p.follow_up_at,
+            ),
         }
         result = conn.execute(
             sa.update(prospects).where(prospects.c.target_username == p.handle).values(**values)
@@ -284,6 +298,7 @@ class LocalStore:
                 client_log_id=item.client_log_id,
                 synced_to_cloud=0,
                 raw_clock=1 if raw_clock else None,
+                template_name=item.template,
             )
         )
         if result.rowcount == 0:
@@ -322,6 +337,7 @@ class LocalStore:
                 message=r.message_snippet,
                 sent_at=datetime.fromisoformat(r.timestamp),
                 local_id=r.id,
+                template=r.template_name,
             )
             for r in rows
         ]
@@ -348,6 +364,7 @@ class LocalStore:
                     r.message_snippet,
                     datetime.fromisoformat(r.timestamp),
                     r.id,
+                    r.template_name,
                 )
                 for r in rows
             )
@@ -399,6 +416,7 @@ class LocalStore:
         notes: str | None = None,
         base: str | None = None,
         at: datetime | None = None,
+        ref: str | None = None,
     ) -> None:
         """Queue an edit in the journal, after every DM queued so far."""
         conn.execute(
@@ -408,6 +426,7 @@ class LocalStore:
                 status=status,
                 notes=notes,
                 base_notes=base,
+                ref=ref,
                 after_log=self._last_log_id(),
                 created_at=iso(at or utcnow()),
             )
@@ -567,6 +586,7 @@ class LocalStore:
             conn.execute(
                 sa.delete(prospects).where(prospects.c.target_username == sa.bindparam("h")), gone
             )
+        rule = self.follow_up_rule(conn)
         changed = [
             {
                 "target_username": row.handle,
@@ -579,6 +599,14 @@ class LocalStore:
                 "row_version": row.version,
                 "notes_replaced": row.notes_replaced,
                 "seen_gen": gen,
+                **follow_up_values(
+                    rule,
+                    row.status,
+                    row.last_dm_at,
+                    row.dm_count or 0,
+                    row.last_reply_at,
+                    row.follow_up_at,
+                ),
             }
             for row in rows
             if row.kind == "P"
@@ -617,6 +645,18 @@ class LocalStore:
                     outreach_logs.c.synced_to_cloud == 1,
                 )
             )
+
+    # -- follow-ups --------------------------------------------------------------------
+
+    def follow_up_rule(self, conn: sa.Connection) -> FollowUpRule:
+        """The team's rule as last read from the cloud (the default before any)."""
+        days = self.get_meta(conn, RULE_DAYS_KEY)
+        most = self.get_meta(conn, RULE_MAX_KEY)
+        default = FollowUpRule()
+        return FollowUpRule(
+            int(days) if days else default.after_days,
+            int(most) if most is not None else default.max_followups,
+        )
 
     # -- people cache ----------------------------------------------------------------
 
@@ -725,7 +765,30 @@ def _prospect(row: Any) -> Prospect:
         last_updated=from_iso(row.last_updated),
         row_version=row.row_version,
         notes_replaced=row.notes_replaced,
+        last_dm_at=from_iso(row.last_dm_at),
+        dm_count=row.dm_count or 0,
+        last_reply_at=from_iso(row.last_reply_at),
+        follow_up_at=from_iso(row.follow_up_at),
     )
+
+
+def follow_up_values(
+    rule: FollowUpRule,
+    status: str | None,
+    last_dm_at: datetime | None,
+    dm_count: int,
+    last_reply_at: datetime | None,
+    follow_up_at: datetime | None,
+) -> dict[str, Any]:
+    """The follow-up columns of a cached lead, ``due_at`` computed by the domain rule."""
+    state = FollowUpState(status, last_dm_at, dm_count, last_reply_at, follow_up_at)
+    return {
+        "last_dm_at": iso(last_dm_at),
+        "dm_count": dm_count,
+        "last_reply_at": iso(last_reply_at),
+        "follow_up_at": iso(follow_up_at),
+        "due_at": iso(due_at(state, rule)),
+    }
 
 
 def _log(row: Any) -> LocalLog:
@@ -752,6 +815,7 @@ def _edit(row: Any) -> Edit:
         base=row.base_notes,
         after_log=row.after_log or 0,
         at=from_iso(row.created_at),
+        ref=row.ref,
     )
 
 

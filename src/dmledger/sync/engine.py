@@ -48,6 +48,7 @@ from dmledger.errors import (
     DmLedgerError,
 )
 from dmledger.local.effects import apply_to_cache
+from dmledger.local.followups import TEAM_VERSION_KEY, keep_team_config
 from dmledger.local.store import LocalStore, iso
 from dmledger.sync.gateway import CloudGateway
 from dmledger.sync.lock import sync_lock
@@ -149,6 +150,7 @@ class SyncEngine:
             report = SyncReport(started_at=self.clock())
             try:
                 plan = self._begin(report)
+                self._read_team_config(plan.header)
                 self._push(report, plan.offset)
                 self._pull(report, progress, plan)
             except DmLedgerError as error:
@@ -223,6 +225,17 @@ class SyncEngine:
             )
             log.warning("full resync: %s", report.resync_reason)
         return _Plan(header, cursor, resyncing, gen, offset)
+
+    def _read_team_config(self, header: CloudHeader) -> None:
+        """The team's rule and templates, read only when the header says they changed
+        (a sync with nothing to do stays at two round trips)."""
+        with self.local.reading() as conn:
+            known = self.local.get_meta(conn, TEAM_VERSION_KEY)
+        if header.team_version is None or header.team_version == known:
+            return
+        config = self.cloud.team_config()
+        with self.local.transaction() as conn:
+            keep_team_config(self.local, conn, config)
 
     # -- push ----------------------------------------------------------------------
 

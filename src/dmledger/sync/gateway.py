@@ -10,8 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from dmledger.cloud.followups import read_team_config
 from dmledger.cloud.store import CloudStore
-from dmledger.domain.records import ActorRow, CloudHeader, Cursor, Edit, OutgoingLog, PulledRow
+from dmledger.domain.records import (
+    ActorRow,
+    CloudHeader,
+    Cursor,
+    Edit,
+    OutgoingLog,
+    PulledRow,
+    TeamConfig,
+)
 
 
 class CloudGateway(Protocol):
@@ -29,6 +38,10 @@ class CloudGateway(Protocol):
     ) -> list[Edit]:
         """Apply a batch of the journal (DMs and edits, in the order made) in one cloud
         transaction (idempotent); returns the edits dropped because their lead is gone."""
+
+    def team_config(self) -> TeamConfig:
+        """The team's rules and templates (one round trip; only when the header's
+        ``team_version`` changed)."""
 
 
 class StoreGateway:
@@ -58,6 +71,10 @@ class StoreGateway:
                 dropped += self.store.push_edits(conn, edits)
                 self.store.push_logs(conn, logs)
         return dropped
+
+    def team_config(self) -> TeamConfig:
+        with self.store.reading() as conn:
+            return read_team_config(conn)
 
 
 def journal_segments(

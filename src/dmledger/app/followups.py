@@ -1,0 +1,188 @@
+"""Replies, follow-up dates, the Today list and the team's follow-up rule.
+
+Replies and follow-up dates are journal edits (offline first, exactly once: a reply
+carries a client-made id the cloud keeps unique). The rule is team-wide: it is
+written to the cloud and read back by every home at its next sync; the due list is
+computed from the local cache, so Today works offline.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from dmledger.cloud import followups as cloud_followups
+from dmledger.domain.followups import (
+    FollowUpRule,
+    FollowUpState,
+    followups_sent,
+    parse_days,
+    parse_follow_up,
+    rule_values,
+)
+from dmledger.domain.handles import normalize_handle, validate_actor_username
+from dmledger.domain.records import Edit, Prospect
+from dmledger.domain.text import validate_name
+from dmledger.domain.timeutil import format_utc
+from dmledger.errors import InvalidInput, NotFound
+from dmledger.local import followups as local_followups
+from dmledger.local.effects import apply_edit_to_cache
+from dmledger.local.store import iso
+
+from .views import StatusCard
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
+
+TODAY_LIMIT_MAX = 1000
+
+
+@dataclass(frozen=True)
+class ReplyResult:
+    card: StatusCard
+    was_contacted: bool  # False: nobody had recorded a DM to the lead (accepted anyway)
+
+
+@dataclass(frozen=True)
+class Today:
+    """The leads due for a follow-up now, most overdue first."""
+
+    now: datetime
+    items: list[dict[str, Any]]
+    total: int
+    rule: FollowUpRule
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "now": format_utc(self.now),
+            "total": self.total,
+            "rule": {
+                "follow_up_after_days": self.rule.after_days,
+                "max_followups": self.rule.max_followups,
+            },
+            "items": self.items,
+        }
+
+
+class FollowUps:
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.local = ledger.local
+
+    # -- replies ----------------------------------------------------------------------
+
+    def reply(self, raw_handle: str, *, at: datetime | None = None) -> ReplyResult:
+        """Record that the lead answered (when, never what). ``contacted`` (or new, cold)
+        becomes ``warm``; the follow-up clock stops. A lead nobody contacted is added."""
+        handle = normalize_handle(raw_handle)
+        now = self.ledger.now()
+        when = at or now
+        if when > now + timedelta(minutes=5):
+            raise InvalidInput(
+                f"reply time {when.isoformat(timespec='seconds')}Z is in the future "
+                f"(now {now.isoformat(timespec='seconds')}Z): a reply already happened"
+            )
+        with self.local.transaction() as conn:
+            current = self.local.get_prospect(conn, handle)
+            was_contacted = current is not None and (
+                current.first_contacted is not None or current.dm_count > 0
+            )
+            if current is None:
+                self.local.put_prospect(conn, Prospect(handle, "new"))
+                self.local.enqueue_edit(conn, "add", handle, status="new", at=now)
+            reply_id = str(uuid.uuid4())
+            self.local.enqueue_edit(conn, "reply", handle, at=when, ref=reply_id)
+            apply_edit_to_cache(self.local, conn, Edit(0, "reply", handle, at=when, ref=reply_id))
+        return ReplyResult(self.ledger.card(handle), was_contacted)
+
+    # -- follow-up dates --------------------------------------------------------------
+
+    def set_follow_up(self, raw_handle: str, raw: str) -> Prospect:
+        """Set the next follow-up by hand (``YYYY-MM-DD``, ``+Nd``) or clear it (``none``)."""
+        handle = normalize_handle(raw_handle)
+        return self._set_date(handle, parse_follow_up(raw, self.ledger.now()))
+
+    def snooze(self, raw_handle: str, raw_duration: str = "1d") -> Prospect:
+        """Not today: due again after the given number of days from now."""
+        handle = normalize_handle(raw_handle)
+        days = parse_days(raw_duration, "snooze")
+        if not 1 <= days <= 365:
+            raise InvalidInput(f"snooze {raw_duration!r} is out of range: 1d to 365d")
+        return self._set_date(handle, self.ledger.now() + timedelta(days=days))
+
+    def _set_date(self, handle: str, when: datetime | None) -> Prospect:
+        with self.local.transaction() as conn:
+            if self.local.get_prospect(conn, handle) is None:
+                raise NotFound(f"{handle!r} is not in the ledger: add it with `prospect add`")
+            edit = Edit(0, "follow_up", handle, ref=iso(when))
+            self.local.enqueue_edit(conn, "follow_up", handle, at=self.ledger.now(), ref=edit.ref)
+            apply_edit_to_cache(self.local, conn, edit)
+            updated = self.local.get_prospect(conn, handle)
+        assert updated is not None
+        return updated
+
+    # -- Today ------------------------------------------------------------------------
+
+    def today(
+        self, *, actor: str | None = None, operator: str | None = None, limit: int = 200
+    ) -> Today:
+        if not 1 <= limit <= TODAY_LIMIT_MAX:
+            raise InvalidInput(f"limit {limit} is out of range: 1 to {TODAY_LIMIT_MAX}")
+        actor = validate_actor_username(actor) if actor else None
+        operator = validate_name(operator, "operator") if operator else None
+        now = self.ledger.now()
+        with self.local.reading() as conn:
+            rule = self.local.follow_up_rule(conn)
+            due, total = local_followups.due_leads(
+                self.local, conn, now, actor=actor, operator=operator, limit=limit
+            )
+        items = []
+        for lead in due:
+            p = lead.prospect
+            state = FollowUpState(p.status, p.last_dm_at, p.dm_count, p.last_reply_at)
+            items.append(
+                {
+                    "handle": p.handle,
+                    "status": p.status,
+                    "owner_actor": p.owner_actor,
+                    "owner_operator": p.owner_operator,
+                    "due_at": format_utc(lead.due_at),
+                    "overdue_days": max(0, (now - lead.due_at) // timedelta(days=1)),
+                    "followups_sent": followups_sent(state),
+                    "last_dm_at": format_utc(p.last_dm_at),
+                    "days_since_last_dm": None
+                    if p.last_dm_at is None
+                    else max(0, (now - p.last_dm_at) // timedelta(days=1)),
+                    "last_message": lead.last_message,
+                    "set_by_hand": p.follow_up_at is not None,
+                }
+            )
+        return Today(now, items, total, rule)
+
+    # -- the team's rule --------------------------------------------------------------
+
+    def rule(self) -> FollowUpRule:
+        """The rule as this home last read it from the cloud (works offline)."""
+        with self.local.reading() as conn:
+            return self.local.follow_up_rule(conn)
+
+    def set_rule(self, after: str, max_followups: int | None = None) -> FollowUpRule:
+        """Write the team's rule to the cloud (needs it) and apply it here at once."""
+        current = self.rule()
+        rule = FollowUpRule(
+            parse_days(after, "follow-up-after"),
+            current.max_followups if max_followups is None else max_followups,
+        )
+        with self.ledger.cloud.transaction() as conn:
+            cloud_followups.set_rules(conn, rule_values(rule))
+        self.refresh_team_config()
+        return rule
+
+    def refresh_team_config(self) -> None:
+        """Read the team's rule and templates from the cloud into this home now."""
+        with self.ledger.cloud.reading() as conn:
+            config = cloud_followups.read_team_config(conn)
+        with self.local.transaction() as conn:
+            local_followups.keep_team_config(self.local, conn, config)

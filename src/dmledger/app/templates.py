@@ -1,0 +1,97 @@
+"""The team's saved messages. Written to the cloud (team-wide), read from this home's
+copy, which every sync refreshes when the team's templates changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from dmledger.cloud import followups as cloud_followups
+from dmledger.domain.records import OutgoingLog
+from dmledger.domain.templates import check_template, render_template
+from dmledger.domain.text import validate_name
+from dmledger.errors import NotFound
+from dmledger.local import followups as local_followups
+
+from .views import StatusCard
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    text: str
+
+
+class Templates:
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def add(self, name: str, text: str) -> tuple[Template, bool]:
+        """Add or replace a template; refuses an unknown placeholder, naming it. Returns
+        the template and whether it is new."""
+        clean_name, clean_text = check_template(name, text)
+        with self.ledger.cloud.transaction() as conn:
+            new = cloud_followups.put_template(
+                conn, clean_name, clean_text, self.ledger.settings.operator
+            )
+        self.ledger.followups.refresh_team_config()
+        return Template(clean_name, clean_text), new
+
+    def delete(self, name: str) -> None:
+        clean_name = validate_name(name, "template name")
+        with self.ledger.cloud.transaction() as conn:
+            found = cloud_followups.delete_template(conn, clean_name)
+        self.ledger.followups.refresh_team_config()
+        if not found:
+            raise NotFound(self._unknown(clean_name))
+
+    def list(self) -> list[Template]:
+        with self.ledger.local.reading() as conn:
+            return [Template(n, t) for n, t in local_followups.cached_templates(conn).items()]
+
+    def get(self, name: str) -> Template:
+        clean_name = validate_name(name, "template name")
+        for template in self.list():
+            if template.name == clean_name:
+                return template
+        raise NotFound(self._unknown(clean_name))
+
+    def _unknown(self, name: str) -> str:
+        known = ", ".join(t.name for t in self.list()) or "none yet"
+        return (
+            f"template {name!r} does not exist (the team's templates: {known}); "
+            "add it with `dmledger template add`"
+        )
+
+    def log(
+        self,
+        to: str,
+        name: str,
+        *,
+        actor: str | None = None,
+        at: datetime | None = None,
+        force: bool = False,
+        client_log_id: str | None = None,
+    ) -> tuple[OutgoingLog, StatusCard, bool]:
+        """Render a template for the lead and record it as a DM that remembers it."""
+        from dmledger.domain.handles import normalize_handle
+
+        template = self.get(name)
+        handle = normalize_handle(to)
+        sender = self.ledger._actor(actor)
+        message = render_template(
+            template.text, handle=handle, actor=sender, operator=self.ledger.settings.operator
+        )
+        return self.ledger.log_dm(
+            handle,
+            message,
+            actor=sender,
+            at=at,
+            force=force,
+            client_log_id=client_log_id,
+            template=template.name,
+        )

@@ -1,0 +1,232 @@
+"""Cloud statements for replies, follow-up dates, the team's rules and its templates.
+
+Called by ``CloudStore`` inside the push's transaction (replies, follow-up dates, the
+per-lead DM figures) and by the app for the team-wide rules and templates. Every
+statement here is portable SQLAlchemy Core except the insert-if-absent, which reuses
+the store's per-dialect variants; ``statements()`` lists them for the Oracle checks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from dmledger.cloud.schema import (
+    dmledger_info,
+    message_templates,
+    outreach_logs,
+    prospect_replies,
+    prospects,
+    team_rules,
+)
+from dmledger.domain.records import Edit, TeamConfig
+from dmledger.domain.statuses import LEGACY_ALIASES, Status, status_after_reply
+
+if TYPE_CHECKING:
+    from dmledger.cloud.store import CloudStore
+
+TEAM_VERSION_KEY = "team_version"
+
+#: Statuses (lower-case) a reply moves to ``warm``; anything later stays (never backwards).
+BEFORE_WARM = tuple(
+    [s.value for s in Status if status_after_reply(s) is not s]
+    + [k for k, v in LEGACY_ALIASES.items() if status_after_reply(v) is not v]
+)
+
+
+def _p(name: str) -> sa.ColumnElement[Any]:
+    return prospects.c[name]
+
+
+def dm_figures_statement() -> sa.Update:
+    """The lead's last DM and DM count from its logs; a newer DM clears a follow-up date
+    set by hand (the follow-up was sent). Idempotent: a repeated push changes nothing."""
+    logs = outreach_logs.c
+    target = logs.target_username == _p("target_username")
+    latest = sa.select(sa.func.max(logs.created_at)).where(target).scalar_subquery()
+    count = sa.select(sa.func.count()).select_from(outreach_logs).where(target).scalar_subquery()
+    return (
+        sa.update(prospects)
+        .where(_p("target_username") == sa.bindparam("t"))
+        .values(
+            last_dm_at=latest,
+            dm_count=count,
+            follow_up_at=sa.case(
+                (sa.or_(_p("last_dm_at").is_(None), latest > _p("last_dm_at")), sa.null()),
+                else_=_p("follow_up_at"),
+            ),
+        )
+    )
+
+
+def reply_effect_statement() -> sa.Update:
+    """After replies are stored: ``warm`` from an earlier status, and the latest reply."""
+    replies = prospect_replies.c
+    latest = (
+        sa.select(sa.func.max(replies.replied_at))
+        .where(replies.target_username == _p("target_username"))
+        .scalar_subquery()
+    )
+    status = _p("status")
+    # Our own constants, rendered as literals (an expanding IN would need every bind).
+    early = sa.or_(
+        status.is_(None),
+        sa.func.lower(status).in_([sa.literal_column(f"'{v}'") for v in BEFORE_WARM]),
+    )
+    return (
+        sa.update(prospects)
+        .where(_p("target_username") == sa.bindparam("t"))
+        .values(
+            status=sa.case((early, sa.literal(Status.WARM.value)), else_=status),
+            last_reply_at=latest,
+        )
+    )
+
+
+def follow_up_statement() -> sa.Update:
+    return (
+        sa.update(prospects)
+        .where(_p("target_username") == sa.bindparam("t"))
+        .values(follow_up_at=sa.bindparam("f", type_=sa.TIMESTAMP))
+    )
+
+
+def delete_replies_statement() -> sa.Delete:
+    return sa.delete(prospect_replies).where(
+        prospect_replies.c.target_username == sa.bindparam("t")
+    )
+
+
+def team_config_statement() -> sa.CompoundSelect[Any]:
+    """Rules and templates in one round trip."""
+    return sa.union_all(
+        sa.select(
+            sa.literal("R").label("kind"),
+            team_rules.c.rule_key.label("name"),
+            team_rules.c.rule_value.label("value"),
+        ),
+        sa.select(
+            sa.literal("T"), message_templates.c.template_name, message_templates.c.template_text
+        ),
+        sa.select(sa.literal("V"), dmledger_info.c.info_key, dmledger_info.c.info_value).where(
+            dmledger_info.c.info_key == TEAM_VERSION_KEY
+        ),
+    )
+
+
+def refresh_dm_figures(conn: sa.Connection, handles: Sequence[str]) -> None:
+    if handles:
+        conn.execute(dm_figures_statement(), [{"t": h} for h in sorted(set(handles))])
+
+
+def apply_replies_and_follow_ups(
+    store: CloudStore, conn: sa.Connection, edits: Sequence[Edit]
+) -> None:
+    """Store replies (insert-if-absent on their client-made id) and follow-up dates (the
+    later edit wins) of leads that exist; in the order given."""
+    replies = [e for e in edits if e.op == "reply" and e.ref and e.at is not None]
+    if replies:
+        store.insert_ignore(
+            conn,
+            prospect_replies,
+            [
+                {
+                    "client_reply_id": e.ref,
+                    "target_username": e.target,
+                    "replied_at": e.at,
+                }
+                for e in replies
+            ],
+            ["client_reply_id"],
+        )
+        targets = sorted({e.target for e in replies})
+        conn.execute(reply_effect_statement(), [{"t": t} for t in targets])
+    dates: dict[str, datetime | None] = {}
+    for e in edits:
+        if e.op == "follow_up":
+            dates[e.target] = datetime.fromisoformat(e.ref) if e.ref else None
+    if dates:
+        conn.execute(follow_up_statement(), [{"t": t, "f": f} for t, f in dates.items()])
+
+
+def delete_replies(conn: sa.Connection, handles: Sequence[str]) -> None:
+    if handles:
+        conn.execute(delete_replies_statement(), [{"t": h} for h in handles])
+
+
+def read_team_config(conn: sa.Connection) -> TeamConfig:
+    rules: dict[str, str] = {}
+    templates: dict[str, str] = {}
+    version = None
+    for row in conn.execute(team_config_statement()):
+        if row.kind == "R":
+            rules[row.name] = row.value
+        elif row.kind == "T":
+            templates[row.name] = row.value
+        else:
+            version = row.value
+    return TeamConfig(rules, templates, version)
+
+
+def _bump_version(conn: sa.Connection) -> None:
+    """Every home reads the rules and templates again at its next sync's header."""
+    value = uuid.uuid4().hex
+    updated = conn.execute(
+        sa.update(dmledger_info)
+        .where(dmledger_info.c.info_key == TEAM_VERSION_KEY)
+        .values(info_value=value)
+    ).rowcount
+    if not updated:
+        conn.execute(sa.insert(dmledger_info).values(info_key=TEAM_VERSION_KEY, info_value=value))
+
+
+def set_rules(conn: sa.Connection, values: dict[str, str]) -> None:
+    for key, value in values.items():
+        updated = conn.execute(
+            sa.update(team_rules).where(team_rules.c.rule_key == key).values(rule_value=value)
+        ).rowcount
+        if not updated:
+            conn.execute(sa.insert(team_rules).values(rule_key=key, rule_value=value))
+    _bump_version(conn)
+
+
+def put_template(conn: sa.Connection, name: str, text: str, operator: str) -> bool:
+    """Add or replace a template; True when it is new."""
+    t = message_templates.c
+    updated = conn.execute(
+        sa.update(message_templates)
+        .where(t.template_name == name)
+        .values(template_text=text, operator_name=operator, updated_at=sa.func.current_timestamp())
+    ).rowcount
+    if not updated:
+        conn.execute(
+            sa.insert(message_templates).values(
+                template_name=name, template_text=text, operator_name=operator
+            )
+        )
+    _bump_version(conn)
+    return not updated
+
+
+def delete_template(conn: sa.Connection, name: str) -> bool:
+    deleted = conn.execute(
+        sa.delete(message_templates).where(message_templates.c.template_name == name)
+    ).rowcount
+    if deleted:
+        _bump_version(conn)
+    return bool(deleted)
+
+
+def statements() -> dict[str, sa.Executable]:
+    """Every statement above, for the static Oracle checks."""
+    return {
+        "dm_figures": dm_figures_statement(),
+        "reply_effect": reply_effect_statement(),
+        "follow_up": follow_up_statement(),
+        "delete_replies": delete_replies_statement(),
+        "team_config": team_config_statement(),
+    }
