@@ -97,7 +97,7 @@ def test_connection_cuts_at_every_round_trip_lose_and_duplicate_nothing(
     cut_syncs = 0
     in_doubt = 0  # DMs the cloud committed while the agent saw the connection drop
     for n in count(1):
-        assert n < 200, "the sweep never reached the end of a sync"
+        assert n < 300, "the sweep never reached the end of a sync"
         _bob_changes(bob, n)
         queued += queue_dms(ann, 100, ANN_LEADS)
         ann.update_prospect(ANN_LEADS[n % len(ANN_LEADS)], status="warm", notes=f"n={n}")

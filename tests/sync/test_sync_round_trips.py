@@ -35,6 +35,8 @@ def test_sync_round_trips_are_bounded_by_batches_not_rows(team: Team) -> None:
     )
     assert (pushed.pushed_logs, pulled.pulled) == (ROWS, ROWS)
     assert noop.total <= 2
-    assert push.total <= 40  # the whole sync: the push, then the pull of its own changes
+    # The whole sync: the push (contacts, logs, the leads' DM figures, commit per 1,000),
+    # then the pull of its own changes.
+    assert push.total <= 50
     assert pull.total <= 20
     assert_cache_equals_cloud(bob, team.cloud)
