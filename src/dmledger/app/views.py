@@ -108,6 +108,9 @@ def prospect_view(p: Prospect) -> dict[str, Any]:
         "notes": p.notes,
         "first_contacted": format_utc(p.first_contacted),
         "last_updated": format_utc(p.last_updated),
+        "last_dm_at": format_utc(p.last_dm_at),
+        "last_reply_at": format_utc(p.last_reply_at),
+        "follow_up_at": format_utc(p.follow_up_at),
     }
 
 

@@ -24,10 +24,11 @@ from dmledger.cli import (
     serve_cmd,
     sync_cmds,
     team_cmds,
+    today_cmds,
 )
 from dmledger.cli.render import escape
 from dmledger.cli.state import CliState, emit_json, err, out, state
-from dmledger.errors import DmLedgerError
+from dmledger.errors import DmLedgerError, InvalidInput
 
 
 class LedgerGroup(TyperGroup):
@@ -226,7 +227,10 @@ def init(
 def log(
     ctx: typer.Context,
     to: Annotated[str, typer.Option("--to", help="Handle or profile URL of the person DM'd.")],
-    message: Annotated[str, typer.Option(help="The text that was sent.")],
+    message: Annotated[str | None, typer.Option(help="The text that was sent.")] = None,
+    template: Annotated[
+        str | None, typer.Option(help="Send the team template of this name (instead of --message).")
+    ] = None,
     actor: Annotated[
         str | None, typer.Option(help="The account it was sent from (default: from init).")
     ] = None,
@@ -245,14 +249,18 @@ def log(
     from dmledger.domain.timeutil import parse_utc
 
     st = state(ctx)
-    item, after, created = st.ledger().log_dm(
-        to,
-        message,
-        actor=actor,
-        at=parse_utc(at) if at else None,
-        force=force,
-        client_log_id=client_log_id,
-    )
+    if (message is None) == (template is None):
+        raise InvalidInput("give either --message TEXT or --template NAME (one of them)")
+    when = parse_utc(at) if at else None
+    ledger = st.ledger()
+    if template is not None:
+        item, after, created = ledger.templates.log(
+            to, template, actor=actor, at=when, force=force, client_log_id=client_log_id
+        )
+    else:
+        item, after, created = ledger.log_dm(
+            to, message or "", actor=actor, at=when, force=force, client_log_id=client_log_id
+        )
     if st.json:
         emit_json(
             {"client_log_id": item.client_log_id, "created": created, "prospect": after.to_dict()}
@@ -304,6 +312,7 @@ prospect_cmds.register_top_level(app)
 sync_cmds.register(app)
 serve_cmd.register(app)
 browser_cmds.register(app)
+today_cmds.register(app)
 
 
 def main() -> None:

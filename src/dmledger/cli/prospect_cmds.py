@@ -11,6 +11,7 @@ from dmledger.app.views import prospect_view
 from dmledger.cli import render
 from dmledger.cli.render import escape
 from dmledger.cli.state import emit_json, out, progress_bar, state
+from dmledger.domain.timeutil import format_utc
 from dmledger.errors import InvalidInput, Refused
 from dmledger.local.store import ProspectFilter
 
@@ -66,16 +67,40 @@ def set_(
     status: Annotated[str | None, typer.Option(help="New status.")] = None,
     notes: Annotated[str | None, typer.Option(help="Replace the notes.")] = None,
     append_note: Annotated[str | None, typer.Option(help="Add a dated line to the notes.")] = None,
+    follow_up: Annotated[
+        str | None,
+        typer.Option(help="Next follow-up: YYYY-MM-DD (UTC), +Nd from now, or none."),
+    ] = None,
+    snooze: Annotated[
+        str | None, typer.Option(help="Put a due follow-up off, e.g. 1d (from now).")
+    ] = None,
 ) -> None:
-    """Change a lead's status and/or notes."""
+    """Change a lead's status, notes and/or next follow-up."""
     st = state(ctx)
-    prospect = st.ledger().update_prospect(
-        handle, status=status, notes=notes, append_note=append_note
-    )
+    ledger = st.ledger()
+    if follow_up is not None and snooze is not None:
+        raise InvalidInput("give either --follow-up or --snooze, not both")
+    prospect = None
+    if status is not None or notes is not None or append_note is not None:
+        prospect = ledger.update_prospect(
+            handle, status=status, notes=notes, append_note=append_note
+        )
+    if follow_up is not None:
+        prospect = ledger.followups.set_follow_up(handle, follow_up)
+    elif snooze is not None:
+        prospect = ledger.followups.snooze(handle, snooze)
+    if prospect is None:
+        raise InvalidInput(
+            "nothing to change: give --status, --notes, --append-note, --follow-up or --snooze"
+        )
     if st.json:
         emit_json(prospect_view(prospect))
     else:
-        out.print(f"{escape(prospect.handle)}: {render.status_text(prospect.status)}")
+        due = format_utc(prospect.follow_up_at)
+        out.print(
+            f"{escape(prospect.handle)}: {render.status_text(prospect.status)}"
+            + (f", next follow-up {due}" if due else "")
+        )
 
 
 def _filter(
