@@ -43,7 +43,7 @@ from dmledger.sync.gateway import CloudGateway, StoreGateway
 T0 = datetime(2026, 3, 2, 9, 0, 0)
 
 # One comparable lead: what a cache must hold exactly as the cloud does.
-LeadRow = tuple[str, str, str | None, str | None, datetime | None, datetime | None, int | None]
+LeadRow = tuple[Any, ...]  # handle, status, owner, notes, times, version, follow-up figures
 
 
 def proxied(url: str, port: int) -> str:
@@ -121,6 +121,7 @@ def _lead_rows(conn: sa.Connection, p: sa.Table) -> list[Any]:
     """The compared columns of a prospects table (cloud or cache, same names), by handle."""
     columns = ("target_username", "status", "owner_actor", "notes")
     columns += ("first_contacted", "last_updated", "row_version")
+    columns += ("last_dm_at", "dm_count", "last_reply_at", "follow_up_at")  # issue 12
     statement = sa.select(*(p.c[name] for name in columns)).order_by(p.c.target_username)
     return list(conn.execute(statement).all())
 
@@ -128,13 +129,21 @@ def _lead_rows(conn: sa.Connection, p: sa.Table) -> list[Any]:
 def cloud_leads(cloud: CloudStore) -> list[LeadRow]:
     with cloud.reading() as conn:
         rows = _lead_rows(conn, cloud_schema.prospects)
-    return [(r[0], r[1] or "new", r[2], r[3], r[4], r[5], r[6]) for r in rows]
+    return [
+        (r[0], r[1] or "new", r[2], r[3], r[4], r[5], r[6], r[7], r[8] or 0, r[9], r[10])
+        for r in rows
+    ]
+
+
+_CACHE_TIMES = {4, 5, 7, 9, 10}  # the cache keeps times as ISO text
 
 
 def cache_leads(ledger: Ledger) -> list[LeadRow]:
     with ledger.local.reading() as conn:
         rows = _lead_rows(conn, local_schema.prospects)
-    return [(r[0], r[1], r[2], r[3], from_iso(r[4]), from_iso(r[5]), r[6]) for r in rows]
+    return [
+        tuple(from_iso(v) if i in _CACHE_TIMES else v for i, v in enumerate(r)) for r in rows
+    ]
 
 
 def checksum(rows: Sequence[LeadRow]) -> str:

@@ -1,0 +1,159 @@
+"""Issue 12 on both backends: replies, follow-up dates, rules and templates across homes."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from syncworld import FailingGateway, Team, assert_cache_equals_cloud, engine_for
+
+from dmledger.app.ledger import Ledger
+from dmledger.cloud.schema import prospect_replies
+from dmledger.domain.records import Prospect
+from dmledger.errors import CloudUnavailable
+from dmledger.sync.gateway import StoreGateway
+
+T0 = datetime(2026, 3, 1, 9, 0, 0)
+
+
+def cached(agent: Ledger, handle: str) -> Prospect:
+    with agent.local.reading() as conn:
+        found = agent.local.get_prospect(conn, handle)
+    assert found is not None, handle
+    return found
+
+
+def cached_or_none(agent: Ledger, handle: str) -> Prospect | None:
+    with agent.local.reading() as conn:
+        return agent.local.get_prospect(conn, handle)
+
+
+def reply_count(team: Team, handle: str | None = None) -> int:
+    with team.cloud.reading() as conn:
+        statement = sa.select(sa.func.count()).select_from(prospect_replies)
+        if handle is not None:
+            statement = statement.where(prospect_replies.c.target_username == handle)
+        return int(conn.execute(statement).scalar_one())
+
+
+def test_replies_made_offline_on_two_homes_converge_each_stored_once(team: Team) -> None:
+    ann, bob = team.agent("Ann"), team.agent("Bob")
+    ann.log_dm("shared.lead", "hi", at=T0)
+    ann.sync()
+    bob.sync()
+    # Both offline: each records a reply to the same lead, Bob also to his own lead.
+    ann.followups.reply("shared.lead", at=T0 + timedelta(hours=2))
+    bob.followups.reply("shared.lead", at=T0 + timedelta(hours=3))
+    bob.followups.reply("bob.only", at=T0 + timedelta(hours=1))
+    for agent in (ann, bob, ann, bob):
+        agent.sync()
+    assert reply_count(team, "shared.lead") == 2 and reply_count(team) == 3
+    for agent in (ann, bob):
+        assert_cache_equals_cloud(agent, team.cloud)
+        card = agent.card("shared.lead")
+        assert card.status == "warm"
+        assert cached(agent, "shared.lead").last_reply_at == T0 + timedelta(hours=3)
+    assert ann.followups.today().items == []
+
+
+def test_a_reply_and_a_dm_logged_offline_on_different_homes_end_the_same(team: Team) -> None:
+    ann, bob = team.agent("Ann"), team.agent("Bob")
+    ann.log_dm("lead.x", "hi", at=T0)
+    ann.sync()
+    bob.sync()
+    bob.followups.reply("lead.x", at=T0 + timedelta(days=1))
+    ann.log_dm("lead.x", "following up", at=T0 + timedelta(days=3))  # did not know
+    bob.sync()
+    ann.sync()
+    bob.sync()
+    for agent in (ann, bob):
+        assert_cache_equals_cloud(agent, team.cloud)
+        p = cached(agent, "lead.x")
+        assert (p.status, p.dm_count, p.last_reply_at) == ("warm", 2, T0 + timedelta(days=1))
+        assert agent.followups.today().items == []
+
+
+def test_rules_and_templates_reach_every_home_and_follow_up_dates_sync(team: Team) -> None:
+    ann, bob = team.agent("Ann"), team.agent("Bob")
+    ann.log_dm("lead.y", "hi", at=T0)
+    ann.sync()
+    bob.sync()
+    assert bob.followups.rule().after_days == 3
+    ann.followups.set_rule("5d", 1)
+    ann.templates.add("nudge", "hey {handle}, it's {actor}")
+    bob.sync()
+    assert (bob.followups.rule().after_days, bob.followups.rule().max_followups) == (5, 1)
+    assert [t.name for t in bob.templates.list()] == ["nudge"]
+    due = bob.followups.today().items
+    assert [(i["handle"], i["due_at"]) for i in due] == [("lead.y", "2026-03-06T09:00:00.000000Z")]
+    # Bob snoozes it; Ann sees the date; Ann's follow-up DM clears it, and with --max 1
+    # the lead is not due again.
+    bob.followups.set_follow_up("lead.y", "2026-03-10")
+    bob.sync()
+    ann.sync()
+    assert cached(ann, "lead.y").follow_up_at == datetime(2026, 3, 10)
+    ann.templates.log("lead.y", "nudge", at=T0 + timedelta(days=6))
+    ann.sync()
+    bob.sync()
+    for agent in (ann, bob):
+        assert_cache_equals_cloud(agent, team.cloud)
+        assert cached(agent, "lead.y").follow_up_at is None
+        assert agent.followups.today().items == []
+    with team.cloud.reading() as conn:
+        names = conn.exec_driver_sql(
+            "SELECT template_name FROM outreach_logs WHERE target_username = 'lead.y' "
+            "ORDER BY created_at"
+        ).all()
+    assert [n[0] for n in names] == [None, "nudge"]
+
+
+def test_a_no_op_sync_does_not_read_the_team_config_again(team: Team) -> None:
+    ann = team.agent("Ann")
+    ann.followups.set_rule("2d")
+    gateway = FailingGateway(StoreGateway(ann.cloud))
+    engine = engine_for(ann, gateway)
+    engine.sync_once()
+    engine.sync_once()
+    assert gateway.calls == ["header", "pull_page", "header", "pull_page"]
+
+
+def test_deleting_a_lead_deletes_its_replies_everywhere(team: Team) -> None:
+    ann, bob = team.agent("Ann"), team.agent("Bob")
+    ann.log_dm("gone.soon", "hi", at=T0)
+    ann.followups.reply("gone.soon", at=T0 + timedelta(hours=1))
+    ann.followups.set_follow_up("gone.soon", "2026-04-01")
+    ann.sync()
+    bob.sync()
+    assert reply_count(team, "gone.soon") == 1
+    bob.delete_prospect("gone.soon")
+    bob.sync()
+    ann.sync()
+    assert reply_count(team, "gone.soon") == 0
+    for agent in (ann, bob):
+        assert cached_or_none(agent, "gone.soon") is None
+        assert_cache_equals_cloud(agent, team.cloud)
+
+
+def test_replies_pushed_through_random_connection_losses_are_stored_exactly_once(
+    team: Team,
+) -> None:
+    ann = team.agent("Ann")
+    handles = [f"lead.{i:02d}" for i in range(30)]
+    for h in handles:
+        ann.log_dm(h, "hi", at=T0)
+    ann.sync()
+    for h in handles:
+        ann.followups.reply(h, at=T0 + timedelta(hours=1))
+    rng = random.Random(12)
+    for _ in range(40):
+        fail = {rng.randint(1, 4): rng.choice(["before", "after"])}
+        engine = engine_for(ann, FailingGateway(StoreGateway(ann.cloud), fail), edit_batch=4)
+        try:
+            engine.sync_once()
+        except CloudUnavailable:
+            continue
+    ann.sync()
+    assert reply_count(team) == 30
+    assert {h: reply_count(team, h) for h in handles} == dict.fromkeys(handles, 1)
+    assert_cache_equals_cloud(ann, team.cloud)
