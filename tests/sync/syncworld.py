@@ -141,9 +141,7 @@ _CACHE_TIMES = {4, 5, 7, 9, 10}  # the cache keeps times as ISO text
 def cache_leads(ledger: Ledger) -> list[LeadRow]:
     with ledger.local.reading() as conn:
         rows = _lead_rows(conn, local_schema.prospects)
-    return [
-        tuple(from_iso(v) if i in _CACHE_TIMES else v for i, v in enumerate(r)) for r in rows
-    ]
+    return [tuple(from_iso(v) if i in _CACHE_TIMES else v for i, v in enumerate(r)) for r in rows]
 
 
 def checksum(rows: Sequence[LeadRow]) -> str:
