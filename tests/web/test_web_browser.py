@@ -293,3 +293,27 @@ def test_factory_reset_button_waits_for_the_typed_word(session: Session) -> None
     assert button.is_disabled()
     page.fill("#confirm", "RESET")
     assert button.is_enabled()
+
+
+def test_today_page_log_a_follow_up_snooze_and_the_empty_state(session: Session) -> None:
+    from datetime import datetime
+
+    page = session.page
+    old = datetime(2026, 1, 1, 10, 0)
+    session.ledger.log_dm("due.one", "hello there", at=old)
+    session.ledger.log_dm("due.two", "hi again", at=old)
+    session.go("/today")
+    items = page.locator("#due-list > li")
+    assert items.count() == 2
+    first = page.locator('li[data-handle="due.one"]')
+    assert "hello there" in first.inner_text() and "sarah.sells" in first.inner_text()
+    first.locator("textarea").fill("Following up on my last message")
+    with page.expect_navigation():
+        first.get_by_role("button", name="Log follow-up").click()
+    assert "Follow-up to due.one" in page.locator("#flash").inner_text()
+    assert page.locator('li[data-handle="due.one"]').count() == 0
+    with page.expect_navigation():
+        page.locator('li[data-handle="due.two"]').get_by_role("button", name="Snooze 1 day").click()
+    assert "snoozed" in page.locator("#flash").inner_text()
+    assert page.locator("#today-empty").is_visible()
+    assert session.ledger.card("due.one").recent_logs[0]["message"].startswith("Following up")

@@ -118,7 +118,11 @@ def register(root: typer.Typer) -> None:
         out.print(f"DM Ledger is running at {url}  (Ctrl-C to stop)")
         if not no_browser:
             threading.Thread(
-                target=_open_when_started, args=(server, url), daemon=True, name="browser"
+                # The day starts on Today: the follow-ups due.
+                target=_open_when_started,
+                args=(server, url + "today"),
+                daemon=True,
+                name="browser",
             ).start()
         if page_login:
             out.print("Pages need a login: `dmledger page-secret` prints the secret.")

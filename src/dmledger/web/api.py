@@ -25,8 +25,11 @@ from .schemas import (
     OutreachOut,
     ProspectPage,
     ProspectPatch,
+    ReplyIn,
+    ReplyOut,
     SyncOut,
     SyncRequested,
+    TodayOut,
 )
 from .security import require_token
 from .state import WebState, web_state
@@ -199,6 +202,33 @@ def log_outreach(body: OutreachIn, response: Response, state: State) -> Outreach
     else:
         response.status_code = 200
     return OutreachOut(client_log_id=item.client_log_id, created=created, prospect=_card(card))
+
+
+@router.post(
+    "/replies",
+    response_model=ReplyOut,
+    status_code=201,
+    summary="Record that a lead answered",
+    tags=["follow-ups"],
+)
+def post_reply(body: ReplyIn, state: State) -> ReplyOut:
+    """contacted becomes warm and the follow-ups stop; a lead nobody contacted is added
+    (``was_contacted`` false). Synced like a DM: exactly once."""
+    result = state.ledger.followups.reply(body.handle, at=_utc(body.replied_at))
+    state.request_sync()
+    return ReplyOut(was_contacted=result.was_contacted, prospect=_card(result.card))
+
+
+@router.get("/today", response_model=TodayOut, summary="Follow-ups due now", tags=["follow-ups"])
+def get_today(
+    state: State,
+    actor: Annotated[str | None, Query(max_length=100)] = None,
+    operator: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> TodayOut:
+    """The same list as ``dmledger today --json``, from the local store (works offline)."""
+    result = state.ledger.followups.today(actor=actor, operator=operator, limit=limit)
+    return TodayOut.model_validate(result.to_dict())
 
 
 def sync_out(state: WebState) -> SyncOut:

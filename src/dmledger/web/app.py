@@ -26,7 +26,7 @@ from dmledger.app.ledger import Ledger
 from dmledger.errors import DmLedgerError
 from dmledger.sync.loop import SyncLoop
 
-from . import admin, api, errors, leads, login, pages, team_page
+from . import admin, api, errors, leads, login, pages, team_page, today
 from .limits import FORM_LIMITS, BodyLimit
 from .render import make_templates
 from .security import (
@@ -115,7 +115,7 @@ def create_app(
     app.state.dmledger = state
     errors.install(app)
     app.include_router(api.router)
-    for module in (login, pages, leads, team_page, admin):
+    for module in (login, today, pages, leads, team_page, admin):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

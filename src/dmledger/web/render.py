@@ -27,6 +27,7 @@ FLASH_COOKIE = "dml_flash"
 FlashKind = Literal["ok", "error"]
 
 NAV = (
+    ("today", "/today", "Today", "y"),
     ("check", "/", "Check", "c"),
     ("leads", "/leads", "Leads", "l"),
     ("team", "/team", "Team", "t"),

@@ -150,3 +150,40 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorBody
+
+
+class ReplyIn(BaseModel):
+    """A reply: when the lead answered (never what they wrote)."""
+
+    handle: str = Field(max_length=500, description="Handle, @handle or profile URL.")
+    replied_at: datetime | None = Field(
+        default=None, description="When they answered (UTC if no offset; default now)."
+    )
+
+
+class ReplyOut(BaseModel):
+    was_contacted: bool = Field(description="False: nobody had recorded a DM to the lead.")
+    prospect: CardOut
+
+
+class TodayItemOut(BaseModel):
+    handle: str
+    status: str
+    owner_actor: str | None
+    owner_operator: str | None
+    due_at: str
+    overdue_days: int
+    followups_sent: int
+    last_dm_at: str | None
+    days_since_last_dm: int | None
+    last_message: str | None
+    set_by_hand: bool
+
+
+class TodayOut(BaseModel):
+    """The follow-ups due now, most overdue first (from the local store)."""
+
+    now: str
+    total: int
+    rule: dict[str, int]
+    items: list[TodayItemOut]
