@@ -20,7 +20,7 @@ from sqlalchemy.dialects import oracle, sqlite
 from sqlglot import exp
 
 from dmledger.app.ledger import Ledger
-from dmledger.cloud import analytics, schema
+from dmledger.cloud import analytics, followup_analytics, schema
 from dmledger.cloud.analytics import LogFilter
 from dmledger.cloud.store import CloudStore
 from dmledger.domain.records import ActorRow, OutgoingLog
@@ -55,6 +55,11 @@ ORACLE_SQL = {
     f"{name}[{shape}]": compiled(statement, oracle.dialect())
     for shape, flt in FILTERS.items()
     for name, statement in analytics.statements(flt, "oracle").items()
+} | {
+    # Issue 12's follow-up figures (cloud/followup_analytics.py).
+    f"fu_{name}[{shape}]": compiled(statement, oracle.dialect())
+    for shape, flt in FILTERS.items()
+    for name, statement in followup_analytics.statements(flt, "oracle").items()
 }
 
 

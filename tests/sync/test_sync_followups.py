@@ -157,3 +157,55 @@ def test_replies_pushed_through_random_connection_losses_are_stored_exactly_once
     assert reply_count(team) == 30
     assert {h: reply_count(team, h) for h in handles} == dict.fromkeys(handles, 1)
     assert_cache_equals_cloud(ann, team.cloud)
+
+
+def test_team_follow_up_figures_are_computed_in_the_cloud(team: Team) -> None:
+    from dmledger.app.team import TeamFilter, team_report
+    from dmledger.cloud.analytics import LogFilter
+    from dmledger.cloud.followup_analytics import followup_figures
+    from dmledger.domain.followups import FollowUpRule, FollowUpState, lost
+
+    ann, bob = team.agent("Ann"), team.agent("Bob")
+    ann.templates.add("intro", "hi {handle}")
+    ann.templates.log("a.lead", "intro", at=T0)
+    ann.templates.log("b.lead", "intro", at=T0)
+    ann.log_dm("c.lead", "plain", at=T0)
+    bob.log_dm("d.lead", "hey", at=T0)
+    for day in (1, 2, 3):  # d.lead: three follow-ups, never answered
+        bob.log_dm("d.lead", f"again {day}", at=T0 + timedelta(days=day))
+    ann.followups.reply("a.lead", at=T0 + timedelta(hours=4))
+    ann.followups.reply("c.lead", at=T0 + timedelta(hours=10))
+    ann.sync()
+    bob.sync()
+    now = T0 + timedelta(days=30)
+    rule = FollowUpRule(3, 3)
+    with team.cloud.reading() as conn:
+        figures = followup_figures(conn, LogFilter(), rule, now)
+    by_template = {r["name"]: r for r in figures["reply_rate"]["by_template"]}
+    assert by_template == {"intro": {"name": "intro", "leads": 2, "replied": 1, "rate": 0.5}}
+    by_actor = {r["name"]: (r["leads"], r["replied"]) for r in figures["reply_rate"]["by_actor"]}
+    assert by_actor == {"ann.dm": (3, 2), "bob.dm": (1, 0)}
+    assert figures["median_hours_to_first_reply"] == 7.0
+    assert figures["followups_per_day"] == [
+        ["2026-03-02", 1],
+        ["2026-03-03", 1],
+        ["2026-03-04", 1],
+    ]
+    assert figures["lost_no_reply"] == 1
+    # The SQL mirrors the domain rule: every cached lead, judged by domain.followups.lost.
+    with bob.local.reading() as conn:
+        judged = [
+            p.handle
+            for p in (
+                bob.local.get_prospect(conn, h) for h in ("a.lead", "b.lead", "c.lead", "d.lead")
+            )
+            if p is not None
+            and lost(
+                FollowUpState(p.status, p.last_dm_at, p.dm_count, p.last_reply_at, p.follow_up_at),
+                rule,
+                now,
+            )
+        ]
+    assert judged == ["d.lead"]
+    report, _, _ = team_report(ann, TeamFilter(period="all"))
+    assert report.to_dict()["followups"]["lost_no_reply"] == 1  # the cloud's rule: 3d, 3

@@ -16,6 +16,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from dmledger.cloud import analytics
+from dmledger.cloud.followup_analytics import followup_figures
+from dmledger.cloud.followups import read_team_config
+from dmledger.domain.followups import rule_of
 from dmledger.domain.handles import validate_actor_username
 from dmledger.domain.statuses import STATUSES, Status, read_stored_status
 from dmledger.domain.text import validate_name
@@ -40,7 +43,7 @@ MAX_CUSTOM_DAYS = 3660
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 TOTAL_KEYS = ("messages", "leads_contacted", "booked", "clients", "double_contacts")
 # Bump when TeamReport's shape changes: older cached payloads are then ignored.
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: the follow-up figures
 _DAY = timedelta(days=1)
 
 
@@ -169,6 +172,9 @@ class TeamReport:
     funnel: list[tuple[str, int]]
     heatmap: list[list[int]]
     double_contacts: list[dict[str, Any]] = field(default_factory=list)
+    # Issue 12: reply rates, time to first reply, follow-ups per day, leads lost
+    # (cloud/followup_analytics.py: followup_figures), JSON-ready as they come.
+    followups: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: times as ISO 8601 with a trailing Z, tuples as lists."""
@@ -190,6 +196,7 @@ class TeamReport:
                 }
                 for row in self.double_contacts
             ],
+            "followups": self.followups,
         }
 
     @classmethod
@@ -214,6 +221,7 @@ class TeamReport:
                     }
                     for row in data["double_contacts"]
                 ],
+                followups=dict(data.get("followups") or {}),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise InvalidInput(f"not a team report: {error!r}") from None
@@ -261,6 +269,8 @@ def build_report(
         operators = analytics.by_operator(conn, where)
         actor_rows = analytics.by_actor(conn, where)
         double_total, doubles = analytics.double_contacts(conn, where)
+        rule = rule_of(read_team_config(conn).rules)
+        followups = followup_figures(conn, where, rule, now)
     funnel_counts = dict.fromkeys(STATUSES, 0)
     messages = 0
     for raw, leads, sent in statuses:
@@ -283,6 +293,7 @@ def build_report(
         funnel=[(status, funnel_counts[status]) for status in STATUSES],
         heatmap=_grid(cells),
         double_contacts=doubles,
+        followups=followups,
     )
 
 

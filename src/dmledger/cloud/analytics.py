@@ -135,8 +135,25 @@ def _period(flt: LogFilter) -> list[ColumnElement[bool]]:
     return conditions
 
 
+def filtered_logs(
+    flt: LogFilter,
+    dialect: str,
+    *,
+    buckets: bool = False,
+    operator: bool = False,
+    template: bool = False,
+) -> sa.Subquery:
+    """The public name of ``_filtered_logs`` (the follow-up figures use it too)."""
+    return _filtered_logs(flt, dialect, buckets=buckets, operator=operator, template=template)
+
+
 def _filtered_logs(
-    flt: LogFilter, dialect: str, *, buckets: bool = False, operator: bool = False
+    flt: LogFilter,
+    dialect: str,
+    *,
+    buckets: bool = False,
+    operator: bool = False,
+    template: bool = False,
 ) -> sa.Subquery:
     """The logs the filter selects, as subquery ``fl`` with columns ``target``, ``actor``,
     and on request ``op`` (the effective operator) and the ``sent_day``/``wd``/``hr``
@@ -171,6 +188,9 @@ def _filtered_logs(
         conditions.append(
             logs.c.actor_username == sa.bindparam("actor_name", flt.actor, type_=sa.String)
         )
+    if template:
+        # Issue 12: the template a DM came from, and its time.
+        columns += [logs.c.template_name.label("template"), logs.c.created_at.label("created")]
     if buckets:
         created = logs.c.created_at
         columns += [
