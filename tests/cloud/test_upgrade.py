@@ -287,7 +287,7 @@ def _as_version_3(store: CloudStore) -> None:
             conn.exec_driver_sql(f"DROP TABLE {table}")
         conn.exec_driver_sql("DROP INDEX ix_logs_template")
         conn.exec_driver_sql("ALTER TABLE outreach_logs DROP COLUMN template_name")
-        for column in ("last_dm_at", "dm_count", "last_reply_at", "follow_up_at"):
+        for column in ("last_dm_at", "dm_count", "last_reply_at", "follow_up_at", "last_message"):
             conn.exec_driver_sql(f"ALTER TABLE prospects DROP COLUMN {column}")
         conn.exec_driver_sql(
             "UPDATE dmledger_info SET info_value = '3' WHERE info_key = 'schema_version'"

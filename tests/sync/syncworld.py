@@ -121,7 +121,7 @@ def _lead_rows(conn: sa.Connection, p: sa.Table) -> list[Any]:
     """The compared columns of a prospects table (cloud or cache, same names), by handle."""
     columns = ("target_username", "status", "owner_actor", "notes")
     columns += ("first_contacted", "last_updated", "row_version")
-    columns += ("last_dm_at", "dm_count", "last_reply_at", "follow_up_at")  # issue 12
+    columns += ("last_dm_at", "dm_count", "last_reply_at", "follow_up_at", "last_message")
     statement = sa.select(*(p.c[name] for name in columns)).order_by(p.c.target_username)
     return list(conn.execute(statement).all())
 
@@ -130,7 +130,7 @@ def cloud_leads(cloud: CloudStore) -> list[LeadRow]:
     with cloud.reading() as conn:
         rows = _lead_rows(conn, cloud_schema.prospects)
     return [
-        (r[0], r[1] or "new", r[2], r[3], r[4], r[5], r[6], r[7], r[8] or 0, r[9], r[10])
+        (r[0], r[1] or "new", r[2], r[3], r[4], r[5], r[6], r[7], r[8] or 0, r[9], r[10], r[11])
         for r in rows
     ]
 

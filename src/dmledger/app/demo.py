@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from dmledger.cloud import followups as cloud_followups
+from dmledger.domain.followups import FollowUpRule, rule_values
 from dmledger.domain.records import ActorRow, Edit, OutgoingLog
+from dmledger.domain.templates import render_template
 from dmledger.errors import Refused
 
 if TYPE_CHECKING:
@@ -78,17 +82,19 @@ _SECOND = (
     "coffee",
     "jewelry",
 )
-_OPENERS = (
-    "Hey {h}! Loved your last post, quick question about your bookings?",
-    "Hi {h} 👋 we help studios like yours fill their calendar. Open to a chat?",
-    "Hey! Saw {h} on my feed, your work is great. Do you take new clients this month?",
-)
-_FOLLOW_UPS = (
-    "Just bumping this in case it got buried 🙂",
-    "No worries if now is not a good time!",
-    "Would a 10-minute call on Thursday work?",
-    "Here is the link to book a slot when it suits you.",
-)
+# The team's templates (issue 12): every demo DM is written from one of them.
+_OPENERS = {
+    "intro": "Hey {handle}! Loved your last post, quick question about your bookings?",
+    "studio": "Hi {handle} 👋 we help studios like yours fill their calendar. Open to a chat?",
+    "feed": "Hey! Saw {handle} on my feed, your work is great. Do you take new clients this month?",
+}
+_FOLLOW_UPS = {
+    "bump": "Just bumping this in case it got buried 🙂",
+    "no-pressure": "No worries if now is not a good time!",
+    "call": "Would a 10-minute call on Thursday work?",
+    "link": "Here is the link to book a slot when it suits you.",
+}
+_REPLIED = ("warm", "hot", "booked", "client", "rejected")  # outcomes that had a reply
 _NOTES = {
     "warm": "Replied, interested but busy until next week.",
     "hot": "Asked for prices. Follow up with the offer.",
@@ -128,7 +134,7 @@ def load_demo(
     for handle in contacted:
         first = _working_time(rng, now - timedelta(days=30), now - timedelta(days=1))
         first_times[handle] = first
-        logs.append(_log(rng, handle, owners[handle], first, rng.choice(_OPENERS).format(h=handle)))
+        logs.append(_from_template(rng, handle, owners[handle], first, _OPENERS))
     while len(logs) < dms:
         handle = rng.choice(contacted)
         when = first_times[handle] + timedelta(
@@ -136,13 +142,13 @@ def load_demo(
         )
         if when >= now:
             continue
-        logs.append(_log(rng, handle, owners[handle], when, rng.choice(_FOLLOW_UPS)))
+        logs.append(_from_template(rng, handle, owners[handle], when, _FOLLOW_UPS))
     # A few double contacts: another teammate messaged a lead someone already owned.
     for handle in rng.sample(contacted, 12):
         other = rng.choice([a for a in actor_rows if a.username != owners[handle].username])
         when = first_times[handle] + timedelta(hours=rng.randint(1, 72))
         if when < now:
-            logs.append(_log(rng, handle, other, when, rng.choice(_OPENERS).format(h=handle)))
+            logs.append(_from_template(rng, handle, other, when, _OPENERS))
 
     logs.sort(key=lambda item: item.sent_at)
     with store.transaction() as conn:
@@ -156,10 +162,17 @@ def load_demo(
                 edits.append(Edit(seq * 2, "status", handle, status=status))
             if status in _NOTES and rng.random() < 0.8:
                 edits.append(Edit(seq * 2 + 1, "notes", handle, notes=_NOTES[status]))
+            if status in _REPLIED:
+                replied = first_times[handle] + timedelta(hours=rng.randint(2, 60))
+                reply_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+                edits.append(Edit(seq * 2 + 1, "reply", handle, at=min(replied, now), ref=reply_id))
         for offset, handle in enumerate(handles[len(contacted) :]):
             edits.append(Edit(10**6 + offset, "add", handle, status="new"))
         store.push_edits(conn, edits)
         store.set_info(conn, "demo_data", "true")
+        cloud_followups.set_rules(conn, rule_values(FollowUpRule(3, 3)))
+        for name, text in {**_OPENERS, **_FOLLOW_UPS}.items():
+            cloud_followups.put_template(conn, name, text, "Sarah")
     return {
         "operators": len(TEAM),
         "actors": len(actor_rows),
@@ -193,6 +206,19 @@ def _working_time(rng: random.Random, start: datetime, end: datetime) -> datetim
     day = start + timedelta(days=rng.randrange(span))
     hour = min(21, max(8, int(rng.gauss(14, 3))))
     return day.replace(hour=hour, minute=rng.randrange(60), second=rng.randrange(60))
+
+
+def _from_template(
+    rng: random.Random,
+    handle: str,
+    actor: ActorRow,
+    when: datetime,
+    templates: dict[str, str],
+) -> OutgoingLog:
+    name = rng.choice(sorted(templates))
+    operator = actor.owner_operator or "Sarah"
+    text = render_template(templates[name], handle=handle, actor=actor.username, operator=operator)
+    return replace(_log(rng, handle, actor, when, text), template=name)
 
 
 def _log(

@@ -49,12 +49,24 @@ def dm_figures_statement() -> sa.Update:
     target = logs.target_username == _p("target_username")
     latest = sa.select(sa.func.max(logs.created_at)).where(target).scalar_subquery()
     count = sa.select(sa.func.count()).select_from(outreach_logs).where(target).scalar_subquery()
+    # The latest DM's text, without LIMIT (a bind on Oracle; portable this way).
+    last = outreach_logs.alias("last_log")
+    text = (
+        sa.select(sa.func.max(last.c.message_text))
+        .where(
+            last.c.target_username == _p("target_username"),
+            last.c.created_at == latest,
+        )
+        .correlate(prospects)
+        .scalar_subquery()
+    )
     return (
         sa.update(prospects)
         .where(_p("target_username") == sa.bindparam("t"))
         .values(
             last_dm_at=latest,
             dm_count=count,
+            last_message=text,
             follow_up_at=sa.case(
                 (sa.or_(_p("last_dm_at").is_(None), latest > _p("last_dm_at")), sa.null()),
                 else_=_p("follow_up_at"),

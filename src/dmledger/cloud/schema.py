@@ -23,7 +23,8 @@ Oracle). What correctness needs is added as nullable columns or new objects:
   its client-made id, so a repeated push inserts nothing), ``message_templates`` and
   ``team_rules`` (team-wide, read by every home when ``dmledger_info.team_version``
   changes), ``outreach_logs.template_name``, and on prospects ``last_dm_at``,
-  ``dm_count``, ``last_reply_at`` (kept by the push from the logs and replies) and
+  ``dm_count``, ``last_message``, ``last_reply_at`` (kept by the push from the logs and
+  replies) and
   ``follow_up_at`` (a follow-up date set by hand).
 """
 
@@ -95,6 +96,7 @@ prospects = sa.Table(
     sa.Column("dm_count", sa.Integer),
     sa.Column("last_reply_at", sa.TIMESTAMP),
     sa.Column("follow_up_at", sa.TIMESTAMP),
+    sa.Column("last_message", varchar(4000)),
     sa.ForeignKeyConstraint(["owner_actor"], ["actors.username"], name="fk_prospect_owner"),
 )
 
@@ -201,6 +203,7 @@ ADDED_COLUMNS = (
             (prospects, prospects.c.dm_count),
             (prospects, prospects.c.last_reply_at),
             (prospects, prospects.c.follow_up_at),
+            (prospects, prospects.c.last_message),
         )
     ),
 )

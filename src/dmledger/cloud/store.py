@@ -697,6 +697,7 @@ class CloudStore:
                 p.c.dm_count,
                 p.c.last_reply_at,
                 p.c.follow_up_at,
+                p.c.last_message,
             )
             .select_from(p.outerjoin(a, a.c.username == p.c.owner_actor))
             .where(self._after(p.c.row_version, p.c.target_username, after))
@@ -718,6 +719,7 @@ class CloudStore:
             sa.cast(sa.null(), sa.Integer),
             stamp,
             stamp,
+            sa.cast(sa.null(), schema.varchar(4000)),
         ).where(self._after(t.c.row_version, t.c.target_username, after))
         union = sa.union_all(changes, deletions).subquery()
         statement = sa.select(union).order_by(union.c.version, union.c.handle).limit(limit)
@@ -737,6 +739,7 @@ class CloudStore:
                 dm_count=row.dm_count,
                 last_reply_at=row.last_reply_at,
                 follow_up_at=row.follow_up_at,
+                last_message=row.last_message,
             )
             for row in conn.execute(statement)
         ]

@@ -64,6 +64,7 @@ class PulledRow:
     dm_count: int | None = None
     last_reply_at: datetime | None = None
     follow_up_at: datetime | None = None
+    last_message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ class Prospect:
     dm_count: int = 0  # the team's DMs to the lead
     last_reply_at: datetime | None = None
     follow_up_at: datetime | None = None  # set by hand
+    last_message: str | None = None  # the team's last DM text to the lead
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ def _after_dm(current: Prospect | None, item: OutgoingLog, updated: Prospect) ->
     """The follow-up figures after one more DM (as the cloud's push computes them): a
     newer DM is the follow-up, so a date set by hand is cleared."""
     if current is None:
-        return _replace(updated, last_dm_at=item.sent_at, dm_count=1)
+        return _replace(updated, last_dm_at=item.sent_at, dm_count=1, last_message=item.message)
     last = current.last_dm_at
     newer = last is None or item.sent_at > last
     return _replace(
@@ -67,6 +67,7 @@ def _after_dm(current: Prospect | None, item: OutgoingLog, updated: Prospect) ->
         dm_count=current.dm_count + 1,
         last_reply_at=current.last_reply_at,
         follow_up_at=None if newer else current.follow_up_at,
+        last_message=item.message if newer else current.last_message,
     )
 
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from dmledger.domain.followups import FollowUpRule, rule_of
 from dmledger.domain.records import Prospect, TeamConfig
-from dmledger.local.schema import outreach_logs, prospects, templates
+from dmledger.local.schema import prospects, templates
 from dmledger.local.store import (
     RULE_DAYS_KEY,
     RULE_MAX_KEY,
@@ -29,7 +29,7 @@ from dmledger.local.store import (
 class DueLead:
     prospect: Prospect
     due_at: datetime
-    last_message: str | None  # this machine's last DM text to the lead, if it has one
+    last_message: str | None  # the team's last DM text to the lead (as the cloud keeps it)
 
 
 def due_leads(
@@ -52,15 +52,10 @@ def due_leads(
         sa.select(prospects).where(*where).order_by(p.due_at, p.target_username).limit(limit)
     ).all()
     total = conn.execute(sa.select(sa.func.count()).select_from(prospects).where(*where))
-    found: list[DueLead] = []
-    for row in rows:
-        last = conn.execute(
-            sa.select(outreach_logs.c.message_snippet)
-            .where(outreach_logs.c.target_username == row.target_username)
-            .order_by(outreach_logs.c.timestamp.desc(), outreach_logs.c.id.desc())
-            .limit(1)
-        ).scalar()
-        found.append(DueLead(_prospect(row), datetime.fromisoformat(row.due_at), last))
+    found = [
+        DueLead(_prospect(row), datetime.fromisoformat(row.due_at), row.last_message)
+        for row in rows
+    ]
     return found, int(total.scalar_one())
 
 

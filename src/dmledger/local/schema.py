@@ -34,6 +34,7 @@ prospects = sa.Table(
     sa.Column("last_reply_at", sa.Text),
     sa.Column("follow_up_at", sa.Text),
     sa.Column("due_at", sa.Text),
+    sa.Column("last_message", sa.Text),
     sqlite_with_rowid=True,
 )
 
@@ -120,6 +121,7 @@ ADDED_COLUMNS = (
             (prospects, prospects.c.last_reply_at),
             (prospects, prospects.c.follow_up_at),
             (prospects, prospects.c.due_at),
+            (prospects, prospects.c.last_message),
             (outreach_logs, outreach_logs.c.template_name),
             (outbox, outbox.c.ref),
         )

@@ -176,6 +176,7 @@ class LocalStore:
             "last_updated": iso(p.last_updated),
             "row_version": p.row_version,
             "notes_replaced": p.notes_replaced,
+            "last_message": p.last_message,
             **follow_up_values(
                 self.follow_up_rule(conn),
                 p.status,
@@ -599,6 +600,7 @@ class LocalStore:
                 "row_version": row.version,
                 "notes_replaced": row.notes_replaced,
                 "seen_gen": gen,
+                "last_message": row.last_message,
                 **follow_up_values(
                     rule,
                     row.status,
@@ -769,6 +771,7 @@ def _prospect(row: Any) -> Prospect:
         dm_count=row.dm_count or 0,
         last_reply_at=from_iso(row.last_reply_at),
         follow_up_at=from_iso(row.follow_up_at),
+        last_message=row.last_message,
     )
 
 
