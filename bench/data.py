@@ -126,9 +126,12 @@ def load_leads(dsn: str, handles: Sequence[str], seed: int) -> int:
         conn.execute("ALTER TABLE prospects DISABLE TRIGGER USER")
         with conn.cursor().copy(
             "COPY prospects (target_username, status, owner_actor, notes, first_contacted,"
-            " last_updated, row_version) FROM STDIN"
+            " last_updated, row_version, last_dm_at, dm_count, last_message) FROM STDIN"
         ) as copy:
             for lead in make_leads(handles, seed):
+                # A contacted lead had one DM at its first contact (issue 12's figures), so
+                # the Today list has the open ones due.
+                dm = lead.first_contacted is not None
                 copy.write_row(
                     (
                         lead.handle,
@@ -138,6 +141,9 @@ def load_leads(dsn: str, handles: Sequence[str], seed: int) -> int:
                         lead.first_contacted,
                         lead.last_updated,
                         lead.version,
+                        lead.first_contacted,
+                        1 if dm else None,
+                        f"Hey {lead.handle}! Quick question about your bookings?" if dm else None,
                     )
                 )
                 top = lead.version

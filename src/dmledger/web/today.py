@@ -18,13 +18,14 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)]
 State = Annotated[WebState, Depends(web_state)]
 Next = Annotated[str, Form(max_length=2000)]
 Short = Annotated[str, Form(max_length=100)]
+PAGE_ITEMS = 50  # the most overdue first; the rest follow as these are done
 
 
 @router.get("/today", response_class=HTMLResponse)
 def today(request: Request, state: State, actor: str = "", operator: str = "") -> HTMLResponse:
     """Who to follow up with today, from which account, with what."""
     result = state.ledger.followups.today(
-        actor=actor[:100] or None, operator=operator[:100] or None
+        actor=actor[:100] or None, operator=operator[:100] or None, limit=PAGE_ITEMS
     )
     return page(
         request,
