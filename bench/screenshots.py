@@ -5,7 +5,8 @@
 Builds a temporary home with the demo team (the embedded cloud, synced), serves the
 app on a free 127.0.0.1 port and drives Debian's Chromium through Playwright. Writes
 one PNG per page: check.png (a status card), check-excluded.png, leads.png, lead.png,
-team.png, admin.png, import.png.
+team.png, admin.png, import.png, today.png; and at 390 px today-mobile.png and the Team
+page's follow-up figures (team-followups.png, team-followups-mobile.png).
 """
 
 from __future__ import annotations
@@ -102,6 +103,28 @@ def capture(out: Path, width: int) -> list[Path]:
                 shot("team", "/team")
                 shot("admin", "/admin?check=true")
                 shot("import", "/leads/import", upload)
+                shot("today", "/today", full_page=False)
+
+                def followups(name: str) -> None:
+                    page.goto(server.url + "/team")
+                    page.wait_for_load_state("networkidle")
+                    # Sticky bars and table heads would be drawn over an element's screenshot.
+                    page.add_style_tag(
+                        content=".topbar, .table thead th { position: static !important; }"
+                    )
+                    path = out / f"{name}.png"
+                    page.locator("section.followups").screenshot(path=str(path))
+                    saved.append(path)
+
+                followups("team-followups")
+                context.close()
+                # The phone width: Today and the follow-up figures at 390 px.
+                context = browser.new_context(
+                    viewport={"width": 390, "height": 844}, device_scale_factor=1
+                )
+                page = context.new_page()
+                shot("today-mobile", "/today", full_page=False)
+                followups("team-followups-mobile")
                 context.close()
                 browser.close()
         finally:

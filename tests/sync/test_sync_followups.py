@@ -71,6 +71,7 @@ def test_a_reply_and_a_dm_logged_offline_on_different_homes_end_the_same(team: T
         assert_cache_equals_cloud(agent, team.cloud)
         p = cached(agent, "lead.x")
         assert (p.status, p.dm_count, p.last_reply_at) == ("warm", 2, T0 + timedelta(days=1))
+        assert (p.last_dm_at, p.last_message) == (T0 + timedelta(days=3), "following up")
         assert agent.followups.today().items == []
 
 

@@ -47,7 +47,11 @@ def dm_figures_statement() -> sa.Update:
     set by hand (the follow-up was sent). Idempotent: a repeated push changes nothing."""
     logs = outreach_logs.c
     target = logs.target_username == _p("target_username")
-    latest = sa.select(sa.func.max(logs.created_at)).where(target).scalar_subquery()
+    # Correlated to the updated lead explicitly: nested in the text's subquery below,
+    # auto-correlation would look only one level up.
+    latest = (
+        sa.select(sa.func.max(logs.created_at)).where(target).correlate(prospects).scalar_subquery()
+    )
     count = sa.select(sa.func.count()).select_from(outreach_logs).where(target).scalar_subquery()
     # The latest DM's text, without LIMIT (a bind on Oracle; portable this way).
     last = outreach_logs.alias("last_log")
