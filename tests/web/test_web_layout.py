@@ -56,6 +56,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Ledger
         "team": "/team?period=all",
         "admin": "/admin?check=true",
         "import": "/leads/import",
+        "today": "/today",
     }
     app = create_app(ledger, token=config.api_token(home), run_sync_loop=False)
     with BackgroundServer(app) as server:
