@@ -87,3 +87,43 @@ def _finished(agent: AgentProcess) -> bool:
         if event["event"] in ("synced", "error"):
             return True
     return False
+
+
+@pytest.mark.slow
+def test_a_push_of_replies_killed_at_random_points_stores_each_reply_exactly_once(
+    team: Team,
+) -> None:
+    import sqlalchemy as sa
+
+    from dmledger.cloud.schema import prospect_replies
+
+    home = team.home("Ann")
+    ann = team.open(home)
+    leads = [f"lead.{i:03d}" for i in range(400)]
+    queue_dms(ann, len(leads), leads)
+    ann.sync()
+    for handle in leads:
+        ann.followups.reply(handle, at=T0 + timedelta(hours=2))
+    with ann.local.reading() as conn:
+        made = {e.ref for e in ann.local.pending_edits(conn, 10_000) if e.op == "reply"}
+    assert len(made) == len(leads)
+    rng = random.Random(12)
+    waiting = AgentProcess(home, "--edit-batch", "5", "--log-batch", "5")
+    for _ in range(max(4, TRIALS // 2)):
+        agent = waiting
+        agent.send("sync")
+        agent.expect("started")
+        waiting = AgentProcess(home, "--edit-batch", "5", "--log-batch", "5", wait_ready=False)
+        time.sleep(rng.uniform(0.05, 0.6))
+        agent.kill()
+        _finished(agent)
+        agent.close()
+        waiting.expect("ready", timeout=60)
+    waiting.close()
+    ann.sync()
+    with team.cloud.reading() as conn:
+        stored = [r[0] for r in conn.execute(sa.select(prospect_replies.c.client_reply_id))]
+    assert sorted(stored) == sorted(made)
+    assert ann.status(probe_cloud=False).pending_changes == 0
+    assert_cache_equals_cloud(ann, team.cloud)
+    assert all(ann.card(h).status == "warm" for h in leads[:20])
