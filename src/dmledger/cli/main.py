@@ -28,7 +28,7 @@ from dmledger.cli import (
 )
 from dmledger.cli.render import escape
 from dmledger.cli.state import CliState, emit_json, err, out, state
-from dmledger.errors import DmLedgerError, InvalidInput
+from dmledger.errors import DmLedgerError
 
 
 class LedgerGroup(TyperGroup):
@@ -250,7 +250,8 @@ def log(
 
     st = state(ctx)
     if (message is None) == (template is None):
-        raise InvalidInput("give either --message TEXT or --template NAME (one of them)")
+        # A usage error (exit 2), as a missing required option was.
+        raise typer.BadParameter("give either --message TEXT or --template NAME (one of them)")
     when = parse_utc(at) if at else None
     ledger = st.ledger()
     if template is not None:
