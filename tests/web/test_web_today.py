@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from web_support import TestClient, flash_of, post_form
 
@@ -79,3 +80,22 @@ def test_the_api_records_replies_and_lists_today(
     bad = client.post("/api/v1/replies", json={"handle": "no way!"}, headers=auth)
     assert bad.status_code == 422 and "no way!" in bad.text
     assert client.post("/api/v1/replies", json={"handle": "x.y"}).status_code == 401
+
+
+def test_the_due_count_is_capped_and_says_so(
+    client: TestClient, ledger: Ledger, auth: dict[str, str], monkeypatch: Any
+) -> None:
+    from dmledger.app import followups as app_followups
+    from dmledger.local import followups as local_followups
+
+    monkeypatch.setattr(local_followups, "COUNT_CAP", 3)
+    monkeypatch.setattr(app_followups, "COUNT_CAP", 3)
+    for i in range(5):
+        ledger.log_dm(f"due.{i}", "hi", at=OLD)
+    today = client.get("/api/v1/today?limit=2", headers=auth).json()
+    assert (today["total"], today["total_capped"], len(today["items"])) == (3, True, 2)
+    assert "3+ follow-ups due" in client.get("/today").text
+    monkeypatch.setattr(local_followups, "COUNT_CAP", 10)
+    monkeypatch.setattr(app_followups, "COUNT_CAP", 10)
+    exact = client.get("/api/v1/today", headers=auth).json()
+    assert (exact["total"], exact["total_capped"]) == (5, False)

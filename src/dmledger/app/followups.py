@@ -29,6 +29,7 @@ from dmledger.domain.timeutil import format_utc
 from dmledger.errors import InvalidInput, NotFound
 from dmledger.local import followups as local_followups
 from dmledger.local.effects import apply_edit_to_cache
+from dmledger.local.followups import COUNT_CAP
 from dmledger.local.store import iso
 
 from .views import StatusCard
@@ -57,7 +58,8 @@ class Today:
     def to_dict(self) -> dict[str, Any]:
         return {
             "now": format_utc(self.now),
-            "total": self.total,
+            "total": min(self.total, COUNT_CAP),
+            "total_capped": self.total > COUNT_CAP,  # more are due than `total` says
             "rule": {
                 "follow_up_after_days": self.rule.after_days,
                 "max_followups": self.rule.max_followups,

@@ -78,7 +78,9 @@ def today(
         )
     out.print(table)
     if result.total > len(result.items):
-        out.print(f"{len(result.items)} of {result.total} due shown: raise --limit for more.")
+        total = result.to_dict()
+        more = f"{total['total']:,}" + ("+" if total["total_capped"] else "")
+        out.print(f"{len(result.items)} of {more} due shown: raise --limit for more.")
 
 
 @rules_app.command("show")

@@ -184,6 +184,7 @@ class TodayOut(BaseModel):
     """The follow-ups due now, most overdue first (from the local store)."""
 
     now: str
-    total: int
+    total: int = Field(description="How many are due, counted up to 10,000.")
+    total_capped: bool = Field(description="True: more than `total` are due.")
     rule: dict[str, int]
     items: list[TodayItemOut]
