@@ -244,6 +244,8 @@ def test_openapi_document_lists_every_route(client: TestClient) -> None:
         "/api/v1/check/{handle}",
         "/api/v1/outreach",
         "/api/v1/sync",
+        "/api/v1/replies",
+        "/api/v1/today",
     }
     assert "bearer" in str(document["components"]["securitySchemes"]).lower()
     assert not any(path.startswith("/lead") for path in paths)
