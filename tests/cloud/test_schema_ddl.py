@@ -130,6 +130,13 @@ def test_columns_beyond_the_seed_are_nullable_and_known_to_the_upgrade() -> None
         ("outreach_logs", "operator_name"),
         ("prospects", "row_version"),
         ("prospects", "notes_replaced"),
+        # Issue 12 (schema version 4): follow-ups, replies and templates.
+        ("outreach_logs", "template_name"),
+        ("prospects", "last_dm_at"),
+        ("prospects", "dm_count"),
+        ("prospects", "last_reply_at"),
+        ("prospects", "follow_up_at"),
+        ("prospects", "last_message"),
     }
 
 

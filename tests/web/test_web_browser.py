@@ -196,7 +196,8 @@ def test_team_page_renders_its_charts(browser: Any, home: Path) -> None:
                 box = charts.nth(n).bounding_box()
                 assert box is not None and box["width"] > 200 and box["height"] > 100
             assert page.locator("table.heatmap td").count() == 7 * 24
-            assert "Messages sent" in page.locator(".kpis").inner_text()
+            assert "Messages sent" in page.locator(".kpis").first.inner_text()
+            assert "Reply rate" in page.locator("#followup-kpis").inner_text()
             with page.expect_navigation():
                 page.click("label[for=period-7d]")
             assert "period=7d" in page.url
