@@ -194,7 +194,10 @@ def test_after_upgrade_old_rows_pull_and_page_correctly_at_version_zero(
     assert client.first_contacted == datetime(2024, 3, 1, 9, 0)
     with store.reading() as conn:
         header = store.header(conn, with_count=True)
-    assert (header.version, header.purged_through, header.prospect_count) == (0, 0, 4)
+    assert (header.purged_through, header.prospect_count) == (0, 4)
+    # The header's version is where a pull may read up to: SQLite's clock (nothing
+    # written since), PostgreSQL's watermark (above every version, all 0 here).
+    assert header.version == 0 if store.dialect == "sqlite" else header.version > 0
 
 
 def test_after_upgrade_a_log_pushes_idempotently_and_keeps_old_statuses(
@@ -239,6 +242,7 @@ def test_after_upgrade_edits_deletions_and_plain_sql_updates_are_versioned(
         conn.exec_driver_sql(
             "UPDATE PROSPECTS SET NOTES = 'by hand' WHERE TARGET_USERNAME = 'plain.lead'"
         )
+    assert store.settle(timeout=60)
     with store.reading() as conn:
         changed = store.pull_page(conn, Cursor(0, "~"), 100)
     assert sorted((r.kind, r.handle) for r in changed) == [

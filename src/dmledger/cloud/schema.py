@@ -7,10 +7,12 @@ Oracle). What correctness needs is added as nullable columns or new objects:
 
 - ``outreach_logs.client_log_id`` (unique): a repeated push inserts nothing;
 - ``outreach_logs.operator_name`` (FK to operators): who sent it;
-- ``prospects.row_version``: the pull cursor. A trigger takes the next value of
-  the single ``sync_clock`` row for every inserted or updated prospect. Writers
-  queue on that row, so version order is commit order and a reader that has seen
-  version V has seen every committed version below it. No client clock is involved;
+- ``prospects.row_version``: the pull cursor, stamped by a trigger. On PostgreSQL it
+  is the writing transaction's id plus a base (``sync_clock.version``), and a pull
+  reads only below the oldest transaction still running, so nothing is missed and
+  writers never wait on each other. On SQLite (one writer) and Oracle a trigger takes
+  the next value of the single ``sync_clock`` row: writers queue on it, so version
+  order is commit order. No client clock is involved;
 - ``prospect_tombstones``: a deletion, versioned the same way, so it reaches caches;
 - ``last_updated`` set by the same trigger from the database clock, in UTC;
 - ``dmledger_info``: the schema version, whether the data is demo data, and the cloud
@@ -26,7 +28,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 
-SCHEMA_VERSION = 3  # 1 is the seed's schema; 2 adds everything above; 3 cloud_id, notes_replaced
+SCHEMA_VERSION = 4  # 1 seed; 2 everything above; 3 cloud_id, notes_replaced; 4 PG xid cursor
 
 
 def varchar(length: int) -> sa.types.TypeEngine[str]:
@@ -117,6 +119,8 @@ sync_clock = sa.Table(
     "sync_clock",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    # SQLite and Oracle: the last version handed out. PostgreSQL: the cursor base added
+    # to transaction ids (see ddl.pg_stamp_function).
     sa.Column("version", _VERSION, nullable=False),
     # Tombstones up to this version were purged: a cache behind it must resync fully.
     sa.Column("purged_through", _VERSION, nullable=False),

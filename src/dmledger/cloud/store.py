@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 
+# How long a push waits for older transactions to end so that its own rows come back in
+# the same sync (PostgreSQL). A longer transaction only delays them to a later sync.
+SETTLE_WAIT = 2.0
+
 
 class CloudStore:
     """The shared database, through one SQLAlchemy Engine.
@@ -148,8 +152,9 @@ class CloudStore:
             return []
         if version is None:
             raise CloudSchemaError("the cloud is empty: run `dmledger cloud init` instead")
-        if version == 2:
-            return self._upgrade_from_2()
+        if version in (2, 3):
+            earlier = self._upgrade_from_2() if version == 2 else []
+            return earlier + self._upgrade_from_3()
         if version != 1:
             raise CloudSchemaError(f"cannot upgrade from schema version {version}")
         dialect = self.engine.dialect
@@ -184,8 +189,68 @@ class CloudStore:
             for statement in ddl.seed_rows_statements(self.dialect):
                 conn.exec_driver_sql(statement)
             # The clock starts above every version handed out so far (all 0).
+            if self.dialect == "postgresql":
+                steps.append(self._rebase(conn))
             steps.append(f"schema_version = {schema.SCHEMA_VERSION}")
         return steps
+
+    def _upgrade_from_3(self) -> list[str]:
+        """Version 3 to 4: PostgreSQL's clock row gives way to the transaction-id cursor.
+
+        The base is set above every version the clock handed out, so every cache's
+        cursor stays valid and no home needs a full resync. SQLite and Oracle keep
+        their clock; only the version number changes there.
+        """
+        steps: list[str] = []
+        with self.transaction() as conn:
+            if self.dialect == "postgresql":
+                for statement in ddl.PG_OBSOLETE:
+                    conn.exec_driver_sql(statement)
+                steps.append(self._rebase(conn))
+                for statement in ddl.trigger_statements(self.dialect)[1:]:
+                    conn.exec_driver_sql(statement)
+                steps.append("CREATE TRIGGERS (transaction-id cursor)")
+            self._set_schema_version(conn)
+            steps.append(f"schema_version = {schema.SCHEMA_VERSION}")
+        return steps
+
+    def _set_schema_version(self, conn: sa.Connection) -> None:
+        conn.execute(
+            sa.update(dmledger_info)
+            .where(dmledger_info.c.info_key == "schema_version")
+            .values(info_value=str(schema.SCHEMA_VERSION))
+        )
+
+    def rebase_cursor(self) -> str:
+        """PostgreSQL: raise the cursor base above every version in the tables (after
+        loading rows with chosen versions, or restoring a dump into another cluster)."""
+        if self.dialect != "postgresql":
+            raise CloudSchemaError("only a PostgreSQL cloud has a cursor base")
+        with self.transaction() as conn:
+            return self._rebase(conn)
+
+    def _rebase(self, conn: sa.Connection) -> str:
+        """Set PostgreSQL's cursor base so that every version stamped from now on, and
+        the watermark, are above every version already handed out.
+
+        Writers of prospects are held off (``SHARE ROW EXCLUSIVE`` waits for those
+        running, then blocks new ones) until this transaction commits, so no row is
+        stamped with the old base after the watermark moved to the new one.
+        """
+        conn.exec_driver_sql(
+            "LOCK TABLE prospects, prospect_tombstones IN SHARE ROW EXCLUSIVE MODE"
+        )
+        old, xmin, top = conn.exec_driver_sql(
+            "SELECT c.version, pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
+            "GREATEST(c.version, "
+            "(SELECT COALESCE(MAX(row_version), 0) FROM prospects), "
+            "(SELECT COALESCE(MAX(row_version), 0) FROM prospect_tombstones)) "
+            "FROM sync_clock c WHERE c.id = 1"
+        ).one()
+        base = max(int(old), int(top) + 1 - int(xmin))
+        conn.exec_driver_sql(ddl.pg_stamp_function(base))
+        conn.execute(sa.update(sync_clock).where(sync_clock.c.id == 1).values(version=base))
+        return f"cursor base = {base}"
 
     def _upgrade_from_2(self) -> list[str]:
         """Version 2 to 3: the notes_replaced column and, once, the cloud identity."""
@@ -201,12 +266,6 @@ class CloudStore:
             if known is None:
                 conn.exec_driver_sql(ddl.cloud_id_statement(self.dialect))
                 steps.append("cloud_id made")
-            conn.execute(
-                sa.update(dmledger_info)
-                .where(dmledger_info.c.info_key == "schema_version")
-                .values(info_value=str(schema.SCHEMA_VERSION))
-            )
-            steps.append(f"schema_version = {schema.SCHEMA_VERSION}")
         return steps
 
     def reset(self) -> None:
@@ -217,8 +276,8 @@ class CloudStore:
             for table in reversed((*schema.SEED_TABLES, *schema.ADDED_TABLES)):
                 table.drop(conn, checkfirst=True)
             if self.dialect == "postgresql":
-                conn.exec_driver_sql("DROP FUNCTION IF EXISTS dmledger_stamp_prospect()")
-                conn.exec_driver_sql("DROP FUNCTION IF EXISTS dmledger_tombstone_prospect()")
+                for function in ddl.PG_FUNCTIONS:
+                    conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {function}")
             for statement in ddl.create_statements(self.dialect):
                 conn.exec_driver_sql(statement)
 
@@ -591,7 +650,7 @@ class CloudStore:
                 info("cloud_id").label("name"),
                 info("schema_version").label("owner"),
                 text.label("status"),
-                sync_clock.c.version.label("version"),
+                self._watermark().label("version"),
                 sync_clock.c.purged_through.label("purged"),
                 self._now().label("now"),
             ).where(sync_clock.c.id == 1),
@@ -679,6 +738,11 @@ class CloudStore:
         ).where(self._after(t.c.row_version, t.c.target_username, after))
         union = sa.union_all(changes, deletions).subquery()
         statement = sa.select(union).order_by(union.c.version, union.c.handle).limit(limit)
+        if self.dialect == "postgresql":
+            # Only what every transaction below the watermark wrote: those have ended,
+            # so nothing can still appear under the cursor. Same snapshot as the rows.
+            watermark = sa.select(self._watermark()).where(sync_clock.c.id == 1)
+            statement = statement.where(union.c.version < watermark.scalar_subquery())
         return [
             PulledRow(
                 kind=row.kind,
@@ -694,6 +758,44 @@ class CloudStore:
             )
             for row in conn.execute(statement)
         ]
+
+    def settle(self, timeout: float = SETTLE_WAIT) -> bool:
+        """PostgreSQL: wait until every transaction committed before now is below the
+        watermark, so a pull made next reads them (its own push included). True when
+        settled; False after ``timeout`` (a long transaction is open somewhere in the
+        cluster: its rows, and those after it, come with a later sync). One round trip
+        when nothing else is running. SQLite and Oracle are settled at commit.
+        """
+        if self.dialect != "postgresql":
+            return True
+        deadline = time.monotonic() + timeout
+        snapshot = (
+            "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint "
+            "FROM pg_current_snapshot() s"
+        )
+        with self.reading() as conn:
+            low, target = (int(v) for v in conn.exec_driver_sql(snapshot).one())
+            while low < target:
+                if time.monotonic() >= deadline:
+                    log.info("a transaction older than this push is still open: pull later")
+                    return False
+                time.sleep(0.01)
+                low = int(conn.exec_driver_sql(snapshot).one()[0])
+            return True
+
+    def _watermark(self) -> sa.ColumnElement[int]:
+        """The version below which every change is final, over ``sync_clock``.
+
+        PostgreSQL: the oldest transaction still running (in this statement's snapshot)
+        plus the base; every transaction below it has ended. SQLite and Oracle: the
+        clock, which writers take in commit order.
+        """
+        if self.dialect == "postgresql":
+            xmin = sa.literal_column(
+                "pg_snapshot_xmin(pg_current_snapshot())::text::bigint", sa.BigInteger
+            )
+            return xmin + sync_clock.c.version
+        return sync_clock.c.version
 
     def _after(
         self, version: sa.ColumnElement[Any], handle: sa.ColumnElement[Any], after: Cursor

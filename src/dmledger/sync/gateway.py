@@ -57,6 +57,7 @@ class StoreGateway:
             for edits, logs in journal_segments(items):
                 dropped += self.store.push_edits(conn, edits)
                 self.store.push_logs(conn, logs)
+        self.store.settle()
         return dropped
 
 
