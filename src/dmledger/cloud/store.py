@@ -62,6 +62,7 @@ class CloudStore:
         self.engine = engine
         self.url = url or engine.url.render_as_string(hide_password=True)
         self.dialect = engine.dialect.name
+        self.settle_wait = SETTLE_WAIT
 
     # -- connections -------------------------------------------------------------
 
@@ -653,6 +654,7 @@ class CloudStore:
                 self._watermark().label("version"),
                 sync_clock.c.purged_through.label("purged"),
                 self._now().label("now"),
+                self._watermark(horizon=True).label("horizon"),
             ).where(sync_clock.c.id == 1),
             sa.select(
                 sa.literal("A"),
@@ -662,12 +664,20 @@ class CloudStore:
                 number,
                 number,
                 stamp,
+                number,
             ),
             sa.select(
-                sa.literal("O"), operators.c.operator_name, text, text, number, number, stamp
+                sa.literal("O"),
+                operators.c.operator_name,
+                text,
+                text,
+                number,
+                number,
+                stamp,
+                number,
             ),
         )
-        version = purged = None
+        version = purged = horizon = None
         cloud_id: str | None = None
         schema_version: int | None = None
         now: datetime | None = None
@@ -676,6 +686,7 @@ class CloudStore:
         for row in conn.execute(statement):
             if row.kind == "C":
                 version, purged = int(row.version), int(row.purged)
+                horizon = int(row.horizon)
                 cloud_id = row.name
                 schema_version = int(row.owner) if row.owner is not None else None
                 now = _naive_utc(row.now)
@@ -701,6 +712,7 @@ class CloudStore:
             now=now,
             cloud_id=cloud_id,
             schema_version=schema_version,
+            horizon=horizon,
         )
 
     def pull_page(self, conn: sa.Connection, after: Cursor, limit: int) -> list[PulledRow]:
@@ -759,42 +771,43 @@ class CloudStore:
             for row in conn.execute(statement)
         ]
 
-    def settle(self, timeout: float = SETTLE_WAIT) -> bool:
-        """PostgreSQL: wait until every transaction committed before now is below the
-        watermark, so a pull made next reads them (its own push included). True when
-        settled; False after ``timeout`` (a long transaction is open somewhere in the
-        cluster: its rows, and those after it, come with a later sync). One round trip
-        when nothing else is running. SQLite and Oracle are settled at commit.
+    def settle(self, target: int | None = None, timeout: float | None = None) -> bool:
+        """PostgreSQL: wait until the watermark reaches ``target`` (default: every
+        transaction committed before now), so a pull made next reads those rows, a
+        push's own included. True when settled; False after ``timeout`` (default
+        ``settle_wait``): a longer transaction is open somewhere in the cluster, and
+        its rows and those after it come with a later sync. One round trip when nothing
+        else is running; SQLite and Oracle are settled at commit.
         """
         if self.dialect != "postgresql":
             return True
-        deadline = time.monotonic() + timeout
-        snapshot = (
-            "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint "
-            "FROM pg_current_snapshot() s"
+        deadline = time.monotonic() + (self.settle_wait if timeout is None else timeout)
+        statement = sa.select(self._watermark(), self._watermark(horizon=True)).where(
+            sync_clock.c.id == 1
         )
         with self.reading() as conn:
-            low, target = (int(v) for v in conn.exec_driver_sql(snapshot).one())
-            while low < target:
+            low, high = (int(v) for v in conn.execute(statement).one())
+            goal = high if target is None else target
+            while low < goal:
                 if time.monotonic() >= deadline:
-                    log.info("a transaction older than this push is still open: pull later")
+                    log.info("an older transaction is still open: its rows come later")
                     return False
                 time.sleep(0.01)
-                low = int(conn.exec_driver_sql(snapshot).one()[0])
+                low = int(conn.execute(statement).one()[0])
             return True
 
-    def _watermark(self) -> sa.ColumnElement[int]:
+    def _watermark(self, *, horizon: bool = False) -> sa.ColumnElement[int]:
         """The version below which every change is final, over ``sync_clock``.
 
         PostgreSQL: the oldest transaction still running (in this statement's snapshot)
-        plus the base; every transaction below it has ended. SQLite and Oracle: the
-        clock, which writers take in commit order.
+        plus the base; every transaction below it has ended. With ``horizon``: the next
+        transaction id plus the base, below which everything committed so far lies.
+        SQLite and Oracle: the clock, which writers take in commit order (both).
         """
         if self.dialect == "postgresql":
-            xmin = sa.literal_column(
-                "pg_snapshot_xmin(pg_current_snapshot())::text::bigint", sa.BigInteger
-            )
-            return xmin + sync_clock.c.version
+            bound = "pg_snapshot_xmax" if horizon else "pg_snapshot_xmin"
+            xid = sa.literal_column(f"{bound}(pg_current_snapshot())::text::bigint", sa.BigInteger)
+            return xid + sync_clock.c.version
         return sync_clock.c.version
 
     def _after(
@@ -838,8 +851,10 @@ class CloudStore:
             ).scalar_one_or_none()
             if top is None:
                 return 0
-            # The clock row first, as every writer takes it: a writer re-adding a lead
-            # holds the clock, then deletes its tombstone; the other order deadlocks.
+            # The clock row first, as every SQLite and Oracle writer takes it: a writer
+            # re-adding a lead holds the clock, then deletes its tombstone; the other
+            # order deadlocks. PostgreSQL writers take no clock: the purge waits only
+            # for a writer holding one of the tombstones it deletes.
             conn.execute(
                 sa.update(sync_clock)
                 .where(sync_clock.c.id == 1)
