@@ -443,10 +443,10 @@ def test_a_pull_after_the_latest_version_is_empty(store: CloudStore) -> None:
 
 def test_the_header_tells_the_clock_people_and_count(store: CloudStore) -> None:
     edit(store, Edit(1, "add", "a.lead"), Edit(2, "add", "b.lead"))
+    top = max(r.version for r in pull_all(store))
     with store.reading() as conn:
         header = store.header(conn, with_count=True)
         light = store.header(conn)
-    top = max(r.version for r in pull_all(store))
     # SQLite's clock is the last version handed out; PostgreSQL's watermark is above it.
     assert header.version == top if store.dialect == "sqlite" else header.version > top
     assert header.purged_through == 0

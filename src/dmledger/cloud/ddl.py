@@ -73,6 +73,27 @@ REFERENCING OLD TABLE AS dmledger_removed
 FOR EACH STATEMENT EXECUTE FUNCTION dmledger_tombstone_prospects()""",
 )
 
+# Wait, at most wait_ms, until every transaction open when called has ended: a pull
+# sent next then reads what they committed. Each loop test takes a fresh snapshot
+# (a VOLATILE function), all inside one statement, so waiting costs no round trip.
+_PG_SETTLE = """CREATE OR REPLACE FUNCTION dmledger_settle(wait_ms integer) RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    goal xid8 := pg_snapshot_xmax(pg_current_snapshot());
+    deadline timestamptz := clock_timestamp() + wait_ms * interval '1 millisecond';
+BEGIN
+    LOOP
+        IF pg_snapshot_xmin(pg_current_snapshot()) >= goal THEN
+            RETURN true;
+        END IF;
+        IF clock_timestamp() >= deadline THEN
+            RETURN false;
+        END IF;
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+END
+$$"""
+
 # Objects of the clock-row design (schema version 3 and before) that version 4 drops.
 PG_OBSOLETE = ("DROP FUNCTION IF EXISTS dmledger_tombstone_prospect() CASCADE",)
 PG_FUNCTIONS = (
@@ -80,6 +101,7 @@ PG_FUNCTIONS = (
     "dmledger_untombstone_prospects()",
     "dmledger_tombstone_prospects()",
     "dmledger_tombstone_prospect()",
+    "dmledger_settle(integer)",
 )
 
 
@@ -166,7 +188,7 @@ def trigger_statements(dialect_name: str, *, base: int = 0) -> tuple[str, ...]:
     """The trigger DDL for one dialect, one statement per item (``base``: PostgreSQL's
     cursor base, see ``pg_stamp_function``)."""
     return {
-        "postgresql": (pg_stamp_function(base), *_PG_TRIGGERS),
+        "postgresql": (pg_stamp_function(base), *_PG_TRIGGERS, _PG_SETTLE),
         "sqlite": _SQLITE_TRIGGERS,
         "oracle": _ORACLE_TRIGGERS,
     }[dialect_name]

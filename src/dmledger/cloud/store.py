@@ -473,8 +473,25 @@ class CloudStore:
         if self.dialect == "oracle":
             conn.execute(sa.text(_ORACLE_CONTACT_MERGE), rows)
             return
-        # PostgreSQL and SQLite share ON CONFLICT … DO UPDATE … WHERE.
-        insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(prospects)
+        # PostgreSQL and SQLite share ON CONFLICT … DO UPDATE … WHERE; PostgreSQL takes
+        # the whole batch as arrays in one statement, SQLite as executemany.
+        values = [
+            {
+                "target_username": r["t"],
+                "status": "contacted",
+                "owner_actor": r["a"],
+                "first_contacted": r["s"],
+            }
+            for r in rows
+        ]
+        insert: Any
+        if self.dialect == "postgresql":
+            columns = list(values[0])
+            insert = postgresql.insert(prospects).from_select(
+                columns, _unnest(prospects, columns, values)
+            )
+        else:
+            insert = sqlite.insert(prospects)
         new = insert.excluded
         cur = prospects.c
         earlier = sa.or_(
@@ -504,18 +521,10 @@ class CloudStore:
             },
             where=sa.or_(is_new, earlier, cur.owner_actor.is_(None)),
         )
-        conn.execute(
-            statement,
-            [
-                {
-                    "target_username": r["t"],
-                    "status": "contacted",
-                    "owner_actor": r["a"],
-                    "first_contacted": r["s"],
-                }
-                for r in rows
-            ],
-        )
+        if self.dialect == "postgresql":
+            conn.execute(statement)
+        else:
+            conn.execute(statement, values)
 
     def push_edits(self, conn: sa.Connection, edits: Sequence[Edit]) -> list[Edit]:
         """Apply outbox edits in order; returns the edits dropped because their lead is
@@ -627,11 +636,15 @@ class CloudStore:
 
     # -- pull ----------------------------------------------------------------------
 
-    def header(self, conn: sa.Connection, *, with_count: bool = False) -> CloudHeader:
+    def header(
+        self, conn: sa.Connection, *, with_count: bool = False, settle: bool = False
+    ) -> CloudHeader:
         """The clock, the tombstone horizon, operators and actors: one statement.
 
         ``with_count`` adds a second statement counting prospects (for a progress bar
-        on a full pull only: a no-op sync must stay at two round trips).
+        on a full pull only: a no-op sync must stay at two round trips). ``settle``
+        (PostgreSQL) makes the same statement wait, at most ``settle_wait``, for the
+        transactions open when it began, so a pull sent next reads what they commit.
         """
         text = sa.cast(sa.null(), sa.String)
         number = sa.cast(sa.null(), sa.BigInteger)
@@ -654,7 +667,7 @@ class CloudStore:
                 self._watermark().label("version"),
                 sync_clock.c.purged_through.label("purged"),
                 self._now().label("now"),
-                self._watermark(horizon=True).label("horizon"),
+                self._settling(self.settle_wait if settle else None).label("settled"),
             ).where(sync_clock.c.id == 1),
             sa.select(
                 sa.literal("A"),
@@ -677,7 +690,7 @@ class CloudStore:
                 number,
             ),
         )
-        version = purged = horizon = None
+        version = purged = None
         cloud_id: str | None = None
         schema_version: int | None = None
         now: datetime | None = None
@@ -686,7 +699,6 @@ class CloudStore:
         for row in conn.execute(statement):
             if row.kind == "C":
                 version, purged = int(row.version), int(row.purged)
-                horizon = int(row.horizon)
                 cloud_id = row.name
                 schema_version = int(row.owner) if row.owner is not None else None
                 now = _naive_utc(row.now)
@@ -712,7 +724,6 @@ class CloudStore:
             now=now,
             cloud_id=cloud_id,
             schema_version=schema_version,
-            horizon=horizon,
         )
 
     def pull_page(self, conn: sa.Connection, after: Cursor, limit: int) -> list[PulledRow]:
@@ -771,43 +782,38 @@ class CloudStore:
             for row in conn.execute(statement)
         ]
 
-    def settle(self, target: int | None = None, timeout: float | None = None) -> bool:
-        """PostgreSQL: wait until the watermark reaches ``target`` (default: every
-        transaction committed before now), so a pull made next reads those rows, a
-        push's own included. True when settled; False after ``timeout`` (default
-        ``settle_wait``): a longer transaction is open somewhere in the cluster, and
-        its rows and those after it come with a later sync. One round trip when nothing
-        else is running; SQLite and Oracle are settled at commit.
+    def settle(self, timeout: float | None = None) -> bool:
+        """PostgreSQL: wait, at most ``timeout`` (default ``settle_wait``), until every
+        transaction open now has ended, so a pull sent next reads what they committed
+        (a push's own rows among them). False when one is still open: its rows, and those after it, come with a
+        later sync. One round trip; SQLite and Oracle are settled at commit.
         """
         if self.dialect != "postgresql":
             return True
-        deadline = time.monotonic() + (self.settle_wait if timeout is None else timeout)
-        statement = sa.select(self._watermark(), self._watermark(horizon=True)).where(
-            sync_clock.c.id == 1
-        )
         with self.reading() as conn:
-            low, high = (int(v) for v in conn.execute(statement).one())
-            goal = high if target is None else target
-            while low < goal:
-                if time.monotonic() >= deadline:
-                    log.info("an older transaction is still open: its rows come later")
-                    return False
-                time.sleep(0.01)
-                low = int(conn.execute(statement).one()[0])
-            return True
+            wait = self.settle_wait if timeout is None else timeout
+            return bool(conn.execute(sa.select(self._settling(wait))).scalar_one())
 
-    def _watermark(self, *, horizon: bool = False) -> sa.ColumnElement[int]:
+    def _settling(self, wait: float | None) -> sa.ColumnElement[int]:
+        """``dmledger_settle`` (see ddl) as a column: 1 when settled, else 0; NULL
+        (no wait) for ``None`` and on SQLite and Oracle."""
+        if wait is None or self.dialect != "postgresql":
+            return sa.cast(sa.null(), sa.BigInteger)
+        wait_ms = int(wait * 1000)
+        return sa.literal_column(f"CAST(dmledger_settle({wait_ms}) AS INTEGER)", sa.BigInteger)
+
+    def _watermark(self) -> sa.ColumnElement[int]:
         """The version below which every change is final, over ``sync_clock``.
 
         PostgreSQL: the oldest transaction still running (in this statement's snapshot)
-        plus the base; every transaction below it has ended. With ``horizon``: the next
-        transaction id plus the base, below which everything committed so far lies.
-        SQLite and Oracle: the clock, which writers take in commit order (both).
+        plus the base; every transaction below it has ended. SQLite and Oracle: the
+        clock, which writers take in commit order.
         """
         if self.dialect == "postgresql":
-            bound = "pg_snapshot_xmax" if horizon else "pg_snapshot_xmin"
-            xid = sa.literal_column(f"{bound}(pg_current_snapshot())::text::bigint", sa.BigInteger)
-            return xid + sync_clock.c.version
+            xmin = sa.literal_column(
+                "pg_snapshot_xmin(pg_current_snapshot())::text::bigint", sa.BigInteger
+            )
+            return xmin + sync_clock.c.version
         return sync_clock.c.version
 
     def _after(
@@ -901,13 +907,39 @@ class CloudStore:
             columns = list(rows[0])
             conn.execute(sa.text(_oracle_insert_ignore(table.name, columns, keys)), list(rows))
             return -1
-        insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
-        statement = insert.on_conflict_do_nothing(index_elements=list(keys)).execution_options(
-            preserve_rowcount=True
+        if self.dialect == "postgresql":
+            # One statement for the whole batch: the rows travel as one array per column.
+            columns = list(rows[0])
+            batch = (
+                postgresql.insert(table)
+                .from_select(columns, _unnest(table, columns, rows))
+                .on_conflict_do_nothing(index_elements=list(keys))
+                .execution_options(preserve_rowcount=True)
+            )
+            return int(conn.execute(batch).rowcount)
+        statement = (
+            sqlite.insert(table)
+            .on_conflict_do_nothing(index_elements=list(keys))
+            .execution_options(preserve_rowcount=True)
         )
         # A single row runs as a plain execute, whose rowcount is exact on every driver.
         result = conn.execute(statement, rows[0] if len(rows) == 1 else list(rows))
         return int(result.rowcount)
+
+
+def _unnest(table: sa.Table, columns: Sequence[str], rows: Sequence[Row]) -> sa.Select[Any]:
+    """PostgreSQL: ``SELECT * FROM unnest(:a, :b, …)``, one typed array per column, so a
+    batch of any size is one statement and one round trip."""
+    arrays = [
+        sa.bindparam(
+            f"u_{name}",
+            value=[row[name] for row in rows],
+            type_=postgresql.ARRAY(table.c[name].type),
+        )
+        for name in columns
+    ]
+    source = sa.func.unnest(*arrays).table_valued(*columns).render_derived(name="batch")
+    return sa.select(*(source.c[name] for name in columns))
 
 
 def _naive_utc(value: object) -> datetime:

@@ -77,9 +77,6 @@ class CloudHeader:
     now: datetime | None = None  # the cloud database's clock (UTC) when it answered
     cloud_id: str | None = None  # dmledger_info.cloud_id: new after every reset
     schema_version: int | None = None
-    # Every transaction committed before the header was read is below this version;
-    # above ``version`` while older transactions are still open (PostgreSQL).
-    horizon: int | None = None
 
 
 @dataclass(frozen=True)

@@ -39,12 +39,8 @@ class StoreGateway:
 
     def header(self, *, with_count: bool) -> CloudHeader:
         with self.store.reading() as conn:
-            header = self.store.header(conn, with_count=with_count)
-        if header.horizon is not None and header.horizon > header.version:
-            # Transactions are open (PostgreSQL): wait briefly for those that began
-            # before this sync, so the pull reads what was committed before it started.
-            self.store.settle(header.horizon)
-        return header
+            # settle: the pull then reads what was committed before this sync started.
+            return self.store.header(conn, with_count=with_count, settle=True)
 
     def pull_page(self, after: Cursor, limit: int) -> list[PulledRow]:
         with self.store.reading() as conn:
