@@ -785,8 +785,9 @@ class CloudStore:
     def settle(self, timeout: float | None = None) -> bool:
         """PostgreSQL: wait, at most ``timeout`` (default ``settle_wait``), until every
         transaction open now has ended, so a pull sent next reads what they committed
-        (a push's own rows among them). False when one is still open: its rows, and those after it, come with a
-        later sync. One round trip; SQLite and Oracle are settled at commit.
+        (a push's own rows among them). False when one is still open: its rows, and
+        those after it, come with a later sync. One round trip; SQLite and Oracle are
+        settled at commit.
         """
         if self.dialect != "postgresql":
             return True
