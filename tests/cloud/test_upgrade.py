@@ -210,6 +210,7 @@ def test_after_upgrade_a_log_pushes_idempotently_and_keeps_old_statuses(
     for _ in range(2):
         with store.transaction() as conn:
             store.push_logs(conn, [log, first])
+    assert store.settle(timeout=60)
     with store.reading() as conn:
         pulled = {r.handle: r for r in store.pull_page(conn, Cursor(0, "~"), 100)}
     assert store.counts()["outreach_logs"] == 4
@@ -332,6 +333,7 @@ def test_upgrade_from_version_2_with_data_adds_the_identity_once_and_keeps_rows(
 
 
 def store_rows(store: CloudStore) -> list[Any]:
+    assert store.settle(timeout=60)  # PostgreSQL: past other tests' open transactions
     with store.reading() as conn:
         return store.pull_page(conn, Cursor(), 10_000)
 

@@ -450,45 +450,49 @@ class CloudStore:
             known = earliest.get(item.target)
             if known is None or (item.sent_at, item.actor) < (known.sent_at, known.actor):
                 earliest[item.target] = item
+        logs = [
+            {
+                "client_log_id": item.client_log_id,
+                "target_username": item.target,
+                "actor_username": item.actor,
+                "operator_name": item.operator,
+                "message_text": fit_bytes(item.message, MESSAGE_MAX_BYTES),
+                "created_at": item.sent_at,
+            }
+            for item in batch
+        ]
+        if self.dialect == "postgresql":
+            # One statement, one round trip: the contacts as a data-modifying CTE, then
+            # the logs (their foreign key is checked after both, at the statement's end).
+            contacts = self._contacts_statement(list(earliest.values()))
+            columns = list(logs[0])
+            conn.execute(
+                postgresql.insert(outreach_logs)
+                .from_select(columns, _unnest(outreach_logs, columns, logs, "l"))
+                .on_conflict_do_nothing(index_elements=["client_log_id"])
+                .add_cte(contacts.cte("contacts"))
+            )
+            return
         self._apply_contacts(conn, list(earliest.values()))
-        self._insert_ignore(
-            conn,
-            outreach_logs,
-            [
-                {
-                    "client_log_id": item.client_log_id,
-                    "target_username": item.target,
-                    "actor_username": item.actor,
-                    "operator_name": item.operator,
-                    "message_text": fit_bytes(item.message, MESSAGE_MAX_BYTES),
-                    "created_at": item.sent_at,
-                }
-                for item in batch
-            ],
-            ["client_log_id"],
-        )
+        self._insert_ignore(conn, outreach_logs, logs, ["client_log_id"])
 
     def _apply_contacts(self, conn: sa.Connection, firsts: Sequence[OutgoingLog]) -> None:
         rows = [{"t": f.target, "a": f.actor, "s": f.sent_at} for f in firsts]
         if self.dialect == "oracle":
             conn.execute(sa.text(_ORACLE_CONTACT_MERGE), rows)
             return
-        # PostgreSQL and SQLite share ON CONFLICT … DO UPDATE … WHERE; PostgreSQL takes
-        # the whole batch as arrays in one statement, SQLite as executemany.
-        values = [
-            {
-                "target_username": r["t"],
-                "status": "contacted",
-                "owner_actor": r["a"],
-                "first_contacted": r["s"],
-            }
-            for r in rows
-        ]
+        conn.execute(self._contacts_statement(firsts), _contact_values(firsts))
+
+    def _contacts_statement(self, firsts: Sequence[OutgoingLog]) -> Any:
+        """PostgreSQL and SQLite share ON CONFLICT … DO UPDATE … WHERE: the earliest
+        contact owns the lead, ``new`` becomes ``contacted``. PostgreSQL's carries the
+        whole batch as arrays; SQLite's is run as executemany of ``_contact_values``."""
         insert: Any
         if self.dialect == "postgresql":
+            values = _contact_values(firsts)
             columns = list(values[0])
             insert = postgresql.insert(prospects).from_select(
-                columns, _unnest(prospects, columns, values)
+                columns, _unnest(prospects, columns, values, "c")
             )
         else:
             insert = sqlite.insert(prospects)
@@ -503,7 +507,7 @@ class CloudStore:
             ),
         )
         is_new = sa.or_(cur.status.is_(None), sa.func.lower(cur.status) == "new")
-        statement = insert.on_conflict_do_update(
+        return insert.on_conflict_do_update(
             index_elements=[cur.target_username],
             set_={
                 "status": sa.case((is_new, sa.literal("contacted")), else_=cur.status),
@@ -521,10 +525,6 @@ class CloudStore:
             },
             where=sa.or_(is_new, earlier, cur.owner_actor.is_(None)),
         )
-        if self.dialect == "postgresql":
-            conn.execute(statement)
-        else:
-            conn.execute(statement, values)
 
     def push_edits(self, conn: sa.Connection, edits: Sequence[Edit]) -> list[Edit]:
         """Apply outbox edits in order; returns the edits dropped because their lead is
@@ -928,18 +928,33 @@ class CloudStore:
         return int(result.rowcount)
 
 
-def _unnest(table: sa.Table, columns: Sequence[str], rows: Sequence[Row]) -> sa.Select[Any]:
+def _contact_values(firsts: Sequence[OutgoingLog]) -> list[Row]:
+    return [
+        {
+            "target_username": f.target,
+            "status": "contacted",
+            "owner_actor": f.actor,
+            "first_contacted": f.sent_at,
+        }
+        for f in firsts
+    ]
+
+
+def _unnest(
+    table: sa.Table, columns: Sequence[str], rows: Sequence[Row], prefix: str = "u"
+) -> sa.Select[Any]:
     """PostgreSQL: ``SELECT * FROM unnest(:a, :b, …)``, one typed array per column, so a
-    batch of any size is one statement and one round trip."""
+    batch of any size is one statement and one round trip (``prefix`` keeps the
+    parameter names of two in one statement apart)."""
     arrays = [
         sa.bindparam(
-            f"u_{name}",
+            f"{prefix}_{name}",
             value=[row[name] for row in rows],
             type_=postgresql.ARRAY(table.c[name].type),
         )
         for name in columns
     ]
-    source = sa.func.unnest(*arrays).table_valued(*columns).render_derived(name="batch")
+    source = sa.func.unnest(*arrays).table_valued(*columns).render_derived(name=f"{prefix}_rows")
     return sa.select(*(source.c[name] for name in columns))
 
 

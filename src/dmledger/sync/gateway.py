@@ -30,6 +30,10 @@ class CloudGateway(Protocol):
         """Apply a batch of the journal (DMs and edits, in the order made) in one cloud
         transaction (idempotent); returns the edits dropped because their lead is gone."""
 
+    def settle(self) -> bool:
+        """Wait briefly until transactions open now have ended (PostgreSQL), so the pull
+        that follows a push reads the push's own rows (one round trip)."""
+
 
 class StoreGateway:
     """CloudGateway over a CloudStore."""
@@ -58,8 +62,10 @@ class StoreGateway:
             for edits, logs in journal_segments(items):
                 dropped += self.store.push_edits(conn, edits)
                 self.store.push_logs(conn, logs)
-        self.store.settle()
         return dropped
+
+    def settle(self) -> bool:
+        return self.store.settle()
 
 
 def journal_segments(
