@@ -378,3 +378,83 @@ def test_legacy_statuses_read_as_the_matching_status_everywhere(
     assert (funnel["cold"], funnel["client"]) == (1, 1)
     statuses = {row[0]: row[1] for row in snapshot(store)["prospects"]}
     assert statuses["warm.lead"] == "Warm"  # the cloud's copy is kept as written
+
+
+# -- version 3 to 4: PostgreSQL's transaction-id cursor ---------------------------------
+
+CLOCK = 5_000_000_000  # a schema-3 clock far above this cluster's transaction ids
+
+
+def _as_version_3_with_a_high_clock(store: CloudStore) -> Cursor:
+    """A schema-3 database whose clock handed out versions up to CLOCK; returns the
+    cursor of a cache that has pulled everything."""
+    with store.transaction() as conn:
+        conn.exec_driver_sql("ALTER TABLE prospects DISABLE TRIGGER USER")
+        conn.exec_driver_sql(
+            f"UPDATE prospects SET row_version = {CLOCK} - 100 + "
+            "(SELECT count(*) FROM prospects q WHERE q.target_username < prospects.target_username)"
+        )
+        conn.exec_driver_sql("ALTER TABLE prospects ENABLE TRIGGER USER")
+        conn.exec_driver_sql(f"UPDATE sync_clock SET version = {CLOCK}")
+        conn.exec_driver_sql(
+            "UPDATE dmledger_info SET info_value = '3' WHERE info_key = 'schema_version'"
+        )
+        top = conn.exec_driver_sql(
+            "SELECT row_version, target_username FROM prospects "
+            "ORDER BY row_version DESC, target_username DESC LIMIT 1"
+        ).one()
+    return Cursor(int(top[0]), str(top[1]))
+
+
+def test_upgrade_from_3_keeps_every_cache_cursor_valid_without_a_resync(pg_url: str) -> None:
+    store = open_cloud(pg_url)
+    try:
+        store.init_schema()
+        with store.transaction() as conn:
+            store.push_edits(conn, [Edit(i, "add", f"old.{i}") for i in range(5)])
+        cursor = _as_version_3_with_a_high_clock(store)
+
+        steps = store.upgrade()
+
+        assert store.schema_version() == schema.SCHEMA_VERSION
+        assert any(step.startswith("cursor base = ") for step in steps)
+        with store.transaction() as conn:
+            store.push_edits(conn, [Edit(9, "add", "new.lead"), Edit(10, "delete", "old.1")])
+        assert store.settle(timeout=60)
+        with store.reading() as conn:
+            header = store.header(conn)
+            page = store.pull_page(conn, cursor, 100)
+        # The cache's cursor is below the watermark (no "went back in time" resync), and
+        # what was written after the upgrade is exactly what it pulls next.
+        assert header.version > cursor.version
+        assert sorted((r.kind, r.handle) for r in page) == [("P", "new.lead"), ("T", "old.1")]
+        assert all(r.version > CLOCK for r in page)
+        assert store.upgrade() == []
+    finally:
+        store.dispose()
+
+
+def test_upgrade_rebases_a_restored_dump_whose_versions_are_above_the_watermark(
+    pg_url: str,
+) -> None:
+    store = open_cloud(pg_url)
+    try:
+        store.init_schema()
+        with store.transaction() as conn:
+            store.push_edits(conn, [Edit(1, "add", "restored.lead")])
+        with store.transaction() as conn:  # as if restored from a cluster further ahead
+            conn.exec_driver_sql("ALTER TABLE prospects DISABLE TRIGGER USER")
+            conn.exec_driver_sql(f"UPDATE prospects SET row_version = {CLOCK}")
+            conn.exec_driver_sql("ALTER TABLE prospects ENABLE TRIGGER USER")
+        cursor = Cursor(CLOCK, "restored.lead")
+
+        assert [s.split(" = ")[0] for s in store.upgrade()] == ["cursor base"]
+
+        with store.transaction() as conn:
+            store.push_edits(conn, [Edit(2, "add", "after.restore")])
+        assert store.settle(timeout=60)
+        with store.reading() as conn:
+            assert [r.handle for r in store.pull_page(conn, cursor, 10)] == ["after.restore"]
+        assert store.upgrade() == []
+    finally:
+        store.dispose()

@@ -150,7 +150,7 @@ class CloudStore:
         """
         version = self.schema_version()
         if version == schema.SCHEMA_VERSION:
-            return []
+            return self._rebase_if_behind()
         if version is None:
             raise CloudSchemaError("the cloud is empty: run `dmledger cloud init` instead")
         if version in (2, 3):
@@ -221,6 +221,23 @@ class CloudStore:
             .where(dmledger_info.c.info_key == "schema_version")
             .values(info_value=str(schema.SCHEMA_VERSION))
         )
+
+    def _rebase_if_behind(self) -> list[str]:
+        """PostgreSQL: rebase when a version in the tables is at or above the watermark
+        (a dump restored into a cluster with lower transaction ids); else nothing."""
+        if self.dialect != "postgresql":
+            return []
+        top = sa.func.greatest(
+            sa.select(sa.func.coalesce(sa.func.max(prospects.c.row_version), 0)).scalar_subquery(),
+            sa.select(
+                sa.func.coalesce(sa.func.max(prospect_tombstones.c.row_version), 0)
+            ).scalar_subquery(),
+        )
+        with self.reading() as conn:
+            behind = conn.execute(
+                sa.select(top >= self._watermark()).where(sync_clock.c.id == 1)
+            ).scalar_one()
+        return [self.rebase_cursor()] if behind else []
 
     def rebase_cursor(self) -> str:
         """PostgreSQL: raise the cursor base above every version in the tables (after
