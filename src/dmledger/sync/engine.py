@@ -322,6 +322,10 @@ class SyncEngine:
         cursor, resyncing, gen = plan.cursor, plan.resyncing, plan.gen
         with self.local.transaction() as conn:
             self.local.set_meta(conn, _PULL_STARTED, str(cursor.version))
+            if resyncing:
+                # Rows first: the trigram index is rebuilt once at the end (search
+                # scans meanwhile); a resync resumed after a crash finds it still off.
+                self.local.suspend_search_index(conn)
         done = 0
         total = plan.header.prospect_count
         while True:
@@ -345,6 +349,7 @@ class SyncEngine:
                 cursor = Cursor(0, "")
             with self.local.transaction() as conn:
                 report.deleted += self.local.drop_unseen(conn, gen)
+                self.local.rebuild_search_index(conn)
                 self.local.delete_meta(conn, "resync_gen_active")
                 self.local.set_cursor(conn, cursor)
                 # A finished full resync needs no tombstone from before its end.
