@@ -465,6 +465,8 @@ class LocalStore:
         self, conn: sa.Connection, handles: Iterable[str]
     ) -> list[OutgoingLog | Edit]:
         """Every queued DM and edit (set aside or not) for these leads, in journal order."""
+        if not self._journal_has_items(conn):
+            return []  # the usual case during a big pull: no per-handle lookups at all
         chosen = list(handles)
         return journal_order(
             sorted(self.pending_logs_for(conn, chosen), key=lambda i: i.local_id),
@@ -493,6 +495,11 @@ class LocalStore:
             sa.select(outbox).where(outbox.c.error.is_(None)).order_by(outbox.c.seq).limit(limit)
         )
         return [_edit(r) for r in rows]
+
+    def _journal_has_items(self, conn: sa.Connection) -> bool:
+        unsynced = sa.select(outreach_logs.c.id).where(outreach_logs.c.synced_to_cloud == 0)
+        queued = sa.select(outbox.c.seq)
+        return bool(conn.execute(sa.select(sa.or_(unsynced.exists(), queued.exists()))).scalar())
 
     def pending_edits_for(self, conn: sa.Connection, handles: Iterable[str]) -> list[Edit]:
         chosen = list(handles)
