@@ -2,7 +2,7 @@
 is theirs alone. Each prints one JSON line: seconds, peak RSS (VmHWM) and rows.
 
     python -m bench.child pull HOME            # DM Ledger's initial pull (P2)
-    python -m bench.child floor HOME DSN       # the physical floor of the same pull (P2)
+    python -m bench.child floor HOME DSN       # the plain copy of the same rows (P2's floor)
     python -m bench.child profile-pull HOME OUT  # the pull under cProfile, stats to OUT
 """
 
@@ -24,11 +24,14 @@ SELECT p.target_username, p.status, p.owner_actor, a.owner_operator, p.notes,
        p.first_contacted, p.last_updated, p.row_version
 FROM prospects p LEFT JOIN actors a ON a.username = p.owner_actor
 """
-FLOOR_INSERT = """
-INSERT INTO prospects (target_username, status, owner_actor, owner_operator, notes,
-                       first_contacted, last_updated, row_version, seen_gen)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+# The plain copy: a SQLite table with only its primary key (no search index, no other
+# index, no trigger), in a file of its own next to the home.
+FLOOR_TABLE = """
+CREATE TABLE copied (target_username TEXT PRIMARY KEY, status TEXT, owner_actor TEXT,
+                     owner_operator TEXT, notes TEXT, first_contacted TEXT,
+                     last_updated TEXT, row_version INTEGER)
 """
+FLOOR_INSERT = "INSERT INTO copied VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 def peak_rss_mb() -> float:
@@ -46,14 +49,17 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def floor(home: Path, dsn: str) -> dict[str, Any]:
-    """Stream every row through a server-side cursor into one executemany, one transaction."""
+    """The plain copy: every row through a server-side cursor into one executemany into
+    a SQLite table with only its primary key, one transaction."""
     started = time.perf_counter()
     rows = 0
     with psycopg.connect(dsn) as pg, pg.cursor(name="floor") as cursor:
         cursor.itersize = 5000
         cursor.execute(FLOOR_QUERY)
-        db = sqlite3.connect(home / "local_data.db", isolation_level=None)
+        db = sqlite3.connect(home / "plain_copy.db", isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(FLOOR_TABLE)
 
         def converted() -> Iterator[tuple[Any, ...]]:
             nonlocal rows

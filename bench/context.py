@@ -73,13 +73,15 @@ CACHE_COLUMNS = (
 )
 
 
-def cache_checksum(home: Path) -> tuple[int, str]:
-    """(rows, sha256) of a home's cached leads, in handle order."""
+def cache_checksum(
+    home: Path, file: str = "local_data.db", table: str = "prospects"
+) -> tuple[int, str]:
+    """(rows, sha256) of a home's cached leads (or P2's plain copy), in handle order."""
     digest = hashlib.sha256()
     rows = 0
-    db = sqlite3.connect(home / "local_data.db")
+    db = sqlite3.connect(home / file)
     try:
-        for row in db.execute(f"SELECT {CACHE_COLUMNS} FROM prospects ORDER BY target_username"):
+        for row in db.execute(f"SELECT {CACHE_COLUMNS} FROM {table} ORDER BY target_username"):
             digest.update(repr(row).encode())
             rows += 1
     finally:

@@ -118,11 +118,10 @@ def load_leads(dsn: str, handles: Sequence[str], seed: int) -> int:
     """COPY the leads into ``prospects``; returns the highest row_version handed out."""
     top = 0
     with psycopg.connect(dsn) as conn:
-        # The stamp trigger takes the next value of the single sync_clock row for every
-        # row, i.e. a million updates of one row in one transaction. For a bulk seed we
-        # switch it off and hand out exactly what it would have: consecutive versions
-        # and a UTC time per row, then leave the clock at the highest version so that
-        # every later write (trigger on again) gets a higher one, as in production.
+        # The seed chooses each row's version and last_updated (consecutive versions,
+        # a UTC time per row), so the stamp trigger is off while it COPYs; then the
+        # cursor base is raised above the highest version (CloudStore.rebase_cursor),
+        # so every later write (trigger on again) is stamped above it, as in production.
         conn.execute("ALTER TABLE prospects DISABLE TRIGGER USER")
         with conn.cursor().copy(
             "COPY prospects (target_username, status, owner_actor, notes, first_contacted,"
@@ -147,9 +146,13 @@ def load_leads(dsn: str, handles: Sequence[str], seed: int) -> int:
                     )
                 )
                 top = lead.version
-        conn.execute("UPDATE sync_clock SET version = %s WHERE id = 1", (top,))
         conn.execute("ALTER TABLE prospects ENABLE TRIGGER USER")
         conn.execute("ANALYZE prospects")
+    store = open_cloud(dsn.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        store.rebase_cursor()
+    finally:
+        store.dispose()
     return top
 
 

@@ -81,8 +81,8 @@ def team_queries(ctx: RunContext) -> list[Figure]:
                         None,
                         None,
                         None,
-                        "≤ 300 ms",
-                        worst <= 300,
+                        "≤ 100 ms",
+                        worst <= 100,
                         {"median_ms_by_filter": {k: round(v, 1) for k, v in per_filter.items()}},
                     )
                 )
@@ -118,7 +118,7 @@ def _whole_page(ctx: RunContext, logs: int) -> Figure:
         None,
         None,
         None,
-        "— (the target is per query)",
-        None,
+        "≤ 300 ms",
+        median(runs) * 1000 <= 300,
         {"runs_ms": [round(r * 1000, 1) for r in runs]},
     )

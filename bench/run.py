@@ -51,6 +51,8 @@ STEPS: tuple[tuple[str, str, Callable[[RunContext], list[Figure]]], ...] = (
     ("P1", "status check through the JSON API", figures_local.api_figures),
     ("P5", "CSV import", figures_local.csv_import),
     ("P3", "push over the proxy", figures_sync.push),
+    ("P8", "a foreign tool's bulk insert", figures_sync.foreign_bulk_insert),
+    ("P9", "writers beside a long transaction", figures_sync.writers_and_a_long_transaction),
     ("P7", "Team queries", figures_team.team_queries),
     ("P10", "extension card in the Instagram tab", figures_extension.card_in_the_tab),
     ("P11", "Today: dmledger today --json and the Today page", figures_today.today_figures),

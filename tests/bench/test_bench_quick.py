@@ -44,7 +44,19 @@ def test_bench_smoke_run_measures_every_figure_and_writes_results(
     for key in ("cores", "memory_mb", "python", "postgresql", "sqlite", "date"):
         assert results["machine"][key], key
     figures = results["figures"]
-    assert {f["id"] for f in figures} == {"P1", "P2", "P3", "P4", "P5", "P6", "P7", "P10", "P11"}
+    assert {f["id"] for f in figures} == {
+        "P1",
+        "P2",
+        "P3",
+        "P4",
+        "P5",
+        "P6",
+        "P7",
+        "P8",
+        "P9",
+        "P10",
+        "P11",
+    }
     for figure in figures:
         assert FIGURE_KEYS | {"pass"} <= figure.keys()
         assert isinstance(figure["value"], float | int), figure  # measured, not skipped

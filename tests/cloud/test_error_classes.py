@@ -86,6 +86,20 @@ def test_the_translated_errors_name_the_object_and_the_right() -> None:
         URL,
     )
     assert isinstance(delete, CloudPermissionDenied) and delete.verb == "DELETE"
+    # A push's one statement: the contacts as a CTE (with a SELECT inside), then the logs.
+    cte = translate(
+        _wrapped(
+            "permission denied for table outreach_logs",
+            "42501",
+            statement="WITH contacts AS (INSERT INTO prospects (target_username) SELECT "
+            "c.t FROM unnest(%(t)s) AS c(t) ON CONFLICT (target_username) DO UPDATE SET "
+            "status = 'contacted') INSERT INTO outreach_logs (client_log_id) SELECT l.c "
+            "FROM unnest(%(c)s) AS l(c) ON CONFLICT (client_log_id) DO NOTHING",
+        ),
+        URL,
+    )
+    assert isinstance(cte, CloudPermissionDenied) and cte.verb == "INSERT"
+    assert "omar is not allowed to INSERT into outreach_logs" in str(cte)
     missing = translate(_wrapped('column "notes_replaced" does not exist', "42703"), URL)
     assert isinstance(missing, CloudSchemaError) and "column notes_replaced" in str(missing)
     row = translate(_wrapped("ORA-12899: value too large for column NOTES"), URL)

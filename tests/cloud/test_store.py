@@ -77,6 +77,8 @@ def pull_all(
 ) -> list[PulledRow]:
     cursor = after or Cursor()
     rows: list[PulledRow] = []
+    # PostgreSQL reads below the oldest open transaction of the cluster (other tests').
+    assert store.settle(timeout=60)
     while True:
         with store.reading() as conn:
             batch = store.pull_page(conn, cursor, page)
@@ -383,6 +385,7 @@ def test_an_update_made_with_plain_sql_by_another_tool_is_stamped_too(store: Clo
             "UPDATE prospects SET status = 'Warm', last_updated = "
             "'2001-01-01 00:00:00', row_version = 0 WHERE target_username = 'foo.bar'"
         )
+    with store.engine.begin() as conn:  # a later transaction: a later version
         conn.exec_driver_sql(
             "INSERT INTO prospects (target_username, status, last_updated, row_version) "
             "VALUES ('by.hand', 'new', '2001-01-01 00:00:00', 99999)"
@@ -408,14 +411,18 @@ def test_pull_pages_are_in_version_order_and_include_tombstones(store: CloudStor
     push(store, dm("lead.2"))
     edit(store, Edit(10, "delete", "lead.4"), Edit(11, "notes", "lead.0", notes="n"))
     rows = pull_all(store)
-    versions = [r.version for r in rows]
-    assert versions == sorted(versions)
-    assert len(set(versions)) == len(versions)
+    keys = [(r.version, r.handle) for r in rows]
+    assert keys == sorted(keys)
+    assert len(set(keys)) == len(keys)
+    if store.dialect == "sqlite":  # the clock: one version per write
+        assert len({r.version for r in rows}) == len(rows)
+    # The delete and the notes edit are one transaction: one version on PostgreSQL,
+    # where the handle orders them; two clock values on SQLite.
+    last = [("T", "lead.4"), ("P", "lead.0")]
     assert [(r.kind, r.handle) for r in rows][-4:] == [
         ("P", "lead.5"),
         ("P", "lead.2"),
-        ("T", "lead.4"),
-        ("P", "lead.0"),
+        *(last if store.dialect == "sqlite" else last[::-1]),
     ]
     latest = {r.handle: r for r in rows}
     assert latest["lead.2"].status == "contacted"
@@ -436,16 +443,23 @@ def test_a_pull_after_the_latest_version_is_empty(store: CloudStore) -> None:
 
 def test_the_header_tells_the_clock_people_and_count(store: CloudStore) -> None:
     edit(store, Edit(1, "add", "a.lead"), Edit(2, "add", "b.lead"))
+    top = max(r.version for r in pull_all(store))
     with store.reading() as conn:
         header = store.header(conn, with_count=True)
         light = store.header(conn)
-    assert header.version == max(r.version for r in pull_all(store))
+    # SQLite's clock is the last version handed out; PostgreSQL's watermark is above it.
+    assert header.version == top if store.dialect == "sqlite" else header.version > top
     assert header.purged_through == 0
     assert sorted(header.operators) == ["Marcus", "Sarah"]
     assert sorted(header.actors, key=lambda a: a.username) == sorted(TEAM, key=lambda a: a.username)
     assert header.prospect_count == 2
     assert light.prospect_count is None
-    assert light.version == header.version
+    if store.dialect == "sqlite":
+        assert light.version == header.version
+    else:
+        # The watermark follows the whole cluster's transaction ids: any other session
+        # on the server (another test run, autovacuum's analyse) may move it on.
+        assert light.version >= header.version
 
 
 def test_purging_old_tombstones_moves_the_horizon(store: CloudStore) -> None:
@@ -500,8 +514,11 @@ def test_reset_empties_every_table_and_the_triggers_still_work(store: CloudStore
     assert count(store, prospect_tombstones) == 0
     assert store.schema_version() == schema.SCHEMA_VERSION
     with store.reading() as conn:
-        assert store.header(conn).version == 0
+        start = store.header(conn).version
+    assert start == 0 or store.dialect == "postgresql"  # PostgreSQL: the watermark
     edit(store, Edit(1, "add", "again"), Edit(2, "delete", "again"))
+    ((kind, handle, version),) = [(r.kind, r.handle, r.version) for r in pull_all(store)]
     with store.reading() as conn:
         clock = store.header(conn).version
-    assert [(r.kind, r.handle, r.version) for r in pull_all(store)] == [("T", "again", clock)]
+    assert (kind, handle) == ("T", "again")
+    assert version == clock if store.dialect == "sqlite" else start <= version < clock

@@ -194,7 +194,10 @@ def test_after_upgrade_old_rows_pull_and_page_correctly_at_version_zero(
     assert client.first_contacted == datetime(2024, 3, 1, 9, 0)
     with store.reading() as conn:
         header = store.header(conn, with_count=True)
-    assert (header.version, header.purged_through, header.prospect_count) == (0, 0, 4)
+    assert (header.purged_through, header.prospect_count) == (0, 4)
+    # The header's version is where a pull may read up to: SQLite's clock (nothing
+    # written since), PostgreSQL's watermark (above every version, all 0 here).
+    assert header.version == 0 if store.dialect == "sqlite" else header.version > 0
 
 
 def test_after_upgrade_a_log_pushes_idempotently_and_keeps_old_statuses(
@@ -207,6 +210,7 @@ def test_after_upgrade_a_log_pushes_idempotently_and_keeps_old_statuses(
     for _ in range(2):
         with store.transaction() as conn:
             store.push_logs(conn, [log, first])
+    assert store.settle(timeout=60)
     with store.reading() as conn:
         pulled = {r.handle: r for r in store.pull_page(conn, Cursor(0, "~"), 100)}
     assert store.counts()["outreach_logs"] == 4
@@ -239,6 +243,7 @@ def test_after_upgrade_edits_deletions_and_plain_sql_updates_are_versioned(
         conn.exec_driver_sql(
             "UPDATE PROSPECTS SET NOTES = 'by hand' WHERE TARGET_USERNAME = 'plain.lead'"
         )
+    assert store.settle(timeout=60)
     with store.reading() as conn:
         changed = store.pull_page(conn, Cursor(0, "~"), 100)
     assert sorted((r.kind, r.handle) for r in changed) == [
@@ -279,8 +284,8 @@ def test_cloud_upgrade_through_the_cli(seed_cloud: tuple[str, CloudStore], tmp_p
     ]
 
 
-def _as_version_3(store: CloudStore) -> None:
-    """Turn a current database back into what schema version 3 made (no replies,
+def _as_version_4(store: CloudStore) -> None:
+    """Turn a current database back into what schema version 4 made (no replies,
     templates, rules or follow-up columns), keeping its rows."""
     with store.transaction() as conn:
         for table in ("prospect_replies", "message_templates", "team_rules"):
@@ -290,17 +295,17 @@ def _as_version_3(store: CloudStore) -> None:
         for column in ("last_dm_at", "dm_count", "last_reply_at", "follow_up_at", "last_message"):
             conn.exec_driver_sql(f"ALTER TABLE prospects DROP COLUMN {column}")
         conn.exec_driver_sql(
-            "UPDATE dmledger_info SET info_value = '3' WHERE info_key = 'schema_version'"
+            "UPDATE dmledger_info SET info_value = '4' WHERE info_key = 'schema_version'"
         )
 
 
-def test_upgrade_from_version_3_with_data_adds_the_follow_up_objects_and_keeps_rows(
+def test_upgrade_from_version_4_with_data_adds_the_follow_up_objects_and_keeps_rows(
     seed_cloud: tuple[str, CloudStore],
 ) -> None:
     _, store = seed_cloud
     store.upgrade()
-    _as_version_3(store)
-    assert store.schema_version() == 3
+    _as_version_4(store)
+    assert store.schema_version() == 4
     query = "SELECT target_username, status, notes, row_version, owner_actor FROM prospects"
     logs_query = "SELECT log_id, target_username, message_text, created_at FROM outreach_logs"
     with store.reading() as conn:
@@ -310,7 +315,7 @@ def test_upgrade_from_version_3_with_data_adds_the_follow_up_objects_and_keeps_r
 
     steps = store.upgrade()
 
-    assert store.schema_version() == schema.SCHEMA_VERSION == 4
+    assert store.schema_version() == schema.SCHEMA_VERSION == 5
     assert "CREATE TABLE prospect_replies" in steps and "cloud_id made" not in steps
     with store.reading() as conn:
         assert sorted(conn.exec_driver_sql(query).all()) == before and len(before) > 0
@@ -334,7 +339,7 @@ def test_upgrade_from_version_3_with_data_adds_the_follow_up_objects_and_keeps_r
 def _as_version_2(store: CloudStore) -> None:
     """Turn a current database back into what schema version 2 made (no identity,
     no notes_replaced), keeping its rows."""
-    _as_version_3(store)
+    _as_version_4(store)
     with store.transaction() as conn:
         conn.exec_driver_sql("ALTER TABLE prospects DROP COLUMN notes_replaced")
         conn.exec_driver_sql("DELETE FROM dmledger_info WHERE info_key = 'cloud_id'")
@@ -381,6 +386,7 @@ def test_upgrade_from_version_2_with_data_adds_the_identity_once_and_keeps_rows(
 
 
 def store_rows(store: CloudStore) -> list[Any]:
+    assert store.settle(timeout=60)  # PostgreSQL: past other tests' open transactions
     with store.reading() as conn:
         return store.pull_page(conn, Cursor(), 10_000)
 
@@ -425,3 +431,84 @@ def test_legacy_statuses_read_as_the_matching_status_everywhere(
     assert (funnel["cold"], funnel["client"]) == (1, 1)
     statuses = {row[0]: row[1] for row in snapshot(store)["prospects"]}
     assert statuses["warm.lead"] == "Warm"  # the cloud's copy is kept as written
+
+
+# -- version 3 to 4: PostgreSQL's transaction-id cursor ---------------------------------
+
+CLOCK = 5_000_000_000  # a schema-3 clock far above this cluster's transaction ids
+
+
+def _as_version_3_with_a_high_clock(store: CloudStore) -> Cursor:
+    """A schema-3 database whose clock handed out versions up to CLOCK; returns the
+    cursor of a cache that has pulled everything."""
+    _as_version_4(store)  # version 3 had no follow-up objects either
+    with store.transaction() as conn:
+        conn.exec_driver_sql("ALTER TABLE prospects DISABLE TRIGGER USER")
+        conn.exec_driver_sql(
+            f"UPDATE prospects SET row_version = {CLOCK} - 100 + "
+            "(SELECT count(*) FROM prospects q WHERE q.target_username < prospects.target_username)"
+        )
+        conn.exec_driver_sql("ALTER TABLE prospects ENABLE TRIGGER USER")
+        conn.exec_driver_sql(f"UPDATE sync_clock SET version = {CLOCK}")
+        conn.exec_driver_sql(
+            "UPDATE dmledger_info SET info_value = '3' WHERE info_key = 'schema_version'"
+        )
+        top = conn.exec_driver_sql(
+            "SELECT row_version, target_username FROM prospects "
+            "ORDER BY row_version DESC, target_username DESC LIMIT 1"
+        ).one()
+    return Cursor(int(top[0]), str(top[1]))
+
+
+def test_upgrade_from_3_keeps_every_cache_cursor_valid_without_a_resync(pg_url: str) -> None:
+    store = open_cloud(pg_url)
+    try:
+        store.init_schema()
+        with store.transaction() as conn:
+            store.push_edits(conn, [Edit(i, "add", f"old.{i}") for i in range(5)])
+        cursor = _as_version_3_with_a_high_clock(store)
+
+        steps = store.upgrade()
+
+        assert store.schema_version() == schema.SCHEMA_VERSION
+        assert any(step.startswith("cursor base = ") for step in steps)
+        with store.transaction() as conn:
+            store.push_edits(conn, [Edit(9, "add", "new.lead"), Edit(10, "delete", "old.1")])
+        assert store.settle(timeout=60)
+        with store.reading() as conn:
+            header = store.header(conn)
+            page = store.pull_page(conn, cursor, 100)
+        # The cache's cursor is below the watermark (no "went back in time" resync), and
+        # what was written after the upgrade is exactly what it pulls next.
+        assert header.version > cursor.version
+        assert sorted((r.kind, r.handle) for r in page) == [("P", "new.lead"), ("T", "old.1")]
+        assert all(r.version > CLOCK for r in page)
+        assert store.upgrade() == []
+    finally:
+        store.dispose()
+
+
+def test_upgrade_rebases_a_restored_dump_whose_versions_are_above_the_watermark(
+    pg_url: str,
+) -> None:
+    store = open_cloud(pg_url)
+    try:
+        store.init_schema()
+        with store.transaction() as conn:
+            store.push_edits(conn, [Edit(1, "add", "restored.lead")])
+        with store.transaction() as conn:  # as if restored from a cluster further ahead
+            conn.exec_driver_sql("ALTER TABLE prospects DISABLE TRIGGER USER")
+            conn.exec_driver_sql(f"UPDATE prospects SET row_version = {CLOCK}")
+            conn.exec_driver_sql("ALTER TABLE prospects ENABLE TRIGGER USER")
+        cursor = Cursor(CLOCK, "restored.lead")
+
+        assert [s.split(" = ")[0] for s in store.upgrade()] == ["cursor base"]
+
+        with store.transaction() as conn:
+            store.push_edits(conn, [Edit(2, "add", "after.restore")])
+        assert store.settle(timeout=60)
+        with store.reading() as conn:
+            assert [r.handle for r in store.pull_page(conn, cursor, 10)] == ["after.restore"]
+        assert store.upgrade() == []
+    finally:
+        store.dispose()

@@ -331,3 +331,6 @@ class FailingGateway:
         config = self.inner.team_config()
         self._after(moment, "team_config")
         return config
+
+    def settle(self) -> bool:  # a wait, not a call that can fail halfway: not counted
+        return self.inner.settle()

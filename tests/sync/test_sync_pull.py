@@ -15,11 +15,13 @@ from syncworld import (
     engine_for,
 )
 
+from dmledger.app.ledger import Ledger
 from dmledger.cloud import ddl
 from dmledger.cloud.schema import prospect_tombstones, prospects
 from dmledger.cloud.store import CloudStore
 from dmledger.domain.records import Edit
 from dmledger.domain.timeutil import utcnow
+from dmledger.local.store import ProspectFilter
 from dmledger.sync.gateway import StoreGateway
 from support.agent import AgentProcess
 
@@ -111,6 +113,8 @@ def test_an_initial_pull_killed_half_way_resumes_where_it_stopped(team: Team) ->
     ann = team.open(home)
     kept = len(cache_leads(ann))
     assert len(handles) // 2 <= kept < len(handles)
+    # Rows first: the search index is built at the end, search scans meanwhile.
+    assert _searching(ann, "ead.0000") == (True, [f"lead.0000{i}" for i in range(10)])
 
     gateway = FailingGateway(StoreGateway(ann.cloud))
     report = engine_for(ann, gateway, pull_page=1000).sync_once()
@@ -120,6 +124,20 @@ def test_an_initial_pull_killed_half_way_resumes_where_it_stopped(team: Team) ->
     assert pages <= (len(handles) - kept) // 1000 + 2, "the resume started again"
     assert report.pulled == len(handles) - kept
     assert_cache_equals_cloud(ann, cloud)
+    # Rebuilt once, complete, and maintained again by its triggers.
+    assert _searching(ann, "ead.1999") == (False, [f"lead.1999{i}" for i in range(10)])
+    ann.add_prospect("fresh.lead.19990x")
+    assert "fresh.lead.19990x" in _searching(ann, "ead.1999")[1]
+    with ann.local.transaction() as conn:
+        conn.exec_driver_sql("INSERT INTO prospects_fts(prospects_fts) VALUES ('integrity-check')")
+
+
+def _searching(ledger: Ledger, text: str) -> tuple[bool, list[str]]:
+    """(index still being built?, the handles a search finds)."""
+    with ledger.local.reading() as conn:
+        building = ledger.local.search_indexing(conn)
+        rows = ledger.local.list_prospects(conn, ProspectFilter(search=text), limit=100)
+    return building, sorted(r.handle for r in rows)
 
 
 def test_an_agent_away_longer_than_tombstones_are_kept_resyncs_fully(team: Team) -> None:

@@ -19,42 +19,96 @@ from dmledger.errors import InvalidInput
 
 DIALECTS = ("oracle", "postgresql", "sqlite")
 
-_PG_TRIGGERS = (
-    # SECURITY DEFINER: the trigger runs with the schema owner's rights, so a
-    # least-privilege operator role needs no write access to the clock or tombstones.
-    """CREATE OR REPLACE FUNCTION dmledger_stamp_prospect() RETURNS trigger
+# PostgreSQL: no clock row. A row is stamped with its writing transaction's id (xid8,
+# 64 bits, never wraps) plus the cursor base kept in ``sync_clock.version``; a pull
+# reads only below the oldest transaction still running (see ``CloudStore.watermark``),
+# so a transaction's rows are read once it has ended, whatever its length, and writers
+# never wait on each other for a version. The base is written into the function by
+# ``pg_stamp_function`` (``cloud init``: 0; ``cloud upgrade``: above every version
+# handed out before), so the row trigger reads no table. Tombstones are cleared and
+# written per statement, from transition tables: O(N) for a statement of N rows.
+_PG_STAMP = """CREATE OR REPLACE FUNCTION dmledger_stamp_prospect() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
-    -- Writers queue on the single clock row: version order is commit order.
-    UPDATE sync_clock SET version = version + 1 WHERE id = 1
-        RETURNING version INTO NEW.row_version;
+    NEW.row_version := pg_current_xact_id()::text::bigint + {base};
     NEW.last_updated := timezone('UTC', clock_timestamp());
-    IF TG_OP = 'INSERT' THEN
-        DELETE FROM prospect_tombstones WHERE target_username = NEW.target_username;
-    END IF;
     RETURN NEW;
 END
-$$""",
+$$"""
+
+# SECURITY DEFINER: the triggers run with the schema owner's rights, so a
+# least-privilege operator role needs no write access to the tombstones.
+_PG_TRIGGERS = (
     "DROP TRIGGER IF EXISTS trg_prospects_stamp ON prospects",
     """CREATE TRIGGER trg_prospects_stamp BEFORE INSERT OR UPDATE ON prospects
 FOR EACH ROW EXECUTE FUNCTION dmledger_stamp_prospect()""",
-    """CREATE OR REPLACE FUNCTION dmledger_tombstone_prospect() RETURNS trigger
+    """CREATE OR REPLACE FUNCTION dmledger_untombstone_prospects() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
-DECLARE
-    v bigint;
 BEGIN
-    UPDATE sync_clock SET version = version + 1 WHERE id = 1 RETURNING version INTO v;
+    DELETE FROM prospect_tombstones t USING dmledger_added a
+        WHERE t.target_username = a.target_username;
+    RETURN NULL;
+END
+$$""",
+    "DROP TRIGGER IF EXISTS trg_prospects_untombstone ON prospects",
+    """CREATE TRIGGER trg_prospects_untombstone AFTER INSERT ON prospects
+REFERENCING NEW TABLE AS dmledger_added
+FOR EACH STATEMENT EXECUTE FUNCTION dmledger_untombstone_prospects()""",
+    """CREATE OR REPLACE FUNCTION dmledger_tombstone_prospects() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+BEGIN
     INSERT INTO prospect_tombstones (target_username, row_version, deleted_at)
-        VALUES (OLD.target_username, v, timezone('UTC', clock_timestamp()))
+        SELECT d.target_username,
+               pg_current_xact_id()::text::bigint + (SELECT version FROM sync_clock WHERE id = 1),
+               timezone('UTC', clock_timestamp())
+        FROM dmledger_removed d
         ON CONFLICT (target_username)
         DO UPDATE SET row_version = EXCLUDED.row_version, deleted_at = EXCLUDED.deleted_at;
-    RETURN OLD;
+    RETURN NULL;
 END
 $$""",
     "DROP TRIGGER IF EXISTS trg_prospects_tombstone ON prospects",
     """CREATE TRIGGER trg_prospects_tombstone AFTER DELETE ON prospects
-FOR EACH ROW EXECUTE FUNCTION dmledger_tombstone_prospect()""",
+REFERENCING OLD TABLE AS dmledger_removed
+FOR EACH STATEMENT EXECUTE FUNCTION dmledger_tombstone_prospects()""",
 )
+
+# Wait, at most wait_ms, until every transaction open when called has ended: a pull
+# sent next then reads what they committed. Each loop test takes a fresh snapshot
+# (a VOLATILE function), all inside one statement, so waiting costs no round trip.
+_PG_SETTLE = """CREATE OR REPLACE FUNCTION dmledger_settle(wait_ms integer) RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    goal xid8 := pg_snapshot_xmax(pg_current_snapshot());
+    deadline timestamptz := clock_timestamp() + wait_ms * interval '1 millisecond';
+BEGIN
+    LOOP
+        IF pg_snapshot_xmin(pg_current_snapshot()) >= goal THEN
+            RETURN true;
+        END IF;
+        IF clock_timestamp() >= deadline THEN
+            RETURN false;
+        END IF;
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+END
+$$"""
+
+# Objects of the clock-row design (schema version 3 and before) that version 4 drops.
+PG_OBSOLETE = ("DROP FUNCTION IF EXISTS dmledger_tombstone_prospect() CASCADE",)
+PG_FUNCTIONS = (
+    "dmledger_stamp_prospect()",
+    "dmledger_untombstone_prospects()",
+    "dmledger_tombstone_prospects()",
+    "dmledger_tombstone_prospect()",
+    "dmledger_settle(integer)",
+)
+
+
+def pg_stamp_function(base: int) -> str:
+    """The PostgreSQL row stamp, with the cursor base written in."""
+    return _PG_STAMP.format(base=int(base))
+
 
 # SQLite has no BEFORE-trigger assignment: AFTER triggers update the row once more.
 # The insert trigger's stamping UPDATE sets row_version to the clock's value; the
@@ -130,10 +184,11 @@ def dialect_named(name: str) -> Dialect:
     raise InvalidInput(f"dialect {name!r} is not one of: {', '.join(DIALECTS)}")
 
 
-def trigger_statements(dialect_name: str) -> tuple[str, ...]:
-    """The trigger DDL for one dialect, one statement per item."""
+def trigger_statements(dialect_name: str, *, base: int = 0) -> tuple[str, ...]:
+    """The trigger DDL for one dialect, one statement per item (``base``: PostgreSQL's
+    cursor base, see ``pg_stamp_function``)."""
     return {
-        "postgresql": _PG_TRIGGERS,
+        "postgresql": (pg_stamp_function(base), *_PG_TRIGGERS, _PG_SETTLE),
         "sqlite": _SQLITE_TRIGGERS,
         "oracle": _ORACLE_TRIGGERS,
     }[dialect_name]

@@ -249,16 +249,34 @@ def is_row_refusal(error: exc.DBAPIError) -> bool:
 
 
 _TARGET = re.compile(
-    r"^\s*(?:WITH\b.*?\)\s*)?(INSERT\s+INTO|UPDATE|DELETE\s+FROM|MERGE\s+INTO|SELECT\b.*?\bFROM)"
+    r"^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM|MERGE\s+INTO|SELECT\b.*?\bFROM)"
     r"\s+\(?\s*([A-Za-z_][\w.]*)",
     re.IGNORECASE | re.DOTALL,
 )
 _NAMED_TABLE = re.compile(r"(?:for|on|of) (?:table|relation) \"?([\w.]+)", re.IGNORECASE)
 
 
+_MAIN_WORD = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE|SELECT)\b", re.IGNORECASE)
+
+
+def _main_statement(statement: str) -> str:
+    """The statement after its ``WITH …`` clauses (the first keyword outside them)."""
+    if not statement.lstrip().upper().startswith("WITH"):
+        return statement
+    depth = 0
+    for i, char in enumerate(statement):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0 and _MAIN_WORD.match(statement, i) and not statement[i - 1].isalnum():
+            return statement[i:]
+    return statement
+
+
 def _statement_target(statement: str, text: str) -> tuple[str, str]:
     """(the right a statement needs, the table it names): "INSERT into outreach_logs"."""
-    found = _TARGET.match(statement)
+    found = _TARGET.match(_main_statement(statement))
     if found is None:  # DDL and the like: its first word is the right it needs
         words = statement.split()
         verb, table = (words[0] if words else "use"), (words[2] if len(words) > 2 else "it")

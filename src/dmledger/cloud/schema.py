@@ -7,10 +7,12 @@ Oracle). What correctness needs is added as nullable columns or new objects:
 
 - ``outreach_logs.client_log_id`` (unique): a repeated push inserts nothing;
 - ``outreach_logs.operator_name`` (FK to operators): who sent it;
-- ``prospects.row_version``: the pull cursor. A trigger takes the next value of
-  the single ``sync_clock`` row for every inserted or updated prospect. Writers
-  queue on that row, so version order is commit order and a reader that has seen
-  version V has seen every committed version below it. No client clock is involved;
+- ``prospects.row_version``: the pull cursor, stamped by a trigger. On PostgreSQL it
+  is the writing transaction's id plus a base (``sync_clock.version``), and a pull
+  reads only below the oldest transaction still running, so nothing is missed and
+  writers never wait on each other. On SQLite (one writer) and Oracle a trigger takes
+  the next value of the single ``sync_clock`` row: writers queue on it, so version
+  order is commit order. No client clock is involved;
 - ``prospect_tombstones``: a deletion, versioned the same way, so it reaches caches;
 - ``last_updated`` set by the same trigger from the database clock, in UTC;
 - ``dmledger_info``: the schema version, whether the data is demo data, and the cloud
@@ -19,7 +21,7 @@ Oracle). What correctness needs is added as nullable columns or new objects:
 - ``prospects.notes_replaced``: the notes a teammate's replace overwrote without having
   seen them (last writer wins, the loser is shown rather than lost);
 - indexes for the pull and for the team dashboards;
-- version 4 (follow-ups): ``prospect_replies`` (one row per recorded reply, keyed by
+- version 5 (follow-ups): ``prospect_replies`` (one row per recorded reply, keyed by
   its client-made id, so a repeated push inserts nothing), ``message_templates`` and
   ``team_rules`` (team-wide, read by every home when ``dmledger_info.team_version``
   changes), ``outreach_logs.template_name``, and on prospects ``last_dm_at``,
@@ -33,7 +35,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 
-SCHEMA_VERSION = 4  # 1 the seed's; 2 everything above; 3 cloud_id, notes_replaced; 4 follow-ups
+SCHEMA_VERSION = (
+    5  # 1 seed; 2 everything above; 3 cloud_id, notes_replaced; 4 PG xid cursor; 5 follow-ups
+)
 
 
 def varchar(length: int) -> sa.types.TypeEngine[str]:
@@ -130,6 +134,8 @@ sync_clock = sa.Table(
     "sync_clock",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    # SQLite and Oracle: the last version handed out. PostgreSQL: the cursor base added
+    # to transaction ids (see ddl.pg_stamp_function).
     sa.Column("version", _VERSION, nullable=False),
     # Tombstones up to this version were purged: a cache behind it must resync fully.
     sa.Column("purged_through", _VERSION, nullable=False),
@@ -172,8 +178,8 @@ team_rules = sa.Table(
 
 # The seed's tables, in creation order; the additions follow.
 SEED_TABLES = (operators, actors, prospects, outreach_logs)
-ADDED_TABLES_V4 = (prospect_replies, message_templates, team_rules)
-ADDED_TABLES = (prospect_tombstones, sync_clock, dmledger_info, *ADDED_TABLES_V4)
+ADDED_TABLES_V5 = (prospect_replies, message_templates, team_rules)
+ADDED_TABLES = (prospect_tombstones, sync_clock, dmledger_info, *ADDED_TABLES_V5)
 
 # Indexes are objects of their own so `cloud upgrade` can add them to a seed database.
 INDEXES = (
@@ -188,7 +194,7 @@ INDEXES = (
     sa.Index("ix_replies_target", prospect_replies.c.target_username),
     sa.Index("ix_logs_template", outreach_logs.c.template_name),
 )
-INDEXES_V4 = INDEXES[-2:]
+INDEXES_V5 = INDEXES[-2:]
 
 # Columns `cloud upgrade` adds to a seed database (all nullable).
 ADDED_COLUMNS = (
@@ -197,7 +203,7 @@ ADDED_COLUMNS = (
     (prospects, prospects.c.row_version),
     (prospects, prospects.c.notes_replaced),
     *(
-        ADDED_COLUMNS_V4 := (
+        ADDED_COLUMNS_V5 := (
             (outreach_logs, outreach_logs.c.template_name),
             (prospects, prospects.c.last_dm_at),
             (prospects, prospects.c.dm_count),

@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 
 Row = dict[str, Any]
 
+# How long a push waits for older transactions to end so that its own rows come back in
+# the same sync (PostgreSQL). A longer transaction only delays them to a later sync.
+SETTLE_WAIT = 2.0
+
 
 class CloudStore:
     """The shared database, through one SQLAlchemy Engine.
@@ -59,6 +63,7 @@ class CloudStore:
         self.engine = engine
         self.url = url or engine.url.render_as_string(hide_password=True)
         self.dialect = engine.dialect.name
+        self.settle_wait = SETTLE_WAIT
 
     # -- connections -------------------------------------------------------------
 
@@ -146,11 +151,14 @@ class CloudStore:
         """
         version = self.schema_version()
         if version == schema.SCHEMA_VERSION:
-            return []
+            return self._rebase_if_behind()
         if version is None:
             raise CloudSchemaError("the cloud is empty: run `dmledger cloud init` instead")
-        if version in (2, 3):
-            return self._upgrade_from_2()
+        if version in (2, 3, 4):
+            done = self._upgrade_from_2() if version == 2 else []
+            if version <= 3:
+                done += self._upgrade_from_3()
+            return done + self._upgrade_from_4()
         if version != 1:
             raise CloudSchemaError(f"cannot upgrade from schema version {version}")
         dialect = self.engine.dialect
@@ -185,44 +193,123 @@ class CloudStore:
             for statement in ddl.seed_rows_statements(self.dialect):
                 conn.exec_driver_sql(statement)
             # The clock starts above every version handed out so far (all 0).
+            if self.dialect == "postgresql":
+                steps.append(self._rebase(conn))
             steps.append(f"schema_version = {schema.SCHEMA_VERSION}")
         return steps
 
-    def _upgrade_from_2(self) -> list[str]:
-        """Version 2 to 3 (the notes_replaced column and, once, the cloud identity), then 4."""
+    def _upgrade_from_3(self) -> list[str]:
+        """Version 3 to 4: PostgreSQL's clock row gives way to the transaction-id cursor.
+
+        The base is set above every version the clock handed out, so every cache's
+        cursor stays valid and no home needs a full resync. SQLite and Oracle keep
+        their clock; only the version number changes there.
+        """
         steps: list[str] = []
         with self.transaction() as conn:
-            if self._schema_version_in(conn) == 2:
-                for table, column in schema.ADDED_COLUMNS_V3:
-                    statement = ddl.add_column_statement(table, column, self.engine.dialect)
+            if self.dialect == "postgresql":
+                for statement in ddl.PG_OBSOLETE:
                     conn.exec_driver_sql(statement)
-                    steps.append(statement)
-                known = conn.execute(
-                    sa.select(dmledger_info.c.info_value).where(
-                        dmledger_info.c.info_key == "cloud_id"
-                    )
-                ).first()
-                if known is None:
-                    conn.exec_driver_sql(ddl.cloud_id_statement(self.dialect))
-                    steps.append("cloud_id made")
-            # Version 3 to 4: follow-ups, replies and templates (new objects only).
-            for table, column in schema.ADDED_COLUMNS_V4:
+                steps.append(self._rebase(conn))
+                for statement in ddl.trigger_statements(self.dialect)[1:]:
+                    conn.exec_driver_sql(statement)
+                steps.append("CREATE TRIGGERS (transaction-id cursor)")
+            self._set_schema_version(conn, 4)
+            steps.append("schema_version = 4")
+        return steps
+
+    @staticmethod
+    def _set_schema_version(conn: sa.Connection, version: int) -> None:
+        # Each step of an upgrade records its own version, so an upgrade stopped
+        # between two steps resumes at the next one.
+        conn.execute(
+            sa.update(dmledger_info)
+            .where(dmledger_info.c.info_key == "schema_version")
+            .values(info_value=str(version))
+        )
+
+    def _rebase_if_behind(self) -> list[str]:
+        """PostgreSQL: rebase when a version in the tables is at or above the watermark
+        (a dump restored into a cluster with lower transaction ids); else nothing."""
+        if self.dialect != "postgresql":
+            return []
+        top = sa.func.greatest(
+            sa.select(sa.func.coalesce(sa.func.max(prospects.c.row_version), 0)).scalar_subquery(),
+            sa.select(
+                sa.func.coalesce(sa.func.max(prospect_tombstones.c.row_version), 0)
+            ).scalar_subquery(),
+        )
+        with self.reading() as conn:
+            behind = conn.execute(
+                sa.select(top >= self._watermark()).where(sync_clock.c.id == 1)
+            ).scalar_one()
+        return [self.rebase_cursor()] if behind else []
+
+    def rebase_cursor(self) -> str:
+        """PostgreSQL: raise the cursor base above every version in the tables (after
+        loading rows with chosen versions, or restoring a dump into another cluster)."""
+        if self.dialect != "postgresql":
+            raise CloudSchemaError("only a PostgreSQL cloud has a cursor base")
+        with self.transaction() as conn:
+            return self._rebase(conn)
+
+    def _rebase(self, conn: sa.Connection) -> str:
+        """Set PostgreSQL's cursor base so that every version stamped from now on, and
+        the watermark, are above every version already handed out.
+
+        Writers of prospects are held off (``SHARE ROW EXCLUSIVE`` waits for those
+        running, then blocks new ones) until this transaction commits, so no row is
+        stamped with the old base after the watermark moved to the new one.
+        """
+        conn.exec_driver_sql(
+            "LOCK TABLE prospects, prospect_tombstones IN SHARE ROW EXCLUSIVE MODE"
+        )
+        old, xmin, top = conn.exec_driver_sql(
+            "SELECT c.version, pg_snapshot_xmin(pg_current_snapshot())::text::bigint, "
+            "GREATEST(c.version, "
+            "(SELECT COALESCE(MAX(row_version), 0) FROM prospects), "
+            "(SELECT COALESCE(MAX(row_version), 0) FROM prospect_tombstones)) "
+            "FROM sync_clock c WHERE c.id = 1"
+        ).one()
+        base = max(int(old), int(top) + 1 - int(xmin))
+        conn.exec_driver_sql(ddl.pg_stamp_function(base))
+        conn.execute(sa.update(sync_clock).where(sync_clock.c.id == 1).values(version=base))
+        return f"cursor base = {base}"
+
+    def _upgrade_from_2(self) -> list[str]:
+        """Version 2 to 3: the notes_replaced column and, once, the cloud identity."""
+        steps: list[str] = []
+        with self.transaction() as conn:
+            for table, column in schema.ADDED_COLUMNS_V3:
                 statement = ddl.add_column_statement(table, column, self.engine.dialect)
                 conn.exec_driver_sql(statement)
                 steps.append(statement)
-            for table in schema.ADDED_TABLES_V4:
+            known = conn.execute(
+                sa.select(dmledger_info.c.info_value).where(dmledger_info.c.info_key == "cloud_id")
+            ).first()
+            if known is None:
+                conn.exec_driver_sql(ddl.cloud_id_statement(self.dialect))
+                steps.append("cloud_id made")
+            self._set_schema_version(conn, 3)
+        return steps
+
+    def _upgrade_from_4(self) -> list[str]:
+        """Version 4 to 5: follow-ups, replies and templates (new objects only)."""
+        steps: list[str] = []
+        with self.transaction() as conn:
+            for table, column in schema.ADDED_COLUMNS_V5:
+                statement = ddl.add_column_statement(table, column, self.engine.dialect)
+                conn.exec_driver_sql(statement)
+                steps.append(statement)
+            for table in schema.ADDED_TABLES_V5:
                 table.create(conn)
                 steps.append(f"CREATE TABLE {table.name}")
-            for index in schema.INDEXES_V4:
-                if index.table is not None and index.table in schema.ADDED_TABLES_V4:
-                    continue
+            for index in schema.INDEXES_V5:
+                if index.table is not None and index.table in schema.ADDED_TABLES_V5:
+                    continue  # Table.create above already made the indexes of a new table
                 index.create(conn)
                 steps.append(f"CREATE INDEX {index.name}")
-            conn.execute(
-                sa.update(dmledger_info)
-                .where(dmledger_info.c.info_key == "schema_version")
-                .values(info_value=str(schema.SCHEMA_VERSION))
-            )
+            self._set_schema_version(conn, 5)
             steps.append(f"schema_version = {schema.SCHEMA_VERSION}")
         return steps
 
@@ -243,8 +330,8 @@ class CloudStore:
             for table in reversed((*schema.SEED_TABLES, *schema.ADDED_TABLES)):
                 table.drop(conn, checkfirst=True)
             if self.dialect == "postgresql":
-                conn.exec_driver_sql("DROP FUNCTION IF EXISTS dmledger_stamp_prospect()")
-                conn.exec_driver_sql("DROP FUNCTION IF EXISTS dmledger_tombstone_prospect()")
+                for function in ddl.PG_FUNCTIONS:
+                    conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {function}")
             for statement in ddl.create_statements(self.dialect):
                 conn.exec_driver_sql(statement)
 
@@ -416,33 +503,58 @@ class CloudStore:
             known = earliest.get(item.target)
             if known is None or (item.sent_at, item.actor) < (known.sent_at, known.actor):
                 earliest[item.target] = item
+        logs = [
+            {
+                "client_log_id": item.client_log_id,
+                "target_username": item.target,
+                "actor_username": item.actor,
+                "operator_name": item.operator,
+                "message_text": fit_bytes(item.message, MESSAGE_MAX_BYTES),
+                "created_at": item.sent_at,
+                "template_name": item.template,
+            }
+            for item in batch
+        ]
+        targets = [item.target for item in batch]
+        if self.dialect == "postgresql":
+            # One statement, one round trip: the contacts as a data-modifying CTE, then
+            # the logs (their foreign key is checked after both, at the statement's end).
+            contacts = self._contacts_statement(list(earliest.values()))
+            columns = list(logs[0])
+            conn.execute(
+                postgresql.insert(outreach_logs)
+                .from_select(columns, _unnest(outreach_logs, columns, logs, "l"))
+                .on_conflict_do_nothing(index_elements=["client_log_id"])
+                .add_cte(contacts.cte("contacts"))
+            )
+            # The lead's DM figures read the logs, which a statement's own CTE cannot
+            # see: one more statement, after it.
+            fu.refresh_dm_figures(conn, targets)
+            return
         self._apply_contacts(conn, list(earliest.values()))
-        self._insert_ignore(
-            conn,
-            outreach_logs,
-            [
-                {
-                    "client_log_id": item.client_log_id,
-                    "target_username": item.target,
-                    "actor_username": item.actor,
-                    "operator_name": item.operator,
-                    "message_text": fit_bytes(item.message, MESSAGE_MAX_BYTES),
-                    "created_at": item.sent_at,
-                    "template_name": item.template,
-                }
-                for item in batch
-            ],
-            ["client_log_id"],
-        )
-        fu.refresh_dm_figures(conn, [item.target for item in batch])
+        self._insert_ignore(conn, outreach_logs, logs, ["client_log_id"])
+        fu.refresh_dm_figures(conn, targets)
 
     def _apply_contacts(self, conn: sa.Connection, firsts: Sequence[OutgoingLog]) -> None:
         rows = [{"t": f.target, "a": f.actor, "s": f.sent_at} for f in firsts]
         if self.dialect == "oracle":
             conn.execute(sa.text(_ORACLE_CONTACT_MERGE), rows)
             return
-        # PostgreSQL and SQLite share ON CONFLICT … DO UPDATE … WHERE.
-        insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(prospects)
+        conn.execute(self._contacts_statement(firsts), _contact_values(firsts))
+
+    def _contacts_statement(self, firsts: Sequence[OutgoingLog]) -> Any:
+        """PostgreSQL and SQLite share ON CONFLICT … DO UPDATE … WHERE: the earliest
+        contact owns the lead, ``new`` becomes ``contacted``. PostgreSQL's carries the
+        whole batch as arrays; SQLite's is run as executemany of ``_contact_values``."""
+        insert: Any
+        if self.dialect == "postgresql":
+            values = _contact_values(firsts)
+            columns = list(values[0])
+            insert = postgresql.insert(prospects).from_select(
+                columns, _unnest(prospects, columns, values, "c")
+            )
+        else:
+            insert = sqlite.insert(prospects)
         new = insert.excluded
         cur = prospects.c
         earlier = sa.or_(
@@ -454,7 +566,7 @@ class CloudStore:
             ),
         )
         is_new = sa.or_(cur.status.is_(None), sa.func.lower(cur.status) == "new")
-        statement = insert.on_conflict_do_update(
+        return insert.on_conflict_do_update(
             index_elements=[cur.target_username],
             set_={
                 "status": sa.case((is_new, sa.literal("contacted")), else_=cur.status),
@@ -471,18 +583,6 @@ class CloudStore:
                 ),
             },
             where=sa.or_(is_new, earlier, cur.owner_actor.is_(None)),
-        )
-        conn.execute(
-            statement,
-            [
-                {
-                    "target_username": r["t"],
-                    "status": "contacted",
-                    "owner_actor": r["a"],
-                    "first_contacted": r["s"],
-                }
-                for r in rows
-            ],
         )
 
     def push_edits(self, conn: sa.Connection, edits: Sequence[Edit]) -> list[Edit]:
@@ -598,11 +698,15 @@ class CloudStore:
 
     # -- pull ----------------------------------------------------------------------
 
-    def header(self, conn: sa.Connection, *, with_count: bool = False) -> CloudHeader:
+    def header(
+        self, conn: sa.Connection, *, with_count: bool = False, settle: bool = False
+    ) -> CloudHeader:
         """The clock, the tombstone horizon, operators and actors: one statement.
 
         ``with_count`` adds a second statement counting prospects (for a progress bar
-        on a full pull only: a no-op sync must stay at two round trips).
+        on a full pull only: a no-op sync must stay at two round trips). ``settle``
+        (PostgreSQL) makes the same statement wait, at most ``settle_wait``, for the
+        transactions open when it began, so a pull sent next reads what they commit.
         """
         text = sa.cast(sa.null(), sa.String)
         number = sa.cast(sa.null(), sa.BigInteger)
@@ -622,9 +726,10 @@ class CloudStore:
                 info("cloud_id").label("name"),
                 info("schema_version").label("owner"),
                 info(fu.TEAM_VERSION_KEY).label("status"),
-                sync_clock.c.version.label("version"),
+                self._watermark().label("version"),
                 sync_clock.c.purged_through.label("purged"),
                 self._now().label("now"),
+                self._settling(self.settle_wait if settle else None).label("settled"),
             ).where(sync_clock.c.id == 1),
             sa.select(
                 sa.literal("A"),
@@ -634,9 +739,17 @@ class CloudStore:
                 number,
                 number,
                 stamp,
+                number,
             ),
             sa.select(
-                sa.literal("O"), operators.c.operator_name, text, text, number, number, stamp
+                sa.literal("O"),
+                operators.c.operator_name,
+                text,
+                text,
+                number,
+                number,
+                stamp,
+                number,
             ),
         )
         version = purged = None
@@ -723,6 +836,11 @@ class CloudStore:
         ).where(self._after(t.c.row_version, t.c.target_username, after))
         union = sa.union_all(changes, deletions).subquery()
         statement = sa.select(union).order_by(union.c.version, union.c.handle).limit(limit)
+        if self.dialect == "postgresql":
+            # Only what every transaction below the watermark wrote: those have ended,
+            # so nothing can still appear under the cursor. Same snapshot as the rows.
+            watermark = sa.select(self._watermark()).where(sync_clock.c.id == 1)
+            statement = statement.where(union.c.version < watermark.scalar_subquery())
         return [
             PulledRow(
                 kind=row.kind,
@@ -743,6 +861,41 @@ class CloudStore:
             )
             for row in conn.execute(statement)
         ]
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """PostgreSQL: wait, at most ``timeout`` (default ``settle_wait``), until every
+        transaction open now has ended, so a pull sent next reads what they committed
+        (a push's own rows among them). False when one is still open: its rows, and
+        those after it, come with a later sync. One round trip; SQLite and Oracle are
+        settled at commit.
+        """
+        if self.dialect != "postgresql":
+            return True
+        with self.reading() as conn:
+            wait = self.settle_wait if timeout is None else timeout
+            return bool(conn.execute(sa.select(self._settling(wait))).scalar_one())
+
+    def _settling(self, wait: float | None) -> sa.ColumnElement[int]:
+        """``dmledger_settle`` (see ddl) as a column: 1 when settled, else 0; NULL
+        (no wait) for ``None`` and on SQLite and Oracle."""
+        if wait is None or self.dialect != "postgresql":
+            return sa.cast(sa.null(), sa.BigInteger)
+        wait_ms = int(wait * 1000)
+        return sa.literal_column(f"CAST(dmledger_settle({wait_ms}) AS INTEGER)", sa.BigInteger)
+
+    def _watermark(self) -> sa.ColumnElement[int]:
+        """The version below which every change is final, over ``sync_clock``.
+
+        PostgreSQL: the oldest transaction still running (in this statement's snapshot)
+        plus the base; every transaction below it has ended. SQLite and Oracle: the
+        clock, which writers take in commit order.
+        """
+        if self.dialect == "postgresql":
+            xmin = sa.literal_column(
+                "pg_snapshot_xmin(pg_current_snapshot())::text::bigint", sa.BigInteger
+            )
+            return xmin + sync_clock.c.version
+        return sync_clock.c.version
 
     def _after(
         self, version: sa.ColumnElement[Any], handle: sa.ColumnElement[Any], after: Cursor
@@ -785,8 +938,10 @@ class CloudStore:
             ).scalar_one_or_none()
             if top is None:
                 return 0
-            # The clock row first, as every writer takes it: a writer re-adding a lead
-            # holds the clock, then deletes its tombstone; the other order deadlocks.
+            # The clock row first, as every SQLite and Oracle writer takes it: a writer
+            # re-adding a lead holds the clock, then deletes its tombstone; the other
+            # order deadlocks. PostgreSQL writers take no clock: the purge waits only
+            # for a writer holding one of the tombstones it deletes.
             conn.execute(
                 sa.update(sync_clock)
                 .where(sync_clock.c.id == 1)
@@ -833,9 +988,20 @@ class CloudStore:
             columns = list(rows[0])
             conn.execute(sa.text(_oracle_insert_ignore(table.name, columns, keys)), list(rows))
             return -1
-        insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
-        statement = insert.on_conflict_do_nothing(index_elements=list(keys)).execution_options(
-            preserve_rowcount=True
+        if self.dialect == "postgresql":
+            # One statement for the whole batch: the rows travel as one array per column.
+            columns = list(rows[0])
+            batch = (
+                postgresql.insert(table)
+                .from_select(columns, _unnest(table, columns, rows))
+                .on_conflict_do_nothing(index_elements=list(keys))
+                .execution_options(preserve_rowcount=True)
+            )
+            return int(conn.execute(batch).rowcount)
+        statement = (
+            sqlite.insert(table)
+            .on_conflict_do_nothing(index_elements=list(keys))
+            .execution_options(preserve_rowcount=True)
         )
         # A single row runs as a plain execute, whose rowcount is exact on every driver.
         result = conn.execute(statement, rows[0] if len(rows) == 1 else list(rows))
@@ -846,6 +1012,36 @@ class CloudStore:
     ) -> int:
         """Insert-if-absent for the other cloud statement modules (``followups``)."""
         return self._insert_ignore(conn, table, rows, keys)
+
+
+def _contact_values(firsts: Sequence[OutgoingLog]) -> list[Row]:
+    return [
+        {
+            "target_username": f.target,
+            "status": "contacted",
+            "owner_actor": f.actor,
+            "first_contacted": f.sent_at,
+        }
+        for f in firsts
+    ]
+
+
+def _unnest(
+    table: sa.Table, columns: Sequence[str], rows: Sequence[Row], prefix: str = "u"
+) -> sa.Select[Any]:
+    """PostgreSQL: ``SELECT * FROM unnest(:a, :b, …)``, one typed array per column, so a
+    batch of any size is one statement and one round trip (``prefix`` keeps the
+    parameter names of two in one statement apart)."""
+    arrays = [
+        sa.bindparam(
+            f"{prefix}_{name}",
+            value=[row[name] for row in rows],
+            type_=postgresql.ARRAY(table.c[name].type),
+        )
+        for name in columns
+    ]
+    source = sa.func.unnest(*arrays).table_valued(*columns).render_derived(name=f"{prefix}_rows")
+    return sa.select(*(source.c[name] for name in columns))
 
 
 def _naive_utc(value: object) -> datetime:

@@ -109,9 +109,12 @@ class LocalStore:
                     if column is prospects.c.due_at:
                         # The follow-up figures come from the cloud: read every row again.
                         self.set_meta(conn, "force_resync", "1")
+            # Indexes after the columns: some are on columns an older cache lacked.
             for index in schema.INDEXES:
                 index.create(conn, checkfirst=True)
-            for statement in schema.FTS_STATEMENTS:
+            # While a full resync builds the index, its triggers stay off (see below).
+            building = self.get_meta(conn, schema.SEARCH_INDEX_BUILDING) is not None
+            for statement in schema.FTS_STATEMENTS[:1] if building else schema.FTS_STATEMENTS:
                 conn.exec_driver_sql(statement)
             conn.execute(
                 sa.insert(meta)
@@ -223,6 +226,28 @@ class LocalStore:
         conn.execute(sa.delete(outreach_logs).where(outreach_logs.c.target_username == handle))
         conn.execute(sa.delete(outbox).where(outbox.c.target_username == handle))
 
+    # -- the search index during a full resync ---------------------------------------
+
+    def search_indexing(self, conn: sa.Connection) -> bool:
+        """True while a full resync has the trigram index switched off."""
+        return self.get_meta(conn, schema.SEARCH_INDEX_BUILDING) is not None
+
+    def suspend_search_index(self, conn: sa.Connection) -> None:
+        """Stop maintaining the trigram index row by row (a full resync writes every row:
+        rebuilding once at the end is several times faster). Search scans meanwhile."""
+        for trigger in schema.FTS_TRIGGERS:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+        self.set_meta(conn, schema.SEARCH_INDEX_BUILDING, "1")
+
+    def rebuild_search_index(self, conn: sa.Connection) -> None:
+        """Rebuild the trigram index from the rows once and maintain it again."""
+        if not self.search_indexing(conn):
+            return
+        conn.exec_driver_sql("INSERT INTO prospects_fts(prospects_fts) VALUES ('rebuild')")
+        for statement in schema.FTS_STATEMENTS:
+            conn.exec_driver_sql(statement)
+        self.delete_meta(conn, schema.SEARCH_INDEX_BUILDING)
+
     def list_prospects(
         self,
         conn: sa.Connection,
@@ -233,17 +258,25 @@ class LocalStore:
     ) -> list[Prospect]:
         """A keyset page in handle order: pass the last handle of a page as ``after``."""
         statement = sa.select(prospects)
-        statement = self._filtered(statement, where)
+        statement = self._filtered(statement, where, self._scan(conn, where))
         if after is not None:
             statement = statement.where(prospects.c.target_username > after)
         statement = statement.order_by(prospects.c.target_username).limit(limit)
         return [_prospect(r) for r in conn.execute(statement)]
 
     def count_prospects(self, conn: sa.Connection, where: ProspectFilter) -> int:
-        statement = self._filtered(sa.select(sa.func.count()).select_from(prospects), where)
+        statement = self._filtered(
+            sa.select(sa.func.count()).select_from(prospects), where, self._scan(conn, where)
+        )
         return int(conn.execute(statement).scalar_one())
 
-    def _filtered(self, statement: sa.Select[Any], where: ProspectFilter) -> sa.Select[Any]:
+    def _scan(self, conn: sa.Connection, where: ProspectFilter) -> bool:
+        """Search by an exact scan instead of the index (while it is being rebuilt)?"""
+        return bool(where.search) and self.search_indexing(conn)
+
+    def _filtered(
+        self, statement: sa.Select[Any], where: ProspectFilter, scan: bool = False
+    ) -> sa.Select[Any]:
         c = prospects.c
         if where.status is not None:
             statement = statement.where(c.status == where.status)
@@ -257,7 +290,7 @@ class LocalStore:
             statement = statement.where(c.first_contacted < iso(where.contacted_to))
         if where.search:
             text = where.search.strip().lower()
-            if len(text) >= 3:
+            if len(text) >= 3 and not scan:
                 # The trigram index finds substrings of 3+ characters without a scan.
                 quoted = '"' + text.replace('"', '""') + '"'
                 matches = sa.text("SELECT rowid FROM prospects_fts WHERE prospects_fts MATCH :q")
@@ -453,6 +486,8 @@ class LocalStore:
         self, conn: sa.Connection, handles: Iterable[str]
     ) -> list[OutgoingLog | Edit]:
         """Every queued DM and edit (set aside or not) for these leads, in journal order."""
+        if not self._journal_has_items(conn):
+            return []  # the usual case during a big pull: no per-handle lookups at all
         chosen = list(handles)
         return journal_order(
             sorted(self.pending_logs_for(conn, chosen), key=lambda i: i.local_id),
@@ -481,6 +516,11 @@ class LocalStore:
             sa.select(outbox).where(outbox.c.error.is_(None)).order_by(outbox.c.seq).limit(limit)
         )
         return [_edit(r) for r in rows]
+
+    def _journal_has_items(self, conn: sa.Connection) -> bool:
+        unsynced = sa.select(outreach_logs.c.id).where(outreach_logs.c.synced_to_cloud == 0)
+        queued = sa.select(outbox.c.seq)
+        return bool(conn.execute(sa.select(sa.or_(unsynced.exists(), queued.exists()))).scalar())
 
     def pending_edits_for(self, conn: sa.Connection, handles: Iterable[str]) -> list[Edit]:
         chosen = list(handles)

@@ -43,6 +43,10 @@ class CloudGateway(Protocol):
         """The team's rules and templates (one round trip; only when the header's
         ``team_version`` changed)."""
 
+    def settle(self) -> bool:
+        """Wait briefly until transactions open now have ended (PostgreSQL), so the pull
+        that follows a push reads the push's own rows (one round trip)."""
+
 
 class StoreGateway:
     """CloudGateway over a CloudStore."""
@@ -52,7 +56,8 @@ class StoreGateway:
 
     def header(self, *, with_count: bool) -> CloudHeader:
         with self.store.reading() as conn:
-            return self.store.header(conn, with_count=with_count)
+            # settle: the pull then reads what was committed before this sync started.
+            return self.store.header(conn, with_count=with_count, settle=True)
 
     def pull_page(self, after: Cursor, limit: int) -> list[PulledRow]:
         with self.store.reading() as conn:
@@ -75,6 +80,9 @@ class StoreGateway:
     def team_config(self) -> TeamConfig:
         with self.store.reading() as conn:
             return read_team_config(conn)
+
+    def settle(self) -> bool:
+        return self.store.settle()
 
 
 def journal_segments(
