@@ -161,13 +161,9 @@ class CloudStore:
             return done + self._upgrade_from_4()
         if version != 1:
             raise CloudSchemaError(f"cannot upgrade from schema version {version}")
-        dialect = self.engine.dialect
         steps: list[str] = []
         with self.transaction() as conn:
-            for table, column in schema.ADDED_COLUMNS:
-                statement = ddl.add_column_statement(table, column, dialect)
-                conn.exec_driver_sql(statement)
-                steps.append(statement)
+            steps += self._add_columns(conn, schema.ADDED_COLUMNS)
             conn.execute(sa.update(prospects).values(row_version=0))
             steps.append("UPDATE prospects SET row_version = 0")
             for table in schema.ADDED_TABLES:
@@ -217,6 +213,18 @@ class CloudStore:
             self._set_schema_version(conn, 4)
             steps.append("schema_version = 4")
         return steps
+
+    def _add_columns(
+        self, conn: sa.Connection, columns: Sequence[tuple[sa.Table, sa.Column[object]]]
+    ) -> list[str]:
+        """ALTER TABLE … ADD each (table, column); returns the statements run."""
+        statements = [
+            ddl.add_column_statement(table, column, self.engine.dialect)
+            for table, column in columns
+        ]
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+        return statements
 
     @staticmethod
     def _set_schema_version(conn: sa.Connection, version: int) -> None:
@@ -280,10 +288,7 @@ class CloudStore:
         """Version 2 to 3: the notes_replaced column and, once, the cloud identity."""
         steps: list[str] = []
         with self.transaction() as conn:
-            for table, column in schema.ADDED_COLUMNS_V3:
-                statement = ddl.add_column_statement(table, column, self.engine.dialect)
-                conn.exec_driver_sql(statement)
-                steps.append(statement)
+            steps += self._add_columns(conn, schema.ADDED_COLUMNS_V3)
             known = conn.execute(
                 sa.select(dmledger_info.c.info_value).where(dmledger_info.c.info_key == "cloud_id")
             ).first()
@@ -297,10 +302,7 @@ class CloudStore:
         """Version 4 to 5: follow-ups, replies and templates (new objects only)."""
         steps: list[str] = []
         with self.transaction() as conn:
-            for table, column in schema.ADDED_COLUMNS_V5:
-                statement = ddl.add_column_statement(table, column, self.engine.dialect)
-                conn.exec_driver_sql(statement)
-                steps.append(statement)
+            steps += self._add_columns(conn, schema.ADDED_COLUMNS_V5)
             for table in schema.ADDED_TABLES_V5:
                 table.create(conn)
                 steps.append(f"CREATE TABLE {table.name}")
