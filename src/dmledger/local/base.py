@@ -1,0 +1,58 @@
+"""What every part of the local store shares: the ``meta`` table and what it keeps
+(the pull cursor, the team's follow-up rule, whether the search index is being built).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from dmledger.domain.followups import FollowUpRule
+from dmledger.domain.records import Cursor
+from dmledger.local import schema
+from dmledger.local.schema import meta
+
+RULE_DAYS_KEY = "rule_follow_up_after_days"  # meta: the team's follow-up rule
+RULE_MAX_KEY = "rule_max_followups"
+
+
+class StoreBase:
+    """The meta key/value reads and writes the other parts of ``LocalStore`` build on."""
+
+    # -- meta ----------------------------------------------------------------------
+
+    def get_meta(self, conn: sa.Connection, key: str) -> str | None:
+        value = conn.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def set_meta(self, conn: sa.Connection, key: str, value: str | None) -> None:
+        conn.execute(sa.insert(meta).prefix_with("OR REPLACE").values(key=key, value=value))
+
+    def delete_meta(self, conn: sa.Connection, key: str) -> None:
+        conn.execute(sa.delete(meta).where(meta.c.key == key))
+
+    def cursor(self, conn: sa.Connection) -> Cursor:
+        version = self.get_meta(conn, "pull_version")
+        handle = self.get_meta(conn, "pull_handle")
+        if version is None:
+            return Cursor()
+        return Cursor(int(version), handle or "")
+
+    def set_cursor(self, conn: sa.Connection, cursor: Cursor) -> None:
+        self.set_meta(conn, "pull_version", str(cursor.version))
+        self.set_meta(conn, "pull_handle", cursor.handle)
+
+    # -- follow-ups --------------------------------------------------------------------
+
+    def follow_up_rule(self, conn: sa.Connection) -> FollowUpRule:
+        """The team's rule as last read from the cloud (the default before any)."""
+        days = self.get_meta(conn, RULE_DAYS_KEY)
+        most = self.get_meta(conn, RULE_MAX_KEY)
+        default = FollowUpRule()
+        return FollowUpRule(
+            int(days) if days else default.after_days,
+            int(most) if most is not None else default.max_followups,
+        )
+
+    def search_indexing(self, conn: sa.Connection) -> bool:
+        """True while a full resync has the trigram index switched off."""
+        return self.get_meta(conn, schema.SEARCH_INDEX_BUILDING) is not None

@@ -1,0 +1,183 @@
+"""Writes to the cached leads: one lead at a time (the app), in bulk (CSV import), and
+pages of cloud changes (the pull), with the trigram index switched off during a full
+resync and rebuilt once at its end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from dmledger.domain.records import Prospect, PulledRow
+from dmledger.domain.statuses import canonical_status
+from dmledger.local import schema
+from dmledger.local.base import StoreBase
+from dmledger.local.rows import _prospect, follow_up_values, iso
+from dmledger.local.schema import outbox, outreach_logs, prospects
+
+
+class CacheWrites(StoreBase):
+    """Writes to ``prospects``: the app's, the CSV import's and the pull's."""
+
+    # -- prospects -----------------------------------------------------------------
+
+    def get_prospect(self, conn: sa.Connection, handle: str) -> Prospect | None:
+        row = conn.execute(
+            sa.select(prospects).where(prospects.c.target_username == handle)
+        ).first()
+        return None if row is None else _prospect(row)
+
+    def put_prospect(self, conn: sa.Connection, p: Prospect) -> None:
+        """Insert or replace the cached row for ``p.handle`` (keeps its rowid for FTS)."""
+        values = {
+            "status": p.status,
+            "owner_actor": p.owner_actor,
+            "owner_operator": p.owner_operator,
+            "notes": p.notes,
+            "first_contacted": iso(p.first_contacted),
+            "last_updated": iso(p.last_updated),
+            "row_version": p.row_version,
+            "notes_replaced": p.notes_replaced,
+            "last_message": p.last_message,
+            **follow_up_values(
+                self.follow_up_rule(conn),
+                p.status,
+                p.last_dm_at,
+                p.dm_count,
+                p.last_reply_at,
+                p.follow_up_at,
+            ),
+        }
+        result = conn.execute(
+            sa.update(prospects).where(prospects.c.target_username == p.handle).values(**values)
+        )
+        if result.rowcount == 0:
+            conn.execute(sa.insert(prospects).values(target_username=p.handle, **values))
+
+    def insert_new_prospects(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> int:
+        """Bulk insert-if-absent (CSV import); returns how many rows were new."""
+        if not rows:
+            return 0
+        result = conn.execute(sa.insert(prospects).prefix_with("OR IGNORE"), list(rows))
+        return int(result.rowcount)
+
+    def known_handles(self, conn: sa.Connection, handles: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(handles), 500):
+            chunk = handles[start : start + 500]
+            found.update(
+                str(r[0])
+                for r in conn.execute(
+                    sa.select(prospects.c.target_username).where(
+                        prospects.c.target_username.in_(chunk)
+                    )
+                )
+            )
+        return found
+
+    def delete_prospect_row(self, conn: sa.Connection, handle: str) -> None:
+        """Remove the cached row only (re-applying a queued delete)."""
+        conn.execute(sa.delete(prospects).where(prospects.c.target_username == handle))
+
+    def delete_prospect(self, conn: sa.Connection, handle: str) -> None:
+        """Remove a lead and every local trace of it: notes, messages, queued edits."""
+        conn.execute(sa.delete(prospects).where(prospects.c.target_username == handle))
+        conn.execute(sa.delete(outreach_logs).where(outreach_logs.c.target_username == handle))
+        conn.execute(sa.delete(outbox).where(outbox.c.target_username == handle))
+
+    # -- the search index during a full resync ---------------------------------------
+
+    def suspend_search_index(self, conn: sa.Connection) -> None:
+        """Stop maintaining the trigram index row by row (a full resync writes every row:
+        rebuilding once at the end is several times faster). Search scans meanwhile."""
+        for trigger in schema.FTS_TRIGGERS:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+        self.set_meta(conn, schema.SEARCH_INDEX_BUILDING, "1")
+
+    def rebuild_search_index(self, conn: sa.Connection) -> None:
+        """Rebuild the trigram index from the rows once and maintain it again."""
+        if not self.search_indexing(conn):
+            return
+        conn.exec_driver_sql("INSERT INTO prospects_fts(prospects_fts) VALUES ('rebuild')")
+        for statement in schema.FTS_STATEMENTS:
+            conn.exec_driver_sql(statement)
+        self.delete_meta(conn, schema.SEARCH_INDEX_BUILDING)
+
+    # -- pull ----------------------------------------------------------------------
+
+    def apply_pulled(self, conn: sa.Connection, rows: Sequence[PulledRow], gen: int) -> None:
+        """Write a page of cloud changes into the cache, in cloud order.
+
+        ``gen`` marks the rows seen by a full resync, so rows the cloud no longer has
+        can be dropped at its end. Re-applying a page is harmless.
+        """
+        # A handle is in a page once (a lead is either in the cloud or tombstoned), so
+        # the page goes in as two executemany statements, not two statements per row.
+        gone = [{"h": row.handle} for row in rows if row.kind == "T"]
+        if gone:
+            conn.execute(
+                sa.delete(prospects).where(prospects.c.target_username == sa.bindparam("h")), gone
+            )
+        rule = self.follow_up_rule(conn)
+        changed = [
+            {
+                "target_username": row.handle,
+                "status": canonical_status(row.status),  # legacy "Warm" is "warm"
+                "owner_actor": row.owner_actor,
+                "owner_operator": row.owner_operator,
+                "notes": row.notes,
+                "first_contacted": iso(row.first_contacted),
+                "last_updated": iso(row.last_updated),
+                "row_version": row.version,
+                "notes_replaced": row.notes_replaced,
+                "seen_gen": gen,
+                "last_message": row.last_message,
+                **follow_up_values(
+                    rule,
+                    row.status,
+                    row.last_dm_at,
+                    row.dm_count or 0,
+                    row.last_reply_at,
+                    row.follow_up_at,
+                ),
+            }
+            for row in rows
+            if row.kind == "P"
+        ]
+        if changed:
+            upsert = sqlite_insert(prospects)
+            # ON CONFLICT … DO UPDATE keeps the row's rowid, which the FTS index follows.
+            conn.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=[prospects.c.target_username],
+                    set_={k: upsert.excluded[k] for k in changed[0] if k != "target_username"},
+                ),
+                changed,
+            )
+
+    def drop_unseen(self, conn: sa.Connection, gen: int) -> int:
+        """After a full resync: delete cached leads the cloud no longer has, unless this
+        machine still has DMs or edits for them waiting to be pushed."""
+        pending = sa.union(
+            sa.select(outreach_logs.c.target_username).where(outreach_logs.c.synced_to_cloud == 0),
+            sa.select(outbox.c.target_username),
+        )
+        result = conn.execute(
+            sa.delete(prospects).where(
+                prospects.c.seen_gen != gen, prospects.c.target_username.not_in(pending)
+            )
+        )
+        return int(result.rowcount)
+
+    def drop_logs_of_deleted(self, conn: sa.Connection, handles: Sequence[str]) -> None:
+        """Synced DMs to a lead deleted in the cloud go too: no message left behind."""
+        for start in range(0, len(handles), 500):
+            conn.execute(
+                sa.delete(outreach_logs).where(
+                    outreach_logs.c.target_username.in_(handles[start : start + 500]),
+                    outreach_logs.c.synced_to_cloud == 1,
+                )
+            )

@@ -1,0 +1,105 @@
+"""How cached rows become records and back: ISO time text, leads, DMs, queued edits.
+
+One place for the shape of a row, shared by the store's modules and ``followups``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from dmledger.domain.followups import FollowUpRule, FollowUpState, due_at
+from dmledger.domain.records import Edit, LocalLog, OutgoingLog, Prospect
+
+
+def iso(moment: datetime | None) -> str | None:
+    """Fixed-width ISO text for a naive UTC datetime (text order is time order)."""
+    return None if moment is None else moment.isoformat(timespec="microseconds")
+
+
+def from_iso(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=None) if moment.tzinfo is None else moment
+
+
+def _prospect(row: Any) -> Prospect:
+    return Prospect(
+        handle=row.target_username,
+        status=row.status,
+        owner_actor=row.owner_actor,
+        owner_operator=row.owner_operator,
+        notes=row.notes,
+        first_contacted=from_iso(row.first_contacted),
+        last_updated=from_iso(row.last_updated),
+        row_version=row.row_version,
+        notes_replaced=row.notes_replaced,
+        last_dm_at=from_iso(row.last_dm_at),
+        dm_count=row.dm_count or 0,
+        last_reply_at=from_iso(row.last_reply_at),
+        follow_up_at=from_iso(row.follow_up_at),
+        last_message=row.last_message,
+    )
+
+
+def follow_up_values(
+    rule: FollowUpRule,
+    status: str | None,
+    last_dm_at: datetime | None,
+    dm_count: int,
+    last_reply_at: datetime | None,
+    follow_up_at: datetime | None,
+) -> dict[str, Any]:
+    """The follow-up columns of a cached lead, ``due_at`` computed by the domain rule."""
+    state = FollowUpState(status, last_dm_at, dm_count, last_reply_at, follow_up_at)
+    return {
+        "last_dm_at": iso(last_dm_at),
+        "dm_count": dm_count,
+        "last_reply_at": iso(last_reply_at),
+        "follow_up_at": iso(follow_up_at),
+        "due_at": iso(due_at(state, rule)),
+    }
+
+
+def _log(row: Any) -> LocalLog:
+    return LocalLog(
+        id=row.id,
+        client_log_id=row.client_log_id,
+        target=row.target_username,
+        actor=row.actor_username,
+        operator=row.operator_name,
+        message=row.message_snippet,
+        sent_at=datetime.fromisoformat(row.timestamp),
+        synced=bool(row.synced_to_cloud),
+        error=row.error,
+    )
+
+
+def _edit(row: Any) -> Edit:
+    return Edit(
+        seq=row.seq,
+        op=row.op,
+        target=row.target_username,
+        status=row.status,
+        notes=row.notes,
+        base=row.base_notes,
+        after_log=row.after_log or 0,
+        at=from_iso(row.created_at),
+        ref=row.ref,
+    )
+
+
+def journal_order(logs: Sequence[OutgoingLog], edits: Sequence[Edit]) -> list[OutgoingLog | Edit]:
+    """DMs (in id order) and edits (in seq order) merged in the order they were made:
+    an edit comes after the DMs whose id is at most its ``after_log``."""
+    merged: list[OutgoingLog | Edit] = []
+    i = 0
+    for edit in edits:
+        while i < len(logs) and logs[i].local_id <= edit.after_log:
+            merged.append(logs[i])
+            i += 1
+        merged.append(edit)
+    merged.extend(logs[i:])
+    return merged
