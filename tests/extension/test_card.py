@@ -129,6 +129,7 @@ def test_the_card_can_be_dragged_and_stays_where_it_was_put(browser: Browser) ->
     browser.open("/glow.skin/")
     browser.wait_verdict("contacted", "glow.skin")
     bar = browser.page.locator(f"{CARD} .bar")
+    bar.wait_for(state="visible")  # bounding_box() is None until the bar is laid out
     box = bar.bounding_box()
     assert box is not None
     mouse = browser.page.mouse
