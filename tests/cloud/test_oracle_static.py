@@ -2,8 +2,8 @@
 
 Every statement the cloud store can issue is produced by running the real CloudStore
 methods on an Oracle dialect, with a recording connection in place of a server:
-SQLAlchemy compiles each statement for Oracle exactly as it would before sending it,
-and the text statements (the MERGEs) are kept as written. Each statement, and the
+SQLAlchemy compiles each statement (the MERGEs too: ``cloud/merge.py``) for Oracle
+exactly as it would before sending it. Each statement, and the
 whole ``dmledger cloud ddl --dialect oracle`` script, is then parsed by sqlglot's
 Oracle reader. What this proves: the SQL is well-formed Oracle SQL that names only
 our tables and columns. What it cannot prove: that Oracle executes it (privileges,
@@ -256,7 +256,7 @@ def test_the_store_uses_merge_on_oracle_for_every_upsert_and_insert_ignore() -> 
     merges = [sql for _, sql in FLAT if sql.startswith("MERGE")]
     # The contact MERGE and insert-if-absent MERGEs for operators, actors, prospects
     # and logs. Status and notes edits only UPDATE: an edit never creates a lead.
-    assert any("p.owner_actor = CASE" in sql for sql in merges)
+    assert any("t.owner_actor = CASE" in sql for sql in merges)
     edits = STATEMENTS["push_edits"]
     assert any(sql.startswith("UPDATE prospects SET status=") for sql in edits), edits
     assert any("notes_replaced=" in sql and sql.startswith("UPDATE") for sql in edits), edits

@@ -1,7 +1,9 @@
 """Insert-if-absent and the contact upsert, each dialect's variant side by side.
 
-PostgreSQL and SQLite use ``ON CONFLICT``; Oracle uses ``MERGE``. PostgreSQL carries a
-whole batch as one array per column (``unnest``), so a batch is one round trip.
+PostgreSQL and SQLite use ``ON CONFLICT``; Oracle uses ``MERGE`` (``cloud/merge.py``).
+Every variant is built from the same rule expressions (``cloud/rules_sql.py``), so the
+rule is written once. PostgreSQL carries a whole batch as one array per column
+(``unnest``), so a batch is one round trip.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from dmledger.cloud import rules_sql
+from dmledger.cloud.merge import TARGET, Merge, merge_source
 from dmledger.cloud.schema import prospects
 from dmledger.domain.records import OutgoingLog
 
@@ -27,7 +31,7 @@ def insert_ignore(
         return 0
     if dialect == "oracle":
         columns = list(rows[0])
-        conn.execute(sa.text(_oracle_insert_ignore(table.name, columns, keys)), list(rows))
+        conn.execute(insert_ignore_merge(table, columns, keys), list(rows))
         return -1
     if dialect == "postgresql":
         # One statement for the whole batch: the rows travel as one array per column.
@@ -51,17 +55,17 @@ def insert_ignore(
 
 def apply_contacts(conn: sa.Connection, dialect: str, firsts: Sequence[OutgoingLog]) -> None:
     """The earliest DM of each lead in a batch, applied to its prospect row."""
-    rows = [{"t": f.target, "a": f.actor, "s": f.sent_at} for f in firsts]
+    rows = _contact_values(firsts)
     if dialect == "oracle":
-        conn.execute(sa.text(_ORACLE_CONTACT_MERGE), rows)
+        conn.execute(contacts_merge(), rows)
         return
-    conn.execute(contacts_statement(dialect, firsts), _contact_values(firsts))
+    conn.execute(contacts_statement(dialect, firsts), rows)
 
 
 def contacts_statement(dialect: str, firsts: Sequence[OutgoingLog]) -> Any:
-    """PostgreSQL and SQLite share ON CONFLICT … DO UPDATE … WHERE: the earliest
-    contact owns the lead, ``new`` becomes ``contacted``. PostgreSQL's carries the
-    whole batch as arrays; SQLite's is run as executemany of ``_contact_values``."""
+    """PostgreSQL and SQLite: ``INSERT … ON CONFLICT … DO UPDATE … WHERE`` with the
+    DM rule's expressions (``rules_sql.contact_update``). PostgreSQL's carries the whole
+    batch as arrays; SQLite's is run as executemany of ``_contact_values``."""
     insert: Any
     if dialect == "postgresql":
         values = _contact_values(firsts)
@@ -71,33 +75,31 @@ def contacts_statement(dialect: str, firsts: Sequence[OutgoingLog]) -> Any:
         )
     else:
         insert = sqlite.insert(prospects)
-    new = insert.excluded
-    cur = prospects.c
-    earlier = sa.or_(
-        cur.first_contacted.is_(None),
-        new.first_contacted < cur.first_contacted,
-        sa.and_(
-            new.first_contacted == cur.first_contacted,
-            new.owner_actor < cur.owner_actor,
-        ),
-    )
-    is_new = sa.or_(cur.status.is_(None), sa.func.lower(cur.status) == "new")
+    rule = rules_sql.contact_update(prospects.c, insert.excluded)
     return insert.on_conflict_do_update(
-        index_elements=[cur.target_username],
-        set_={
-            "status": sa.case((is_new, sa.literal("contacted")), else_=cur.status),
-            "owner_actor": sa.case(
-                (
-                    cur.first_contacted.is_(None),
-                    sa.func.coalesce(cur.owner_actor, new.owner_actor),
-                ),
-                (earlier, new.owner_actor),
-                else_=sa.func.coalesce(cur.owner_actor, new.owner_actor),
-            ),
-            "first_contacted": sa.case((earlier, new.first_contacted), else_=cur.first_contacted),
-        },
-        where=sa.or_(is_new, earlier, cur.owner_actor.is_(None)),
+        index_elements=[prospects.c.target_username], set_=rule.values, where=rule.where
     )
+
+
+def contacts_merge() -> Merge:
+    """Oracle: the same DM rule as a MERGE, run as array DML of ``_contact_values``."""
+    target = prospects.alias(TARGET)
+    source = merge_source(prospects, CONTACT_COLUMNS)
+    rule = rules_sql.contact_update(target.c, source.c)
+    return Merge(
+        target,
+        source,
+        rules_sql.same_key(target, source, ["target_username"]),
+        update=rule.values,
+        where=rule.where,
+    )
+
+
+def insert_ignore_merge(table: sa.Table, columns: Sequence[str], keys: Sequence[str]) -> Merge:
+    """Oracle: MERGE … WHEN NOT MATCHED, the insert-if-absent, run as array DML."""
+    target = table.alias(TARGET)
+    source = merge_source(table, columns)
+    return Merge(target, source, rules_sql.same_key(target, source, keys))
 
 
 def unnest(
@@ -118,47 +120,9 @@ def unnest(
     return sa.select(*(source.c[name] for name in columns))
 
 
+#: The columns a DM's contact writes, in ``_contact_values``'s order.
+CONTACT_COLUMNS = ("target_username", "status", "owner_actor", "first_contacted")
+
+
 def _contact_values(firsts: Sequence[OutgoingLog]) -> list[Row]:
-    return [
-        {
-            "target_username": f.target,
-            "status": "contacted",
-            "owner_actor": f.actor,
-            "first_contacted": f.sent_at,
-        }
-        for f in firsts
-    ]
-
-
-def _oracle_insert_ignore(table: str, columns: Sequence[str], keys: Sequence[str]) -> str:
-    """MERGE … WHEN NOT MATCHED: Oracle's insert-if-absent, run as array DML."""
-    source = ", ".join(f":{c} AS {c}" for c in columns)
-    on = " AND ".join(f"t.{k} = s.{k}" for k in keys)
-    names = ", ".join(columns)
-    values = ", ".join(f"s.{c}" for c in columns)
-    return (
-        f"MERGE INTO {table} t USING (SELECT {source} FROM dual) s ON ({on}) "
-        f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})"
-    )
-
-
-_ORACLE_CONTACT_MERGE = """MERGE INTO prospects p
-USING (SELECT :t AS t, :a AS a, :s AS s FROM dual) x
-ON (p.target_username = x.t)
-WHEN MATCHED THEN UPDATE SET
-    p.status = CASE WHEN p.status IS NULL OR LOWER(p.status) = 'new'
-                    THEN 'contacted' ELSE p.status END,
-    p.owner_actor = CASE
-        WHEN p.first_contacted IS NULL THEN COALESCE(p.owner_actor, x.a)
-        WHEN x.s < p.first_contacted OR (x.s = p.first_contacted AND x.a < p.owner_actor)
-            THEN x.a
-        ELSE COALESCE(p.owner_actor, x.a) END,
-    p.first_contacted = CASE
-        WHEN p.first_contacted IS NULL OR x.s < p.first_contacted
-             OR (x.s = p.first_contacted AND x.a < p.owner_actor)
-            THEN x.s ELSE p.first_contacted END
-    WHERE p.status IS NULL OR LOWER(p.status) = 'new' OR p.first_contacted IS NULL
-        OR x.s < p.first_contacted OR p.owner_actor IS NULL
-        OR (x.s = p.first_contacted AND x.a < p.owner_actor)
-WHEN NOT MATCHED THEN INSERT (target_username, status, owner_actor, first_contacted)
-    VALUES (x.t, 'contacted', x.a, x.s)"""
+    return [rules_sql.contact_row(f.target, f.actor, f.sent_at) for f in firsts]
