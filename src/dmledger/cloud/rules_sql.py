@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -97,7 +98,7 @@ def contact_update(cur: Contacted, new: Contacted) -> ContactUpdate:
     )
 
 
-def contact_row(target: str, actor: str, sent_at: Any) -> dict[str, Any]:
+def contact_row(target: str, actor: str, sent_at: datetime | None) -> dict[str, Any]:
     """``domain.rules.apply_dm`` on no row: the lead as its first DM makes it."""
     return {
         "target_username": target,

@@ -55,6 +55,9 @@ def insert_ignore(
 
 def apply_contacts(conn: sa.Connection, dialect: str, firsts: Sequence[OutgoingLog]) -> None:
     """The earliest DM of each lead in a batch, applied to its prospect row."""
+    if dialect == "postgresql":
+        conn.execute(contacts_statement(dialect, firsts))  # the batch travels as arrays
+        return
     rows = _contact_values(firsts)
     if dialect == "oracle":
         conn.execute(contacts_merge(), rows)
@@ -121,7 +124,7 @@ def unnest(
 
 
 #: The columns a DM's contact writes, in ``_contact_values``'s order.
-CONTACT_COLUMNS = ("target_username", "status", "owner_actor", "first_contacted")
+CONTACT_COLUMNS = tuple(rules_sql.contact_row("", "", None))
 
 
 def _contact_values(firsts: Sequence[OutgoingLog]) -> list[Row]:
