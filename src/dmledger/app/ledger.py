@@ -119,7 +119,8 @@ class Ledger:
     def _open_cloud(self) -> CloudStore:
         url = self.settings.cloud_url
         if backend_of(url) == "oracle":
-            from dmledger.cloud.oracle import create_oracle_engine, load_wallet, oracle_target
+            from dmledger.cloud.oracle_connect import create_oracle_engine
+            from dmledger.cloud.oracle_wallet import load_wallet, oracle_target
 
             user, alias = oracle_target(url, self.settings.cloud_user, self.settings.wallet_alias)
             if not self.settings.wallet_dir:

@@ -118,12 +118,17 @@ def sync_report(r: SyncReport) -> str:
         f"leads, {r.deleted} deletions"
     )
     if r.full_resync:
-        text += f" (full resync: {r.resync_reason or 'the cache was read again'})"
+        text += f" (full resync: {escape(r.resync_reason or 'the cache was read again')})"
     if r.dropped:
         text += f"; [yellow]{r.dropped} edits dropped[/]: their lead had been deleted"
     if r.set_aside:
         text += f"; [yellow]{r.set_aside} set aside[/] (see `dmledger status`)"
     return text
+
+
+def sync_retry(error: Exception, delay: float) -> str:
+    """The line ``sync --watch`` prints when a sync failed and will be tried again."""
+    return f"[yellow]{escape(str(error))}[/] — retrying in {delay:.0f}s"
 
 
 def sync_status(s: SyncStatus) -> str:

@@ -102,7 +102,7 @@ def _watch(ledger: object, interval: float, as_json: bool) -> None:
             out.print(render.sync_report(report))
 
     def on_error(error: DmLedgerError, delay: float) -> None:
-        err.print(f"[yellow]{error}[/] — retrying in {delay:.0f}s")
+        err.print(render.sync_retry(error, delay))
 
     loop = SyncLoop(ledger.sync, interval=interval, on_report=on_report, on_error=on_error)
     out.print(f"Syncing every {interval:g}s; Ctrl-C to stop.") if not as_json else None

@@ -20,7 +20,8 @@ import sqlalchemy as sa
 
 from dmledger.cloud import ddl, pull, push, schema, upsert
 from dmledger.cloud import upgrade as upgrading
-from dmledger.cloud.engine import backend_of, redact_url, translate
+from dmledger.cloud.driver_errors import translate
+from dmledger.cloud.engine import backend_of, redact_url
 from dmledger.cloud.schema import (
     actors,
     dmledger_info,
@@ -422,7 +423,7 @@ class CloudStore:
 
 
 def open_cloud(url: str, *, password: str | None = None) -> CloudStore:
-    """A CloudStore for a sqlite or postgresql URL. Oracle: see ``dmledger.cloud.oracle``."""
+    """A CloudStore for a sqlite or postgresql URL. Oracle: ``oracle_connect.py``."""
     from dmledger.cloud.engine import create_cloud_engine
 
     backend_of(url)

@@ -32,7 +32,7 @@ from dmledger import settings as config
 from dmledger.app.ledger import Ledger
 from dmledger.cloud.engine import backend_of, redact_url
 from dmledger.cloud.grants import ROLES, ensure_login, login_name
-from dmledger.cloud.oracle import EWALLET_PEM, TNSNAMES_ORA, oracle_target
+from dmledger.cloud.oracle_wallet import EWALLET_PEM, TNSNAMES_ORA, oracle_target
 from dmledger.domain.handles import validate_actor_username
 from dmledger.domain.text import validate_name
 from dmledger.errors import CloudError, InvalidInput, PackError, Refused

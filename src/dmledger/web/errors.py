@@ -3,13 +3,14 @@
 API requests (``/api/…``) and page requests that ask for JSON get
 ``{"error": {"type": …, "message": …}}``. A page form that fails goes back to where it
 came from with the message shown at the top; a page that cannot be shown renders an
-error page. Never a stack trace: unexpected errors are logged and answered with a
-generic message.
+error page. Never a stack trace in an answer: unexpected errors are logged with their
+traceback (redacted) and answered with a generic message.
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -152,12 +153,16 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:
+    # The traceback goes to the log, through the same redaction as every message (a
+    # driver's text may hold a password); the answer only points at the log.
+    redact = request.app.state.dmledger.redact
+    trace = "".join(traceback.format_exception(error)).rstrip()
     log.error(
-        "unexpected error in %s %s: %s",
+        "unexpected error in %s %s: %s\n%s",
         request.method,
         request.url.path,
         _message(request, error),
-        exc_info=False,
+        redact(trace),
     )
     return await _respond(
         request,
