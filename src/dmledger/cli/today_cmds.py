@@ -31,14 +31,14 @@ def reply(
     st = state(ctx)
     result = st.ledger().followups.reply(handle, at=parse_utc(at) if at else None)
     if st.json:
-        emit_json({"was_contacted": result.was_contacted, "prospect": result.card.to_dict()})
+        emit_json(result.to_dict())
         return
     if not result.was_contacted:
         err.print(
-            f"Note: nobody on the team had recorded a DM to {escape(result.card.handle)}; "
+            f"Note: nobody on the team had recorded a DM to {escape(result.prospect.handle)}; "
             "the reply is recorded and the lead added."
         )
-    out.print("Reply recorded.\n" + card(result.card))
+    out.print("Reply recorded.\n" + card(result.prospect))
 
 
 def today(
@@ -60,26 +60,27 @@ def today(
     if not result.items:
         out.print(
             "Nothing due today. (Rule: follow up "
-            f"{rule.after_days} days after the last DM, at most {rule.max_followups} times.)"
+            f"{rule.follow_up_after_days} days after the last DM, "
+            f"at most {rule.max_followups} times.)"
         )
         return
     table = Table(
         "handle", "account", "due", "overdue", "since last DM", "follow-ups", "last message"
     )
     for item in result.items:
+        since = item.days_since_last_dm
         table.add_row(
-            escape(item["handle"]),
-            escape(item["owner_actor"] or "-"),
-            item["due_at"],
-            f"{item['overdue_days']} d",
-            "-" if item["days_since_last_dm"] is None else f"{item['days_since_last_dm']} d",
-            str(item["followups_sent"]),
-            escape((item["last_message"] or "")[:60]),
+            escape(item.handle),
+            escape(item.owner_actor or "-"),
+            item.due_at,
+            f"{item.overdue_days} d",
+            "-" if since is None else f"{since} d",
+            str(item.followups_sent),
+            escape((item.last_message or "")[:60]),
         )
     out.print(table)
     if result.total > len(result.items):
-        total = result.to_dict()
-        more = f"{total['total']:,}" + ("+" if total["total_capped"] else "")
+        more = f"{result.total:,}" + ("+" if result.total_capped else "")
         out.print(f"{len(result.items)} of {more} due shown: raise --limit for more.")
 
 
@@ -89,7 +90,9 @@ def rules_show(ctx: typer.Context) -> None:
     st = state(ctx)
     rule = st.ledger().followups.rule()
     if st.json:
-        emit_json({"follow_up_after_days": rule.after_days, "max_followups": rule.max_followups})
+        from dmledger.app.views import RuleView
+
+        emit_json(RuleView.of(rule).to_dict())
         return
     out.print(
         f"follow-up-after {rule.after_days}d, at most {rule.max_followups} follow-ups "
@@ -114,7 +117,9 @@ def rules_set(
     st = state(ctx)
     rule = st.ledger().followups.set_rule(days, max_followups)
     if st.json:
-        emit_json({"follow_up_after_days": rule.after_days, "max_followups": rule.max_followups})
+        from dmledger.app.views import RuleView
+
+        emit_json(RuleView.of(rule).to_dict())
         return
     out.print(f"Rule set: follow-up-after {rule.after_days}d, --max {rule.max_followups}.")
 
