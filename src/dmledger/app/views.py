@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, computed_field
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, computed_field
 
 from dmledger.domain.records import LocalLog, Prospect, SetAside
 from dmledger.domain.timeutil import format_utc
@@ -50,7 +50,7 @@ class DmView(Shape):
     """One DM: recorded on this machine, or a teammate's from the cloud."""
 
     client_log_id: str | None
-    to: str
+    to: str = Field(validation_alias=AliasChoices("to", "target"))  # a record's target
     actor: str | None
     operator: str | None
     message: str
@@ -63,16 +63,7 @@ class DmView(Shape):
 
     @classmethod
     def from_log(cls, item: LocalLog) -> DmView:
-        return cls(
-            client_log_id=item.client_log_id,
-            to=item.target,
-            actor=item.actor,
-            operator=item.operator,
-            message=item.message,
-            sent_at=format_utc(item.sent_at),
-            synced=item.synced,
-            error=item.error,
-        )
+        return cls.model_validate(item)
 
 
 class StatusCard(Shape):

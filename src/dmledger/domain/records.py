@@ -10,8 +10,9 @@ EditOp = Literal["add", "status", "notes", "append", "delete", "reply", "follow_
 
 
 @dataclass(frozen=True)
-class OutgoingLog:
-    """One queued DM, as pushed to the cloud. ``sent_at`` is UTC from the sender's clock."""
+class DmFacts:
+    """Who sent what to which lead, and when: what every record of a DM holds.
+    ``sent_at`` is UTC from the sender's clock."""
 
     client_log_id: str
     target: str
@@ -19,6 +20,12 @@ class OutgoingLog:
     operator: str
     message: str
     sent_at: datetime
+
+
+@dataclass(frozen=True)
+class OutgoingLog(DmFacts):
+    """One queued DM, as pushed to the cloud."""
+
     local_id: int = 0
     template: str | None = None  # the template the message came from
 
@@ -139,16 +146,10 @@ class Prospect(LeadFacts):
 
 
 @dataclass(frozen=True)
-class LocalLog:
+class LocalLog(DmFacts):
     """A DM as this machine recorded it."""
 
     id: int
-    client_log_id: str
-    target: str
-    actor: str
-    operator: str
-    message: str
-    sent_at: datetime
     synced: bool
     error: str | None = None
 
