@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, computed_field
@@ -26,13 +27,19 @@ from dmledger.domain.timeutil import format_utc
 if TYPE_CHECKING:
     from dmledger.domain.followups import FollowUpRule
     from dmledger.sync.engine import SyncReport
+    from dmledger.team.onboarding import JoinReport, PackReport
 
 
 def _utc_text(value: object) -> object:
     return format_utc(value) if isinstance(value, datetime) else value
 
 
+def _path_text(value: object) -> object:
+    return str(value) if isinstance(value, Path) else value
+
+
 UtcText = Annotated[str | None, BeforeValidator(_utc_text)]
+PathText = Annotated[str, BeforeValidator(_path_text)]
 Verdict = Literal["not-contacted", "contacted", "excluded"]
 
 
@@ -255,6 +262,43 @@ class Today(Shape):
     total_capped: bool = Field(description="True: more than `total` are due.")
     rule: RuleView
     items: list[TodayItem]
+
+
+class PackView(Shape):
+    """What ``team pack --json`` prints: the pack written and the database user in it."""
+
+    pack: PathText
+    user: str
+    created: bool = Field(description="False: the user existed and got a new password.")
+    backend: str
+    role: str
+    grants: int
+    wallet_files: int
+    join_command: str
+
+    @classmethod
+    def of(cls, report: PackReport, join_command: str) -> PackView:
+        return cls.model_validate(
+            vars(report) | {"pack": report.path, "join_command": join_command}
+        )
+
+
+class JoinView(Shape):
+    """What ``join --json`` prints: the home installed, and what its first sync pulled."""
+
+    home: PathText
+    operator: str
+    actor: str | None
+    cloud: str
+    role: str
+    password_kept_in: str | None
+    wallet_dir: PathText | None
+    rejoined: bool
+    pulled: int
+
+    @classmethod
+    def of(cls, report: JoinReport) -> JoinView:
+        return cls.model_validate(vars(report) | {"pulled": report.sync.pulled})
 
 
 @dataclass
