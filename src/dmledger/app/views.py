@@ -46,7 +46,10 @@ Verdict = Literal["not-contacted", "contacted", "excluded"]
 class Shape(BaseModel):
     """An output model: read-only, built from the ledger's records by attribute."""
 
-    model_config = ConfigDict(frozen=True, from_attributes=True)
+    # Every field is in every answer, defaults included: the OpenAPI document says so.
+    model_config = ConfigDict(
+        frozen=True, from_attributes=True, json_schema_serialization_defaults_required=True
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON data every interface emits for this shape."""
