@@ -87,7 +87,7 @@ def test_rules_and_templates_reach_every_home_and_follow_up_dates_sync(team: Tea
     assert (bob.followups.rule().after_days, bob.followups.rule().max_followups) == (5, 1)
     assert [t.name for t in bob.templates.list()] == ["nudge"]
     due = bob.followups.today().items
-    assert [(i.handle, i.due_at) for i in due] == [("lead.y", "2026-03-06T09:00:00.000000Z")]
+    assert [(i["handle"], i["due_at"]) for i in due] == [("lead.y", "2026-03-06T09:00:00.000000Z")]
     # Bob snoozes it; Ann sees the date; Ann's follow-up DM clears it, and with --max 1
     # the lead is not due again.
     bob.followups.set_follow_up("lead.y", "2026-03-10")

@@ -9,8 +9,9 @@ computed from the local cache, so Today works offline.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dmledger.cloud import followups as cloud_followups
 from dmledger.domain.followups import (
@@ -31,12 +32,34 @@ from dmledger.local.effects import apply_edit_to_cache
 from dmledger.local.followups import COUNT_CAP
 from dmledger.local.store import iso
 
-from .views import ReplyResult, RuleView, Today, TodayItem
+from .views import ReplyResult
 
 if TYPE_CHECKING:
     from .ledger import Ledger
 
 TODAY_LIMIT_MAX = 1000
+
+
+@dataclass(frozen=True)
+class Today:
+    """The leads due for a follow-up now, most overdue first."""
+
+    now: datetime
+    items: list[dict[str, Any]]
+    total: int
+    rule: FollowUpRule
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "now": format_utc(self.now),
+            "total": min(self.total, COUNT_CAP),
+            "total_capped": self.total > COUNT_CAP,  # more are due than `total` says
+            "rule": {
+                "follow_up_after_days": self.rule.after_days,
+                "max_followups": self.rule.max_followups,
+            },
+            "items": self.items,
+        }
 
 
 class FollowUps:
@@ -116,29 +139,23 @@ class FollowUps:
             p = lead.prospect
             state = FollowUpState(p.status, p.last_dm_at, p.dm_count, p.last_reply_at)
             items.append(
-                TodayItem(
-                    handle=p.handle,
-                    status=p.status,
-                    owner_actor=p.owner_actor,
-                    owner_operator=p.owner_operator,
-                    due_at=format_utc(lead.due_at),
-                    overdue_days=max(0, (now - lead.due_at) // timedelta(days=1)),
-                    followups_sent=followups_sent(state),
-                    last_dm_at=format_utc(p.last_dm_at),
-                    days_since_last_dm=None
+                {
+                    "handle": p.handle,
+                    "status": p.status,
+                    "owner_actor": p.owner_actor,
+                    "owner_operator": p.owner_operator,
+                    "due_at": format_utc(lead.due_at),
+                    "overdue_days": max(0, (now - lead.due_at) // timedelta(days=1)),
+                    "followups_sent": followups_sent(state),
+                    "last_dm_at": format_utc(p.last_dm_at),
+                    "days_since_last_dm": None
                     if p.last_dm_at is None
                     else max(0, (now - p.last_dm_at) // timedelta(days=1)),
-                    last_message=lead.last_message,
-                    set_by_hand=p.follow_up_at is not None,
-                )
+                    "last_message": lead.last_message,
+                    "set_by_hand": p.follow_up_at is not None,
+                }
             )
-        return Today(
-            now=format_utc(now),
-            total=min(total, COUNT_CAP),
-            total_capped=total > COUNT_CAP,  # more are due than `total` says
-            rule=RuleView.of(rule),
-            items=items,
-        )
+        return Today(now, items, total, rule)
 
     # -- the team's rule --------------------------------------------------------------
 

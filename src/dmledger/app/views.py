@@ -1,7 +1,7 @@
 """The output shapes every interface emits: one pydantic model per shape.
 
 A status card, a lead, a DM, the sync status and a sync's report, a recorded DM or
-reply, the Today list and the follow-up rule each exist once, here. The CLI's
+reply, the follow-up rule and the pack and join reports each exist once, here. The CLI's
 ``--json`` (``to_dict()``), the JSON API's ``response_model`` (and so its OpenAPI
 document), the native host's replies and the page templates all use these models, so
 a field added or renamed here changes every interface at once. The records below
@@ -230,7 +230,7 @@ class SyncReportView(Shape):
 
 
 class RuleView(Shape):
-    """The team's follow-up rule: ``rules show|set --json`` and Today's ``rule``."""
+    """The team's follow-up rule: ``rules show|set --json``."""
 
     follow_up_after_days: int
     max_followups: int
@@ -238,33 +238,6 @@ class RuleView(Shape):
     @classmethod
     def of(cls, rule: FollowUpRule) -> RuleView:
         return cls(follow_up_after_days=rule.after_days, max_followups=rule.max_followups)
-
-
-class TodayItem(Shape):
-    """One lead due for a follow-up."""
-
-    handle: str
-    status: str
-    owner_actor: str | None
-    owner_operator: str | None
-    due_at: UtcText
-    overdue_days: int
-    followups_sent: int
-    last_dm_at: UtcText
-    days_since_last_dm: int | None
-    last_message: str | None
-    set_by_hand: bool
-
-
-class Today(Shape):
-    """The follow-ups due now, most overdue first: ``today --json``, ``GET
-    /api/v1/today`` and the Today page (from the local store)."""
-
-    now: UtcText
-    total: int = Field(description="How many are due, counted up to 10,000.")
-    total_capped: bool = Field(description="True: more than `total` are due.")
-    rule: RuleView
-    items: list[TodayItem]
 
 
 class PackView(Shape):

@@ -60,27 +60,26 @@ def today(
     if not result.items:
         out.print(
             "Nothing due today. (Rule: follow up "
-            f"{rule.follow_up_after_days} days after the last DM, "
-            f"at most {rule.max_followups} times.)"
+            f"{rule.after_days} days after the last DM, at most {rule.max_followups} times.)"
         )
         return
     table = Table(
         "handle", "account", "due", "overdue", "since last DM", "follow-ups", "last message"
     )
     for item in result.items:
-        since = item.days_since_last_dm
         table.add_row(
-            escape(item.handle),
-            escape(item.owner_actor or "-"),
-            item.due_at,
-            f"{item.overdue_days} d",
-            "-" if since is None else f"{since} d",
-            str(item.followups_sent),
-            escape((item.last_message or "")[:60]),
+            escape(item["handle"]),
+            escape(item["owner_actor"] or "-"),
+            item["due_at"],
+            f"{item['overdue_days']} d",
+            "-" if item["days_since_last_dm"] is None else f"{item['days_since_last_dm']} d",
+            str(item["followups_sent"]),
+            escape((item["last_message"] or "")[:60]),
         )
     out.print(table)
     if result.total > len(result.items):
-        more = f"{result.total:,}" + ("+" if result.total_capped else "")
+        total = result.to_dict()
+        more = f"{total['total']:,}" + ("+" if total["total_capped"] else "")
         out.print(f"{len(result.items)} of {more} due shown: raise --limit for more.")
 
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response
 
-from dmledger.app.views import LeadView, RecordedDm, ReplyResult, StatusCard, Today
+from dmledger.app.views import LeadView, RecordedDm, ReplyResult, StatusCard
 from dmledger.errors import InvalidInput
 from dmledger.local.store import ProspectFilter
 
@@ -27,6 +27,7 @@ from .schemas import (
     ReplyIn,
     SyncOut,
     SyncRequested,
+    TodayOut,
 )
 from .security import require_token
 from .state import WebState, web_state
@@ -210,15 +211,16 @@ def post_reply(body: ReplyIn, state: State) -> ReplyResult:
     return result
 
 
-@router.get("/today", response_model=Today, summary="Follow-ups due now", tags=["follow-ups"])
+@router.get("/today", response_model=TodayOut, summary="Follow-ups due now", tags=["follow-ups"])
 def get_today(
     state: State,
     actor: Annotated[str | None, Query(max_length=100)] = None,
     operator: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-) -> Today:
+) -> TodayOut:
     """The same list as ``dmledger today --json``, from the local store (works offline)."""
-    return state.ledger.followups.today(actor=actor, operator=operator, limit=limit)
+    result = state.ledger.followups.today(actor=actor, operator=operator, limit=limit)
+    return TodayOut.model_validate(result.to_dict())
 
 
 def sync_out(state: WebState) -> SyncOut:

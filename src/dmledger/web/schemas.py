@@ -1,8 +1,10 @@
 """The JSON API's request bodies and the answers only the API gives.
 
-Every shape the CLI's ``--json`` emits too (the card, a lead, a DM, the sync status,
-Today) is the one model in ``dmledger.app.views``, used here as is, so the two cannot
-drift apart. Times are ISO 8601 strings in UTC with a trailing ``Z``.
+Every shape the CLI's ``--json`` emits too (the card, a lead, a DM, the sync status) is
+the one model in ``dmledger.app.views``, used here as is, so the two cannot drift apart.
+Today is the exception: ``dmledger today`` builds its list without pydantic (start-up
+time), so ``TodayOut`` declares that shape for the API; a test checks the two agree.
+Times are ISO 8601 strings in UTC with a trailing ``Z``.
 """
 
 from __future__ import annotations
@@ -82,3 +84,27 @@ class ReplyIn(BaseModel):
     replied_at: datetime | None = Field(
         default=None, description="When they answered (UTC if no offset; default now)."
     )
+
+
+class TodayItemOut(BaseModel):
+    handle: str
+    status: str
+    owner_actor: str | None
+    owner_operator: str | None
+    due_at: str
+    overdue_days: int
+    followups_sent: int
+    last_dm_at: str | None
+    days_since_last_dm: int | None
+    last_message: str | None
+    set_by_hand: bool
+
+
+class TodayOut(BaseModel):
+    """The follow-ups due now, most overdue first (from the local store)."""
+
+    now: str
+    total: int = Field(description="How many are due, counted up to 10,000.")
+    total_capped: bool = Field(description="True: more than `total` are due.")
+    rule: dict[str, int]
+    items: list[TodayItemOut]
