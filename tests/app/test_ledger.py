@@ -52,7 +52,7 @@ def test_logging_first_dm_sets_contacted_first_contacted_and_owner_actor(ledger:
         "Sarah",
     )
     assert card.first_contacted == "2026-03-01T09:00:00.000000Z"
-    assert [r["message"] for r in card.recent_logs] == ["hi 👋"]
+    assert [r.message for r in card.recent_logs] == ["hi 👋"]
     assert card.pending_sync is True
 
 
@@ -180,7 +180,7 @@ def test_a_message_that_cannot_be_recorded_is_refused(
 def test_a_long_message_is_kept_whole_locally(ledger: Ledger) -> None:
     message = "👋" * 5000
     _, card, _ = ledger.log_dm("foo.bar", message)
-    assert card.recent_logs[0]["message"] == message
+    assert card.recent_logs[0].message == message
 
 
 def test_a_client_log_id_must_be_short_and_plain(ledger: Ledger) -> None:

@@ -120,7 +120,17 @@ def test_team_pack_says_what_the_teammate_runs_and_never_prints_the_password(
         "postgresql",
     )
     assert "password was reset" not in again.stdout  # JSON only on stdout
-    assert set(report) >= {"pack", "role", "grants", "join_command"}
+    assert list(report) == [
+        "pack",
+        "user",
+        "created",
+        "backend",
+        "role",
+        "grants",
+        "wallet_files",
+        "join_command",
+    ]
+    assert report["pack"] == str(tmp_path / "q.dmlpack")
 
 
 def test_team_pack_asks_for_the_passphrase_twice_without_echoing_it(
@@ -198,4 +208,16 @@ def test_join_json_reports_where_the_password_went(tmp_path: Path, pack_file: Pa
     report = json.loads(result.stdout)
     assert report["password_kept_in"] == "file"
     assert report["operator"] == "Nadia" and report["pulled"] >= 1
+    assert list(report) == [
+        "home",
+        "operator",
+        "actor",
+        "cloud",
+        "role",
+        "password_kept_in",
+        "wallet_dir",
+        "rejoined",
+        "pulled",
+    ]
+    assert report["home"] == str(tmp_path / "mate")
     assert "password" not in (tmp_path / "mate" / "config.toml").read_text()

@@ -34,7 +34,7 @@ def cloud_rows(home: Path, handle: str) -> list[tuple[str, str]]:
 def local_logs(browser: Browser, handle: str) -> list[dict[str, Any]]:
     ledger = browser.ledger()
     try:
-        return ledger.card(handle).recent_logs
+        return [log.to_dict() for log in ledger.card(handle).recent_logs]
     finally:
         ledger.close()
 

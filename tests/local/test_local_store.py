@@ -202,13 +202,18 @@ def test_keyset_pages_cover_every_lead_once_in_handle_order(store: LocalStore) -
 
 def test_leads_filter_by_owner_and_first_contact_dates(store: LocalStore) -> None:
     with store.transaction() as conn:
-        store.put_prospect(conn, Prospect("a.lead", "contacted", "sarah.sells", "Sarah", None, T0))
-        store.put_prospect(
-            conn,
-            Prospect(
-                "b.lead", "contacted", "marcus.closes", "Marcus", None, T0 + timedelta(days=2)
-            ),
-        )
+        for handle, actor, operator, first in (
+            ("a.lead", "sarah.sells", "Sarah", T0),
+            ("b.lead", "marcus.closes", "Marcus", T0 + timedelta(days=2)),
+        ):
+            lead = Prospect(
+                handle,
+                "contacted",
+                owner_actor=actor,
+                owner_operator=operator,
+                first_contacted=first,
+            )
+            store.put_prospect(conn, lead)
     with store.reading() as conn:
 
         def listed(where: ProspectFilter) -> list[str]:

@@ -147,7 +147,7 @@ def test_a_dm_logged_after_deleting_its_lead_offline_is_kept(team: Team) -> None
     assert set(cloud_log_ids(team.cloud)) == {item.client_log_id}
     card = ann.card("second.chance")
     assert card.known and card.notes is None and card.status == "contacted"
-    assert [log["message"] for log in card.recent_logs] == ["trying again"]
+    assert [log.message for log in card.recent_logs] == ["trying again"]
     assert_cache_equals_cloud(ann, team.cloud)
 
 

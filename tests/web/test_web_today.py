@@ -34,7 +34,7 @@ def test_today_lists_a_due_lead_and_logging_the_follow_up_clears_it(
     assert "Follow-up to late.lead" in flash_of(client, done)
     assert 'data-handle="late.lead"' not in client.get("/today").text
     p = ledger.card("late.lead")
-    assert p.recent_logs[0]["message"] == "just checking in"
+    assert p.recent_logs[0].message == "just checking in"
 
 
 def test_logging_from_a_template_snoozing_and_replying(client: TestClient, ledger: Ledger) -> None:
@@ -44,7 +44,7 @@ def test_logging_from_a_template_snoozing_and_replying(client: TestClient, ledge
     page = client.get("/today")
     assert '<option value="nudge">' in page.text
     post_form(client, "/lead/a.lead/followup", {"template": "nudge"}, page="/today")
-    assert ledger.card("a.lead").recent_logs[0]["message"] == "hey a.lead!"
+    assert ledger.card("a.lead").recent_logs[0].message == "hey a.lead!"
     snoozed = post_form(client, "/lead/b.lead/snooze", {"days": "1d"}, page="/today")
     assert "snoozed" in flash_of(client, snoozed)
     replied = post_form(client, "/lead/c.lead/reply", {"next": "/today"}, page="/today")

@@ -1,7 +1,6 @@
-"""Use cases shared by every interface, behind one object: ``Ledger``."""
+"""Use cases shared by every interface, behind one object: ``Ledger``
+(``dmledger.app.ledger``); the output shapes they return are in ``views``.
 
-from __future__ import annotations
-
-from dmledger.app.ledger import Ledger
-
-__all__ = ["Ledger"]
+Nothing is imported here, so importing one module of ``app`` (``views``) does not
+load the Ledger and everything below it.
+"""

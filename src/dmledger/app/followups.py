@@ -32,18 +32,12 @@ from dmledger.local.effects import apply_edit_to_cache
 from dmledger.local.followups import COUNT_CAP
 from dmledger.local.store import iso
 
-from .views import StatusCard
+from .views import ReplyResult
 
 if TYPE_CHECKING:
     from .ledger import Ledger
 
 TODAY_LIMIT_MAX = 1000
-
-
-@dataclass(frozen=True)
-class ReplyResult:
-    card: StatusCard
-    was_contacted: bool  # False: nobody had recorded a DM to the lead (accepted anyway)
 
 
 @dataclass(frozen=True)
@@ -97,7 +91,7 @@ class FollowUps:
             reply_id = str(uuid.uuid4())
             self.local.enqueue_edit(conn, "reply", handle, at=when, ref=reply_id)
             apply_edit_to_cache(self.local, conn, Edit(0, "reply", handle, at=when, ref=reply_id))
-        return ReplyResult(self.ledger.card(handle), was_contacted)
+        return ReplyResult(was_contacted=was_contacted, prospect=self.ledger.card(handle))
 
     # -- follow-up dates --------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from dmledger.domain.text import clean_text as _clean_text
 from dmledger.domain.timeutil import Clock, utcnow
 from dmledger.errors import ConfigError, InvalidInput, NotFound, Refused
 from dmledger.local.effects import apply_dm_to_cache
-from dmledger.local.store import LocalStore, ProspectFilter, iso
+from dmledger.local.store import LocalStore, ProspectFilter
 from dmledger.sync.engine import CLOUD_ID_KEY, Progress, SyncEngine, SyncReport, clock_offset
 from dmledger.sync.gateway import StoreGateway
 
@@ -538,4 +538,4 @@ def _z(text: str | None) -> str | None:
     return None if text is None else text + "Z"
 
 
-__all__ = ["Ledger", "iso"]
+__all__ = ["Ledger"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +18,10 @@ from dmledger.domain.handles import normalize_handle
 from dmledger.domain.timeutil import format_utc
 from dmledger.errors import CloudError, CloudUnavailable, ConfigError
 
+from .views import DmView, StatusCard
+
 if TYPE_CHECKING:
     from .ledger import Ledger
-    from .views import StatusCard
 
 log = logging.getLogger(__name__)
 
@@ -29,26 +30,12 @@ TIMELINE_LIMIT = 200
 TEAM_TIMEOUT_S = 3.0
 
 
-@dataclass(frozen=True)
-class TimelineEntry:
-    """One DM on the timeline. ``sent_at`` is ISO 8601 UTC with a trailing Z."""
-
-    client_log_id: str | None
-    actor: str | None
-    operator: str | None
-    message: str
-    sent_at: str | None
-    local: bool  # recorded on this machine
-    synced: bool  # known to the cloud
-    error: str | None = None  # why the cloud refused it (set aside)
-
-
 @dataclass
 class Timeline:
     """Newest first. ``cloud_error`` says why the team's half is missing, if it is."""
 
     handle: str
-    entries: list[TimelineEntry] = field(default_factory=list)
+    entries: list[DmView] = field(default_factory=list)
     cloud_included: bool = False
     cloud_error: str | None = None
 
@@ -64,18 +51,8 @@ def lead_timeline(
     handle = normalize_handle(raw_handle)
     card = ledger.card(handle, recent=limit)
     timeline = Timeline(handle)
-    by_id: dict[str, TimelineEntry] = {}
-    for item in card.recent_logs:
-        entry = TimelineEntry(
-            client_log_id=item["client_log_id"],
-            actor=item["actor"],
-            operator=item["operator"],
-            message=item["message"],
-            sent_at=item["sent_at"],
-            local=True,
-            synced=bool(item["synced"]),
-            error=item["error"],
-        )
+    by_id: dict[str, DmView] = {}
+    for entry in card.recent_logs:
         by_id[entry.client_log_id or ""] = entry
         timeline.entries.append(entry)
     if include_cloud:
@@ -93,29 +70,20 @@ def lead_timeline(
     return timeline
 
 
-def _merge_cloud_row(
-    timeline: Timeline, by_id: dict[str, TimelineEntry], row: dict[str, Any]
-) -> None:
+def _merge_cloud_row(timeline: Timeline, by_id: dict[str, DmView], row: dict[str, Any]) -> None:
     key = row.get("client_log_id")
     if key and key in by_id:
         mine = by_id[key]
         if not mine.synced:
             # The cloud has it even if this machine has not heard back yet.
             index = timeline.entries.index(mine)
-            timeline.entries[index] = TimelineEntry(
-                mine.client_log_id,
-                mine.actor,
-                mine.operator,
-                mine.message,
-                mine.sent_at,
-                local=True,
-                synced=True,
-            )
+            timeline.entries[index] = mine.model_copy(update={"synced": True, "error": None})
         return
     sent = row.get("created_at")
     timeline.entries.append(
-        TimelineEntry(
+        DmView(
             client_log_id=key,
+            to=timeline.handle,
             actor=row.get("actor_username"),
             operator=row.get("operator_name"),
             message=str(row.get("message_text") or ""),
@@ -159,26 +127,14 @@ def with_team_dms(ledger: Ledger, card: StatusCard, limit: int) -> StatusCard:
     """
     timeline = lead_timeline(ledger, card.handle, limit=limit)
     if not timeline.cloud_included:
-        return replace(card, team_dms="unavailable", team_error=timeline.cloud_error)
-    return replace(
-        card,
-        # A teammate's DM the last sync has not brought here yet still means "contacted".
-        contacted=card.contacted or bool(timeline.entries),
-        recent_logs=[entry_view(card.handle, entry) for entry in timeline.entries],
-        team_dms="included",
+        return card.model_copy(
+            update={"team_dms": "unavailable", "team_error": timeline.cloud_error}
+        )
+    return card.model_copy(
+        update={
+            # A teammate's DM the last sync has not brought here yet still means "contacted".
+            "contacted": card.contacted or bool(timeline.entries),
+            "recent_logs": timeline.entries,
+            "team_dms": "included",
+        }
     )
-
-
-def entry_view(handle: str, entry: TimelineEntry) -> dict[str, Any]:
-    """A timeline entry in the shape of the card's ``recent_logs`` (``views.log_view``)."""
-    return {
-        "client_log_id": entry.client_log_id,
-        "to": handle,
-        "actor": entry.actor,
-        "operator": entry.operator,
-        "message": entry.message,
-        "sent_at": entry.sent_at,
-        "synced": entry.synced,
-        "error": entry.error,
-        "local": entry.local,
-    }

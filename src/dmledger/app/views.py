@@ -1,38 +1,110 @@
-"""What the use cases return to interfaces: plain data, ready for JSON."""
+"""The output shapes every interface emits: one pydantic model per shape.
+
+A status card, a lead, a DM, the sync status and a sync's report, a recorded DM or
+reply, the follow-up rule and the pack and join reports each exist once, here. The CLI's
+``--json`` (``to_dict()``), the JSON API's ``response_model`` (and so its OpenAPI
+document), the native host's replies and the page templates all use these models, so
+a field added or renamed here changes every interface at once. The records below
+them (``domain/records.py``) are what the stores hold; these are what people and
+scripts see.
+
+Times are ISO 8601 strings in UTC with a trailing ``Z`` (a ``datetime`` given to a
+time field is written so).
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, computed_field
 
 from dmledger.domain.records import LocalLog, Prospect, SetAside
 from dmledger.domain.timeutil import format_utc
 
+if TYPE_CHECKING:
+    from dmledger.domain.followups import FollowUpRule
+    from dmledger.sync.engine import SyncReport
+    from dmledger.team.onboarding import JoinReport, PackReport
 
-@dataclass(frozen=True)
-class StatusCard:
-    """The answer to "has anyone on my team messaged this person, and where do they stand?"."""
+
+def _utc_text(value: object) -> object:
+    return format_utc(value) if isinstance(value, datetime) else value
+
+
+def _path_text(value: object) -> object:
+    return str(value) if isinstance(value, Path) else value
+
+
+UtcText = Annotated[str | None, BeforeValidator(_utc_text)]
+PathText = Annotated[str, BeforeValidator(_path_text)]
+Verdict = Literal["not-contacted", "contacted", "excluded"]
+
+
+class Shape(BaseModel):
+    """An output model: read-only, built from the ledger's records by attribute."""
+
+    # Every field is in every answer, defaults included: the OpenAPI document says so.
+    model_config = ConfigDict(
+        frozen=True, from_attributes=True, json_schema_serialization_defaults_required=True
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON data every interface emits for this shape."""
+        return self.model_dump(mode="json")
+
+
+class DmView(Shape):
+    """One DM: recorded on this machine, or a teammate's from the cloud."""
+
+    client_log_id: str | None
+    to: str = Field(validation_alias=AliasChoices("to", "target"))  # a record's target
+    actor: str | None
+    operator: str | None
+    message: str
+    sent_at: UtcText
+    synced: bool = Field(description="True once the cloud has it.")
+    error: str | None = Field(
+        default=None, description="Why the cloud refused it (set aside), if it did."
+    )
+    local: bool = Field(default=True, description="Recorded on this machine (else a teammate's).")
+
+    @classmethod
+    def from_log(cls, item: LocalLog) -> DmView:
+        return cls.model_validate(item)
+
+
+class StatusCard(Shape):
+    """The status card: has anyone on the team messaged this person, and where do they
+    stand? ``prospect show --json``, the API's card and the extension's card."""
 
     handle: str
-    known: bool
+    known: bool = Field(description="False when nobody on the team has recorded the lead.")
     status: str
     contacted: bool
-    owner_actor: str | None
-    owner_operator: str | None
-    first_contacted: str | None
-    last_updated: str | None
-    notes: str | None
-    recent_logs: list[dict[str, Any]]
-    pending_sync: bool = False
-    # The notes a teammate's replace overwrote without having seen them (None: none).
-    notes_replaced: str | None = None
-    # What sync could not apply for this lead, e.g. an edit dropped because a teammate
-    # had deleted the lead; each a sentence for the writer.
-    notices: list[str] = field(default_factory=list)
-    # Whether ``recent_logs`` holds the team's DMs from the cloud besides this machine's:
-    # "included", "unavailable" (the cloud did not answer: see team_error) or "not asked"
-    # (a local-only card, e.g. the instant API check).
-    team_dms: str = "not asked"
+    owner_actor: str | None = None
+    owner_operator: str | None = None
+    first_contacted: UtcText = None
+    last_updated: UtcText = None
+    notes: str | None = None
+    recent_logs: list[DmView] = Field(default_factory=list)
+    pending_sync: bool = Field(default=False, description="Local changes wait for sync.")
+    notes_replaced: str | None = Field(
+        default=None,
+        description="Notes a teammate's replace overwrote without having seen them.",
+    )
+    notices: list[str] = Field(
+        default_factory=list,
+        description="What sync could not apply here, e.g. an edit dropped after a deletion.",
+    )
+    team_dms: Literal["included", "unavailable", "not asked"] = Field(
+        default="not asked",
+        description='"included": recent_logs has the team\'s DMs from the cloud; '
+        '"unavailable": the cloud did not answer (team_error says why); '
+        '"not asked": this machine\'s DMs only.',
+    )
     team_error: str | None = None
 
     @classmethod
@@ -47,7 +119,12 @@ class StatusCard:
         said = list(notices or [])
         if prospect is None:
             return cls(
-                handle, False, "new", False, None, None, None, None, None, [], pending, None, said
+                handle=handle,
+                known=False,
+                status="new",
+                contacted=False,
+                pending_sync=pending,
+                notices=said,
             )
         if prospect.notes_replaced is not None:
             said.insert(
@@ -65,53 +142,139 @@ class StatusCard:
             first_contacted=format_utc(prospect.first_contacted),
             last_updated=format_utc(prospect.last_updated),
             notes=prospect.notes,
-            recent_logs=[log_view(item) for item in logs],
+            recent_logs=[DmView.from_log(item) for item in logs],
             pending_sync=pending,
             notes_replaced=prospect.notes_replaced,
             notices=said,
         )
 
+    # mypy cannot type a decorator over @property; pydantic documents this ignore.
+    @computed_field(  # type: ignore[prop-decorator]
+        description="What the card leads with: excluded (do not contact), contacted "
+        "(someone on the team has), or not-contacted."
+    )
     @property
-    def verdict(self) -> str:
-        """The one answer the card leads with: ``excluded`` (do not contact),
-        ``contacted`` (someone on the team has), or ``not-contacted``."""
+    def verdict(self) -> Verdict:
+        """The one answer every interface leads with (the Check page, the extension)."""
         if self.status == "excluded":
             return "excluded"
         if self.known and self.contacted:
             return "contacted"
         return "not-contacted"
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+
+class LeadView(Shape):
+    """A lead in a list: ``prospect list --json``, ``prospect add|set --json``, the API's
+    pages of leads and the Leads page's rows."""
+
+    handle: str
+    status: str
+    owner_actor: str | None
+    owner_operator: str | None
+    notes: str | None
+    first_contacted: UtcText
+    last_updated: UtcText
+    last_dm_at: UtcText = Field(description="The team's last DM to the lead.")
+    last_reply_at: UtcText = Field(description="When the lead last answered.")
+    follow_up_at: UtcText = Field(description="The next follow-up, when set by hand.")
+
+    @classmethod
+    def of(cls, prospect: Prospect) -> LeadView:
+        return cls.model_validate(prospect)
 
 
-def log_view(item: LocalLog) -> dict[str, Any]:
-    return {
-        "client_log_id": item.client_log_id,
-        "to": item.target,
-        "actor": item.actor,
-        "operator": item.operator,
-        "message": item.message,
-        "sent_at": format_utc(item.sent_at),
-        "synced": item.synced,
-        "error": item.error,
-        "local": True,
-    }
+class RecordedDm(Shape):
+    """The answer to logging a DM: ``log --json`` and ``POST /api/v1/outreach``."""
+
+    client_log_id: str
+    created: bool = Field(description="False when this client_log_id was already recorded.")
+    prospect: StatusCard
 
 
-def prospect_view(p: Prospect) -> dict[str, Any]:
-    return {
-        "handle": p.handle,
-        "status": p.status,
-        "owner_actor": p.owner_actor,
-        "owner_operator": p.owner_operator,
-        "notes": p.notes,
-        "first_contacted": format_utc(p.first_contacted),
-        "last_updated": format_utc(p.last_updated),
-        "last_dm_at": format_utc(p.last_dm_at),
-        "last_reply_at": format_utc(p.last_reply_at),
-        "follow_up_at": format_utc(p.follow_up_at),
-    }
+class ReplyResult(Shape):
+    """The answer to recording a reply: ``reply --json`` and ``POST /api/v1/replies``."""
+
+    was_contacted: bool = Field(description="False: nobody had recorded a DM to the lead.")
+    prospect: StatusCard
+
+
+class SyncStatus(Shape):
+    """The local queue and the last sync: ``status --json`` and ``GET /api/v1/sync``."""
+
+    pending_logs: int
+    pending_changes: int
+    set_aside: list[SetAside]
+    last_sync_at: UtcText
+    last_attempt_at: UtcText
+    last_error: str | None
+    cloud_reachable: bool | None = Field(description="None: not probed by this call.")
+    cloud: str
+
+
+class SyncReportView(Shape):
+    """What one sync moved: ``sync --json`` (and each line of ``sync --watch --json``)."""
+
+    pushed_logs: int
+    pushed_edits: int
+    pulled: int
+    deleted: int
+    set_aside: int
+    full_resync: bool
+    resync_reason: str | None
+    dropped: int = Field(description="Edits the cloud dropped: their lead had been deleted.")
+    errors: list[str]
+
+    @classmethod
+    def of(cls, report: SyncReport) -> SyncReportView:
+        return cls.model_validate(report)
+
+
+class RuleView(Shape):
+    """The team's follow-up rule: ``rules show|set --json``."""
+
+    follow_up_after_days: int
+    max_followups: int
+
+    @classmethod
+    def of(cls, rule: FollowUpRule) -> RuleView:
+        return cls(follow_up_after_days=rule.after_days, max_followups=rule.max_followups)
+
+
+class PackView(Shape):
+    """What ``team pack --json`` prints: the pack written and the database user in it."""
+
+    pack: PathText
+    user: str
+    created: bool = Field(description="False: the user existed and got a new password.")
+    backend: str
+    role: str
+    grants: int
+    wallet_files: int
+    join_command: str
+
+    @classmethod
+    def of(cls, report: PackReport, join_command: str) -> PackView:
+        return cls.model_validate(
+            vars(report) | {"pack": report.path, "join_command": join_command}
+        )
+
+
+class JoinView(Shape):
+    """What ``join --json`` prints: the home installed, and what its first sync pulled."""
+
+    home: PathText
+    operator: str
+    actor: str | None
+    cloud: str
+    role: str
+    password_kept_in: str | None
+    wallet_dir: PathText | None
+    rejoined: bool
+    pulled: int
+
+    @classmethod
+    def of(cls, report: JoinReport) -> JoinView:
+        return cls.model_validate(vars(report) | {"pulled": report.sync.pulled})
 
 
 @dataclass
@@ -161,20 +324,3 @@ class ImportReport:
         if self.actors_added:
             text += f"; accounts registered: {', '.join(self.actors_added)}"
         return text
-
-
-@dataclass(frozen=True)
-class SyncStatus:
-    pending_logs: int
-    pending_changes: int
-    set_aside: list[SetAside]
-    last_sync_at: str | None
-    last_attempt_at: str | None
-    last_error: str | None
-    cloud_reachable: bool | None
-    cloud: str
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["set_aside"] = [asdict(item) for item in self.set_aside]
-        return data

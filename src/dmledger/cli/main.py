@@ -263,9 +263,10 @@ def log(
             to, message or "", actor=actor, at=when, force=force, client_log_id=client_log_id
         )
     if st.json:
-        emit_json(
-            {"client_log_id": item.client_log_id, "created": created, "prospect": after.to_dict()}
-        )
+        from dmledger.app.views import RecordedDm
+
+        recorded = RecordedDm(client_log_id=item.client_log_id, created=created, prospect=after)
+        emit_json(recorded.to_dict())
         return
     out.print(("Recorded." if created else "Already recorded (same id).") + "\n" + card(after))
 

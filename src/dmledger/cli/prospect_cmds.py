@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dmledger.app.views import prospect_view
+from dmledger.app.views import LeadView
 from dmledger.cli import render
 from dmledger.cli.render import escape
 from dmledger.cli.state import emit_json, out, progress_bar, state
@@ -31,7 +31,7 @@ def add(
     st = state(ctx)
     prospect = st.ledger().add_prospect(handle, status=status, notes=notes)
     if st.json:
-        emit_json(prospect_view(prospect))
+        emit_json(LeadView.of(prospect).to_dict())
     else:
         out.print(f"Added {escape(prospect.handle)} ({prospect.status}).")
 
@@ -94,7 +94,7 @@ def set_(
             "nothing to change: give --status, --notes, --append-note, --follow-up or --snooze"
         )
     if st.json:
-        emit_json(prospect_view(prospect))
+        emit_json(LeadView.of(prospect).to_dict())
     else:
         due = format_utc(prospect.follow_up_at)
         out.print(
@@ -129,7 +129,7 @@ def list_(
         _filter(status, owner, search, operator), after=after, limit=limit
     )
     if st.json:
-        emit_json([prospect_view(p) for p in rows])
+        emit_json([LeadView.of(p).to_dict() for p in rows])
     elif rows:
         out.print(render.prospects(rows, out.width))
     else:

@@ -60,12 +60,12 @@ def card(c: StatusCard) -> str:
     if c.notes_replaced:
         lines.append("replaced notes: " + escape(c.notes_replaced))
     for item in c.recent_logs:
-        mark = "" if item["synced"] else " [dim](not synced yet)[/]"
-        sender = escape(item["actor"] or "unknown account")
-        if not item.get("local", True) and item.get("operator"):
-            sender += f" [dim]({escape(item['operator'])})[/]"
-        when = human_time(item["sent_at"])
-        lines.append(f"  {when}  {sender}: {escape(item['message'][:80])}{mark}")
+        mark = "" if item.synced else " [dim](not synced yet)[/]"
+        sender = escape(item.actor or "unknown account")
+        if not item.local and item.operator:
+            sender += f" [dim]({escape(item.operator)})[/]"
+        when = human_time(item.sent_at)
+        lines.append(f"  {when}  {sender}: {escape(item.message[:80])}{mark}")
     if c.team_dms == "unavailable":
         lines.append(
             "[yellow]this machine's DMs only[/]: the team's could not be fetched"

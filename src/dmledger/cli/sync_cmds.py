@@ -54,19 +54,9 @@ def register(root: typer.Typer) -> None:
                     progress=lambda done, total: bar.update(task, completed=done, total=total)
                 )
         if st.json:
-            emit_json(
-                {
-                    "pushed_logs": report.pushed_logs,
-                    "pushed_edits": report.pushed_edits,
-                    "pulled": report.pulled,
-                    "deleted": report.deleted,
-                    "set_aside": report.set_aside,
-                    "full_resync": report.full_resync,
-                    "resync_reason": report.resync_reason,
-                    "dropped": report.dropped,
-                    "errors": report.errors,
-                }
-            )
+            from dmledger.app.views import SyncReportView
+
+            emit_json(SyncReportView.of(report).to_dict())
         else:
             out.print(render.sync_report(report))
 
@@ -97,7 +87,9 @@ def _watch(ledger: object, interval: float, as_json: bool) -> None:
 
         assert isinstance(report, SyncReport)
         if as_json:
-            emit_json({"pushed_logs": report.pushed_logs, "pulled": report.pulled})
+            from dmledger.app.views import SyncReportView
+
+            emit_json(SyncReportView.of(report).to_dict())
         elif report.moved or report.set_aside:
             out.print(render.sync_report(report))
 

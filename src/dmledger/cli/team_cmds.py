@@ -68,18 +68,9 @@ def pack(
     report = ledger.team_pack(out_file, _passphrase(confirm=True), role=role, user=user)
     command = f"dmledger join {shlex.quote(out_file.name)} --operator NAME --actor ACCOUNT"
     if st.json:
-        emit_json(
-            {
-                "pack": str(report.path),
-                "user": report.user,
-                "created": report.created,
-                "backend": report.backend,
-                "role": report.role,
-                "grants": report.grants,
-                "wallet_files": report.wallet_files,
-                "join_command": command,
-            }
-        )
+        from dmledger.app.views import PackView
+
+        emit_json(PackView.of(report, command).to_dict())
         return
     what = "created" if report.created else "already existed: its password was reset"
     out.print(f"Setup pack written to {escape(str(report.path))}.")
@@ -135,19 +126,9 @@ def register(root: typer.Typer) -> None:
                     progress=lambda done, total: bar.update(task, completed=done, total=total),
                 )
         if st.json:
-            emit_json(
-                {
-                    "home": str(report.home),
-                    "operator": report.operator,
-                    "actor": report.actor,
-                    "cloud": report.cloud,
-                    "role": report.role,
-                    "password_kept_in": report.password_kept_in,
-                    "wallet_dir": None if report.wallet_dir is None else str(report.wallet_dir),
-                    "rejoined": report.rejoined,
-                    "pulled": report.sync.pulled,
-                }
-            )
+            from dmledger.app.views import JoinView
+
+            emit_json(JoinView.of(report).to_dict())
             return
         out.print(
             f"Joined {escape(report.cloud)} as {escape(report.operator)} "

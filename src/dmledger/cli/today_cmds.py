@@ -31,14 +31,14 @@ def reply(
     st = state(ctx)
     result = st.ledger().followups.reply(handle, at=parse_utc(at) if at else None)
     if st.json:
-        emit_json({"was_contacted": result.was_contacted, "prospect": result.card.to_dict()})
+        emit_json(result.to_dict())
         return
     if not result.was_contacted:
         err.print(
-            f"Note: nobody on the team had recorded a DM to {escape(result.card.handle)}; "
+            f"Note: nobody on the team had recorded a DM to {escape(result.prospect.handle)}; "
             "the reply is recorded and the lead added."
         )
-    out.print("Reply recorded.\n" + card(result.card))
+    out.print("Reply recorded.\n" + card(result.prospect))
 
 
 def today(
@@ -89,7 +89,9 @@ def rules_show(ctx: typer.Context) -> None:
     st = state(ctx)
     rule = st.ledger().followups.rule()
     if st.json:
-        emit_json({"follow_up_after_days": rule.after_days, "max_followups": rule.max_followups})
+        from dmledger.app.views import RuleView
+
+        emit_json(RuleView.of(rule).to_dict())
         return
     out.print(
         f"follow-up-after {rule.after_days}d, at most {rule.max_followups} follow-ups "
@@ -114,7 +116,9 @@ def rules_set(
     st = state(ctx)
     rule = st.ledger().followups.set_rule(days, max_followups)
     if st.json:
-        emit_json({"follow_up_after_days": rule.after_days, "max_followups": rule.max_followups})
+        from dmledger.app.views import RuleView
+
+        emit_json(RuleView.of(rule).to_dict())
         return
     out.print(f"Rule set: follow-up-after {rule.after_days}d, --max {rule.max_followups}.")
 

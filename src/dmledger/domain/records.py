@@ -10,8 +10,9 @@ EditOp = Literal["add", "status", "notes", "append", "delete", "reply", "follow_
 
 
 @dataclass(frozen=True)
-class OutgoingLog:
-    """One queued DM, as pushed to the cloud. ``sent_at`` is UTC from the sender's clock."""
+class DmFacts:
+    """Who sent what to which lead, and when: what every record of a DM holds.
+    ``sent_at`` is UTC from the sender's clock."""
 
     client_log_id: str
     target: str
@@ -19,6 +20,12 @@ class OutgoingLog:
     operator: str
     message: str
     sent_at: datetime
+
+
+@dataclass(frozen=True)
+class OutgoingLog(DmFacts):
+    """One queued DM, as pushed to the cloud."""
+
     local_id: int = 0
     template: str | None = None  # the template the message came from
 
@@ -46,25 +53,32 @@ class Edit:
     ref: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class LeadFacts:
+    """What the team knows of a lead besides its handle and status: the fields a row
+    pulled from the cloud and a lead in the local cache share (times are naive UTC)."""
+
+    owner_actor: str | None = None
+    owner_operator: str | None = None
+    notes: str | None = None
+    first_contacted: datetime | None = None
+    last_updated: datetime | None = None
+    notes_replaced: str | None = None  # a teammate's replace overwrote this text
+    last_dm_at: datetime | None = None  # the team's last DM to the lead
+    last_reply_at: datetime | None = None
+    follow_up_at: datetime | None = None  # set by hand
+    last_message: str | None = None  # the team's last DM text to the lead
+
+
 @dataclass(frozen=True)
-class PulledRow:
+class PulledRow(LeadFacts):
     """A prospect change (``kind`` "P") or a deletion (``kind`` "T") from the cloud."""
 
     kind: Literal["P", "T"]
     handle: str
     version: int
     status: str | None = None
-    owner_actor: str | None = None
-    owner_operator: str | None = None
-    notes: str | None = None
-    first_contacted: datetime | None = None
-    last_updated: datetime | None = None
-    notes_replaced: str | None = None
-    last_dm_at: datetime | None = None
     dm_count: int | None = None
-    last_reply_at: datetime | None = None
-    follow_up_at: datetime | None = None
-    last_message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,36 +136,20 @@ class CloudInfo:
 
 
 @dataclass(frozen=True)
-class Prospect:
-    """A lead as the local cache holds it (times are naive UTC)."""
+class Prospect(LeadFacts):
+    """A lead as the local cache holds it."""
 
     handle: str
     status: str
-    owner_actor: str | None = None
-    owner_operator: str | None = None
-    notes: str | None = None
-    first_contacted: datetime | None = None
-    last_updated: datetime | None = None
     row_version: int | None = None
-    notes_replaced: str | None = None  # a teammate's replace overwrote this text
-    last_dm_at: datetime | None = None  # the team's last DM to the lead
     dm_count: int = 0  # the team's DMs to the lead
-    last_reply_at: datetime | None = None
-    follow_up_at: datetime | None = None  # set by hand
-    last_message: str | None = None  # the team's last DM text to the lead
 
 
 @dataclass(frozen=True)
-class LocalLog:
+class LocalLog(DmFacts):
     """A DM as this machine recorded it."""
 
     id: int
-    client_log_id: str
-    target: str
-    actor: str
-    operator: str
-    message: str
-    sent_at: datetime
     synced: bool
     error: str | None = None
 

@@ -7,6 +7,7 @@ not pushed yet, so a pull never undoes local work.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -58,10 +59,10 @@ def _after_dm(current: Prospect | None, item: OutgoingLog, updated: Prospect) ->
     """The follow-up figures after one more DM (as the cloud's push computes them): a
     newer DM is the follow-up, so a date set by hand is cleared."""
     if current is None:
-        return _replace(updated, last_dm_at=item.sent_at, dm_count=1, last_message=item.message)
+        return replace(updated, last_dm_at=item.sent_at, dm_count=1, last_message=item.message)
     last = current.last_dm_at
     newer = last is None or item.sent_at > last
-    return _replace(
+    return replace(
         updated,
         last_dm_at=item.sent_at if newer else last,
         dm_count=current.dm_count + 1,
@@ -85,19 +86,19 @@ def apply_edit_to_cache(store: LocalStore, conn: sa.Connection, edit: Edit) -> N
     if current is None:
         current = Prospect(edit.target, "new")
     if edit.op == "status" and edit.status is not None:
-        current = _replace(current, status=edit.status)
+        current = replace(current, status=edit.status)
     elif edit.op == "notes":
-        current = _replace(current, notes=edit.notes)
+        current = replace(current, notes=edit.notes)
     elif edit.op == "append" and edit.notes is not None:
-        current = _replace(current, notes=merge_note(current.notes, edit.notes))
+        current = replace(current, notes=merge_note(current.notes, edit.notes))
     elif edit.op == "reply" and edit.at is not None:
-        current = _replace(
+        current = replace(
             current,
             status=status_after_reply(read_stored_status(current.status)).value,
             last_reply_at=max(current.last_reply_at or edit.at, edit.at),
         )
     elif edit.op == "follow_up":
-        current = _replace(
+        current = replace(
             current, follow_up_at=datetime.fromisoformat(edit.ref) if edit.ref else None
         )
     store.put_prospect(conn, current)
@@ -109,9 +110,3 @@ def apply_to_cache(store: LocalStore, conn: sa.Connection, item: OutgoingLog | E
         apply_edit_to_cache(store, conn, item)
     else:
         apply_dm_to_cache(store, conn, item)
-
-
-def _replace(p: Prospect, **changes: object) -> Prospect:
-    from dataclasses import replace
-
-    return replace(p, **changes)  # type: ignore[arg-type]

@@ -21,8 +21,7 @@ def iso(moment: datetime | None) -> str | None:
 def from_iso(text: str | None) -> datetime | None:
     if text is None:
         return None
-    moment = datetime.fromisoformat(text)
-    return moment.replace(tzinfo=None) if moment.tzinfo is None else moment
+    return datetime.fromisoformat(text)  # iso() writes naive UTC: nothing to convert
 
 
 def _prospect(row: Any) -> Prospect:

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -40,7 +39,6 @@ from .protocol import (
     GetCard,
     Hello,
     HelloResult,
-    HostCard,
     LogDm,
     Reply,
     Request,
@@ -224,7 +222,7 @@ class Host:
                 return card
             log.info("team DMs of %s not read: %s", card.handle, card.team_error)
             self._cloud_down_until = time.monotonic() + CLOUD_RETRY_S
-        return replace(card, team_dms="unavailable", team_error=TEAM_UNAVAILABLE)
+        return card.model_copy(update={"team_dms": "unavailable", "team_error": TEAM_UNAVAILABLE})
 
     @staticmethod
     def _hello(ledger: Ledger) -> HelloResult:
@@ -296,8 +294,7 @@ def _write(stdout: BinaryIO, reply: dict[str, Any]) -> None:
 
 
 def _card_reply(request_id: int, card: StatusCard, *, created: bool | None = None) -> Reply:
-    view = HostCard.model_validate({**card.to_dict(), "verdict": card.verdict})
-    return Reply(id=request_id, ok=True, card=view, created=created)
+    return Reply(id=request_id, ok=True, card=card, created=created)
 
 
 def _error(

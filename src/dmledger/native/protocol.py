@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dmledger.web.schemas import CardOut
+from dmledger.app.views import StatusCard
 
 RequestId = Annotated[int, Field(ge=0, le=2**53)]
 HandleText = Annotated[str, Field(min_length=1, max_length=500)]
@@ -72,12 +72,6 @@ class Request(BaseModel):
     body: Annotated[AnyRequest, Field(discriminator="type")]
 
 
-class HostCard(CardOut):
-    """The status card of the web API, with the verdict it leads with."""
-
-    verdict: Literal["not-contacted", "contacted", "excluded"]
-
-
 class HelloResult(BaseModel):
     operator: str
     actor: str | None = Field(description="The sending account preselected in the card.")
@@ -97,7 +91,7 @@ class Reply(BaseModel):
 
     id: RequestId | None
     ok: bool
-    card: HostCard | None = None
+    card: StatusCard | None = None  # the one card model: the CLI's and the API's too
     hello: HelloResult | None = None
     created: bool | None = None
     error: ErrorBody | None = None

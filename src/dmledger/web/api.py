@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response
 
-from dmledger.app.views import StatusCard, prospect_view
+from dmledger.app.views import LeadView, RecordedDm, ReplyResult, StatusCard
 from dmledger.errors import InvalidInput
 from dmledger.local.store import ProspectFilter
 
 from .schemas import (
-    CardOut,
     ErrorOut,
     OutreachIn,
-    OutreachOut,
     ProspectPage,
     ProspectPatch,
     ReplyIn,
-    ReplyOut,
     SyncOut,
     SyncRequested,
     TodayOut,
@@ -61,10 +59,6 @@ TeamQuery = Annotated[
     bool,
     Query(description="Also fetch the team's DMs from the cloud (waits up to a few seconds)."),
 ]
-
-
-def _card(card: StatusCard) -> CardOut:
-    return CardOut.model_validate(card.to_dict())
 
 
 def encode_cursor(handle: str) -> str:
@@ -123,70 +117,68 @@ def list_prospects(
     rows = state.ledger.list_prospects(where, after=after, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    return ProspectPage.model_validate(
-        {
-            "items": [prospect_view(p) for p in rows],
-            "next_cursor": encode_cursor(rows[-1].handle) if more and rows else None,
-        }
+    return ProspectPage(
+        items=[LeadView.of(p) for p in rows],
+        next_cursor=encode_cursor(rows[-1].handle) if more and rows else None,
     )
 
 
 @router.get(
     "/prospects/{handle:path}",
-    response_model=CardOut,
+    response_model=StatusCard,
     summary="The status card of a lead",
     tags=["prospects"],
     responses=_NOT_FOUND,
 )
-def get_prospect(handle: str, state: State, team: TeamQuery = False) -> CardOut:
+def get_prospect(handle: str, state: State, team: TeamQuery = False) -> StatusCard:
     """From the local store only: instant, works offline; 404 when nobody on the team has
     recorded the lead (``GET /api/v1/check/{handle}`` answers that case too). ``handle``
     may be a handle, ``@handle`` or a profile URL (URL-encoded)."""
-    return _card(state.ledger.require_card(handle, team=team))
+    return state.ledger.require_card(handle, team=team)
 
 
 @router.get(
     "/check/{handle:path}",
-    response_model=CardOut,
+    response_model=StatusCard,
     summary="Has anyone on the team messaged this person?",
     tags=["prospects"],
     # Only a path the router cannot match (a line break in it) gets a 404 here.
     responses={404: {"model": ErrorOut, "description": "Not a path of this API."}},
 )
-def check(handle: str, state: State, team: TeamQuery = False) -> CardOut:
+def check(handle: str, state: State, team: TeamQuery = False) -> StatusCard:
     """The verdict for any handle, always 200: a lead nobody has recorded is an answer
     (``known`` and ``contacted`` false). Local store only unless ``team``."""
-    return _card(state.ledger.card(handle, team=team))
+    return state.ledger.card(handle, team=team)
 
 
 @router.patch(
     "/prospects/{handle:path}",
-    response_model=CardOut,
+    response_model=StatusCard,
     summary="Change a lead's status or notes",
     tags=["prospects"],
     responses=_NOT_FOUND,
 )
-def patch_prospect(handle: str, change: ProspectPatch, state: State) -> CardOut:
+def patch_prospect(handle: str, change: ProspectPatch, state: State) -> StatusCard:
     """Any status may be set (a person's decision); queued for sync."""
     updated = state.ledger.update_prospect(
         handle, status=change.status, notes=change.notes, append_note=change.append_note
     )
     state.request_sync()
-    return _card(state.ledger.card(updated.handle))
+    return state.ledger.card(updated.handle)
 
 
 @router.post(
     "/outreach",
-    response_model=OutreachOut,
+    response_model=RecordedDm,
     status_code=201,
     summary="Record a DM that was sent",
     tags=["outreach"],
     responses={
-        200: {"model": OutreachOut, "description": "Already recorded (same client_log_id)."},
+        200: {"model": RecordedDm, "description": "Already recorded (same client_log_id)."},
         **_CONFLICT,
     },
 )
-def log_outreach(body: OutreachIn, response: Response, state: State) -> OutreachOut:
+def log_outreach(body: OutreachIn, response: Response, state: State) -> RecordedDm:
     """Idempotent on ``client_log_id``: 201 when recorded, 200 when it already was.
     A DM to an excluded lead is refused (409) unless ``force``."""
     item, card, created = state.ledger.log_dm(
@@ -201,22 +193,22 @@ def log_outreach(body: OutreachIn, response: Response, state: State) -> Outreach
         state.request_sync()
     else:
         response.status_code = 200
-    return OutreachOut(client_log_id=item.client_log_id, created=created, prospect=_card(card))
+    return RecordedDm(client_log_id=item.client_log_id, created=created, prospect=card)
 
 
 @router.post(
     "/replies",
-    response_model=ReplyOut,
+    response_model=ReplyResult,
     status_code=201,
     summary="Record that a lead answered",
     tags=["follow-ups"],
 )
-def post_reply(body: ReplyIn, state: State) -> ReplyOut:
+def post_reply(body: ReplyIn, state: State) -> ReplyResult:
     """contacted becomes warm and the follow-ups stop; a lead nobody contacted is added
     (``was_contacted`` false). Synced like a DM: exactly once."""
     result = state.ledger.followups.reply(body.handle, at=_utc(body.replied_at))
     state.request_sync()
-    return ReplyOut(was_contacted=result.was_contacted, prospect=_card(result.card))
+    return result
 
 
 @router.get("/today", response_model=TodayOut, summary="Follow-ups due now", tags=["follow-ups"])
@@ -233,14 +225,14 @@ def get_today(
 
 def sync_out(state: WebState) -> SyncOut:
     status = state.sync_status()
-    data = status.to_dict()
-    data["last_error"] = state.redact(data["last_error"])
-    for item in data["set_aside"]:
-        item["error"] = state.redact(item["error"])
     loop = state.loop
-    data["loop_running"] = loop is not None and loop.state.running
-    data["next_attempt_in_s"] = loop.state.next_delay if loop is not None else None
-    return SyncOut.model_validate(data)
+    redacted = {
+        "last_error": state.redact(status.last_error),
+        "set_aside": [replace(i, error=state.redact(i.error) or "") for i in status.set_aside],
+        "loop_running": loop is not None and loop.state.running,
+        "next_attempt_in_s": loop.state.next_delay if loop is not None else None,
+    }
+    return SyncOut.model_validate(dict(status) | redacted)
 
 
 @router.get("/sync", response_model=SyncOut, summary="Sync status", tags=["sync"])

@@ -22,7 +22,7 @@ from starlette.background import BackgroundTask
 
 from dmledger.app.importing import export_prospects, import_prospects
 from dmledger.app.people import local_people, set_status_many
-from dmledger.app.views import prospect_view
+from dmledger.app.views import LeadView
 from dmledger.domain.timeutil import utcnow
 from dmledger.errors import InvalidInput
 from dmledger.local.store import ProspectFilter
@@ -122,7 +122,7 @@ def leads(
         request,
         "leads.html",
         {
-            "rows": [prospect_view(p) for p in rows],
+            "rows": [LeadView.of(p) for p in rows],
             "filters": filters,
             "query": query,
             "after": after,

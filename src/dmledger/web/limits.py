@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from .asgi import HttpMiddleware
 
 MIB = 1 << 20
 
@@ -49,7 +51,7 @@ def too_large(limit: int, path: str) -> HTTPException:
     return HTTPException(413, text)
 
 
-class BodyLimit:
+class BodyLimit(HttpMiddleware):
     """ASGI middleware: stop reading a request body past its limit (HTTP 413).
 
     The limit is checked against ``Content-Length`` at the first read and against the
@@ -57,13 +59,7 @@ class BodyLimit:
     413 is raised from the read, so the app's one error handler answers it.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         limit = body_limit_for(path)
         declared = _content_length(scope)

@@ -1,7 +1,10 @@
-"""The JSON API's request and response bodies, as published in its OpenAPI document.
+"""The JSON API's request bodies and the answers only the API gives.
 
-Times are ISO 8601 strings in UTC with a trailing ``Z``. Field names match the CLI's
-``--json`` output, so a script can switch between the two.
+Every shape the CLI's ``--json`` emits too (the card, a lead, a DM, the sync status) is
+the one model in ``dmledger.app.views``, used here as is, so the two cannot drift apart.
+Today is the exception: ``dmledger today`` builds its list without pydantic (start-up
+time), so ``TodayOut`` declares that shape for the API; a test checks the two agree.
+Times are ISO 8601 strings in UTC with a trailing ``Z``.
 """
 
 from __future__ import annotations
@@ -10,69 +13,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class LogOut(BaseModel):
-    """One DM: recorded on this machine, or a teammate's from the cloud."""
-
-    client_log_id: str | None
-    to: str
-    actor: str | None
-    operator: str | None
-    message: str
-    sent_at: str | None
-    synced: bool = Field(description="True once the cloud has it.")
-    error: str | None = Field(description="Why the cloud refused it (set aside), if it did.")
-    local: bool = Field(default=True, description="Recorded on this machine (else a teammate's).")
-
-
-class CardOut(BaseModel):
-    """The status card: has anyone on the team messaged this person, and where do they
-    stand? Same fields as ``dmledger prospect show --json``."""
-
-    handle: str
-    known: bool = Field(description="False when nobody on the team has recorded the lead.")
-    status: str
-    contacted: bool
-    owner_actor: str | None
-    owner_operator: str | None
-    first_contacted: str | None
-    last_updated: str | None
-    notes: str | None
-    recent_logs: list[LogOut]
-    pending_sync: bool = Field(description="Local changes to this lead wait for sync.")
-    notes_replaced: str | None = Field(
-        default=None,
-        description="Notes a teammate's replace overwrote without having seen them.",
-    )
-    notices: list[str] = Field(
-        default_factory=list,
-        description="What sync could not apply here, e.g. an edit dropped after a deletion.",
-    )
-    team_dms: str = Field(
-        default="not asked",
-        description='"included": recent_logs has the team\'s DMs from the cloud; '
-        '"unavailable": the cloud did not answer (team_error says why); '
-        '"not asked": this machine\'s DMs only.',
-    )
-    team_error: str | None = None
-
-
-class ProspectOut(BaseModel):
-    """A lead in a list (same fields as ``dmledger prospect list --json``)."""
-
-    handle: str
-    status: str
-    owner_actor: str | None
-    owner_operator: str | None
-    notes: str | None
-    first_contacted: str | None
-    last_updated: str | None
+from dmledger.app.views import LeadView, SyncStatus
 
 
 class ProspectPage(BaseModel):
     """One page of leads in handle order; pass ``next_cursor`` back for the next page."""
 
-    items: list[ProspectOut]
+    items: list[LeadView]
     next_cursor: str | None = Field(description="None on the last page.")
 
 
@@ -109,31 +56,9 @@ class OutreachIn(BaseModel):
     force: bool = Field(default=False, description="Record it even if the lead is excluded.")
 
 
-class OutreachOut(BaseModel):
-    client_log_id: str
-    created: bool = Field(description="False when this client_log_id was already recorded.")
-    prospect: CardOut
+class SyncOut(SyncStatus):
+    """Sync status from the local store (no cloud round trip), and the background loop."""
 
-
-class SetAsideOut(BaseModel):
-    kind: str
-    id: int
-    target: str
-    error: str
-    detail: str
-
-
-class SyncOut(BaseModel):
-    """Sync status from the local store (no cloud round trip)."""
-
-    pending_logs: int
-    pending_changes: int
-    set_aside: list[SetAsideOut]
-    last_sync_at: str | None
-    last_attempt_at: str | None
-    last_error: str | None
-    cloud_reachable: bool | None = Field(description="None: not probed by this call.")
-    cloud: str
     loop_running: bool
     next_attempt_in_s: float | None
 
@@ -159,11 +84,6 @@ class ReplyIn(BaseModel):
     replied_at: datetime | None = Field(
         default=None, description="When they answered (UTC if no offset; default now)."
     )
-
-
-class ReplyOut(BaseModel):
-    was_contacted: bool = Field(description="False: nobody had recorded a DM to the lead.")
-    prospect: CardOut
 
 
 class TodayItemOut(BaseModel):

@@ -32,6 +32,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .asgi import HttpMiddleware
+
 SESSION_COOKIE = "dml_session"
 LOGIN_COOKIE = "dml_login"
 LOGIN_PATH = "/login"
@@ -146,17 +148,10 @@ class HostAllowList:
 # -- headers and the session cookie ------------------------------------------------------
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """ASGI middleware: add the hardening headers to every HTTP response."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name for name, _ in message.get("headers", [])}
@@ -178,20 +173,18 @@ def _cookie_value(scope: Scope, name: str) -> str | None:
     return None
 
 
-class SessionCookie:
+class SessionCookie(HttpMiddleware):
     """ASGI middleware: make sure every page visitor has a session id.
 
     The id is put in ``scope["state"]["session"]`` for this request; a new one is also
     sent back as a cookie. API calls (under ``/api/``) get none: they use the token.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def applies(self, scope: Scope) -> bool:
+        path: str = scope["path"]
+        return not path.startswith(_PUBLIC_PREFIXES)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(("/api/", "/static/")):
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         current = _cookie_value(scope, SESSION_COOKIE)
         fresh = current is None or not _SESSION_SHAPE.fullmatch(current)
         session = secrets.token_urlsafe(32) if fresh else current

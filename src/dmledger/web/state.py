@@ -7,8 +7,7 @@ One ``WebState`` per app, kept in ``app.state.dmledger``. Routes reach it throug
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from fastapi import Request
 from jinja2 import Environment
@@ -36,7 +35,6 @@ class WebState:
     page_secret: str | None = None
     loop: SyncLoop | None = None
     asset_version: str = "1"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def request_sync(self) -> None:
         """Ask the background loop for an early (debounced) sync after a local write."""

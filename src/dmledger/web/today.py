@@ -80,7 +80,7 @@ def reply(handle: str, state: State, next: Next = "") -> Response:
     state.request_sync()
     said = "" if result.was_contacted else " (nobody had recorded a DM to them: added)"
     return flash_redirect(
-        safe_next(next, f"/?q={result.card.handle}"),
+        safe_next(next, f"/?q={result.prospect.handle}"),
         "ok",
-        f"Reply from {result.card.handle} recorded — status {result.card.status}{said}.",
+        f"Reply from {result.prospect.handle} recorded — status {result.prospect.status}{said}.",
     )
