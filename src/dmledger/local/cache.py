@@ -5,7 +5,7 @@ resync and rebuilt once at its end.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -171,6 +171,17 @@ class CacheWrites(StoreBase):
             )
         )
         return int(result.rowcount)
+
+    def mark_seen(self, conn: sa.Connection, handles: Iterable[str], gen: int) -> None:
+        """Count cached leads as seen by the full resync ``gen`` (``drop_unseen`` keeps
+        them): a push during the resync just wrote them to the cloud."""
+        wanted = sorted(handles)
+        for start in range(0, len(wanted), 500):
+            conn.execute(
+                sa.update(prospects)
+                .where(prospects.c.target_username.in_(wanted[start : start + 500]))
+                .values(seen_gen=gen)
+            )
 
     def drop_logs_of_deleted(self, conn: sa.Connection, handles: Sequence[str]) -> None:
         """Synced DMs to a lead deleted in the cloud go too: no message left behind."""

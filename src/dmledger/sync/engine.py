@@ -154,7 +154,7 @@ class SyncEngine:
             try:
                 plan = self._begin(report)
                 self._read_team_config(plan.header)
-                self._push(report, plan.offset, plan.header)
+                self._push(report, plan.offset, plan.header, plan.gen if plan.resyncing else 0)
                 if report.pushed_logs or report.pushed_edits:
                     self.cloud.settle()  # so this pull brings the push's own rows back
                 self._pull(report, progress, plan)
@@ -245,8 +245,16 @@ class SyncEngine:
     # -- push ----------------------------------------------------------------------
 
     def _push(
-        self, report: SyncReport, offset: timedelta, header: CloudHeader | None = None
+        self,
+        report: SyncReport,
+        offset: timedelta,
+        header: CloudHeader | None = None,
+        resync_gen: int = 0,
     ) -> None:
+        """Push the queue in batches. During a full resync (``resync_gen``), the leads a
+        batch wrote count as seen by the resync: the cloud has them now, but the pull reads
+        below the oldest open transaction and may not bring them back this time, and
+        the resync's end deletes every cached lead it did not see."""
         # People the header just listed are in the cloud: no statement to ensure them.
         ensured_operators: set[str] = set(header.operators) if header else set()
         ensured_actors: set[str] = {a.username for a in header.actors} if header else set()
@@ -285,6 +293,9 @@ class SyncEngine:
                 with self.local.transaction() as conn:
                     self.local.mark_logs_synced(conn, logs)
                     self.local.remove_edits(conn, edits)
+                    if resync_gen:
+                        written = {i.target for i in items if i not in dropped}
+                        self.local.mark_seen(conn, written, resync_gen)
                     for edit in dropped:
                         self.local.add_notice(conn, edit.target, _dropped(edit), self.clock())
                 report.pushed_logs += len(logs)
