@@ -8,58 +8,30 @@ computed from the local cache, so Today works offline.
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dmledger.cloud import followups as cloud_followups
 from dmledger.domain.followups import (
     FollowUpRule,
-    FollowUpState,
-    followups_sent,
     parse_days,
     parse_follow_up,
     rule_values,
 )
-from dmledger.domain.handles import normalize_handle, validate_actor_username
+from dmledger.domain.handles import normalize_handle
 from dmledger.domain.records import Edit, Prospect
-from dmledger.domain.text import validate_name
-from dmledger.domain.timeutil import format_utc
 from dmledger.errors import InvalidInput, NotFound
 from dmledger.local import followups as local_followups
 from dmledger.local.effects import apply_edit_to_cache
-from dmledger.local.followups import COUNT_CAP
 from dmledger.local.store import iso
 
+from .today import TODAY_LIMIT_DEFAULT, Today, TodayQuery, build_today
 from .views import ReplyResult
 
 if TYPE_CHECKING:
     from .ledger import Ledger
-
-TODAY_LIMIT_MAX = 1000
-
-
-@dataclass(frozen=True)
-class Today:
-    """The leads due for a follow-up now, most overdue first."""
-
-    now: datetime
-    items: list[dict[str, Any]]
-    total: int
-    rule: FollowUpRule
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "now": format_utc(self.now),
-            "total": min(self.total, COUNT_CAP),
-            "total_capped": self.total > COUNT_CAP,  # more are due than `total` says
-            "rule": {
-                "follow_up_after_days": self.rule.after_days,
-                "max_followups": self.rule.max_followups,
-            },
-            "items": self.items,
-        }
 
 
 class FollowUps:
@@ -122,40 +94,20 @@ class FollowUps:
     # -- Today ------------------------------------------------------------------------
 
     def today(
-        self, *, actor: str | None = None, operator: str | None = None, limit: int = 200
+        self,
+        *,
+        actor: str | None = None,
+        operator: str | None = None,
+        limit: int = TODAY_LIMIT_DEFAULT,
     ) -> Today:
-        if not 1 <= limit <= TODAY_LIMIT_MAX:
-            raise InvalidInput(f"limit {limit} is out of range: 1 to {TODAY_LIMIT_MAX}")
-        actor = validate_actor_username(actor) if actor else None
-        operator = validate_name(operator, "operator") if operator else None
+        """The follow-ups due now, most overdue first, from this home's cache."""
+        query = TodayQuery.of(actor, operator, limit)
         now = self.ledger.now()
         with self.local.reading() as conn:
-            rule = self.local.follow_up_rule(conn)
-            due, total = local_followups.due_leads(
-                self.local, conn, now, actor=actor, operator=operator, limit=limit
-            )
-        items = []
-        for lead in due:
-            p = lead.prospect
-            state = FollowUpState(p.status, p.last_dm_at, p.dm_count, p.last_reply_at)
-            items.append(
-                {
-                    "handle": p.handle,
-                    "status": p.status,
-                    "owner_actor": p.owner_actor,
-                    "owner_operator": p.owner_operator,
-                    "due_at": format_utc(lead.due_at),
-                    "overdue_days": max(0, (now - lead.due_at) // timedelta(days=1)),
-                    "followups_sent": followups_sent(state),
-                    "last_dm_at": format_utc(p.last_dm_at),
-                    "days_since_last_dm": None
-                    if p.last_dm_at is None
-                    else max(0, (now - p.last_dm_at) // timedelta(days=1)),
-                    "last_message": lead.last_message,
-                    "set_by_hand": p.follow_up_at is not None,
-                }
-            )
-        return Today(now, items, total, rule)
+            # The same statements `dmledger today` runs without a Ledger (app/today.py).
+            raw = conn.connection.driver_connection
+            assert isinstance(raw, sqlite3.Connection)
+            return build_today(raw, now, query)
 
     # -- the team's rule --------------------------------------------------------------
 

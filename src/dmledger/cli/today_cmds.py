@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from dmledger.app.today import TODAY_LIMIT_DEFAULT as LIMIT_DEFAULT
 from dmledger.cli.render import card, escape
 from dmledger.cli.state import emit_json, err, out, state
 
@@ -47,12 +47,15 @@ def today(
     operator: Annotated[
         str | None, typer.Option(help="Only leads owned by this teammate's accounts.")
     ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many (1-1000).")] = 200,
+    limit: Annotated[int, typer.Option(help="At most this many (1-1000).")] = LIMIT_DEFAULT,
 ) -> None:
     """The follow-ups due now, most overdue first (from this home's copy: works offline).
     Log one with `dmledger log --to HANDLE`; put one off with `prospect set HANDLE --snooze 1d`."""
+    from dmledger.app.today import read_today
+
     st = state(ctx)
-    result = st.ledger().followups.today(actor=actor, operator=operator, limit=limit)
+    # The cache alone, without a Ledger: this command is bound by its start-up time.
+    result = read_today(st.home, actor=actor, operator=operator, limit=limit)
     if st.json:
         emit_json(result.to_dict())
         return
@@ -63,6 +66,8 @@ def today(
             f"{rule.after_days} days after the last DM, at most {rule.max_followups} times.)"
         )
         return
+    from rich.table import Table
+
     table = Table(
         "handle", "account", "due", "overdue", "since last DM", "follow-ups", "last message"
     )
@@ -151,6 +156,8 @@ def template_list(ctx: typer.Context) -> None:
     if not templates:
         out.print("No templates yet: add one with `dmledger template add NAME --text TEXT`.")
         return
+    from rich.table import Table
+
     table = Table("name", "text")
     for t in templates:
         table.add_row(escape(t.name), escape(t.text))

@@ -1,68 +1,25 @@
-"""The local side of follow-ups: the Today list, the team's rule and templates as cached.
+"""The local side of follow-ups: the team's rule and templates as cached.
 
-The due list is read from the cache only (``prospects.due_at``, kept by the store
-from ``domain.followups.due_at``), so it works offline; the partial indexes on
-``due_at`` make it a range read, not a scan, at a million leads.
+The due list itself is read by ``local/reader.py`` (``prospects.due_at``, kept by the
+store from ``domain.followups.due_at``; the partial indexes on ``due_at`` make it a
+range read, not a scan, at a million leads).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from dmledger.domain.followups import FollowUpRule, rule_of
-from dmledger.domain.records import Prospect, TeamConfig
+from dmledger.domain.records import TeamConfig
 from dmledger.local.schema import prospects, templates
 from dmledger.local.store import (
     RULE_DAYS_KEY,
     RULE_MAX_KEY,
     LocalStore,
-    _prospect,
     follow_up_values,
-    iso,
 )
-
-COUNT_CAP = 10_000
-
-
-@dataclass(frozen=True)
-class DueLead:
-    prospect: Prospect
-    due_at: datetime
-    last_message: str | None  # the team's last DM text to the lead (as the cloud keeps it)
-
-
-def due_leads(
-    store: LocalStore,
-    conn: sa.Connection,
-    now: datetime,
-    *,
-    actor: str | None = None,
-    operator: str | None = None,
-    limit: int = 200,
-) -> tuple[list[DueLead], int]:
-    """Leads due at ``now``, most overdue first, and how many are due in all (counted up
-    to ``COUNT_CAP + 1``: more than the cap reads as "more than 10,000")."""
-    p = prospects.c
-    where = [p.due_at.is_not(None), p.due_at <= iso(now)]
-    if actor is not None:
-        where.append(p.owner_actor == actor)
-    if operator is not None:
-        where.append(p.owner_operator == operator)
-    rows = conn.execute(
-        sa.select(prospects).where(*where).order_by(p.due_at, p.target_username).limit(limit)
-    ).all()
-    # Counting half a million due leads costs more than the page: count up to a cap.
-    capped = sa.select(prospects.c.target_username).where(*where).limit(COUNT_CAP + 1)
-    total = conn.execute(sa.select(sa.func.count()).select_from(capped.subquery()))
-    found = [
-        DueLead(_prospect(row), datetime.fromisoformat(row.due_at), row.last_message)
-        for row in rows
-    ]
-    return found, int(total.scalar_one())
-
 
 TEAM_VERSION_KEY = "team_version"  # meta: the version of the team's rules and templates kept
 

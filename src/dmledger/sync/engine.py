@@ -47,6 +47,7 @@ from dmledger.errors import (
     CloudSchemaError,
     DmLedgerError,
 )
+from dmledger.local import reader
 from dmledger.local.effects import apply_to_cache
 from dmledger.local.followups import TEAM_VERSION_KEY, keep_team_config
 from dmledger.local.store import LocalStore, iso
@@ -95,7 +96,7 @@ class SyncReport:
 
 
 FUTURE_LIMIT = timedelta(minutes=5)  # a DM stamped later than cloud time + this is refused
-OFFSET_KEY = "clock_offset_seconds"  # meta: cloud clock minus local clock at the last sync
+OFFSET_KEY = reader.OFFSET_KEY  # meta: cloud clock minus local clock at the last sync
 CLOUD_ID_KEY = "cloud_id"  # meta: the identity of the cloud this cache copies
 
 RESET = "the team's cloud database was reset or replaced"
