@@ -1,9 +1,10 @@
 """Replies, follow-up dates, the Today list and the team's follow-up rule.
 
 Replies and follow-up dates are journal edits (offline first, exactly once: a reply
-carries a client-made id the cloud keeps unique). The rule is team-wide: it is
-written to the cloud and read back by every home at its next sync; the due list is
-computed from the local cache, so Today works offline.
+carries a client-made id the cloud keeps unique). The rule and the templates are
+team-wide: a change applies here at once, is queued (``team_outbox``), and reaches the
+cloud at once when it answers, else at the next sync; every home reads them back at its
+next sync. The due list is computed from the local cache, so Today works offline.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from dmledger.cloud import followups as cloud_followups
 from dmledger.domain.followups import (
     FollowUpRule,
     parse_days,
@@ -21,8 +21,8 @@ from dmledger.domain.followups import (
     rule_values,
 )
 from dmledger.domain.handles import normalize_handle
-from dmledger.domain.records import Edit, Prospect
-from dmledger.errors import InvalidInput, NotFound
+from dmledger.domain.records import Edit, Prospect, TeamEdit
+from dmledger.errors import CloudUnavailable, InvalidInput, NotFound, Refused, SyncBusy
 from dmledger.local import followups as local_followups
 from dmledger.local.effects import apply_edit_to_cache
 from dmledger.local.store import iso
@@ -117,20 +117,46 @@ class FollowUps:
             return self.local.follow_up_rule(conn)
 
     def set_rule(self, after: str, max_followups: int | None = None) -> FollowUpRule:
-        """Write the team's rule to the cloud (needs it) and apply it here at once."""
+        """Set the team's rule: here at once (every due time follows), queued for the
+        cloud, and shared now when it answers (:meth:`change_team`)."""
         current = self.rule()
         rule = FollowUpRule(
             parse_days(after, "follow-up-after"),
             current.max_followups if max_followups is None else max_followups,
         )
-        with self.ledger.cloud.transaction() as conn:
-            cloud_followups.set_rules(conn, rule_values(rule))
-        self.refresh_team_config()
+        operator = self.ledger.settings.operator
+        self.change_team(
+            [TeamEdit(0, "rule", key, value, operator) for key, value in rule_values(rule).items()]
+        )
         return rule
 
-    def refresh_team_config(self) -> None:
-        """Read the team's rule and templates from the cloud into this home now."""
-        with self.ledger.cloud.reading() as conn:
-            config = cloud_followups.read_team_config(conn)
+    # -- changes to the team's templates and rule ----------------------------------------
+
+    def change_team(self, edits: list[TeamEdit]) -> bool:
+        """Apply changes to the team's templates or rule here (offline too), queue them
+        for the cloud, and share them at once if it answers. Returns whether they reached
+        it (False: they wait for the next sync, which pushes them before the journal;
+        the last one to reach the cloud wins). Refused, and gone from here too, when the
+        cloud will not take them (a role without the right)."""
+        now = self.ledger.now()
         with self.local.transaction() as conn:
-            local_followups.keep_team_config(self.local, conn, config)
+            for edit in edits:
+                local_followups.queue_team_edit(self.local, conn, edit, now)
+        return self.share_team_edits()
+
+    def share_team_edits(self) -> bool:
+        """Push the queued changes to the team's templates and rule now, and read the
+        team's back; False when the cloud does not answer or a sync runs (which pushes
+        them itself)."""
+        try:
+            report = self.ledger.sync_engine().share_team_edits()
+        except (CloudUnavailable, SyncBusy):
+            return False
+        if report.errors:
+            raise Refused(report.errors[0])
+        return True
+
+    def team_edits_waiting(self) -> int:
+        """How many changes to the team's templates and rule wait for a sync."""
+        with self.local.reading() as conn:
+            return len(local_followups.pending_team_edits(conn))
