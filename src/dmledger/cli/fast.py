@@ -13,6 +13,7 @@ it in its one place: answering here is only ever a faster way to the same answer
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 
 from dmledger.errors import DmLedgerError
@@ -69,7 +70,7 @@ def answer(argv: Sequence[str]) -> bool:
             operator=values.get("--operator"),
             limit=int(values.get("--limit", TODAY_LIMIT_DEFAULT)),
         )
-    except DmLedgerError:
+    except (DmLedgerError, sqlite3.Error):
         return False  # said, with its exit code, by the one handler in cli/main.py
     emit_json(result.to_dict())
     return True
