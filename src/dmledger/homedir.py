@@ -7,13 +7,10 @@ start in a fraction of a second. ``dmledger.settings`` re-exports these.
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
 from dmledger.errors import ConfigError
-
-log = logging.getLogger(__name__)
 
 CONFIG_NAME = "config.toml"
 OWNER_ONLY_UMASK = 0o077
@@ -69,4 +66,8 @@ def _chmod(path: Path, mode: int) -> None:
         if path.stat().st_mode & 0o777 != mode:
             path.chmod(mode)
     except OSError as error:
-        log.warning("cannot make %s private: %s", path, error.strerror or error)
+        import logging  # only on this rare path: `today` starts without it
+
+        logging.getLogger(__name__).warning(
+            "cannot make %s private: %s", path, error.strerror or error
+        )
