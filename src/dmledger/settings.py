@@ -19,16 +19,21 @@ import tomllib
 from pathlib import Path
 from urllib.parse import unquote
 
-import platformdirs
 import tomli_w
 from pydantic import BaseModel, Field
-from sqlalchemy.engine import make_url
 
 from dmledger.errors import ConfigError, InvalidInput
 
+# Re-exported (``x as x``): the home's place and privacy live in the light homedir.
+from dmledger.homedir import CONFIG_NAME as CONFIG_NAME
+from dmledger.homedir import OWNER_ONLY_UMASK as OWNER_ONLY_UMASK
+from dmledger.homedir import default_home as default_home
+from dmledger.homedir import require_home
+from dmledger.homedir import resolve_home as resolve_home
+from dmledger.homedir import secure_home as secure_home
+
 log = logging.getLogger(__name__)
 
-CONFIG_NAME = "config.toml"
 TOKEN_NAME = "api_token"
 PAGE_SECRET_NAME = "page_secret"
 KEYRING_SERVICE = "dmledger"
@@ -50,20 +55,6 @@ class Settings(BaseModel):
     tombstone_retention_days: int = Field(default=90, gt=0)
 
 
-def default_home() -> Path:
-    return Path(platformdirs.user_data_dir("dmledger", appauthor=False))
-
-
-def resolve_home(option: str | Path | None) -> Path:
-    """The home from ``--home``, ``DMLEDGER_HOME`` or the platform default."""
-    if option:
-        return Path(option).expanduser().resolve()
-    env = os.environ.get("DMLEDGER_HOME")
-    if env:
-        return Path(env).expanduser().resolve()
-    return default_home()
-
-
 def embedded_cloud_url(home: Path) -> str:
     return f"sqlite:///{home / 'cloud.db'}"
 
@@ -73,12 +64,7 @@ def load(home: Path, *, environment: bool = True) -> Settings:
 
     ``environment=False`` reads the file alone (to rewrite it without saving an
     override taken from the environment)."""
-    path = home / CONFIG_NAME
-    if not path.is_file():
-        raise ConfigError(
-            f"no DM Ledger home at {home}: run `dmledger init --operator NAME` first "
-            "(or pass --home / set DMLEDGER_HOME)"
-        )
+    path = require_home(home)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
@@ -93,35 +79,6 @@ def load(home: Path, *, environment: bool = True) -> Settings:
         return Settings.model_validate(data)
     except ValueError as error:
         raise ConfigError(f"{path} has unusable settings: {error}") from None
-
-
-OWNER_ONLY_UMASK = 0o077
-
-
-def secure_home(home: Path) -> None:
-    """Make ``home`` private to this OS user, now and for what is created later.
-
-    Sets the process umask to 077, so files SQLite makes later (``-wal``, ``-shm``,
-    ``cloud.db``) are born 0600, and sets every existing folder under ``home`` to 0700
-    and every file to 0600 (symbolic links are left alone: they point outside). A file
-    that cannot be changed (owned by someone else) is logged, not fatal.
-    """
-    os.umask(OWNER_ONLY_UMASK)
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _chmod(home, 0o700)
-    for folder, subfolders, files in os.walk(home):
-        for name, mode in [(n, 0o700) for n in subfolders] + [(n, 0o600) for n in files]:
-            path = Path(folder, name)
-            if not path.is_symlink():
-                _chmod(path, mode)
-
-
-def _chmod(path: Path, mode: int) -> None:
-    try:
-        if path.stat().st_mode & 0o777 != mode:
-            path.chmod(mode)
-    except OSError as error:
-        log.warning("cannot make %s private: %s", path, error.strerror or error)
 
 
 def save(home: Path, settings: Settings) -> Path:
@@ -152,6 +109,8 @@ def split_password(url: str) -> tuple[str, str | None]:
     ambiguous: more than one ``@`` before the host, or a password that a standard URL
     parser would read differently from SQLAlchemy (``/``, ``?`` or ``#`` in it).
     """
+    from sqlalchemy.engine import make_url  # heavy: only commands that take a URL
+
     try:
         parsed = make_url(url)
     except Exception:

@@ -184,3 +184,43 @@ def test_logging_works_offline_and_waits_for_the_cloud(open_browser: Any, home: 
     done = dmledger(home, "sync", check=False)
     assert done.returncode == 3  # cloud unreachable: the DM stays queued
     assert local_logs(browser, "brand.new.lead")[0]["synced"] is False
+
+
+def cloud_replies(home: Path, handle: str) -> int:
+    engine = sa.create_engine(f"sqlite:///{home / 'cloud.db'}")
+    try:
+        with engine.connect() as conn:
+            count = conn.execute(
+                sa.text("SELECT count(*) FROM prospect_replies WHERE target_username = :h"),
+                {"h": handle},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return int(count)
+
+
+def test_record_a_reply_from_the_card_then_sync_delivers_it_once(browser: Browser) -> None:
+    page = browser.page
+    browser.open("/glow.skin/")  # Marcus messaged them
+    browser.wait_verdict("contacted", "glow.skin")
+    button = page.locator(f'{CARD} [data-action="reply"]')
+    assert button.inner_text() == "They replied"
+    button.click()
+    page.locator(f"{CARD} .note-ok", has_text="Reply recorded: follow-ups stop.").wait_for()
+    page.locator(f'{CARD} [data-status="warm"]').wait_for()
+    ledger = browser.ledger()
+    try:
+        with ledger.local.reading() as conn:
+            lead = ledger.local.get_prospect(conn, "glow.skin")
+    finally:
+        ledger.close()
+    assert lead is not None and lead.status == "warm" and lead.last_reply_at is not None
+    sync(browser.home)
+    sync(browser.home)
+    assert cloud_replies(browser.home, "glow.skin") == 1
+    # Someone nobody messaged wrote first: accepted, and the card says the lead is added.
+    browser.go("/wrote.first/")
+    browser.wait_verdict("not-contacted", "wrote.first")
+    page.click(f'{CARD} [data-action="reply"]')
+    page.locator(f"{CARD} .note-ok", has_text="Nobody had recorded a DM to them").wait_for()
+    page.locator(f'{CARD} [data-status="warm"]').wait_for()

@@ -104,6 +104,8 @@ def test_a_dm_to_an_excluded_lead_needs_force(host: HostProcess) -> None:
             "nope",
         ),
         ({"id": 1, "type": "log_dm", "handle": "a.b", "message": "  "}, "InvalidInput", "empty"),
+        ({"id": 1, "type": "reply", "handle": "no way!"}, "InvalidInput", "no way!"),
+        ({"id": 1, "type": "reply", "handle": "a.b", "at": "2026"}, "malformed", "reply.at"),
     ],
 )
 def test_bad_requests_get_an_error_reply_naming_the_problem(
@@ -265,6 +267,56 @@ def test_a_write_schedules_a_sync_that_delivers_it_to_the_cloud(ready_home: Path
         assert found.ask({"id": 2, "type": "hello"})["ok"]
     finally:
         found.kill()
+
+
+def cloud_replies(home: Path, handle: str, *, wait: float = 60) -> int:
+    """How many replies the cloud holds for ``handle``, polling until one is there."""
+    cloud = sa.create_engine(f"sqlite:///{home / 'cloud.db'}")
+    deadline = time.monotonic() + wait
+    count = 0
+    try:
+        while not count and time.monotonic() < deadline:
+            with cloud.connect() as conn:
+                count = conn.execute(
+                    sa.text("SELECT count(*) FROM prospect_replies WHERE target_username = :h"),
+                    {"h": handle},
+                ).scalar_one()
+            time.sleep(0.2)
+    finally:
+        cloud.dispose()
+    return int(count)
+
+
+def test_a_reply_from_the_card_is_the_reply_use_case_and_reaches_the_cloud_once(
+    ready_home: Path,
+) -> None:
+    found = HostProcess(ready_home)
+    try:
+        logged = {**log_request("r1"), "handle": "fresh.lead"}
+        assert found.ask(logged)["ok"]
+        replied = found.ask({"id": 2, "type": "reply", "handle": "@Fresh.Lead"})
+        assert replied["ok"] is True and replied["id"] == 2, replied
+        assert replied["was_contacted"] is True
+        card = replied["card"]
+        assert (card["handle"], card["status"], card["pending_sync"]) == (
+            "fresh.lead",
+            "warm",
+            True,
+        )
+        stranger = found.ask({"id": 3, "type": "reply", "handle": "wrote.first"})
+        assert stranger["was_contacted"] is False and stranger["card"]["known"] is True
+        # The host scheduled a sync after the write: the reply reaches the cloud once.
+        assert cloud_replies(ready_home, "fresh.lead") == 1
+        assert cloud_replies(ready_home, "wrote.first") == 1
+    finally:
+        found.kill()
+    ledger = Ledger.open(ready_home)
+    try:
+        assert ledger.followups.today().items == []  # a reply stops the follow-ups
+        ledger.sync()
+    finally:
+        ledger.close()
+    assert cloud_replies(ready_home, "fresh.lead") == 1
 
 
 def test_nothing_but_frames_reach_stdout(host: HostProcess) -> None:

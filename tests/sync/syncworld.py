@@ -31,6 +31,7 @@ from dmledger.domain.records import (
     OutgoingLog,
     PulledRow,
     TeamConfig,
+    TeamEdit,
 )
 from dmledger.domain.timeutil import Clock, utcnow
 from dmledger.errors import CloudUnavailable
@@ -331,6 +332,11 @@ class FailingGateway:
         config = self.inner.team_config()
         self._after(moment, "team_config")
         return config
+
+    def push_team_edits(self, edits: Sequence[TeamEdit]) -> None:
+        moment = self._step("push_team_edits")
+        self.inner.push_team_edits(edits)
+        self._after(moment, "push_team_edits")
 
     def settle(self) -> bool:  # a wait, not a call that can fail halfway: not counted
         return self.inner.settle()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 from syncworld import FailingGateway, Team, assert_cache_equals_cloud, engine_for
 
@@ -210,3 +211,105 @@ def test_team_follow_up_figures_are_computed_in_the_cloud(team: Team) -> None:
     assert judged == ["d.lead"]
     report, _, _ = team_report(ann, TeamFilter(period="all"))
     assert report.to_dict()["followups"]["lost_no_reply"] == 1  # the cloud's rule: 3d, 3
+
+
+def team_config_of(agent: Ledger) -> tuple[dict[str, str], tuple[int, int]]:
+    """The templates and the rule as this home shows them."""
+    rule = agent.followups.rule()
+    return {t.name: t.text for t in agent.templates.list()}, (rule.after_days, rule.max_followups)
+
+
+def cloud_team_config(team: Team) -> tuple[dict[str, str], tuple[int, int]]:
+    from dmledger.cloud.followups import read_team_config
+    from dmledger.domain.followups import rule_of
+
+    with team.cloud.reading() as conn:
+        config = read_team_config(conn)
+    rule = rule_of(config.rules)
+    return config.templates, (rule.after_days, rule.max_followups)
+
+
+def test_template_and_rule_edits_made_offline_on_two_homes_converge(pg_team: Team) -> None:
+    from syncworld import proxied
+
+    from support.proxy import FaultProxy
+
+    with FaultProxy(("127.0.0.1", 5432)) as proxy:
+        url = proxied(pg_team.cloud_url, proxy.port)
+        ann, bob = pg_team.agent("Ann", cloud_url=url), pg_team.agent("Bob", cloud_url=url)
+        ann.templates.add("old", "hello {handle}")
+        ann.log_dm("lead.z", "hi", at=T0)
+        ann.sync()
+        bob.sync()
+        assert ann.followups.team_edits_waiting() == 0
+        proxy.set_offline(True)
+        # Offline, each home edits: both change `intro`, Ann edits `old` and the rule,
+        # Bob deletes `old`; each sees its own changes at once.
+        ann.templates.add("intro", "hi {handle}, Ann here")
+        ann.templates.add("old", "hello again {handle}")
+        ann.followups.set_rule("5d", 1)
+        ann.templates.log("lead.q", "intro", at=T0)  # a DM from the new template
+        bob.templates.add("intro", "hey {handle}, Bob here")
+        bob.templates.delete("old")
+        assert ann.followups.team_edits_waiting() == 4 and bob.followups.team_edits_waiting() == 2
+        assert team_config_of(ann) == (
+            {"intro": "hi {handle}, Ann here", "old": "hello again {handle}"},
+            (5, 1),
+        )
+        assert team_config_of(bob) == ({"intro": "hey {handle}, Bob here"}, (3, 3))
+        # The new rule is Ann's at once: her leads (DMs at T0) are due 5 days later.
+        due = {i["handle"]: i["due_at"] for i in ann.followups.today().items}
+        assert due == dict.fromkeys(["lead.q", "lead.z"], "2026-03-06T09:00:00.000000Z")
+        with pytest.raises(CloudUnavailable):
+            ann.sync()
+        assert ann.followups.team_edits_waiting() == 4  # the queue is intact
+        proxy.set_offline(False)
+        for agent in (ann, bob, ann):
+            agent.sync()
+        # The last change to reach the cloud wins: Bob's intro, Bob's delete of `old`.
+        expected = ({"intro": "hey {handle}, Bob here"}, (5, 1))
+        assert cloud_team_config(pg_team) == expected
+        for agent in (ann, bob):
+            assert team_config_of(agent) == expected
+            assert agent.followups.team_edits_waiting() == 0
+            assert_cache_equals_cloud(agent, pg_team.cloud)
+        with pg_team.cloud.reading() as conn:
+            names = conn.exec_driver_sql(
+                "SELECT template_name FROM outreach_logs WHERE target_username = 'lead.q'"
+            ).all()
+        assert [n[0] for n in names] == ["intro"]
+
+
+def test_team_edits_queued_during_a_sync_reach_the_cloud_once_through_lost_replies(
+    team: Team,
+) -> None:
+    from dmledger.sync.lock import sync_lock
+
+    ann, bob = team.agent("Ann"), team.agent("Bob")
+    # A sync holds the lock: the change cannot be shared now, so it waits in the queue.
+    with sync_lock(ann.home):
+        ann.templates.add("intro", "hi {handle}")
+        ann.followups.set_rule("4d", 2)
+    assert ann.followups.team_edits_waiting() == 3  # one template, two rule keys
+    assert cloud_team_config(team) == ({}, (3, 3))
+    # The reply of the committed push is lost: the next sync pushes the same changes
+    # again, which changes nothing.
+    gateway = FailingGateway(StoreGateway(ann.cloud), {2: "after"})
+    with pytest.raises(CloudUnavailable):
+        engine_for(ann, gateway).sync_once()
+    assert gateway.calls == ["header", "push_team_edits"]
+    assert ann.followups.team_edits_waiting() == 3
+    ann.sync()
+    bob.sync()
+    expected = ({"intro": "hi {handle}"}, (4, 2))
+    assert cloud_team_config(team) == expected
+    for agent in (ann, bob):
+        assert team_config_of(agent) == expected
+        assert agent.followups.team_edits_waiting() == 0
+    # Bob's delete, queued while a sync ran, goes with his next sync.
+    with sync_lock(bob.home):
+        bob.templates.delete("intro")
+    engine_for(bob, StoreGateway(bob.cloud)).sync_once()
+    assert team_config_of(bob)[0] == {} and cloud_team_config(team)[0] == {}
+    ann.sync()
+    assert team_config_of(ann)[0] == {}

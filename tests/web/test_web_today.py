@@ -85,17 +85,14 @@ def test_the_api_records_replies_and_lists_today(
 def test_the_due_count_is_capped_and_says_so(
     client: TestClient, ledger: Ledger, auth: dict[str, str], monkeypatch: Any
 ) -> None:
-    from dmledger.app import followups as app_followups
-    from dmledger.local import followups as local_followups
+    from dmledger.local import reader
 
-    monkeypatch.setattr(local_followups, "COUNT_CAP", 3)
-    monkeypatch.setattr(app_followups, "COUNT_CAP", 3)
+    monkeypatch.setattr(reader, "COUNT_CAP", 3)
     for i in range(5):
         ledger.log_dm(f"due.{i}", "hi", at=OLD)
     today = client.get("/api/v1/today?limit=2", headers=auth).json()
     assert (today["total"], today["total_capped"], len(today["items"])) == (3, True, 2)
     assert "3+ follow-ups due" in client.get("/today").text
-    monkeypatch.setattr(local_followups, "COUNT_CAP", 10)
-    monkeypatch.setattr(app_followups, "COUNT_CAP", 10)
+    monkeypatch.setattr(reader, "COUNT_CAP", 10)
     exact = client.get("/api/v1/today", headers=auth).json()
     assert (exact["total"], exact["total_capped"]) == (5, False)

@@ -1,65 +1,37 @@
 """Replies, follow-up dates, the Today list and the team's follow-up rule.
 
 Replies and follow-up dates are journal edits (offline first, exactly once: a reply
-carries a client-made id the cloud keeps unique). The rule is team-wide: it is
-written to the cloud and read back by every home at its next sync; the due list is
-computed from the local cache, so Today works offline.
+carries a client-made id the cloud keeps unique). The rule and the templates are
+team-wide: a change applies here at once, is queued (``team_outbox``), and reaches the
+cloud at once when it answers, else at the next sync; every home reads them back at its
+next sync. The due list is computed from the local cache, so Today works offline.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from dmledger.cloud import followups as cloud_followups
 from dmledger.domain.followups import (
     FollowUpRule,
-    FollowUpState,
-    followups_sent,
     parse_days,
     parse_follow_up,
     rule_values,
 )
-from dmledger.domain.handles import normalize_handle, validate_actor_username
-from dmledger.domain.records import Edit, Prospect
-from dmledger.domain.text import validate_name
-from dmledger.domain.timeutil import format_utc
-from dmledger.errors import InvalidInput, NotFound
+from dmledger.domain.handles import normalize_handle
+from dmledger.domain.records import Edit, Prospect, TeamEdit
+from dmledger.errors import CloudUnavailable, InvalidInput, NotFound, Refused, SyncBusy
 from dmledger.local import followups as local_followups
 from dmledger.local.effects import apply_edit_to_cache
-from dmledger.local.followups import COUNT_CAP
 from dmledger.local.store import iso
 
+from .today import TODAY_LIMIT_DEFAULT, Today, TodayQuery, build_today
 from .views import ReplyResult
 
 if TYPE_CHECKING:
     from .ledger import Ledger
-
-TODAY_LIMIT_MAX = 1000
-
-
-@dataclass(frozen=True)
-class Today:
-    """The leads due for a follow-up now, most overdue first."""
-
-    now: datetime
-    items: list[dict[str, Any]]
-    total: int
-    rule: FollowUpRule
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "now": format_utc(self.now),
-            "total": min(self.total, COUNT_CAP),
-            "total_capped": self.total > COUNT_CAP,  # more are due than `total` says
-            "rule": {
-                "follow_up_after_days": self.rule.after_days,
-                "max_followups": self.rule.max_followups,
-            },
-            "items": self.items,
-        }
 
 
 class FollowUps:
@@ -122,40 +94,20 @@ class FollowUps:
     # -- Today ------------------------------------------------------------------------
 
     def today(
-        self, *, actor: str | None = None, operator: str | None = None, limit: int = 200
+        self,
+        *,
+        actor: str | None = None,
+        operator: str | None = None,
+        limit: int = TODAY_LIMIT_DEFAULT,
     ) -> Today:
-        if not 1 <= limit <= TODAY_LIMIT_MAX:
-            raise InvalidInput(f"limit {limit} is out of range: 1 to {TODAY_LIMIT_MAX}")
-        actor = validate_actor_username(actor) if actor else None
-        operator = validate_name(operator, "operator") if operator else None
+        """The follow-ups due now, most overdue first, from this home's cache."""
+        query = TodayQuery.of(actor, operator, limit)
         now = self.ledger.now()
         with self.local.reading() as conn:
-            rule = self.local.follow_up_rule(conn)
-            due, total = local_followups.due_leads(
-                self.local, conn, now, actor=actor, operator=operator, limit=limit
-            )
-        items = []
-        for lead in due:
-            p = lead.prospect
-            state = FollowUpState(p.status, p.last_dm_at, p.dm_count, p.last_reply_at)
-            items.append(
-                {
-                    "handle": p.handle,
-                    "status": p.status,
-                    "owner_actor": p.owner_actor,
-                    "owner_operator": p.owner_operator,
-                    "due_at": format_utc(lead.due_at),
-                    "overdue_days": max(0, (now - lead.due_at) // timedelta(days=1)),
-                    "followups_sent": followups_sent(state),
-                    "last_dm_at": format_utc(p.last_dm_at),
-                    "days_since_last_dm": None
-                    if p.last_dm_at is None
-                    else max(0, (now - p.last_dm_at) // timedelta(days=1)),
-                    "last_message": lead.last_message,
-                    "set_by_hand": p.follow_up_at is not None,
-                }
-            )
-        return Today(now, items, total, rule)
+            # The same statements `dmledger today` runs without a Ledger (app/today.py).
+            raw = conn.connection.driver_connection
+            assert isinstance(raw, sqlite3.Connection)
+            return build_today(raw, now, query)
 
     # -- the team's rule --------------------------------------------------------------
 
@@ -165,20 +117,46 @@ class FollowUps:
             return self.local.follow_up_rule(conn)
 
     def set_rule(self, after: str, max_followups: int | None = None) -> FollowUpRule:
-        """Write the team's rule to the cloud (needs it) and apply it here at once."""
+        """Set the team's rule: here at once (every due time follows), queued for the
+        cloud, and shared now when it answers (:meth:`change_team`)."""
         current = self.rule()
         rule = FollowUpRule(
             parse_days(after, "follow-up-after"),
             current.max_followups if max_followups is None else max_followups,
         )
-        with self.ledger.cloud.transaction() as conn:
-            cloud_followups.set_rules(conn, rule_values(rule))
-        self.refresh_team_config()
+        operator = self.ledger.settings.operator
+        self.change_team(
+            [TeamEdit(0, "rule", key, value, operator) for key, value in rule_values(rule).items()]
+        )
         return rule
 
-    def refresh_team_config(self) -> None:
-        """Read the team's rule and templates from the cloud into this home now."""
-        with self.ledger.cloud.reading() as conn:
-            config = cloud_followups.read_team_config(conn)
+    # -- changes to the team's templates and rule ----------------------------------------
+
+    def change_team(self, edits: list[TeamEdit]) -> bool:
+        """Apply changes to the team's templates or rule here (offline too), queue them
+        for the cloud, and share them at once if it answers. Returns whether they reached
+        it (False: they wait for the next sync, which pushes them before the journal;
+        the last one to reach the cloud wins). Refused, and gone from here too, when the
+        cloud will not take them (a role without the right)."""
+        now = self.ledger.now()
         with self.local.transaction() as conn:
-            local_followups.keep_team_config(self.local, conn, config)
+            for edit in edits:
+                local_followups.queue_team_edit(self.local, conn, edit, now)
+        return self.share_team_edits()
+
+    def share_team_edits(self) -> bool:
+        """Push the queued changes to the team's templates and rule now, and read the
+        team's back; False when the cloud does not answer or a sync runs (which pushes
+        them itself)."""
+        try:
+            report = self.ledger.sync_engine().share_team_edits()
+        except (CloudUnavailable, SyncBusy):
+            return False
+        if report.errors:
+            raise Refused(report.errors[0])
+        return True
+
+    def team_edits_waiting(self) -> int:
+        """How many changes to the team's templates and rule wait for a sync."""
+        with self.local.reading() as conn:
+            return len(local_followups.pending_team_edits(conn))

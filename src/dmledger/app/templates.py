@@ -1,5 +1,8 @@
-"""The team's saved messages. Written to the cloud (team-wide), read from this home's
-copy, which every sync refreshes when the team's templates changed."""
+"""The team's saved messages (team-wide, kept in the cloud), read from this home's copy.
+
+Adding or deleting one changes the copy at once and queues the change, which is shared
+with the cloud at once when it answers, else at the next sync (it works offline);
+every sync refreshes the copy when the team's templates changed."""
 
 from __future__ import annotations
 
@@ -7,8 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from dmledger.cloud import followups as cloud_followups
-from dmledger.domain.records import OutgoingLog
+from dmledger.domain.records import OutgoingLog, TeamEdit
 from dmledger.domain.templates import check_template, render_template
 from dmledger.domain.text import validate_name
 from dmledger.errors import NotFound
@@ -34,20 +36,22 @@ class Templates:
         """Add or replace a template; refuses an unknown placeholder, naming it. Returns
         the template and whether it is new."""
         clean_name, clean_text = check_template(name, text)
-        with self.ledger.cloud.transaction() as conn:
-            new = cloud_followups.put_template(
-                conn, clean_name, clean_text, self.ledger.settings.operator
-            )
-        self.ledger.followups.refresh_team_config()
+        new = all(t.name != clean_name for t in self.list())
+        operator = self.ledger.settings.operator
+        self.ledger.followups.change_team(
+            [TeamEdit(0, "template", clean_name, clean_text, operator)]
+        )
         return Template(clean_name, clean_text), new
 
     def delete(self, name: str) -> None:
+        """Delete a template from this home's copy and the team's; NotFound when the copy
+        has none of that name."""
         clean_name = validate_name(name, "template name")
-        with self.ledger.cloud.transaction() as conn:
-            found = cloud_followups.delete_template(conn, clean_name)
-        self.ledger.followups.refresh_team_config()
-        if not found:
-            raise NotFound(self._unknown(clean_name))
+        self.get(clean_name)  # NotFound, naming the templates there are
+        operator = self.ledger.settings.operator
+        self.ledger.followups.change_team(
+            [TeamEdit(0, "template_delete", clean_name, None, operator)]
+        )
 
     def list(self) -> list[Template]:
         with self.ledger.local.reading() as conn:

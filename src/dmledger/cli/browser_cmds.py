@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
+from dmledger.cli.render import escape
 from dmledger.cli.state import emit_json, err, out, state
 
 app = typer.Typer(

@@ -15,7 +15,6 @@ import typer
 from typer.core import TyperGroup
 
 from dmledger import __version__
-from dmledger import settings as config
 from dmledger.cli import (
     browser_cmds,
     cloud_cmds,
@@ -29,6 +28,7 @@ from dmledger.cli import (
 from dmledger.cli.render import escape
 from dmledger.cli.state import CliState, emit_json, err, out, state
 from dmledger.errors import DmLedgerError
+from dmledger.homedir import resolve_home
 
 
 class LedgerGroup(TyperGroup):
@@ -133,7 +133,7 @@ def root(
     """Global options apply to every command."""
     level = logging.DEBUG if os.environ.get("DMLEDGER_DEBUG") else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = CliState(home=config.resolve_home(home), json=json_output)
+    ctx.obj = CliState(home=resolve_home(home), json=json_output)
 
 
 @app.command()
@@ -170,8 +170,10 @@ def init(
 ) -> None:
     """Create this home, or change only the settings given on an existing one (and say
     what changed). Works offline: it only writes the home."""
-    st = state(ctx)
+    from dmledger import settings as config
     from dmledger.app.home import init_or_update
+
+    st = state(ctx)
 
     ledger, password, report = init_or_update(
         st.home,
@@ -295,6 +297,8 @@ def demo(ctx: typer.Context) -> None:
 @app.command("api-token")
 def api_token(ctx: typer.Context) -> None:
     """Print the local JSON API's bearer token (made at init)."""
+    from dmledger import settings as config
+
     st = state(ctx)
     config.load(st.home)
     token = config.api_token(st.home)
@@ -318,5 +322,5 @@ today_cmds.register(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """The Typer app (``dmledger.cli.main`` tries the fast ``today --json`` first)."""
     app()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from dmledger.cli.render import escape
 from dmledger.cli.state import emit_json, out, state
@@ -70,6 +69,8 @@ def actor_list(ctx: typer.Context) -> None:
             ]
         )
         return
+    from rich.table import Table
+
     table = Table(show_edge=False, header_style="bold")
     for name in ("actor", "operator", "status"):
         table.add_column(name)

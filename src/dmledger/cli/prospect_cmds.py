@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,7 +13,6 @@ from dmledger.cli.render import escape
 from dmledger.cli.state import emit_json, out, progress_bar, state
 from dmledger.domain.timeutil import format_utc
 from dmledger.errors import InvalidInput, Refused
-from dmledger.local.store import ProspectFilter
 
 app = typer.Typer(
     help="Leads: add, show the status card, change, list, delete.", no_args_is_help=True
@@ -103,9 +102,15 @@ def set_(
         )
 
 
+if TYPE_CHECKING:
+    from dmledger.local.store import ProspectFilter
+
+
 def _filter(
     status: str | None, owner: str | None, search: str | None, operator: str | None = None
 ) -> ProspectFilter:
+    from dmledger.local.store import ProspectFilter
+
     return ProspectFilter(status=status, owner_actor=owner, search=search, owner_operator=operator)
 
 
@@ -131,7 +136,7 @@ def list_(
     if st.json:
         emit_json([LeadView.of(p).to_dict() for p in rows])
     elif rows:
-        out.print(render.prospects(rows, out.width))
+        out.print(render.prospects(rows, out.rich.width))
     else:
         out.print("No leads match.")
 

@@ -1,21 +1,26 @@
-"""Rich renderings of what the Ledger returns."""
+"""Rich renderings of what the Ledger returns (Rich imported when first used)."""
 
 from __future__ import annotations
 
-from rich.markup import escape as escape_markup
-from rich.table import Table
+from typing import TYPE_CHECKING
 
-from dmledger.app.views import ImportReport, StatusCard, SyncStatus
-from dmledger.domain.records import Prospect
 from dmledger.domain.text import escape_controls
 from dmledger.domain.timeutil import human_time
-from dmledger.sync.engine import SyncReport
+
+if TYPE_CHECKING:  # imported by the commands that render them, not at start-up
+    from rich.table import Table
+
+    from dmledger.app.views import ImportReport, StatusCard, SyncStatus
+    from dmledger.domain.records import Prospect
+    from dmledger.sync.engine import SyncReport
 
 
 def escape(text: str) -> str:
     """Text from the ledger made safe for the terminal: Rich markup escaped and control
     characters (ESC, BEL, bidi overrides …) shown as ``\\x1b``-style escapes. Every CLI
     rendering of names, handles, notes, messages and errors goes through this."""
+    from rich.markup import escape as escape_markup
+
     return escape_markup(escape_controls(text))
 
 
@@ -82,6 +87,8 @@ def prospects(rows: list[Prospect], width: int = 80) -> Table:
     headers = ("handle", "status", "owner", "first contacted")
     cells = [(p.handle, p.status, p.owner_actor or "", human_time(p.first_contacted)) for p in rows]
     sizes = [max(len(name), *(len(row[i]) for row in cells)) for i, name in enumerate(headers)]
+    from rich.table import Table
+
     table = Table(show_edge=False, header_style="bold")
     for name, size in zip(headers, sizes, strict=True):
         table.add_column(name, no_wrap=True, width=size)

@@ -12,7 +12,6 @@ from typing import Annotated
 
 import typer
 
-from dmledger import settings as config
 from dmledger.cli.state import emit_json, err, out, state
 from dmledger.errors import InvalidInput, Refused
 
@@ -82,6 +81,8 @@ def register(root: typer.Typer) -> None:
 
         st = state(ctx)
         ledger = st.ledger()
+        from dmledger import settings as config
+
         token = config.api_token(st.home)
         page_login = not is_loopback(host) if login is None else login
         if not is_loopback(host):
@@ -134,6 +135,8 @@ def register(root: typer.Typer) -> None:
         (`serve --login`, or --host other than loopback). Keep it like a password."""
         st = state(ctx)
         st.ledger()  # an initialised home, made private
+        from dmledger import settings as config
+
         secret = config.page_secret(st.home, create=True)
         if st.json:
             emit_json({"page_secret": secret})

@@ -1,4 +1,9 @@
-"""What every command shares: the home, the output mode, and the one Ledger."""
+"""What every command shares: the home, the output mode, and the one Ledger.
+
+Nothing heavy is imported here: the Ledger (SQLAlchemy, the cloud drivers) and Rich's
+console are loaded by the first command that uses them, so a command that needs
+neither (``dmledger today --json``) starts fast.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,37 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+if TYPE_CHECKING:
+    import typer
+    from rich.console import Console
+    from rich.progress import Progress
 
-from dmledger.app.ledger import Ledger
+    from dmledger.app.ledger import Ledger
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class LazyConsole:
+    """A Rich console made on its first use (Rich's import costs start-up time)."""
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    @property
+    def rich(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, highlight=False, soft_wrap=True)
+        return self._console
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        self.rich.print(*objects, **options)
+
+
+out = LazyConsole()
+err = LazyConsole(stderr=True)
 
 
 @dataclass
@@ -26,6 +52,8 @@ class CliState:
 
     def ledger(self) -> Ledger:
         if self._ledger is None:
+            from dmledger.app.ledger import Ledger
+
             self._ledger = Ledger.open(self.home)
         return self._ledger
 
@@ -48,11 +76,19 @@ def emit_json(data: Any) -> None:
 
 def progress_bar(label: str) -> Progress:
     """The CLI's progress bar: on stderr (stdout stays for data), gone when done."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     return Progress(
         TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err,
+        console=err.rich,
         transient=True,
     )

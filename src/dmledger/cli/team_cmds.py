@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 
-from dmledger import settings as config
 from dmledger.cli import render
 from dmledger.cli.render import escape
 from dmledger.cli.state import emit_json, err, out, progress_bar, state
@@ -21,6 +20,8 @@ app = typer.Typer(
 
 def _passphrase(*, confirm: bool) -> str:
     """From DMLEDGER_PACK_PASSPHRASE (scripts), else asked with hidden input."""
+    from dmledger import settings as config
+
     given = config.pack_passphrase()
     if given is not None:
         return given
@@ -108,6 +109,7 @@ def register(root: typer.Typer) -> None:
         Asks for the pack's passphrase (or reads DMLEDGER_PACK_PASSPHRASE). A wrong
         passphrase or a damaged pack is refused and nothing is written.
         """
+        from dmledger import settings as config
         from dmledger.app.ledger import Ledger
 
         st = state(ctx)

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from dmledger.app.today import TODAY_LIMIT_DEFAULT as LIMIT_DEFAULT
 from dmledger.cli.render import card, escape
 from dmledger.cli.state import emit_json, err, out, state
 
-rules_app = typer.Typer(help="The team's follow-up rule (kept in the cloud).", no_args_is_help=True)
+rules_app = typer.Typer(
+    help="The team's follow-up rule (kept in the cloud, copied to every home).",
+    no_args_is_help=True,
+)
 template_app = typer.Typer(
     help="The team's saved messages (kept in the cloud, copied to every home).",
     no_args_is_help=True,
@@ -47,12 +50,15 @@ def today(
     operator: Annotated[
         str | None, typer.Option(help="Only leads owned by this teammate's accounts.")
     ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many (1-1000).")] = 200,
+    limit: Annotated[int, typer.Option(help="At most this many (1-1000).")] = LIMIT_DEFAULT,
 ) -> None:
     """The follow-ups due now, most overdue first (from this home's copy: works offline).
     Log one with `dmledger log --to HANDLE`; put one off with `prospect set HANDLE --snooze 1d`."""
+    from dmledger.app.today import read_today
+
     st = state(ctx)
-    result = st.ledger().followups.today(actor=actor, operator=operator, limit=limit)
+    # The cache alone, without a Ledger: this command is bound by its start-up time.
+    result = read_today(st.home, actor=actor, operator=operator, limit=limit)
     if st.json:
         emit_json(result.to_dict())
         return
@@ -63,6 +69,8 @@ def today(
             f"{rule.after_days} days after the last DM, at most {rule.max_followups} times.)"
         )
         return
+    from rich.table import Table
+
     table = Table(
         "handle", "account", "due", "overdue", "since last DM", "follow-ups", "last message"
     )
@@ -108,19 +116,23 @@ def rules_set(
         int | None, typer.Option("--max", help="At most this many follow-ups (0-20).")
     ] = None,
 ) -> None:
-    """Set the team's follow-up rule in the cloud (every home gets it at its next sync)."""
+    """Set the team's follow-up rule: here at once, in the cloud now or, offline, at the
+    next sync (every home gets it at its next sync after that)."""
     from dmledger.errors import InvalidInput
 
     if name != "follow-up-after":
         raise InvalidInput(f"rule {name!r} does not exist: the rule is follow-up-after")
     st = state(ctx)
-    rule = st.ledger().followups.set_rule(days, max_followups)
+    ledger = st.ledger()
+    rule = ledger.followups.set_rule(days, max_followups)
+    waiting = ledger.followups.team_edits_waiting()
     if st.json:
         from dmledger.app.views import RuleView
 
-        emit_json(RuleView.of(rule).to_dict())
+        emit_json({**RuleView.of(rule).to_dict(), "shared": not waiting})
         return
     out.print(f"Rule set: follow-up-after {rule.after_days}d, --max {rule.max_followups}.")
+    _say_queued(waiting)
 
 
 @template_app.command("add")
@@ -131,13 +143,19 @@ def template_add(
         str, typer.Option(help="The message; placeholders {handle}, {actor}, {operator}.")
     ],
 ) -> None:
-    """Add (or replace) a team template in the cloud."""
+    """Add (or replace) a team template: here at once, in the cloud now or, offline, at
+    the next sync."""
     st = state(ctx)
-    template, new = st.ledger().templates.add(name, text)
+    ledger = st.ledger()
+    template, new = ledger.templates.add(name, text)
+    waiting = ledger.followups.team_edits_waiting()
     if st.json:
-        emit_json({"name": template.name, "text": template.text, "created": new})
+        emit_json(
+            {"name": template.name, "text": template.text, "created": new, "shared": not waiting}
+        )
         return
     out.print(f"Template {escape(template.name)} " + ("added." if new else "replaced."))
+    _say_queued(waiting)
 
 
 @template_app.command("list")
@@ -151,6 +169,8 @@ def template_list(ctx: typer.Context) -> None:
     if not templates:
         out.print("No templates yet: add one with `dmledger template add NAME --text TEXT`.")
         return
+    from rich.table import Table
+
     table = Table("name", "text")
     for t in templates:
         table.add_row(escape(t.name), escape(t.text))
@@ -176,17 +196,29 @@ def template_delete(
     name: Annotated[str, typer.Argument(help="The template's name.")],
     yes: Annotated[bool, typer.Option("--yes", help="Confirm the deletion.")] = False,
 ) -> None:
-    """Delete a team template from the cloud (DMs already logged keep its name)."""
+    """Delete a team template, here and (now or at the next sync) in the cloud; DMs
+    already logged keep its name."""
     from dmledger.errors import Refused
 
     if not yes:
         raise Refused(f"deleting template {name!r} needs --yes")
     st = state(ctx)
-    st.ledger().templates.delete(name)
+    ledger = st.ledger()
+    ledger.templates.delete(name)
+    waiting = ledger.followups.team_edits_waiting()
     if st.json:
-        emit_json({"name": name, "deleted": True})
+        emit_json({"name": name, "deleted": True, "shared": not waiting})
         return
     out.print(f"Template {escape(name)} deleted.")
+    _say_queued(waiting)
+
+
+def _say_queued(waiting: int) -> None:
+    if waiting:
+        err.print(
+            f"[yellow]The cloud did not answer: {waiting} team change(s) wait here and are "
+            "shared at the next sync.[/]"
+        )
 
 
 def register(app: typer.Typer) -> None:

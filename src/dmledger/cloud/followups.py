@@ -23,7 +23,7 @@ from dmledger.cloud.schema import (
     prospects,
     team_rules,
 )
-from dmledger.domain.records import Edit, TeamConfig
+from dmledger.domain.records import Edit, TeamConfig, TeamEdit
 from dmledger.domain.statuses import LEGACY_ALIASES, Status, status_after_reply
 
 if TYPE_CHECKING:
@@ -210,7 +210,7 @@ def set_rules(conn: sa.Connection, values: dict[str, str]) -> None:
     _bump_version(conn)
 
 
-def put_template(conn: sa.Connection, name: str, text: str, operator: str) -> bool:
+def put_template(conn: sa.Connection, name: str, text: str, operator: str | None) -> bool:
     """Add or replace a template; True when it is new."""
     t = message_templates.c
     updated = conn.execute(
@@ -235,6 +235,19 @@ def delete_template(conn: sa.Connection, name: str) -> bool:
     if deleted:
         _bump_version(conn)
     return bool(deleted)
+
+
+def apply_team_edits(conn: sa.Connection, edits: Sequence[TeamEdit]) -> None:
+    """A home's queued template and rule changes, in the order made (the caller's
+    transaction): the last one pushed wins. A delete of a template already gone is a
+    no-op, so a repeated push changes nothing."""
+    for edit in edits:
+        if edit.op == "template":
+            put_template(conn, edit.name, edit.text or "", edit.operator)
+        elif edit.op == "template_delete":
+            delete_template(conn, edit.name)
+        else:
+            set_rules(conn, {edit.name: edit.text or ""})
 
 
 def statements() -> dict[str, sa.Executable]:

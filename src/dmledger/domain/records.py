@@ -112,6 +112,23 @@ class TeamConfig:
     version: str | None = None
 
 
+TeamEditOp = Literal["template", "template_delete", "rule"]
+
+
+@dataclass(frozen=True)
+class TeamEdit:
+    """A queued change to the team's templates or rule, made on this home (offline too)
+    and pushed at the next sync: ``template`` puts ``text`` under ``name``,
+    ``template_delete`` removes ``name``, ``rule`` sets the rule key ``name`` to ``text``.
+    Last writer at the cloud wins, as for a lead's status."""
+
+    seq: int
+    op: TeamEditOp
+    name: str
+    text: str | None = None
+    operator: str | None = None  # who made it (a template's author at the cloud)
+
+
 @dataclass(frozen=True)
 class Cursor:
     """Keyset position in the cloud's (row_version, target_username) order."""

@@ -185,6 +185,9 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
       ui.open === "note" ? null
         : h("button", { class: "btn", type: "button", "data-action": "add-note",
           onclick: () => act.open("note") }, "Add a note"),
+      h("button", { class: "btn", type: "button", "data-action": "reply",
+        title: "They answered: record when (never what). Follow-ups stop.",
+        onclick: () => act.recordReply() }, "They replied"),
       card.verdict === "excluded" ? null
         : h("button", { class: "btn danger", type: "button", "data-action": "exclude",
           onclick: () => act.setStatus("excluded") }, "Do not contact")));

@@ -208,6 +208,12 @@
       const reply = await host({ type: "add_note", handle: state.card.handle, note });
       await afterWrite(reply, "Note added.");
     },
+    async recordReply() {
+      const reply = await host({ type: "reply", handle: state.card.handle });
+      await afterWrite(reply, reply.ok && reply.was_contacted === false
+        ? "Reply recorded. Nobody had recorded a DM to them: the lead is added."
+        : "Reply recorded: follow-ups stop.");
+    },
     async logSent(force) {
       const sent = state.sent;
       if (!sent || !state.card) return;

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from dmledger.domain.followups import FollowUpRule
 from dmledger.domain.records import Cursor
 from dmledger.local import schema
-from dmledger.local.schema import meta
 
-RULE_DAYS_KEY = "rule_follow_up_after_days"  # meta: the team's follow-up rule
-RULE_MAX_KEY = "rule_max_followups"
+# Named in the light reader, which `dmledger today` reads the rule with.
+from dmledger.local.reader import RULE_DAYS_KEY as RULE_DAYS_KEY
+from dmledger.local.reader import RULE_MAX_KEY as RULE_MAX_KEY
+from dmledger.local.schema import meta
 
 
 class StoreBase:

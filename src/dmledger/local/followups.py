@@ -1,78 +1,86 @@
-"""The local side of follow-ups: the Today list, the team's rule and templates as cached.
+"""The local side of follow-ups: the team's rule and templates as cached, and the
+changes to them made here and queued for the next sync (``team_outbox``).
 
-The due list is read from the cache only (``prospects.due_at``, kept by the store
-from ``domain.followups.due_at``), so it works offline; the partial indexes on
-``due_at`` make it a range read, not a scan, at a million leads.
+The due list itself is read by ``local/reader.py`` (``prospects.due_at``, kept by the
+store from ``domain.followups.due_at``; the partial indexes on ``due_at`` make it a
+range read, not a scan, at a million leads).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 
-from dmledger.domain.followups import FollowUpRule, rule_of
-from dmledger.domain.records import Prospect, TeamConfig
-from dmledger.local.schema import prospects, templates
+from dmledger.domain.followups import FollowUpRule, rule_of, rule_values
+from dmledger.domain.records import TeamConfig, TeamEdit
+from dmledger.local.schema import prospects, team_outbox, templates
 from dmledger.local.store import (
     RULE_DAYS_KEY,
     RULE_MAX_KEY,
     LocalStore,
-    _prospect,
     follow_up_values,
     iso,
 )
-
-COUNT_CAP = 10_000
-
-
-@dataclass(frozen=True)
-class DueLead:
-    prospect: Prospect
-    due_at: datetime
-    last_message: str | None  # the team's last DM text to the lead (as the cloud keeps it)
-
-
-def due_leads(
-    store: LocalStore,
-    conn: sa.Connection,
-    now: datetime,
-    *,
-    actor: str | None = None,
-    operator: str | None = None,
-    limit: int = 200,
-) -> tuple[list[DueLead], int]:
-    """Leads due at ``now``, most overdue first, and how many are due in all (counted up
-    to ``COUNT_CAP + 1``: more than the cap reads as "more than 10,000")."""
-    p = prospects.c
-    where = [p.due_at.is_not(None), p.due_at <= iso(now)]
-    if actor is not None:
-        where.append(p.owner_actor == actor)
-    if operator is not None:
-        where.append(p.owner_operator == operator)
-    rows = conn.execute(
-        sa.select(prospects).where(*where).order_by(p.due_at, p.target_username).limit(limit)
-    ).all()
-    # Counting half a million due leads costs more than the page: count up to a cap.
-    capped = sa.select(prospects.c.target_username).where(*where).limit(COUNT_CAP + 1)
-    total = conn.execute(sa.select(sa.func.count()).select_from(capped.subquery()))
-    found = [
-        DueLead(_prospect(row), datetime.fromisoformat(row.due_at), row.last_message)
-        for row in rows
-    ]
-    return found, int(total.scalar_one())
-
 
 TEAM_VERSION_KEY = "team_version"  # meta: the version of the team's rules and templates kept
 
 
 def keep_team_config(store: LocalStore, conn: sa.Connection, config: TeamConfig) -> bool:
-    """Keep the team's rule and templates as read from the cloud; when the rule changed,
-    every lead's due time is computed again. Returns whether it did."""
-    changed = store_team_config(store, conn, rule_of(config.rules), config.templates)
+    """Keep the team's rule and templates as read from the cloud, with this home's
+    queued changes on top (made while the sync ran, or refused to it: a pull never
+    undoes local work); when the rule changed, every lead's due time is computed
+    again. Returns whether it did."""
+    shown = with_edits(config, pending_team_edits(conn))
+    changed = store_team_config(store, conn, rule_of(shown.rules), shown.templates)
     store.set_meta(conn, TEAM_VERSION_KEY, config.version)
     return changed
+
+
+# -- changes made here, queued -----------------------------------------------------------
+
+
+def queue_team_edit(store: LocalStore, conn: sa.Connection, edit: TeamEdit, at: datetime) -> bool:
+    """Queue a change to the team's templates or rule and show it here at once (works
+    offline). Returns whether the rule changed (every due time was computed again)."""
+    conn.execute(
+        sa.insert(team_outbox).values(
+            op=edit.op, name=edit.name, text=edit.text, operator=edit.operator, created_at=iso(at)
+        )
+    )
+    shown = with_edits(local_team_config(store, conn), [edit])
+    return store_team_config(store, conn, rule_of(shown.rules), shown.templates)
+
+
+def pending_team_edits(conn: sa.Connection) -> list[TeamEdit]:
+    """This home's queued team changes, in the order made."""
+    t = team_outbox.c
+    rows = conn.execute(sa.select(t.seq, t.op, t.name, t.text, t.operator).order_by(t.seq))
+    return [TeamEdit(r.seq, r.op, r.name, r.text, r.operator) for r in rows]
+
+
+def remove_team_edits(conn: sa.Connection, seqs: list[int]) -> None:
+    """Forget queued changes once the cloud has them."""
+    if seqs:
+        conn.execute(sa.delete(team_outbox).where(team_outbox.c.seq.in_(seqs)))
+
+
+def local_team_config(store: LocalStore, conn: sa.Connection) -> TeamConfig:
+    """The rule and templates as this home shows them."""
+    return TeamConfig(rule_values(store.follow_up_rule(conn)), cached_templates(conn))
+
+
+def with_edits(config: TeamConfig, edits: list[TeamEdit]) -> TeamConfig:
+    """``config`` after ``edits`` in order: what the cloud holds once they reach it."""
+    rules, kept = dict(config.rules), dict(config.templates)
+    for edit in edits:
+        if edit.op == "template":
+            kept[edit.name] = edit.text or ""
+        elif edit.op == "template_delete":
+            kept.pop(edit.name, None)
+        else:
+            rules[edit.name] = edit.text or ""
+    return TeamConfig(rules, dict(sorted(kept.items())), config.version)
 
 
 def store_team_config(

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-LOCAL_SCHEMA_VERSION = 3  # 2: outbox.after_log/base_notes, notes_replaced, notices; 3: follow-ups
+# 2: outbox.after_log/base_notes, notes_replaced, notices; 3: follow-ups; 4: team_outbox
+LOCAL_SCHEMA_VERSION = 4
 
 metadata = sa.MetaData()
 
@@ -134,6 +135,20 @@ templates = sa.Table(
     metadata,
     sa.Column("name", sa.Text, primary_key=True),
     sa.Column("text", sa.Text, nullable=False),
+)
+
+# Changes to the team's templates and rule made here, waiting for the next sync
+# (local/team_edits.py); the templates table and the rule already show them.
+team_outbox = sa.Table(
+    "team_outbox",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("op", sa.Text, nullable=False),  # template | template_delete | rule
+    sa.Column("name", sa.Text, nullable=False),  # the template's name, or the rule's key
+    sa.Column("text", sa.Text),  # the template's text, or the rule's value
+    sa.Column("operator", sa.Text),  # who made it
+    sa.Column("created_at", sa.Text, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 team_cache = sa.Table(

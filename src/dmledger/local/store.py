@@ -26,6 +26,9 @@ from dmledger.local.base import RULE_DAYS_KEY, RULE_MAX_KEY
 from dmledger.local.cache import CacheWrites
 from dmledger.local.people import PeopleCache
 from dmledger.local.queue import Journal, QueueCounts
+
+# The file is named in the light reader (`dmledger today` opens it without this class).
+from dmledger.local.reader import DB_NAME
 from dmledger.local.rows import _prospect, follow_up_values, from_iso, iso, journal_order
 from dmledger.local.schema import meta, prospects
 from dmledger.local.search import LeadReads, ProspectFilter
@@ -45,8 +48,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-DB_NAME = "local_data.db"
 
 
 class LocalStore(CacheWrites, LeadReads, Journal, PeopleCache):

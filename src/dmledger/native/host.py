@@ -40,6 +40,7 @@ from .protocol import (
     Hello,
     HelloResult,
     LogDm,
+    RecordReply,
     Reply,
     Request,
     SetStatus,
@@ -205,6 +206,10 @@ class Host:
                 ledger.add_prospect(request.handle, status=request.status)
             self.sync.request()
             return _card_reply(request.id, ledger.card(request.handle))
+        if isinstance(request, RecordReply):
+            result = ledger.followups.reply(request.handle)
+            self.sync.request()
+            return _card_reply(request.id, result.prospect, was_contacted=result.was_contacted)
         if not ledger.card(request.handle).known:
             ledger.add_prospect(request.handle)
         ledger.update_prospect(request.handle, append_note=request.note)
@@ -293,8 +298,14 @@ def _write(stdout: BinaryIO, reply: dict[str, Any]) -> None:
     stdout.flush()
 
 
-def _card_reply(request_id: int, card: StatusCard, *, created: bool | None = None) -> Reply:
-    return Reply(id=request_id, ok=True, card=card, created=created)
+def _card_reply(
+    request_id: int,
+    card: StatusCard,
+    *,
+    created: bool | None = None,
+    was_contacted: bool | None = None,
+) -> Reply:
+    return Reply(id=request_id, ok=True, card=card, created=created, was_contacted=was_contacted)
 
 
 def _error(

@@ -63,7 +63,15 @@ class AddNote(_Request):
     note: Annotated[str, Field(min_length=1, max_length=4000)]
 
 
-AnyRequest = Hello | GetCard | LogDm | SetStatus | AddNote
+class RecordReply(_Request):
+    """The lead answered (when: now; never what): ``FollowUps.reply``, the use case of
+    ``dmledger reply``. A lead nobody contacted is added, and the reply says so."""
+
+    type: Literal["reply"]
+    handle: HandleText
+
+
+AnyRequest = Hello | GetCard | LogDm | SetStatus | AddNote | RecordReply
 
 
 class Request(BaseModel):
@@ -94,4 +102,7 @@ class Reply(BaseModel):
     card: StatusCard | None = None  # the one card model: the CLI's and the API's too
     hello: HelloResult | None = None
     created: bool | None = None
+    was_contacted: bool | None = Field(
+        default=None, description="A reply: False when nobody had recorded a DM to the lead."
+    )
     error: ErrorBody | None = None

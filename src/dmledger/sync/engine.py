@@ -47,8 +47,14 @@ from dmledger.errors import (
     CloudSchemaError,
     DmLedgerError,
 )
+from dmledger.local import reader
 from dmledger.local.effects import apply_to_cache
-from dmledger.local.followups import TEAM_VERSION_KEY, keep_team_config
+from dmledger.local.followups import (
+    TEAM_VERSION_KEY,
+    keep_team_config,
+    pending_team_edits,
+    remove_team_edits,
+)
 from dmledger.local.store import LocalStore, iso
 from dmledger.sync.gateway import CloudGateway
 from dmledger.sync.lock import sync_lock
@@ -95,7 +101,7 @@ class SyncReport:
 
 
 FUTURE_LIMIT = timedelta(minutes=5)  # a DM stamped later than cloud time + this is refused
-OFFSET_KEY = "clock_offset_seconds"  # meta: cloud clock minus local clock at the last sync
+OFFSET_KEY = reader.OFFSET_KEY  # meta: cloud clock minus local clock at the last sync
 CLOUD_ID_KEY = "cloud_id"  # meta: the identity of the cloud this cache copies
 
 RESET = "the team's cloud database was reset or replaced"
@@ -153,7 +159,8 @@ class SyncEngine:
             report = SyncReport(started_at=self.clock())
             try:
                 plan = self._begin(report)
-                self._read_team_config(plan.header)
+                pushed_team = self._push_team_edits(report)
+                self._read_team_config(plan.header, force=pushed_team)
                 self._push(report, plan.offset, plan.header, plan.gen if plan.resyncing else 0)
                 if report.pushed_logs or report.pushed_edits:
                     self.cloud.settle()  # so this pull brings the push's own rows back
@@ -163,6 +170,20 @@ class SyncEngine:
                 raise
             report.finished_at = self.clock()
             self._record(last_error=None, last_sync_at=iso(report.finished_at))
+            return report
+
+    def share_team_edits(self) -> SyncReport:
+        """Push this home's queued template and rule changes now and read the team's
+        config back, and nothing else (``template add`` with the cloud up). Raises
+        SyncBusy when a sync runs (it pushes them itself) and CloudUnavailable when the
+        cloud does not answer (they stay queued)."""
+        with sync_lock(self.home, wait=False):
+            report = SyncReport(started_at=self.clock())
+            self._push_team_edits(report)
+            config = self.cloud.team_config()
+            with self.local.transaction() as conn:
+                keep_team_config(self.local, conn, config)
+            report.finished_at = self.clock()
             return report
 
     def _record(self, *, last_error: str | None, last_sync_at: str | None = None) -> None:
@@ -231,12 +252,36 @@ class SyncEngine:
             log.warning("full resync: %s", report.resync_reason)
         return _Plan(header, cursor, resyncing, gen, offset)
 
-    def _read_team_config(self, header: CloudHeader) -> None:
+    def _push_team_edits(self, report: SyncReport) -> bool:
+        """This home's queued template and rule changes, before the journal (a DM made
+        from a new template then finds it there). Returns whether any were sent.
+
+        A cloud that refuses them (a role without the right, a value it will not hold)
+        drops them with the reason, as an edit to a deleted lead is dropped: the
+        journal behind them is not held up, and the next read of the team's config
+        shows the cloud's again."""
+        with self.local.reading() as conn:
+            edits = pending_team_edits(conn)
+        if not edits:
+            return False
+        try:
+            self.cloud.push_team_edits(edits)
+        except (CloudPermissionDenied, CloudRowRefused) as error:
+            report.dropped += len(edits)
+            report.errors.extend(f"team {e.op} {e.name}: not shared: {error}" for e in edits)
+            log.warning("team changes dropped: %s", error)
+        else:
+            report.pushed_edits += len(edits)
+        with self.local.transaction() as conn:
+            remove_team_edits(conn, [e.seq for e in edits])
+        return True
+
+    def _read_team_config(self, header: CloudHeader, *, force: bool = False) -> None:
         """The team's rule and templates, read only when the header says they changed
-        (a sync with nothing to do stays at two round trips)."""
+        or this sync changed them (a sync with nothing to do stays at two round trips)."""
         with self.local.reading() as conn:
             known = self.local.get_meta(conn, TEAM_VERSION_KEY)
-        if header.team_version is None or header.team_version == known:
+        if not force and (header.team_version is None or header.team_version == known):
             return
         config = self.cloud.team_config()
         with self.local.transaction() as conn:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from dmledger.cloud.followups import read_team_config
+from dmledger.cloud.followups import apply_team_edits, read_team_config
 from dmledger.cloud.store import CloudStore
 from dmledger.domain.records import (
     ActorRow,
@@ -20,6 +20,7 @@ from dmledger.domain.records import (
     OutgoingLog,
     PulledRow,
     TeamConfig,
+    TeamEdit,
 )
 
 
@@ -42,6 +43,10 @@ class CloudGateway(Protocol):
     def team_config(self) -> TeamConfig:
         """The team's rules and templates (one round trip; only when the header's
         ``team_version`` changed)."""
+
+    def push_team_edits(self, edits: Sequence[TeamEdit]) -> None:
+        """This home's queued template and rule changes, in one cloud transaction (only
+        when there are some)."""
 
     def settle(self) -> bool:
         """Wait briefly until transactions open now have ended (PostgreSQL), so the pull
@@ -80,6 +85,10 @@ class StoreGateway:
     def team_config(self) -> TeamConfig:
         with self.store.reading() as conn:
             return read_team_config(conn)
+
+    def push_team_edits(self, edits: Sequence[TeamEdit]) -> None:
+        with self.store.transaction() as conn:
+            apply_team_edits(conn, edits)
 
     def settle(self) -> bool:
         return self.store.settle()

@@ -1,0 +1,76 @@
+"""``dmledger today --json`` answered before Typer is loaded.
+
+Typer builds every command and validates each parameter through pydantic before a
+command runs; for ``today --json`` (a script's or the launcher's question, asked
+often) that start-up is most of the time. This module takes only the plain forms —
+``[--home H] [--json] today [--json] [--actor A] [--operator O] [--limit N]`` with
+``--opt VALUE`` or ``--opt=VALUE``, each at most once — and reads the cache through the
+same ``app.today.read_today`` the Typer command calls. Anything else (``--help``, an
+unknown or repeated option, a limit that is not a number) and every refusal (no home,
+a bad handle, a limit out of range) goes to the Typer app, which parses and reports
+it in its one place: answering here is only ever a faster way to the same answer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from dmledger.errors import DmLedgerError
+
+ROOT_OPTIONS = {"--home"}
+TODAY_OPTIONS = {"--actor", "--operator", "--limit"}
+
+
+def parse(argv: Sequence[str]) -> dict[str, str] | None:
+    """The values of a plain ``today --json`` command line, or None for anything else."""
+    values: dict[str, str] = {}
+    command_seen = json_seen = False
+    tokens = list(argv)
+    while tokens:
+        token = tokens.pop(0)
+        if token == "--json":
+            if json_seen:
+                return None
+            json_seen = True
+            continue
+        if token == "today" and not command_seen:
+            command_seen = True
+            continue
+        name, equals, value = token.partition("=")
+        allowed = TODAY_OPTIONS if command_seen else ROOT_OPTIONS
+        if name not in allowed or name in values:
+            return None
+        if not equals:
+            if not tokens:
+                return None
+            value = tokens.pop(0)
+        values[name] = value
+    if not (command_seen and json_seen):
+        return None
+    limit = values.get("--limit")
+    if limit is not None and not (limit.isascii() and limit.isdigit()):
+        return None
+    return values
+
+
+def answer(argv: Sequence[str]) -> bool:
+    """Print the answer and return True, or return False: the Typer app must answer."""
+    values = parse(argv)
+    if values is None:
+        return False
+    from dmledger.app.today import TODAY_LIMIT_DEFAULT, read_today
+    from dmledger.cli.state import emit_json
+    from dmledger.homedir import resolve_home
+
+    try:
+        result = read_today(
+            resolve_home(values.get("--home")),
+            actor=values.get("--actor"),
+            operator=values.get("--operator"),
+            limit=int(values.get("--limit", TODAY_LIMIT_DEFAULT)),
+        )
+    except (DmLedgerError, sqlite3.Error):
+        return False  # said, with its exit code, by the one handler in cli/main.py
+    emit_json(result.to_dict())
+    return True
