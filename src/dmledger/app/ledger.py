@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Said by the Leads page, the API and the CLI while a search cannot use the index.
+SEARCH_INDEXING = "search index is being built; results from a slower scan"
+
 
 class Ledger:
     """One home: its settings, its local store, and (lazily) its cloud."""
@@ -294,6 +297,14 @@ class Ledger:
         where = _normalised_filter(where)
         with self.local.reading() as conn:
             return self.local.list_prospects(conn, where, after=after, limit=limit)
+
+    def search_notice(self, where: ProspectFilter) -> str | None:
+        """What to tell whoever searches while the search index is being built (after a
+        full resync's rows, before its index): the results come from an exact scan."""
+        if not where.search:
+            return None
+        with self.local.reading() as conn:
+            return SEARCH_INDEXING if self.local.search_indexing(conn) else None
 
     def count_prospects(self, where: ProspectFilter) -> int:
         with self.local.reading() as conn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 EditOp = Literal["add", "status", "notes", "append", "delete", "reply", "follow_up"]
 
@@ -46,9 +46,11 @@ class Edit:
     ref: str | None = None
 
 
-@dataclass(frozen=True)
-class PulledRow:
-    """A prospect change (``kind`` "P") or a deletion (``kind`` "T") from the cloud."""
+class PulledRow(NamedTuple):
+    """A prospect change (``kind`` "P") or a deletion (``kind`` "T") from the cloud.
+
+    A named tuple, not a dataclass: a full resync makes a million of them, and a tuple
+    is built from the driver's row in one step (fields in the pull's column order)."""
 
     kind: Literal["P", "T"]
     handle: str

@@ -109,8 +109,12 @@ def list_prospects(
     contacted_to: datetime | None = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
+    *,
+    response: Response,
 ) -> ProspectPage:
-    """Leads in handle order (keyset pagination: fast at any depth)."""
+    """Leads in handle order (keyset pagination: fast at any depth). While the search
+    index is being built (after a full resync) a search scans instead, and the answer
+    carries a ``Warning`` header saying so."""
     where = ProspectFilter(
         status=status or None,
         owner_actor=owner or None,
@@ -121,6 +125,9 @@ def list_prospects(
     )
     after = decode_cursor(cursor) if cursor else None
     rows = state.ledger.list_prospects(where, after=after, limit=limit + 1)
+    notice = state.ledger.search_notice(where)
+    if notice is not None:
+        response.headers["Warning"] = f'199 dmledger "{notice}"'
     more = len(rows) > limit
     rows = rows[:limit]
     return ProspectPage.model_validate(
