@@ -191,13 +191,9 @@ class Ledger:
             return with_team_dms(self, self.card(raw_handle, recent=recent), recent)
         handle = normalize_handle(raw_handle)
         with self.local.reading() as conn:
-            prospect = self.local.get_prospect(conn, handle)
-            logs = self.local.logs_for(conn, handle, recent)
-            pending = bool(self.local.pending_edits_for(conn, [handle])) or any(
-                not item.synced for item in logs
-            )
-            notices = self.local.notices_for(conn, handle)
-        return StatusCard.build(handle, prospect, logs, pending, notices)
+            rows = self.local.card_rows(conn, handle, recent)
+        pending = rows.edits_queued or any(not item.synced for item in rows.recent_logs)
+        return StatusCard.build(handle, rows.prospect, rows.recent_logs, pending, rows.notices)
 
     def require_card(self, raw_handle: str, *, team: bool = False) -> StatusCard:
         """The card of a lead in the ledger; NotFound for one nobody has recorded."""

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from dmledger.app.views import StatusCard, prospect_view
 from dmledger.errors import InvalidInput
@@ -145,11 +146,19 @@ def list_prospects(
     tags=["prospects"],
     responses=_NOT_FOUND,
 )
-def get_prospect(handle: str, state: State, team: TeamQuery = False) -> CardOut:
+async def get_prospect(handle: str, state: State, team: TeamQuery = False) -> Response:
     """From the local store only: instant, works offline; 404 when nobody on the team has
     recorded the lead (``GET /api/v1/check/{handle}`` answers that case too). ``handle``
     may be a handle, ``@handle`` or a profile URL (URL-encoded)."""
-    return _card(state.ledger.require_card(handle, team=team))
+    # The hot path of the extension: run in the event loop (a read of one row by its
+    # key through the store's pooled SQLite connections takes well under a millisecond)
+    # and answer with the card serialised once; with ``team`` the cloud is asked, which
+    # may wait, so that goes to the thread pool.
+    if team:
+        card = await run_in_threadpool(state.ledger.require_card, handle, team=True)
+    else:
+        card = state.ledger.require_card(handle)
+    return Response(_card(card).model_dump_json(), media_type="application/json")
 
 
 @router.get(
