@@ -86,7 +86,12 @@ def pull(home: Path) -> dict[str, Any]:
         seconds = time.perf_counter() - started
     finally:
         ledger.close()
-    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "rows": report.pulled}
+    return {
+        "seconds": seconds,
+        "index_seconds": report.index_seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        "rows": report.pulled,
+    }
 
 
 def profile_pull(home: Path, out: Path) -> dict[str, Any]:

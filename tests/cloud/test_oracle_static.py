@@ -50,6 +50,9 @@ class _Result:
     def __iter__(self) -> Iterator[Any]:
         return iter(self._recorder.rows)
 
+    def all(self) -> list[Any]:
+        return list(self._recorder.rows)
+
     def scalar(self) -> Any:
         return 1
 

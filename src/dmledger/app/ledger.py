@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Said by the Leads page, the API and the CLI while a search cannot use the index.
+SEARCH_INDEXING = "search index is being built; results from a slower scan"
+
 
 class Ledger:
     """One home: its settings, its local store, and (lazily) its cloud."""
@@ -189,13 +192,9 @@ class Ledger:
             return with_team_dms(self, self.card(raw_handle, recent=recent), recent)
         handle = normalize_handle(raw_handle)
         with self.local.reading() as conn:
-            prospect = self.local.get_prospect(conn, handle)
-            logs = self.local.logs_for(conn, handle, recent)
-            pending = bool(self.local.pending_edits_for(conn, [handle])) or any(
-                not item.synced for item in logs
-            )
-            notices = self.local.notices_for(conn, handle)
-        return StatusCard.build(handle, prospect, logs, pending, notices)
+            rows = self.local.card_rows(conn, handle, recent)
+        pending = rows.edits_queued or any(not item.synced for item in rows.recent_logs)
+        return StatusCard.build(handle, rows.prospect, rows.recent_logs, pending, rows.notices)
 
     def require_card(self, raw_handle: str, *, team: bool = False) -> StatusCard:
         """The card of a lead in the ledger; NotFound for one nobody has recorded."""
@@ -295,6 +294,14 @@ class Ledger:
         where = _normalised_filter(where)
         with self.local.reading() as conn:
             return self.local.list_prospects(conn, where, after=after, limit=limit)
+
+    def search_notice(self, where: ProspectFilter) -> str | None:
+        """What to tell whoever searches while the search index is being built (after a
+        full resync's rows, before its index): the results come from an exact scan."""
+        if not where.search:
+            return None
+        with self.local.reading() as conn:
+            return SEARCH_INDEXING if self.local.search_indexing(conn) else None
 
     def count_prospects(self, where: ProspectFilter) -> int:
         with self.local.reading() as conn:

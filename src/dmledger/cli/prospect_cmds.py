@@ -10,7 +10,7 @@ import typer
 from dmledger.app.views import LeadView
 from dmledger.cli import render
 from dmledger.cli.render import escape
-from dmledger.cli.state import emit_json, out, progress_bar, state
+from dmledger.cli.state import emit_json, err, out, progress_bar, state
 from dmledger.domain.timeutil import format_utc
 from dmledger.errors import InvalidInput, Refused
 
@@ -130,9 +130,11 @@ def list_(
 ) -> None:
     """List leads in handle order."""
     st = state(ctx)
-    rows = st.ledger().list_prospects(
-        _filter(status, owner, search, operator), after=after, limit=limit
-    )
+    where = _filter(status, owner, search, operator)
+    rows = st.ledger().list_prospects(where, after=after, limit=limit)
+    notice = st.ledger().search_notice(where)
+    if notice is not None:
+        err.print(f"Note: {notice}.")
     if st.json:
         emit_json([LeadView.of(p).to_dict() for p in rows])
     elif rows:

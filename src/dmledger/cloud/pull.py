@@ -169,26 +169,10 @@ def pull_page(store: CloudStore, conn: sa.Connection, after: Cursor, limit: int)
         # so nothing can still appear under the cursor. Same snapshot as the rows.
         watermark = sa.select(watermark_of(store.dialect)).where(sync_clock.c.id == 1)
         statement = statement.where(union.c.version < watermark.scalar_subquery())
-    return [
-        PulledRow(
-            kind=row.kind,
-            handle=row.handle,
-            version=int(row.version),
-            status=row.status,
-            owner_actor=row.owner_actor,
-            owner_operator=row.owner_operator,
-            notes=row.notes,
-            first_contacted=row.first_contacted,
-            last_updated=row.last_updated,
-            notes_replaced=row.notes_replaced,
-            last_dm_at=row.last_dm_at,
-            dm_count=row.dm_count,
-            last_reply_at=row.last_reply_at,
-            follow_up_at=row.follow_up_at,
-            last_message=row.last_message,
-        )
-        for row in conn.execute(statement)
-    ]
+    # The select's columns are PulledRow's fields in order: one tuple per row, from
+    # one fetchall (not a fetch per row).
+    rows = conn.execute(statement).all()
+    return [PulledRow(row[0], row[1], int(row[2]), *row[3:]) for row in rows]
 
 
 def settling(dialect: str, wait: float | None) -> sa.ColumnElement[int]:

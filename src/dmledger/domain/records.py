@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 EditOp = Literal["add", "status", "notes", "append", "delete", "reply", "follow_up"]
 
@@ -70,15 +70,28 @@ class LeadFacts:
     last_message: str | None = None  # the team's last DM text to the lead
 
 
-@dataclass(frozen=True)
-class PulledRow(LeadFacts):
-    """A prospect change (``kind`` "P") or a deletion (``kind`` "T") from the cloud."""
+class PulledRow(NamedTuple):
+    """A prospect change (``kind`` "P") or a deletion (``kind`` "T") from the cloud.
+
+    A named tuple, not a ``LeadFacts`` dataclass: a full resync makes a million of them,
+    and a tuple is built from the driver's row in one step, so its fields are in the
+    pull's column order. It holds every field of ``LeadFacts`` (a test keeps them so)."""
 
     kind: Literal["P", "T"]
     handle: str
     version: int
     status: str | None = None
+    owner_actor: str | None = None
+    owner_operator: str | None = None
+    notes: str | None = None
+    first_contacted: datetime | None = None
+    last_updated: datetime | None = None
+    notes_replaced: str | None = None
+    last_dm_at: datetime | None = None
     dm_count: int | None = None
+    last_reply_at: datetime | None = None
+    follow_up_at: datetime | None = None
+    last_message: str | None = None
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from enum import StrEnum
 
 from dmledger.errors import InvalidInput
@@ -47,6 +48,7 @@ def parse_status(raw: str) -> Status:
     raise InvalidInput(f"status {raw!r} is not one of: {', '.join(STATUSES)}")
 
 
+@functools.lru_cache(maxsize=1024)  # a pull reads it per row; a cloud has few spellings
 def read_stored_status(raw: str | None) -> Status:
     """Like parse_status, for values already in a database: unknown values read as ``new``.
 

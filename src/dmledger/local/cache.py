@@ -5,12 +5,13 @@ resync and rebuilt once at its end.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from dmledger.domain.followups import FollowUpRule, FollowUpState, due_at
 from dmledger.domain.records import Prospect, PulledRow
 from dmledger.domain.statuses import canonical_status
 from dmledger.local import schema
@@ -88,19 +89,26 @@ class CacheWrites(StoreBase):
         conn.execute(sa.delete(outreach_logs).where(outreach_logs.c.target_username == handle))
         conn.execute(sa.delete(outbox).where(outbox.c.target_username == handle))
 
-    # -- the search index during a full resync ---------------------------------------
+    # -- the indexes during a full resync ----------------------------------------------
 
     def suspend_search_index(self, conn: sa.Connection) -> None:
-        """Stop maintaining the trigram index row by row (a full resync writes every row:
-        rebuilding once at the end is several times faster). Search scans meanwhile."""
+        """Stop maintaining the cache's indexes row by row: the trigram index's triggers
+        and the secondary indexes of ``prospects`` go (a full resync writes every row,
+        and building each once at the end is several times faster). Until
+        :meth:`rebuild_search_index`, search and the filters scan."""
         for trigger in schema.FTS_TRIGGERS:
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+        for index in schema.PROSPECT_INDEXES:
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
         self.set_meta(conn, schema.SEARCH_INDEX_BUILDING, "1")
 
     def rebuild_search_index(self, conn: sa.Connection) -> None:
-        """Rebuild the trigram index from the rows once and maintain it again."""
+        """Build the secondary indexes and the trigram index from the rows once, and
+        maintain them row by row again."""
         if not self.search_indexing(conn):
             return
+        for index in schema.PROSPECT_INDEXES:
+            index.create(conn, checkfirst=True)
         conn.exec_driver_sql("INSERT INTO prospects_fts(prospects_fts) VALUES ('rebuild')")
         for statement in schema.FTS_STATEMENTS:
             conn.exec_driver_sql(statement)
@@ -116,47 +124,15 @@ class CacheWrites(StoreBase):
         """
         # A handle is in a page once (a lead is either in the cloud or tombstoned), so
         # the page goes in as two executemany statements, not two statements per row.
-        gone = [{"h": row.handle} for row in rows if row.kind == "T"]
+        gone = [(row.handle,) for row in rows if row.kind == "T"]
         if gone:
-            conn.execute(
-                sa.delete(prospects).where(prospects.c.target_username == sa.bindparam("h")), gone
-            )
+            conn.exec_driver_sql("DELETE FROM prospects WHERE target_username = ?", gone)
         rule = self.follow_up_rule(conn)
-        changed = [
-            {
-                "target_username": row.handle,
-                "status": canonical_status(row.status),  # legacy "Warm" is "warm"
-                "owner_actor": row.owner_actor,
-                "owner_operator": row.owner_operator,
-                "notes": row.notes,
-                "first_contacted": iso(row.first_contacted),
-                "last_updated": iso(row.last_updated),
-                "row_version": row.version,
-                "notes_replaced": row.notes_replaced,
-                "seen_gen": gen,
-                "last_message": row.last_message,
-                **follow_up_values(
-                    rule,
-                    row.status,
-                    row.last_dm_at,
-                    row.dm_count or 0,
-                    row.last_reply_at,
-                    row.follow_up_at,
-                ),
-            }
-            for row in rows
-            if row.kind == "P"
-        ]
+        # Plain tuples straight to the driver's executemany: at a million rows a dict
+        # and SQLAlchemy's parameter processing per row cost more than SQLite's insert.
+        changed = [_pulled_values(row, rule, gen) for row in rows if row.kind == "P"]
         if changed:
-            upsert = sqlite_insert(prospects)
-            # ON CONFLICT … DO UPDATE keeps the row's rowid, which the FTS index follows.
-            conn.execute(
-                upsert.on_conflict_do_update(
-                    index_elements=[prospects.c.target_username],
-                    set_={k: upsert.excluded[k] for k in changed[0] if k != "target_username"},
-                ),
-                changed,
-            )
+            conn.exec_driver_sql(_UPSERT_PULLED, changed)
 
     def drop_unseen(self, conn: sa.Connection, gen: int) -> int:
         """After a full resync: delete cached leads the cloud no longer has, unless this
@@ -192,3 +168,62 @@ class CacheWrites(StoreBase):
                     outreach_logs.c.synced_to_cloud == 1,
                 )
             )
+
+
+# The columns a pulled row writes, in the order :func:`_pulled_values` gives them.
+_PULLED_COLUMNS = (
+    "target_username",
+    "status",
+    "owner_actor",
+    "owner_operator",
+    "notes",
+    "first_contacted",
+    "last_updated",
+    "row_version",
+    "notes_replaced",
+    "seen_gen",
+    "last_message",
+    "last_dm_at",
+    "dm_count",
+    "last_reply_at",
+    "follow_up_at",
+    "due_at",
+)
+# ON CONFLICT … DO UPDATE keeps the row's rowid, which the FTS index follows.
+_UPSERT_PULLED = (
+    f"INSERT INTO prospects ({', '.join(_PULLED_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _PULLED_COLUMNS)}) "
+    "ON CONFLICT (target_username) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _PULLED_COLUMNS[1:])
+)
+
+# A cloud holds a handful of distinct status spellings: map each once, not per row.
+_canonical = functools.lru_cache(maxsize=1024)(canonical_status)
+
+
+def _pulled_values(row: PulledRow, rule: FollowUpRule, gen: int) -> tuple[Any, ...]:
+    """One pulled lead as the cache stores it (legacy "Warm" is "warm", ``due_at`` from
+    the domain rule), in :data:`_PULLED_COLUMNS` order."""
+    dm_count = row.dm_count or 0
+    due = due_at(
+        FollowUpState(row.status, row.last_dm_at, dm_count, row.last_reply_at, row.follow_up_at),
+        rule,
+    )
+    return (
+        row.handle,
+        _canonical(row.status),
+        row.owner_actor,
+        row.owner_operator,
+        row.notes,
+        iso(row.first_contacted),
+        iso(row.last_updated),
+        row.version,
+        row.notes_replaced,
+        gen,
+        row.last_message,
+        iso(row.last_dm_at),
+        dm_count,
+        iso(row.last_reply_at),
+        iso(row.follow_up_at),
+        iso(due),
+    )

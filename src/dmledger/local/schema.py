@@ -185,6 +185,9 @@ INDEXES = (
     ),
 )
 
+# A full resync drops these and builds them once after the rows (see FTS below).
+PROSPECT_INDEXES = tuple(i for i in INDEXES if i.table is prospects)
+
 # Substring search over handles and notes at a million leads needs an index:
 # an FTS5 trigram table kept in step by triggers (external content, so no copy).
 # A full resync drops the triggers and rebuilds the index once at its end (the meta

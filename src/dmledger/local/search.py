@@ -12,9 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dmledger.domain.records import Prospect
+from dmledger.domain.records import LocalLog, Prospect
 from dmledger.local.base import StoreBase
-from dmledger.local.rows import _prospect, iso
+from dmledger.local.rows import _log, _prospect, iso
 from dmledger.local.schema import prospects
 
 
@@ -30,8 +30,30 @@ class ProspectFilter:
     contacted_to: datetime | None = None
 
 
+@dataclass(frozen=True)
+class CardRows:
+    """What a status card is made of, as cached."""
+
+    prospect: Prospect | None
+    recent_logs: list[LocalLog]  # newest first
+    edits_queued: bool
+    notices: list[str]
+
+
 class LeadReads(StoreBase):
-    """Filtered, searched pages and counts of the cached leads."""
+    """Filtered, searched pages and counts of the cached leads, and the status card."""
+
+    def card_rows(self, conn: sa.Connection, handle: str, recent: int) -> CardRows:
+        """The rows of one lead's status card: four reads by key. The extension's status
+        check is the hot path, so these are plain SQL (no statement to build, compile
+        and look up in SQLAlchemy's cache per call)."""
+        found = conn.exec_driver_sql(_CARD_PROSPECT, (handle,)).first()
+        logs = conn.exec_driver_sql(_CARD_LOGS, (handle, recent)).all()
+        queued = conn.exec_driver_sql(_CARD_EDITS, (handle,)).first() is not None
+        notices = [str(r[0]) for r in conn.exec_driver_sql(_CARD_NOTICES, (handle,))]
+        return CardRows(
+            None if found is None else _prospect(found), [_log(r) for r in logs], queued, notices
+        )
 
     def list_prospects(
         self,
@@ -95,3 +117,11 @@ class LeadReads(StoreBase):
                     )
                 )
         return statement
+
+
+_CARD_PROSPECT = "SELECT * FROM prospects WHERE target_username = ?"
+_CARD_LOGS = (
+    "SELECT * FROM outreach_logs WHERE target_username = ? ORDER BY timestamp DESC, id DESC LIMIT ?"
+)
+_CARD_EDITS = "SELECT 1 FROM outbox WHERE target_username = ? LIMIT 1"
+_CARD_NOTICES = "SELECT text FROM notices WHERE target_username = ? ORDER BY id"

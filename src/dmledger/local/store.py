@@ -83,11 +83,13 @@ class LocalStore(CacheWrites, LeadReads, Journal, PeopleCache):
                     if column is prospects.c.due_at:
                         # The follow-up figures come from the cloud: read every row again.
                         self.set_meta(conn, "force_resync", "1")
+            # While a full resync writes the rows, the indexes on them and the trigram
+            # index's triggers stay off (the resync builds them once at its end).
+            building = self.search_indexing(conn)
             # Indexes after the columns: some are on columns an older cache lacked.
             for index in schema.INDEXES:
-                index.create(conn, checkfirst=True)
-            # While a full resync builds the index, its triggers stay off (see below).
-            building = self.get_meta(conn, schema.SEARCH_INDEX_BUILDING) is not None
+                if not (building and index.table is prospects):
+                    index.create(conn, checkfirst=True)
             for statement in schema.FTS_STATEMENTS[:1] if building else schema.FTS_STATEMENTS:
                 conn.exec_driver_sql(statement)
             conn.execute(
@@ -95,6 +97,20 @@ class LocalStore(CacheWrites, LeadReads, Journal, PeopleCache):
                 .prefix_with("OR REPLACE")
                 .values(key="local_schema_version", value=str(schema.LOCAL_SCHEMA_VERSION))
             )
+
+    def finish_indexing(self) -> bool:
+        """Build the indexes a full resync left off, after its rows: each secondary index
+        in a transaction of its own (so the app's writes wait seconds, not the whole
+        build), then the trigram index with its triggers. False when none was off."""
+        with self.reading() as conn:
+            if not self.search_indexing(conn):
+                return False
+        for index in schema.PROSPECT_INDEXES:
+            with self.transaction() as conn:
+                index.create(conn, checkfirst=True)
+        with self.transaction() as conn:
+            self.rebuild_search_index(conn)
+        return True
 
     def dispose(self) -> None:
         self.engine.dispose()

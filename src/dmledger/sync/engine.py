@@ -29,6 +29,7 @@ The invariants, and what keeps each of them:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -66,9 +67,9 @@ log = logging.getLogger(__name__)
 # so 10,000 DMs cost a handful of round trips; memory is a few MB per batch.
 LOG_BATCH = 10_000
 EDIT_BATCH = 10_000
-# Large pages: SQLite's trigram index writes a segment per transaction, so committing
-# every 5,000 rows made a 1M-row initial pull 2x slower than every 50,000 (make bench,
-# P2). The cost is a write lock held for a few seconds per page during a big pull.
+# Large pages: fewer commits and round trips (a full resync writes its rows without
+# indexes, so a page of 50,000 is about a second's write lock; incremental pulls are
+# small). Memory is bounded by the page: P2's peak RSS.
 PULL_PAGE = 50_000
 
 _PULL_STARTED = "pull_started_version"  # meta: the cursor version the last pull began at
@@ -91,6 +92,7 @@ class SyncReport:
     full_resync: bool = False
     resync_reason: str | None = None  # why a full resync ran (None: none, or the first pull)
     dropped: int = 0  # edits the cloud dropped: their lead had been deleted
+    index_seconds: float = 0.0  # building the indexes a full resync left off, after its rows
     started_at: datetime | None = None
     finished_at: datetime | None = None
     errors: list[str] = field(default_factory=list)
@@ -170,6 +172,11 @@ class SyncEngine:
                 raise
             report.finished_at = self.clock()
             self._record(last_error=None, last_sync_at=iso(report.finished_at))
+            # The rows are in (cards answer); the indexes a full resync left off are
+            # built now, or by the next sync if this process dies first.
+            started = time.perf_counter()
+            if self.local.finish_indexing():
+                report.index_seconds = time.perf_counter() - started
             return report
 
     def share_team_edits(self) -> SyncReport:
@@ -418,7 +425,6 @@ class SyncEngine:
                 cursor = Cursor(0, "")
             with self.local.transaction() as conn:
                 report.deleted += self.local.drop_unseen(conn, gen)
-                self.local.rebuild_search_index(conn)
                 self.local.delete_meta(conn, "resync_gen_active")
                 self.local.set_cursor(conn, cursor)
                 # A finished full resync needs no tombstone from before its end.

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from dmledger.app.views import LeadView, RecordedDm, ReplyResult, StatusCard
 from dmledger.errors import InvalidInput
@@ -103,8 +104,12 @@ def list_prospects(
     contacted_to: datetime | None = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 50,
+    *,
+    response: Response,
 ) -> ProspectPage:
-    """Leads in handle order (keyset pagination: fast at any depth)."""
+    """Leads in handle order (keyset pagination: fast at any depth). While the search
+    index is being built (after a full resync) a search scans instead, and the answer
+    carries a ``Warning`` header saying so."""
     where = ProspectFilter(
         status=status or None,
         owner_actor=owner or None,
@@ -115,6 +120,9 @@ def list_prospects(
     )
     after = decode_cursor(cursor) if cursor else None
     rows = state.ledger.list_prospects(where, after=after, limit=limit + 1)
+    notice = state.ledger.search_notice(where)
+    if notice is not None:
+        response.headers["Warning"] = f'199 dmledger "{notice}"'
     more = len(rows) > limit
     rows = rows[:limit]
     return ProspectPage(
@@ -130,11 +138,19 @@ def list_prospects(
     tags=["prospects"],
     responses=_NOT_FOUND,
 )
-def get_prospect(handle: str, state: State, team: TeamQuery = False) -> StatusCard:
+async def get_prospect(handle: str, state: State, team: TeamQuery = False) -> Response:
     """From the local store only: instant, works offline; 404 when nobody on the team has
     recorded the lead (``GET /api/v1/check/{handle}`` answers that case too). ``handle``
     may be a handle, ``@handle`` or a profile URL (URL-encoded)."""
-    return state.ledger.require_card(handle, team=team)
+    # The hot path of the extension: run in the event loop (a read of one row by its
+    # key through the store's pooled SQLite connections takes well under a millisecond)
+    # and answer with the card serialised once; with ``team`` the cloud is asked, which
+    # may wait, so that goes to the thread pool.
+    if team:
+        card = await run_in_threadpool(state.ledger.require_card, handle, team=True)
+    else:
+        card = state.ledger.require_card(handle)
+    return Response(card.model_dump_json(), media_type="application/json")
 
 
 @router.get(

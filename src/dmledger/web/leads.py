@@ -107,9 +107,11 @@ def leads(
     error = None
     status_code = 200
     more = False
+    notice = None
     try:
         where = lead_query.filter()
         rows = state.ledger.list_prospects(where, after=after or None, limit=size + 1)
+        notice = state.ledger.search_notice(where)
         more = len(rows) > size
         rows = rows[:size]
     except InvalidInput as problem:
@@ -131,6 +133,7 @@ def leads(
             "limit": size,
             "page_sizes": PAGE_SIZES,
             "error": error,
+            "search_notice": notice,
             "actors": people.actors,
             "operators": people.operators,
         },

@@ -348,7 +348,7 @@ bearer_scheme = HTTPBearer(
 )
 
 
-def require_token(
+async def require_token(  # async: no thread-pool hop per API call (no I/O in it)
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> None:

@@ -58,8 +58,8 @@ class WebState:
         return self.ledger.status(probe_cloud=False)
 
 
-def web_state(request: Request) -> WebState:
-    """FastAPI dependency: the app's WebState."""
+async def web_state(request: Request) -> WebState:
+    """FastAPI dependency: the app's WebState (async: no thread-pool hop for it)."""
     found = request.app.state.dmledger
     assert isinstance(found, WebState)
     return found
