@@ -169,10 +169,13 @@ def doubles_statement(only_work: bool) -> sa.Insert:
     return doubles.insert().from_select(["target_username", "first_day", "last_day"], select)
 
 
-def _lock(conn: sa.Connection) -> Any:
-    """Take the fold's lock; returns the state row."""
+def _lock(conn: sa.Connection) -> tuple[int, int]:
+    """Take the fold's lock; returns the summaries' (base rows, delta rows)."""
     conn.execute(sa.update(state).where(state.c.id == 1).values(folds=state.c.folds + 1))
-    return conn.execute(sa.select(state).where(state.c.id == 1)).one()
+    one = state.c.id == 1
+    base = conn.execute(sa.select(state.c.base_rows).where(one)).scalar_one()
+    delta = conn.execute(sa.select(state.c.delta_rows).where(one)).scalar_one()
+    return int(base), int(delta)
 
 
 def pending(conn: sa.Connection) -> bool:
@@ -194,7 +197,7 @@ def fold(conn: sa.Connection) -> int:
     """Fold in what changed since the last fold, in the caller's transaction. Returns
     how many leads were recomputed."""
     dialect = conn.dialect.name
-    row = _lock(conn)
+    base_rows, delta_rows = _lock(conn)
     if dialect == "postgresql":
         conn.exec_driver_sql(_PG_TAKE)
     else:
@@ -221,8 +224,8 @@ def fold(conn: sa.Connection) -> int:
     conn.execute(sa.delete(doubles).where(_in_work(doubles.c.target_username)))
     conn.execute(doubles_statement(only_work=True))
     conn.execute(sa.delete(work))
-    delta = int(row.delta_rows) + max(added, 0)
-    if delta > max(int(row.base_rows), COMPACT_AFTER):
+    delta = delta_rows + max(added, 0)
+    if delta > max(base_rows, COMPACT_AFTER):
         compact(conn)
     else:
         conn.execute(sa.update(state).where(state.c.id == 1).values(delta_rows=delta))

@@ -325,7 +325,10 @@ def create_statements(dialect: sa.Dialect) -> Iterator[str]:
 
 
 def drop(conn: sa.Connection) -> None:
-    """Drop the rollups (``cloud reset``); the triggers go with their tables' drop."""
+    """Drop the rollups and their triggers (``cloud reset``)."""
+    if conn.dialect.name == "sqlite":
+        for name in ("logs_ins", "logs_upd", "logs_del", "status", "erase", "owner"):
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS trg_rollup_{name}")
     for table in reversed(TABLES):
         table.drop(conn, checkfirst=True)
     if conn.dialect.name == "postgresql":
