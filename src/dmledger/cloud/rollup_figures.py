@@ -15,8 +15,8 @@ How each figure is read (S, E: the period's first and after-last day):
   "first in period" rows of ``rollup_firsts`` -- day in [S, E), previous day NULL or
   before S -- of the grouping the filter needs (``KINDS``);
 - DMs per status, operator or actor: SUM over ``rollup_status``;
-- double contacts: the detail rows in [S, E) of the leads in ``rollup_doubles``
-  whose days overlap the period, grouped per lead.
+- double contacts: ``rollup_double_rows`` (the detail rows of the leads more than
+  one actor ever messaged) in [S, E), grouped per lead.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from dmledger.cloud.analytics import (
     as_date,
     weekday_of,
 )
-from dmledger.cloud.rollups import doubles, firsts, hours, lead_days, status_days
+from dmledger.cloud.rollups import double_rows, firsts, hours, status_days
 from dmledger.cloud.schema import actors, prospects
 
 
@@ -142,28 +142,19 @@ def _messages_statement(flt: LogFilter, key: sa.ColumnElement[Any]) -> sa.Select
 
 
 def _candidates(flt: LogFilter) -> sa.Select[Any]:
-    d, db = lead_days.c, doubles.c
-    overlap = [
-        *(
-            [db.last_day >= sa.bindparam("d_from", flt.start.date(), type_=sa.Date)]
-            if flt.start
-            else []
-        ),
-        *([db.first_day < sa.bindparam("d_to", flt.end.date(), type_=sa.Date)] if flt.end else []),
-    ]
+    d = double_rows.c
     found = (
         sa.select(
             d.target_username.label("handle"),
             sa.func.sum(d.messages).label("messages"),
             sa.func.max(d.last_at).label("last_message_at"),
         )
-        .select_from(lead_days.join(doubles, db.target_username == d.target_username))
-        .where(*_period(d.day, flt), *overlap)
+        .where(*_period(d.day, flt))
         .group_by(d.target_username)
         .having(sa.func.min(d.actor_username) < sa.func.max(d.actor_username))
     )
     if flt.actor is not None or flt.operator is not None:
-        touched = lead_days.alias("touched")
+        touched = double_rows.alias("touched")
         found = found.where(
             d.target_username.in_(
                 sa.select(touched.c.target_username).where(
@@ -193,7 +184,7 @@ def double_contacts_statement(
 
 
 def lead_actors_statement(flt: LogFilter, handles: list[str]) -> sa.Select[Any]:
-    d = lead_days.c
+    d = double_rows.c
     return (
         sa.select(d.target_username.label("handle"), d.actor_username.label("actor"))
         .where(

@@ -24,6 +24,7 @@ from dmledger.cloud.rollups import (
     KINDS,
     SUMMARIES,
     dirty,
+    double_rows,
     doubles,
     firsts,
     hours,
@@ -169,6 +170,18 @@ def doubles_statement(only_work: bool) -> sa.Insert:
     return doubles.insert().from_select(["target_username", "first_day", "last_day"], select)
 
 
+def double_rows_statement(only_work: bool) -> sa.Insert:
+    """The detail rows of the leads in ``rollup_doubles``."""
+    d = lead_days.c
+    names = [c.name for c in double_rows.columns]
+    select = sa.select(*(d[name] for name in names)).where(
+        d.target_username.in_(sa.select(doubles.c.target_username))
+    )
+    if only_work:
+        select = select.where(_in_work(d.target_username))
+    return double_rows.insert().from_select(names, select)
+
+
 def _lock(conn: sa.Connection) -> tuple[int, int]:
     """Take the fold's lock; returns the summaries' (base rows, delta rows)."""
     conn.execute(sa.update(state).where(state.c.id == 1).values(folds=state.c.folds + 1))
@@ -222,7 +235,9 @@ def fold(conn: sa.Connection) -> int:
     for statement in delta_statements(_in_work(d.target_username), 1):
         added += conn.execute(statement).rowcount
     conn.execute(sa.delete(doubles).where(_in_work(doubles.c.target_username)))
+    conn.execute(sa.delete(double_rows).where(_in_work(double_rows.c.target_username)))
     conn.execute(doubles_statement(only_work=True))
+    conn.execute(double_rows_statement(only_work=True))
     conn.execute(sa.delete(work))
     delta = delta_rows + max(added, 0)
     if delta > max(base_rows, COMPACT_AFTER):
@@ -246,7 +261,7 @@ def compact(conn: sa.Connection) -> int:
 def rebuild(conn: sa.Connection) -> int:
     """Recompute every rollup from the raw logs. Returns the detail rows made."""
     _lock(conn)
-    for table in (lead_days, doubles, dirty, work):
+    for table in (lead_days, doubles, double_rows, dirty, work):
         conn.execute(sa.delete(table))
     made = conn.execute(
         lead_days.insert().from_select(
@@ -255,6 +270,7 @@ def rebuild(conn: sa.Connection) -> int:
     ).rowcount
     compact(conn)
     conn.execute(doubles_statement(only_work=False))
+    conn.execute(double_rows_statement(only_work=False))
     return int(made)
 
 

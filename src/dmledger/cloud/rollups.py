@@ -18,6 +18,7 @@ Tables (all new; the seed's tables are unchanged):
   heatmap;
 - ``rollup_doubles``: the leads that more than one actor ever messaged, with their
   first and last day (the candidates of a period's double contacts);
+- ``rollup_double_rows``: those leads' detail rows (what double contacts read);
 - ``rollup_dirty``: the leads whose rows must be recomputed (a queue written by
   triggers), ``rollup_work``: the leads one fold is recomputing, ``rollup_state``: one
   row, the fold's lock and the summaries' size.
@@ -67,6 +68,15 @@ _md = schema.metadata
 def _who() -> list[sa.Column[Any]]:
     return [sa.Column("actor_username", varchar(100)), sa.Column("operator_name", varchar(100))]
 
+
+_DOUBLE_COLUMNS = (
+    "target_username",
+    "actor_username",
+    "operator_name",
+    "day",
+    "messages",
+    "last_at",
+)
 
 lead_days = sa.Table(
     "rollup_lead_days",
@@ -125,6 +135,18 @@ doubles = sa.Table(
     sa.Column("last_day", sa.Date, nullable=False),
 )
 
+# The detail rows of the leads in rollup_doubles (a period's double contacts are read
+# from these alone).
+double_rows = sa.Table(
+    "rollup_double_rows",
+    _md,
+    sa.Column("target_username", varchar(255)),
+    *_who(),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("messages", _COUNT, nullable=False),
+    sa.Column("last_at", sa.TIMESTAMP, nullable=False),
+)
+
 dirty = sa.Table(
     "rollup_dirty",
     _md,
@@ -144,7 +166,7 @@ state = sa.Table(
     sa.Column("delta_rows", _COUNT, nullable=False),
 )
 
-TABLES = (lead_days, firsts, status_days, hours, doubles, dirty, work, state)
+TABLES = (lead_days, firsts, status_days, hours, doubles, double_rows, dirty, work, state)
 SUMMARIES = (firsts, status_days, hours)
 
 INDEXES = (
@@ -155,6 +177,7 @@ INDEXES = (
     sa.Index("ix_rollup_status_day", status_days.c.day),
     sa.Index("ix_rollup_hours_day", hours.c.day),
     sa.Index("ix_rollup_work", work.c.target_username),
+    sa.Index("ix_rollup_double_rows", double_rows.c.target_username),
 )
 
 # -- triggers: queue the leads a write concerns ---------------------------------------
@@ -181,6 +204,8 @@ _PG_ERASE = (
     "UPDATE rollup_lead_days d SET target_username = NULL FROM dmledger_rp_old o "
     "WHERE d.target_username = o.target_username;\n"
     "    DELETE FROM rollup_doubles d USING dmledger_rp_old o "
+    "WHERE d.target_username = o.target_username;\n"
+    "    DELETE FROM rollup_double_rows d USING dmledger_rp_old o "
     "WHERE d.target_username = o.target_username;\n"
     "    DELETE FROM rollup_dirty d USING dmledger_rp_old o "
     "WHERE d.target_username = o.target_username;\n"
@@ -243,6 +268,7 @@ _ERASE_ROWS = (
     "UPDATE rollup_lead_days SET target_username = NULL "
     "WHERE target_username = {old}.target_username",
     "DELETE FROM rollup_doubles WHERE target_username = {old}.target_username",
+    "DELETE FROM rollup_double_rows WHERE target_username = {old}.target_username",
     "DELETE FROM rollup_dirty WHERE target_username = {old}.target_username",
     "INSERT INTO rollup_dirty (target_username) VALUES ('')",
 )
