@@ -298,3 +298,37 @@ def test_each_kind_of_write_is_folded_in_whoever_makes_it(store: CloudStore) -> 
         with store.reading() as conn:
             assert rollup_fold.pending(conn), step
         assert_rollups_match(store, filters)
+
+
+def test_a_lead_queued_by_a_transaction_still_open_is_folded_once_it_commits(
+    pg_url: str,
+) -> None:
+    # PostgreSQL, where writers run concurrently: the fold takes only the queue rows it
+    # can see, neither waits for nor loses the open transaction's.
+    cloud = open_cloud(pg_url)
+    try:
+        cloud.init_schema()
+        with cloud.transaction() as conn:
+            cloud.ensure_people(conn, list(OPERATORS), ACTORS)
+        apply(cloud, ("push", "lead.1", ACTORS[0], T0))
+        with cloud.engine.connect() as held, held.begin():
+            _ensure_lead(held, "lead.2")
+            held.execute(
+                sa.insert(outreach_logs).values(
+                    target_username="lead.2", actor_username="marcus.closes", created_at=T0
+                )
+            )
+            assert rollup_fold.bring_up_to_date(cloud) == 1  # lead.1 only
+            with cloud.reading() as conn:
+                assert figures.lead_statuses(conn, LogFilter()) == [("contacted", 1, 1)]
+        # Committed now: its lead is still queued.
+        with cloud.reading() as conn:
+            assert rollup_fold.pending(conn)
+        assert_rollups_match(cloud, [])
+        with cloud.reading() as conn:
+            assert sorted(figures.lead_statuses(conn, LogFilter())) == [
+                ("contacted", 1, 1),
+                ("new", 1, 1),
+            ]
+    finally:
+        cloud.dispose()
