@@ -169,17 +169,23 @@ def double_contacts_statement(
     flt: LogFilter, dialect: str, limit: int = DOUBLE_CONTACTS_LIMIT
 ) -> sa.Select[Any]:
     found = _candidates(flt).subquery("doubles")
-    return (
-        sa.select(
-            found.c.handle,
-            found.c.messages,
-            found.c.last_message_at,
-            prospects.c.first_contacted,
-            sa.func.count().over().label("total"),
-        )
-        .select_from(found.outerjoin(prospects, prospects.c.target_username == found.c.handle))
+    # The lead rows are joined for the listed ones only, after the limit.
+    listed = (
+        sa.select(found, sa.func.count().over().label("total"))
         .order_by(found.c.last_message_at.desc(), found.c.handle)
         .limit(limit)
+        .subquery("listed")
+    )
+    return (
+        sa.select(
+            listed.c.handle,
+            listed.c.messages,
+            listed.c.last_message_at,
+            prospects.c.first_contacted,
+            listed.c.total,
+        )
+        .select_from(listed.outerjoin(prospects, prospects.c.target_username == listed.c.handle))
+        .order_by(listed.c.last_message_at.desc(), listed.c.handle)
     )
 
 

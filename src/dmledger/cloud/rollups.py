@@ -173,8 +173,14 @@ INDEXES = (
     sa.Index("ix_rollup_lead_days_target", lead_days.c.target_username),
     sa.Index("ix_rollup_lead_days_actor", lead_days.c.actor_username, lead_days.c.day),
     sa.Index("ix_rollup_lead_days_day", lead_days.c.day),
+    # The groupings' first rows: by period; all time (prev_day NULL); one actor or
+    # operator.
     sa.Index("ix_rollup_firsts", firsts.c.kind, firsts.c.day),
+    sa.Index("ix_rollup_firsts_fresh", firsts.c.kind, firsts.c.prev_day),
+    sa.Index("ix_rollup_firsts_actor", firsts.c.kind, firsts.c.actor_username, firsts.c.day),
+    sa.Index("ix_rollup_firsts_op", firsts.c.kind, firsts.c.operator_name, firsts.c.day),
     sa.Index("ix_rollup_status_day", status_days.c.day),
+    sa.Index("ix_rollup_status_actor", status_days.c.actor_username, status_days.c.day),
     sa.Index("ix_rollup_hours_day", hours.c.day),
     sa.Index("ix_rollup_work", work.c.target_username),
     sa.Index("ix_rollup_double_rows", double_rows.c.target_username),
