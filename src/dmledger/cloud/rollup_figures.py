@@ -10,12 +10,14 @@ the rollups include every write.
 
 How each figure is read (S, E: the period's first and after-last day):
 
-- messages per day and the heatmap: SUM over ``rollup_hours`` in [S, E);
+- messages per day: SUM over ``rollup_status`` in [S, E); the heatmap: over
+  ``rollup_hours`` (its weekday stored);
 - leads (distinct) per status, operator or actor, and booked leads: SUM over the
   "first in period" rows of ``rollup_firsts`` -- day in [S, E), previous day NULL or
   before S -- of the grouping the filter needs (``KINDS``);
 - DMs per status, operator or actor: SUM over ``rollup_status``;
-- double contacts: ``rollup_double_rows`` (the detail rows of the leads more than
+- double contacts: all time unfiltered, ``rollup_doubles`` itself; else
+  ``rollup_double_rows`` (the detail rows of the leads more than
   one actor ever messaged) in [S, E), grouped per lead.
 """
 
@@ -33,9 +35,8 @@ from dmledger.cloud.analytics import (
     LogFilter,
     Row,
     as_date,
-    weekday_of,
 )
-from dmledger.cloud.rollups import double_rows, firsts, hours, status_days
+from dmledger.cloud.rollups import double_rows, doubles, firsts, hours, status_days
 from dmledger.cloud.schema import actors, prospects
 
 
@@ -96,18 +97,20 @@ def _booked(status: sa.ColumnElement[Any], value: sa.ColumnElement[Any]) -> sa.C
 
 
 def per_day_statement(flt: LogFilter, dialect: str) -> sa.Select[Any]:
-    total = sa.func.sum(hours.c.messages)
+    # rollup_status has fewer rows a day than rollup_hours.
+    s = status_days.c
+    total = sa.func.sum(s.messages)
     return (
-        sa.select(hours.c.day.label("sent_day"), total.label("messages"))
-        .where(*_period(hours.c.day, flt), *_who(hours, flt))
-        .group_by(hours.c.day)
+        sa.select(s.day.label("sent_day"), total.label("messages"))
+        .where(*_period(s.day, flt), *_who(status_days, flt))
+        .group_by(s.day)
         .having(total > 0)
-        .order_by(hours.c.day)
+        .order_by(s.day)
     )
 
 
 def heatmap_statement(flt: LogFilter, dialect: str) -> sa.Select[Any]:
-    wd = weekday_of(hours.c.day, dialect)
+    wd = hours.c.wd
     total = sa.func.sum(hours.c.messages)
     return (
         sa.select(wd.label("wd"), hours.c.hr.label("hr"), total.label("messages"))
@@ -168,7 +171,16 @@ def _candidates(flt: LogFilter) -> sa.Select[Any]:
 def double_contacts_statement(
     flt: LogFilter, dialect: str, limit: int = DOUBLE_CONTACTS_LIMIT
 ) -> sa.Select[Any]:
-    found = _candidates(flt).subquery("doubles")
+    if flt == LogFilter():
+        # All time, no filter: the double contacts are rollup_doubles itself.
+        d = doubles.c
+        found = sa.select(
+            d.target_username.label("handle"),
+            d.messages.label("messages"),
+            d.last_at.label("last_message_at"),
+        ).subquery("doubles")
+    else:
+        found = _candidates(flt).subquery("doubles")
     # The lead rows are joined for the listed ones only, after the limit.
     listed = (
         sa.select(found, sa.func.count().over().label("total"))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from dmledger.cloud.analytics import day_of, hour_of
+from dmledger.cloud.analytics import day_of, hour_of, weekday_of
 from dmledger.cloud.rollups import (
     KINDS,
     SUMMARIES,
@@ -61,6 +61,7 @@ def detail_select(dialect: str, *, only_work: bool) -> sa.Select[Any]:
     status = sa.func.lower(prospects.c.status)
     day = day_of(created, dialect)
     hr = hour_of(created, dialect)
+    wd = weekday_of(created, dialect)
     source = logs.outerjoin(actors, actors.c.username == logs.c.actor_username).outerjoin(
         prospects, prospects.c.target_username == logs.c.target_username
     )
@@ -72,12 +73,13 @@ def detail_select(dialect: str, *, only_work: bool) -> sa.Select[Any]:
             status.label("st"),
             day.label("d"),
             hr.label("h"),
+            wd.label("w"),
             sa.func.count().label("m"),
             sa.func.max(created).label("la"),
         )
         .select_from(source)
         .where(logs.c.target_username.is_not(None))
-        .group_by(logs.c.target_username, logs.c.actor_username, op, status, day, hr)
+        .group_by(logs.c.target_username, logs.c.actor_username, op, status, day, hr, wd)
     )
     if only_work:
         base = base.where(_in_work(logs.c.target_username))
@@ -93,7 +95,7 @@ def detail_select(dialect: str, *, only_work: bool) -> sa.Select[Any]:
         windows.append(
             sa.func.lag(b.c.d).over(partition_by=group, order_by=[b.c.d, *order]).label(f"p_{kind}")
         )
-    return sa.select(b.c.t, b.c.a, b.c.o, b.c.st, b.c.d, b.c.h, b.c.m, b.c.la, *windows)
+    return sa.select(b.c.t, b.c.a, b.c.o, b.c.st, b.c.d, b.c.h, b.c.w, b.c.m, b.c.la, *windows)
 
 
 def _null() -> sa.ColumnElement[Any]:
@@ -149,8 +151,10 @@ def delta_statements(which: sa.ColumnElement[bool] | None, sign: int) -> list[sa
     )
     out.append(
         hours.insert().from_select(
-            ["day", "hr", "actor_username", "operator_name", "messages"],
-            where(sa.select(d.day, d.hr, *who, signed(d.messages))).group_by(d.day, d.hr, *who),
+            ["day", "hr", "wd", "actor_username", "operator_name", "messages"],
+            where(sa.select(d.day, d.hr, d.wd, *who, signed(d.messages))).group_by(
+                d.day, d.hr, d.wd, *who
+            ),
         )
     )
     return out
@@ -160,14 +164,21 @@ def doubles_statement(only_work: bool) -> sa.Insert:
     """The leads more than one actor messaged, from the detail rows."""
     d = lead_days.c
     select = (
-        sa.select(d.target_username, sa.func.min(d.day), sa.func.max(d.day))
+        sa.select(
+            d.target_username,
+            sa.func.min(d.day),
+            sa.func.max(d.day),
+            sa.func.sum(d.messages),
+            sa.func.max(d.last_at),
+        )
         .where(d.target_username.is_not(None))
         .group_by(d.target_username)
         .having(sa.func.min(d.actor_username) < sa.func.max(d.actor_username))
     )
     if only_work:
         select = select.where(_in_work(d.target_username))
-    return doubles.insert().from_select(["target_username", "first_day", "last_day"], select)
+    names = ["target_username", "first_day", "last_day", "messages", "last_at"]
+    return doubles.insert().from_select(names, select)
 
 
 def double_rows_statement(only_work: bool) -> sa.Insert:

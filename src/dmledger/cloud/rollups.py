@@ -14,7 +14,7 @@ Tables (all new; the seed's tables are unchanged):
 - ``rollup_firsts``: those first rows summed per (kind, day, previous day, actor,
   operator, status), ``kind`` naming the grouping (``KINDS``);
 - ``rollup_status``: DMs per (day, actor, operator, status);
-- ``rollup_hours``: DMs per (day, hour, actor, operator): the per-day series and the
+- ``rollup_hours``: DMs per (day, hour, actor, operator), with the day's weekday: the
   heatmap;
 - ``rollup_doubles``: the leads that more than one actor ever messaged, with their
   first and last day (the candidates of a period's double contacts);
@@ -86,6 +86,7 @@ lead_days = sa.Table(
     sa.Column("status", varchar(50)),
     sa.Column("day", sa.Date, nullable=False),
     sa.Column("hr", sa.Integer, nullable=False),
+    sa.Column("wd", sa.Integer, nullable=False),
     sa.Column("messages", _COUNT, nullable=False),
     sa.Column("last_at", sa.TIMESTAMP, nullable=False),
     *(
@@ -123,6 +124,7 @@ hours = sa.Table(
     _md,
     sa.Column("day", sa.Date, nullable=False),
     sa.Column("hr", sa.Integer, nullable=False),
+    sa.Column("wd", sa.Integer, nullable=False),  # the day's weekday, 0 = Monday
     *_who(),
     sa.Column("messages", _COUNT, nullable=False),
 )
@@ -133,6 +135,9 @@ doubles = sa.Table(
     sa.Column("target_username", varchar(255), primary_key=True),
     sa.Column("first_day", sa.Date, nullable=False),
     sa.Column("last_day", sa.Date, nullable=False),
+    # All time: the lead's DMs and last DM (the unfiltered all-time list reads these).
+    sa.Column("messages", _COUNT, nullable=False),
+    sa.Column("last_at", sa.TIMESTAMP, nullable=False),
 )
 
 # The detail rows of the leads in rollup_doubles (a period's double contacts are read
@@ -184,6 +189,7 @@ INDEXES = (
     sa.Index("ix_rollup_hours_day", hours.c.day),
     sa.Index("ix_rollup_work", work.c.target_username),
     sa.Index("ix_rollup_double_rows", double_rows.c.target_username),
+    sa.Index("ix_rollup_doubles_last", doubles.c.last_at),
 )
 
 # -- triggers: queue the leads a write concerns ---------------------------------------
