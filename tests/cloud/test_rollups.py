@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dmledger.app.ledger import Ledger
 from dmledger.cloud import analytics, rollup_fold, rollups
 from dmledger.cloud import rollup_figures as figures
 from dmledger.cloud.analytics import LogFilter
@@ -332,3 +334,28 @@ def test_a_lead_queued_by_a_transaction_still_open_is_folded_once_it_commits(
             ]
     finally:
         cloud.dispose()
+
+
+def test_an_agent_with_the_operator_role_folds_and_reads_the_team_figures(
+    tmp_path: Path, pg_url: str, operator_role: str, operator_url: str
+) -> None:
+    lead, _ = Ledger.init_home(tmp_path / "lead", "Lena", cloud_url=pg_url, actor="lena.leads")
+    lead.cloud_init()
+    lead.cloud_grants("operator", operator_role, apply=True)
+    agent, _ = Ledger.init_home(tmp_path / "op", "Omar", cloud_url=operator_url, actor="omar.dm")
+    try:
+        agent.sync()
+        agent.log_dm("lead.1", "hello")
+        agent.sync()
+        with agent.cloud.reading() as conn:
+            assert rollup_fold.pending(conn)
+        # (The whole Team page also reads issue 12's team_rules, which the operator
+        # role is not granted: not the rollups' concern.)
+        assert rollup_fold.bring_up_to_date(agent.cloud) == 1
+        with agent.cloud.reading() as conn:
+            assert not rollup_fold.pending(conn)  # the operator's agent folded
+            assert figures.lead_statuses(conn, LogFilter()) == [("contacted", 1, 1)]
+            assert figures.by_operator(conn, LogFilter())[0]["operator"] == "Omar"
+    finally:
+        agent.close()
+        lead.close()

@@ -47,7 +47,7 @@ from sqlalchemy.dialects import oracle
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from dmledger.cloud import schema
-from dmledger.cloud.schema import actors, outreach_logs, prospects, varchar
+from dmledger.cloud.schema import varchar
 
 if TYPE_CHECKING:
     from dmledger.cloud.store import CloudStore
@@ -172,6 +172,9 @@ state = sa.Table(
 )
 
 TABLES = (lead_days, firsts, status_days, hours, doubles, double_rows, dirty, work, state)
+#: What the operator role needs here (cloud/grants.py): an agent showing the Team page
+#: folds (the triggers that queue run with the schema owner's rights on PostgreSQL).
+OPERATOR_GRANTS = tuple((table.name, "SELECT, INSERT, UPDATE, DELETE") for table in TABLES)
 SUMMARIES = (firsts, status_days, hours)
 
 INDEXES = (
@@ -391,20 +394,19 @@ def upgrade_from_5(store: CloudStore) -> list[str]:
 
     with store.transaction() as conn:
         steps = install(conn)
-        set_schema_version(conn, 6)
-    return [*steps, "schema_version = 6"]
+        set_schema_version(conn, ROLLUP_VERSION)
+    return [*steps, f"schema_version = {ROLLUP_VERSION}"]
 
 
 __all__ = [
     "INDEXES",
     "KINDS",
+    "OPERATOR_GRANTS",
     "ROLLUP_VERSION",
     "TABLES",
-    "actors",
     "create_statements",
     "drop",
     "install",
-    "outreach_logs",
-    "prospects",
     "trigger_statements",
+    "upgrade_from_5",
 ]
