@@ -20,7 +20,7 @@ from sqlalchemy.dialects import oracle, sqlite
 from sqlglot import exp
 
 from dmledger.app.ledger import Ledger
-from dmledger.cloud import analytics, followup_analytics, schema
+from dmledger.cloud import analytics, followup_analytics, rollup_figures, schema
 from dmledger.cloud.analytics import LogFilter
 from dmledger.cloud.store import CloudStore
 from dmledger.domain.records import ActorRow, OutgoingLog
@@ -51,16 +51,25 @@ def compiled(statement: sa.ClauseElement, dialect: sa.Dialect) -> str:
     ).strip()
 
 
-ORACLE_SQL = {
-    f"{name}[{shape}]": compiled(statement, oracle.dialect())
-    for shape, flt in FILTERS.items()
-    for name, statement in analytics.statements(flt, "oracle").items()
-} | {
-    # Issue 12's follow-up figures (cloud/followup_analytics.py).
-    f"fu_{name}[{shape}]": compiled(statement, oracle.dialect())
-    for shape, flt in FILTERS.items()
-    for name, statement in followup_analytics.statements(flt, "oracle").items()
-}
+ORACLE_SQL = (
+    {
+        f"{name}[{shape}]": compiled(statement, oracle.dialect())
+        for shape, flt in FILTERS.items()
+        for name, statement in analytics.statements(flt, "oracle").items()
+    }
+    | {
+        # Issue 12's follow-up figures (cloud/followup_analytics.py).
+        f"fu_{name}[{shape}]": compiled(statement, oracle.dialect())
+        for shape, flt in FILTERS.items()
+        for name, statement in followup_analytics.statements(flt, "oracle").items()
+    }
+    | {
+        # Issue 10: the same figures answered from the rollups (cloud/rollup_figures.py).
+        f"rollup_{name}[{shape}]": compiled(statement, oracle.dialect())
+        for shape, flt in FILTERS.items()
+        for name, statement in rollup_figures.statements(flt, "oracle").items()
+    }
+)
 
 
 def parse(sql: str) -> exp.Expression:

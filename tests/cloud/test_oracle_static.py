@@ -28,7 +28,7 @@ from sqlglot import exp
 from typer.testing import CliRunner
 
 from dmledger.cli import app
-from dmledger.cloud import ddl, followups, schema
+from dmledger.cloud import ddl, followups, rollup_fold, rollups, schema
 from dmledger.cloud.store import CloudStore
 from dmledger.domain.records import ActorRow, Cursor, Edit, OutgoingLog
 from support.env import IN_CI
@@ -130,7 +130,7 @@ class RecordingOracleStore(CloudStore):
 
 
 SEED_TABLE_NAMES = {t.name for t in schema.SEED_TABLES}
-ALL_TABLE_NAMES = {t.name for t in (*schema.SEED_TABLES, *schema.ADDED_TABLES)}
+ALL_TABLE_NAMES = {t.name for t in (*schema.SEED_TABLES, *schema.ADDED_TABLES, *rollups.TABLES)}
 
 
 def every_store_statement() -> dict[str, list[str]]:
@@ -169,6 +169,10 @@ def every_store_statement() -> dict[str, list[str]]:
     run("upgrade", SEED_TABLE_NAMES, lambda s, _: s.upgrade())
     run("upgrade_from_2", current, lambda s, _: s.upgrade(), scalar="2")
     run("upgrade_from_3", current, lambda s, _: s.upgrade(), scalar="3")
+    # Issue 10: the Team rollups (cloud/rollups.py, cloud/rollup_fold.py).
+    run("upgrade_from_5", current, lambda s, _: s.upgrade(), scalar="5")
+    run("rollup_fold", current, lambda _, c: rollup_fold.fold(c))
+    run("rollup_rebuild", current, lambda _, c: rollup_fold.rebuild(c))
     run(
         "insert_ignore",
         current,
@@ -273,6 +277,10 @@ def test_every_store_statement_parses_as_oracle_sql(method: str, sql: str) -> No
     if sql.startswith("CREATE OR REPLACE TRIGGER"):
         check_trigger(sql)
         return
+    locked = re.fullmatch(r"LOCK TABLE (\w+) IN EXCLUSIVE MODE", sql)
+    if locked is not None:  # sqlglot has no LOCK TABLE: checked by pattern
+        assert locked[1] in ALL_TABLE_NAMES
+        return
     expression = _parse(sql)
     # sqlglot falls back to an opaque Command for syntax it does not understand; none
     # of the plain statements may end up there.
@@ -333,9 +341,9 @@ ORACLE_RESERVED = frozenset(_RESERVED_WORDS.split())
 def test_no_name_the_store_uses_is_an_oracle_reserved_word() -> None:
     names = {t.name for t in schema.metadata.tables.values()}
     names |= {c.name for t in schema.metadata.tables.values() for c in t.columns}
-    names |= {i.name for i in schema.INDEXES if i.name}
+    names |= {i.name for i in (*schema.INDEXES, *rollups.INDEXES) if i.name}
     for _, sql in FLAT:
-        if sql.startswith("CREATE OR REPLACE TRIGGER"):
+        if sql.startswith(("CREATE OR REPLACE TRIGGER", "LOCK TABLE")):
             continue
         names |= {a.alias for a in _parse(sql).find_all(exp.Alias)}
     assert names
@@ -390,15 +398,15 @@ def columns(definition: exp.Schema) -> dict[str, str]:
 
 def test_the_ddl_script_parses_as_oracle_sql() -> None:
     triggers, plain = split_script(oracle_ddl_script())
-    assert len(triggers) == 2
+    assert len(triggers) == 2 + len(rollups.trigger_statements("oracle"))
     parsed = [e for part in plain for e in sqlglot.parse(part, read="oracle") if e is not None]
     kinds = [type(e).__name__ for e in parsed]
     assert "Command" not in kinds
     creates = [e for e in parsed if isinstance(e, exp.Create)]
-    assert sorted(e.kind for e in creates) == ["INDEX"] * len(schema.INDEXES) + ["TABLE"] * len(
-        ALL_TABLE_NAMES
-    )
+    indexes = len(schema.INDEXES) + len(rollups.INDEXES)
+    assert sorted(e.kind for e in creates) == ["INDEX"] * indexes + ["TABLE"] * len(ALL_TABLE_NAMES)
     assert [type(e) for e in parsed if not isinstance(e, exp.Create)] == [
+        exp.Insert,  # the rollups' state row
         exp.Insert,
         exp.Insert,
         exp.Insert,  # the cloud identity, made by SYS_GUID()
@@ -447,8 +455,11 @@ def test_the_seed_copy_used_by_the_tests_is_the_seed_documents_sql() -> None:
 
 HEAD = re.compile(
     r"CREATE OR REPLACE TRIGGER (?P<name>\w+)\s+(?P<timing>BEFORE|AFTER)\s+"
-    r"(?P<events>(?:INSERT|UPDATE|DELETE)(?:\s+OR\s+(?:INSERT|UPDATE|DELETE))*)\s+"
-    r"ON (?P<table>\w+)\s+FOR EACH ROW\s+DECLARE\s+(?P<declare>.*?)\bBEGIN\b"
+    r"(?P<events>(?:INSERT|UPDATE(?: OF \w+)?|DELETE)"
+    r"(?:\s+OR\s+(?:INSERT|UPDATE|DELETE))*)\s+"
+    r"ON (?P<table>\w+)\s+FOR EACH ROW\s+"
+    r"(?:WHEN\s*\((?P<when>.*?)\)\s+(?=DECLARE|BEGIN))?"
+    r"(?:DECLARE\s+(?P<declare>.*?))?\bBEGIN\b"
     r"(?P<body>.*)\bEND;\s*$",
     re.DOTALL,
 )
@@ -456,10 +467,14 @@ HEAD = re.compile(
 
 def check_trigger(sql: str) -> None:
     head = HEAD.fullmatch(sql.strip())
-    assert head is not None, f"not a row trigger with a DECLARE block: {sql}"
+    assert head is not None, f"not a row trigger: {sql}"
     assert head["table"] in ALL_TABLE_NAMES
-    assert re.fullmatch(r"\s*(\w+ NUMBER;\s*)+", head["declare"]), head["declare"]
-    body = re.sub(r"\bIF INSERTING THEN\b|\bEND IF;", ";", head["body"])
+    if head["declare"] is not None:
+        assert re.fullmatch(r"\s*(\w+ NUMBER;\s*)+", head["declare"]), head["declare"]
+    if head["when"] is not None:  # the WHEN condition, as a WHERE clause
+        condition = sqlglot.parse_one(f"SELECT 1 FROM dual WHERE {head['when']}", read="oracle")
+        assert isinstance(condition, exp.Select), head["when"]
+    body = re.sub(r"\bIF\b[^;]*?\bTHEN\b|\bEND IF;", ";", head["body"])
     statements = [s.strip() for s in body.split(";") if s.strip()]
     assert statements
     table_columns = {c.name for c in schema.metadata.tables[head["table"]].columns}
@@ -484,7 +499,7 @@ def test_sqlglot_cannot_read_a_trigger_whole_which_is_why_it_is_checked_in_parts
 
 def test_trigger_bodies_stamp_version_and_time_from_the_database() -> None:
     triggers, _ = split_script(oracle_ddl_script())
-    stamp, tombstone = triggers
+    stamp, tombstone, *_rollups = triggers
     assert "BEFORE INSERT OR UPDATE ON prospects" in stamp
     assert ":NEW.row_version := v;" in stamp
     assert ":NEW.last_updated := SYS_EXTRACT_UTC(SYSTIMESTAMP);" in stamp

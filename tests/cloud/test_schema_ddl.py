@@ -18,7 +18,7 @@ import sqlglot
 from sqlalchemy.dialects import oracle
 from sqlglot import exp
 
-from dmledger.cloud import ddl, schema
+from dmledger.cloud import ddl, rollups, schema
 from dmledger.cloud.engine import create_cloud_engine
 from dmledger.cloud.store import open_cloud
 from dmledger.domain.records import ActorRow, Cursor, OutgoingLog
@@ -154,9 +154,12 @@ def test_the_script_holds_every_table_index_and_trigger(dialect: str) -> None:
     script = ddl.render_script(dialect)
     for table in (*schema.SEED_TABLES, *schema.ADDED_TABLES):
         assert f"CREATE TABLE {table.name} (" in script
-    for index in schema.INDEXES:
+    for table in rollups.TABLES:
+        assert f"CREATE TABLE {table.name} (" in script
+    for index in (*schema.INDEXES, *rollups.INDEXES):
         assert f" {index.name} ON " in script
-    triggers = {"oracle": 2, "postgresql": 3, "sqlite": 3}[dialect]
+    # The sync triggers, then the rollups' (a queue per table: logs, prospects, actors).
+    triggers = {"oracle": 2 + 4, "postgresql": 3 + 6, "sqlite": 3 + 6}[dialect]
     assert script.count("CREATE TRIGGER") + script.count("CREATE OR REPLACE TRIGGER") == triggers
     assert f"VALUES ('schema_version', '{schema.SCHEMA_VERSION}')" in script
     assert script.rstrip().endswith("COMMIT;")
@@ -165,7 +168,7 @@ def test_the_script_holds_every_table_index_and_trigger(dialect: str) -> None:
 def test_the_oracle_script_ends_each_plsql_block_with_a_slash() -> None:
     script = ddl.render_script("oracle")
     blocks = script.split("CREATE OR REPLACE TRIGGER")[1:]
-    assert len(blocks) == 2
+    assert len(blocks) == 2 + len(rollups.trigger_statements("oracle"))
     for block in blocks:
         assert "END;\n/\n" in block
 

@@ -29,7 +29,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dmledger.cli import app
-from dmledger.cloud import schema
+from dmledger.cloud import rollups, schema
 from dmledger.cloud.engine import create_cloud_engine
 from dmledger.cloud.store import CloudStore, open_cloud
 from dmledger.domain.records import Cursor, Edit, OutgoingLog
@@ -284,9 +284,19 @@ def test_cloud_upgrade_through_the_cli(seed_cloud: tuple[str, CloudStore], tmp_p
     ]
 
 
+def _as_version_5(store: CloudStore) -> None:
+    """Turn a current database back into what schema version 5 made (no rollups)."""
+    with store.transaction() as conn:
+        rollups.drop(conn)
+        conn.exec_driver_sql(
+            "UPDATE dmledger_info SET info_value = '5' WHERE info_key = 'schema_version'"
+        )
+
+
 def _as_version_4(store: CloudStore) -> None:
     """Turn a current database back into what schema version 4 made (no replies,
     templates, rules or follow-up columns), keeping its rows."""
+    _as_version_5(store)
     with store.transaction() as conn:
         for table in ("prospect_replies", "message_templates", "team_rules"):
             conn.exec_driver_sql(f"DROP TABLE {table}")
@@ -315,7 +325,7 @@ def test_upgrade_from_version_4_with_data_adds_the_follow_up_objects_and_keeps_r
 
     steps = store.upgrade()
 
-    assert store.schema_version() == schema.SCHEMA_VERSION == 5
+    assert store.schema_version() == schema.SCHEMA_VERSION == 6
     assert "CREATE TABLE prospect_replies" in steps and "cloud_id made" not in steps
     with store.reading() as conn:
         assert sorted(conn.exec_driver_sql(query).all()) == before and len(before) > 0

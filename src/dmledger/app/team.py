@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from dmledger.cloud import analytics
+from dmledger.cloud import analytics, rollup_fold
+from dmledger.cloud import rollup_figures as figures
 from dmledger.cloud.followup_analytics import followup_figures
 from dmledger.cloud.followups import read_team_config
 from dmledger.domain.followups import rule_of
@@ -260,15 +261,17 @@ def build_report(
     end: datetime | None,
     now: datetime,
 ) -> TeamReport:
-    """Run the analytics statements (one connection, seven statements) and assemble."""
+    """Fold the latest writes into the rollups, run the Team queries from them (one
+    connection) and assemble."""
     where = analytics.LogFilter(start=start, end=end, operator=flt.operator, actor=flt.actor)
+    rollup_fold.bring_up_to_date(ledger.cloud)
     with ledger.cloud.reading() as conn:
-        per_day = analytics.messages_per_day(conn, where)
-        cells = analytics.heatmap(conn, where)
-        statuses = analytics.lead_statuses(conn, where)
-        operators = analytics.by_operator(conn, where)
-        actor_rows = analytics.by_actor(conn, where)
-        double_total, doubles = analytics.double_contacts(conn, where)
+        per_day = figures.messages_per_day(conn, where)
+        cells = figures.heatmap(conn, where)
+        statuses = figures.lead_statuses(conn, where)
+        operators = figures.by_operator(conn, where)
+        actor_rows = figures.by_actor(conn, where)
+        double_total, doubles = figures.double_contacts(conn, where)
         rule = rule_of(read_team_config(conn).rules)
         followups = followup_figures(conn, where, rule, now)
     funnel_counts = dict.fromkeys(STATUSES, 0)

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import oracle, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from dmledger.cloud import schema
+from dmledger.cloud import rollups, schema
 from dmledger.errors import InvalidInput
 
 DIALECTS = ("oracle", "postgresql", "sqlite")
@@ -229,6 +229,7 @@ def create_statements(dialect_name: str) -> Iterator[str]:
     for index in schema.INDEXES:
         yield str(CreateIndex(index).compile(dialect=dialect)).strip()
     yield from trigger_statements(dialect_name)
+    yield from rollups.create_statements(dialect)
     yield from seed_rows_statements(dialect_name)
 
 

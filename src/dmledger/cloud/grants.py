@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from dmledger.cloud.rollups import OPERATOR_GRANTS as ROLLUP_GRANTS
 from dmledger.errors import InvalidInput, Refused
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ OPERATOR_GRANTS: tuple[tuple[str, str], ...] = (
     ("prospect_tombstones", "SELECT"),
     ("sync_clock", "SELECT"),
     ("dmledger_info", "SELECT"),
+    *ROLLUP_GRANTS,  # the Team rollups (cloud/rollups.py)
 )
 
 

@@ -35,9 +35,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 
-SCHEMA_VERSION = (
-    5  # 1 seed; 2 everything above; 3 cloud_id, notes_replaced; 4 PG xid cursor; 5 follow-ups
-)
+# 1 seed; 2 everything above; 3 cloud_id, notes_replaced; 4 PG xid cursor; 5 follow-ups;
+# 6 the Team rollups (cloud/rollups.py)
+SCHEMA_VERSION = 6
 
 
 def varchar(length: int) -> sa.types.TypeEngine[str]:

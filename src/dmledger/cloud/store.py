@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dmledger.cloud import ddl, pull, push, schema, upsert
+from dmledger.cloud import ddl, pull, push, rollups, schema, upsert
 from dmledger.cloud import upgrade as upgrading
 from dmledger.cloud.driver_errors import translate
 from dmledger.cloud.engine import backend_of, redact_url
@@ -156,6 +156,7 @@ class CloudStore:
         with self.transaction() as conn:
             if self.dialect == "postgresql":
                 conn.exec_driver_sql("DROP TRIGGER IF EXISTS trg_prospects_stamp ON prospects")
+            rollups.drop(conn)
             for table in reversed((*schema.SEED_TABLES, *schema.ADDED_TABLES)):
                 table.drop(conn, checkfirst=True)
             if self.dialect == "postgresql":

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from dmledger.cloud import ddl, pull, schema
+from dmledger.cloud import ddl, pull, rollups, schema
 from dmledger.cloud.schema import dmledger_info, prospect_tombstones, prospects, sync_clock
 from dmledger.errors import CloudSchemaError
 
@@ -79,6 +79,7 @@ def _upgrade_from_1(store: CloudStore) -> list[str]:
         steps.append("CREATE TRIGGERS")
         for statement in ddl.seed_rows_statements(store.dialect):
             conn.exec_driver_sql(statement)
+        steps += rollups.install(conn)
         # The clock starts above every version handed out so far (all 0).
         if store.dialect == "postgresql":
             steps.append(rebase(conn))
@@ -216,4 +217,5 @@ STEPS: dict[int, Callable[[CloudStore], list[str]]] = {
     2: _upgrade_from_2,
     3: _upgrade_from_3,
     4: _upgrade_from_4,
+    5: rollups.upgrade_from_5,
 }

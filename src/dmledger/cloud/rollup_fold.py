@@ -1,0 +1,288 @@
+"""The fold that keeps the rollups (``rollups.py``) equal to the raw logs.
+
+``fold`` takes the leads the triggers queued since the last fold, subtracts their old
+detail rows from the summaries, recomputes their detail rows from their raw logs and
+adds the new ones: O(DMs of the changed leads). ``rebuild`` recomputes everything
+(``cloud upgrade``'s backfill, and the summaries' compaction).
+
+Folds are serialised by the UPDATE of the single ``rollup_state`` row, the first
+statement of a fold (a row lock on PostgreSQL and Oracle, the write lock on SQLite).
+The queue is taken in one statement on PostgreSQL (``DELETE … RETURNING`` inside the
+INSERT), so a lead queued by a transaction still running stays queued for the next
+fold; Oracle takes the queue under ``LOCK TABLE … IN EXCLUSIVE MODE`` (writers of
+logs wait for the fold to commit); SQLite has one writer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from dmledger.cloud.analytics import day_of, hour_of, weekday_of
+from dmledger.cloud.rollups import (
+    KINDS,
+    SUMMARIES,
+    dirty,
+    double_rows,
+    doubles,
+    firsts,
+    hours,
+    lead_days,
+    state,
+    status_days,
+    work,
+)
+from dmledger.cloud.schema import actors, outreach_logs, prospects, varchar
+
+if TYPE_CHECKING:
+    from dmledger.cloud.store import CloudStore
+
+#: The summaries are recomputed from the detail once their delta rows outnumber
+#: their rows at the last recompute (and at least this many).
+COMPACT_AFTER = 20_000
+
+_PG_TAKE = (
+    "WITH taken AS (DELETE FROM rollup_dirty RETURNING target_username) "
+    "INSERT INTO rollup_work (target_username) SELECT DISTINCT target_username FROM taken"
+)
+
+
+def _in_work(column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    return column.in_(sa.select(work.c.target_username))
+
+
+def detail_select(dialect: str, *, only_work: bool) -> sa.Select[Any]:
+    """The detail rows (``rollup_lead_days``' columns, in order) computed from the raw
+    logs, of every lead or of the leads in ``rollup_work``."""
+    logs = outreach_logs
+    created = logs.c.created_at
+    op = sa.func.coalesce(logs.c.operator_name, actors.c.owner_operator)
+    status = sa.func.lower(prospects.c.status)
+    day = day_of(created, dialect)
+    hr = hour_of(created, dialect)
+    wd = weekday_of(created, dialect)
+    source = logs.outerjoin(actors, actors.c.username == logs.c.actor_username).outerjoin(
+        prospects, prospects.c.target_username == logs.c.target_username
+    )
+    base = (
+        sa.select(
+            logs.c.target_username.label("t"),
+            logs.c.actor_username.label("a"),
+            op.label("o"),
+            status.label("st"),
+            day.label("d"),
+            hr.label("h"),
+            wd.label("w"),
+            sa.func.count().label("m"),
+            sa.func.max(created).label("la"),
+        )
+        .select_from(source)
+        .where(logs.c.target_username.is_not(None))
+        .group_by(logs.c.target_username, logs.c.actor_username, op, status, day, hr, wd)
+    )
+    if only_work:
+        base = base.where(_in_work(logs.c.target_username))
+    b = base.subquery("b")
+    names = {"actor": b.c.a, "op": b.c.o}
+    rest = {"actor": b.c.a, "op": b.c.o, "hr": b.c.h}
+    windows: list[sa.ColumnElement[Any]] = []
+    for kind, kept in KINDS.items():
+        group = [b.c.t, *(names[k] for k in kept)]
+        order = [v for k, v in rest.items() if k not in kept]
+        first = sa.func.row_number().over(partition_by=[*group, b.c.d], order_by=order)
+        windows.append(sa.case((first == 1, 1), else_=0).label(f"s_{kind}"))
+        windows.append(
+            sa.func.lag(b.c.d).over(partition_by=group, order_by=[b.c.d, *order]).label(f"p_{kind}")
+        )
+    return sa.select(b.c.t, b.c.a, b.c.o, b.c.st, b.c.d, b.c.h, b.c.w, b.c.m, b.c.la, *windows)
+
+
+def _null() -> sa.ColumnElement[Any]:
+    return sa.cast(sa.null(), varchar(100))
+
+
+def delta_statements(which: sa.ColumnElement[bool] | None, sign: int) -> list[sa.Insert]:
+    """INSERT … SELECT of the summaries' rows for the detail rows ``which`` selects,
+    counted ``sign`` times (-1: taken out, 1: put in)."""
+    d = lead_days.c
+
+    def signed(value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return sa.func.sum(value) if sign > 0 else -sa.func.sum(value)
+
+    def where(select: sa.Select[Any]) -> sa.Select[Any]:
+        return select if which is None else select.where(which)
+
+    out: list[sa.Insert] = []
+    for kind, kept in KINDS.items():
+        actor = d.actor_username if "actor" in kept else _null()
+        op = d.operator_name if "op" in kept else _null()
+        kept_columns = [
+            column
+            for name, column in (("actor", d.actor_username), ("op", d.operator_name))
+            if name in kept
+        ]
+        group = [d.day, d[f"p_{kind}"], *kept_columns, d.status]
+        select = where(
+            sa.select(
+                sa.literal_column(str(kind)),
+                d.day,
+                d[f"p_{kind}"],
+                actor,
+                op,
+                d.status,
+                signed(d[f"s_{kind}"]),
+            ).where(d[f"s_{kind}"] == 1)
+        ).group_by(*group)
+        out.append(
+            firsts.insert().from_select(
+                ["kind", "day", "prev_day", "actor_username", "operator_name", "status", "leads"],
+                select,
+            )
+        )
+    who = [d.actor_username, d.operator_name]
+    out.append(
+        status_days.insert().from_select(
+            ["day", "actor_username", "operator_name", "status", "messages"],
+            where(sa.select(d.day, *who, d.status, signed(d.messages))).group_by(
+                d.day, *who, d.status
+            ),
+        )
+    )
+    out.append(
+        hours.insert().from_select(
+            ["day", "hr", "wd", "actor_username", "operator_name", "messages"],
+            where(sa.select(d.day, d.hr, d.wd, *who, signed(d.messages))).group_by(
+                d.day, d.hr, d.wd, *who
+            ),
+        )
+    )
+    return out
+
+
+def doubles_statement(only_work: bool) -> sa.Insert:
+    """The leads more than one actor messaged, from the detail rows."""
+    d = lead_days.c
+    select = (
+        sa.select(
+            d.target_username,
+            sa.func.min(d.day),
+            sa.func.max(d.day),
+            sa.func.sum(d.messages),
+            sa.func.max(d.last_at),
+        )
+        .where(d.target_username.is_not(None))
+        .group_by(d.target_username)
+        .having(sa.func.min(d.actor_username) < sa.func.max(d.actor_username))
+    )
+    if only_work:
+        select = select.where(_in_work(d.target_username))
+    names = ["target_username", "first_day", "last_day", "messages", "last_at"]
+    return doubles.insert().from_select(names, select)
+
+
+def double_rows_statement(only_work: bool) -> sa.Insert:
+    """The detail rows of the leads in ``rollup_doubles``."""
+    d = lead_days.c
+    names = [c.name for c in double_rows.columns]
+    select = sa.select(*(d[name] for name in names)).where(
+        d.target_username.in_(sa.select(doubles.c.target_username))
+    )
+    if only_work:
+        select = select.where(_in_work(d.target_username))
+    return double_rows.insert().from_select(names, select)
+
+
+def _lock(conn: sa.Connection) -> tuple[int, int]:
+    """Take the fold's lock; returns the summaries' (base rows, delta rows)."""
+    conn.execute(sa.update(state).where(state.c.id == 1).values(folds=state.c.folds + 1))
+    one = state.c.id == 1
+    base = conn.execute(sa.select(state.c.base_rows).where(one)).scalar_one()
+    delta = conn.execute(sa.select(state.c.delta_rows).where(one)).scalar_one()
+    return int(base), int(delta)
+
+
+def pending(conn: sa.Connection) -> bool:
+    """Whether the triggers queued anything since the last fold."""
+    return conn.execute(sa.select(dirty.c.dirty_id).limit(1)).first() is not None
+
+
+def bring_up_to_date(store: CloudStore) -> int:
+    """Fold, in a transaction of its own, when anything is queued (one cheap read when
+    nothing is). Returns how many leads were recomputed."""
+    with store.reading() as conn:
+        if not pending(conn):
+            return 0
+    with store.transaction() as conn:
+        return fold(conn)
+
+
+def fold(conn: sa.Connection) -> int:
+    """Fold in what changed since the last fold, in the caller's transaction. Returns
+    how many leads were recomputed."""
+    dialect = conn.dialect.name
+    base_rows, delta_rows = _lock(conn)
+    if dialect == "postgresql":
+        conn.exec_driver_sql(_PG_TAKE)
+    else:
+        if dialect == "oracle":
+            conn.exec_driver_sql("LOCK TABLE rollup_dirty IN EXCLUSIVE MODE")
+        conn.execute(
+            work.insert().from_select(
+                ["target_username"], sa.select(dirty.c.target_username).distinct()
+            )
+        )
+        conn.execute(sa.delete(dirty))
+    leads = int(conn.execute(sa.select(sa.func.count()).select_from(work)).scalar_one())
+    d = lead_days.c
+    old = sa.or_(_in_work(d.target_username), d.target_username.is_(None))
+    added = 0
+    for statement in delta_statements(old, -1):
+        added += conn.execute(statement).rowcount
+    conn.execute(sa.delete(lead_days).where(old))
+    conn.execute(
+        lead_days.insert().from_select(_DETAIL_COLUMNS, detail_select(dialect, only_work=True))
+    )
+    for statement in delta_statements(_in_work(d.target_username), 1):
+        added += conn.execute(statement).rowcount
+    conn.execute(sa.delete(doubles).where(_in_work(doubles.c.target_username)))
+    conn.execute(sa.delete(double_rows).where(_in_work(double_rows.c.target_username)))
+    conn.execute(doubles_statement(only_work=True))
+    conn.execute(double_rows_statement(only_work=True))
+    conn.execute(sa.delete(work))
+    delta = delta_rows + max(added, 0)
+    if delta > max(base_rows, COMPACT_AFTER):
+        compact(conn)
+    else:
+        conn.execute(sa.update(state).where(state.c.id == 1).values(delta_rows=delta))
+    return leads
+
+
+def compact(conn: sa.Connection) -> int:
+    """Recompute the summaries from the detail rows (no delta rows left)."""
+    for table in SUMMARIES:
+        conn.execute(sa.delete(table))
+    rows = sum(conn.execute(s).rowcount for s in delta_statements(None, 1))
+    conn.execute(
+        sa.update(state).where(state.c.id == 1).values(base_rows=max(rows, 0), delta_rows=0)
+    )
+    return rows
+
+
+def rebuild(conn: sa.Connection) -> int:
+    """Recompute every rollup from the raw logs. Returns the detail rows made."""
+    _lock(conn)
+    for table in (lead_days, doubles, double_rows, dirty, work):
+        conn.execute(sa.delete(table))
+    made = conn.execute(
+        lead_days.insert().from_select(
+            _DETAIL_COLUMNS, detail_select(conn.dialect.name, only_work=False)
+        )
+    ).rowcount
+    compact(conn)
+    conn.execute(doubles_statement(only_work=False))
+    conn.execute(double_rows_statement(only_work=False))
+    return int(made)
+
+
+_DETAIL_COLUMNS = [c.name for c in lead_days.columns]

@@ -1,0 +1,412 @@
+"""The Team page's rollups (schema version 6): small tables the Team queries read
+instead of the outreach logs, kept exact by triggers and a fold.
+
+Tables (all new; the seed's tables are unchanged):
+
+- ``rollup_lead_days``: one row per (lead, actor, effective operator, UTC day, UTC
+  hour) with the lead's current status (lower-case), the DMs and the last DM time.
+  For each of four groupings of a lead -- the lead alone, (lead, actor), (lead,
+  operator), (lead, actor, operator) -- a row carries ``s_*`` = 1 when it is the
+  grouping's first row of its day, and then ``p_*`` = the grouping's previous day with
+  DMs (NULL: none before). A grouping has a DM in the days [S, E) exactly when one of
+  its rows in [S, E) has ``s_* = 1`` and ``p_*`` NULL or before S, so a distinct count
+  of leads over any whole-day period is a plain SUM (the "first in period" rows);
+- ``rollup_firsts``: those first rows summed per (kind, day, previous day, actor,
+  operator, status), ``kind`` naming the grouping (``KINDS``);
+- ``rollup_status``: DMs per (day, actor, operator, status);
+- ``rollup_hours``: DMs per (day, hour, actor, operator), with the day's weekday: the
+  heatmap;
+- ``rollup_doubles``: the leads that more than one actor ever messaged, with their
+  first and last day (the candidates of a period's double contacts);
+- ``rollup_double_rows``: those leads' detail rows (what double contacts read);
+- ``rollup_dirty``: the leads whose rows must be recomputed (a queue written by
+  triggers), ``rollup_work``: the leads one fold is recomputing, ``rollup_state``: one
+  row, the fold's lock and the summaries' size.
+
+Kept exact by **triggers that queue, and a fold that recomputes**: a trigger on
+``outreach_logs`` (insert, update, delete), on ``prospects`` (a status change) and on
+``actors`` (a new owner, which changes the seed tool's DMs' operator) queues the
+leads concerned, whoever writes -- DM Ledger or a foreign tool. ``fold`` (run before
+every Team report) takes the queue, subtracts the queued leads' old detail rows from
+the summaries, recomputes their detail rows from their raw logs (few rows per lead,
+``ix_logs_target``) and adds them back: the summaries hold signed delta rows that the
+queries SUM, and are recomputed from the detail when the deltas outgrow them
+(amortised O(1) per change). A fold costs O(DMs of the leads changed since the last
+one). Deleting a lead (erasure) blanks its handle in the detail rows and drops its
+double-contact row in the deleting transaction (a trigger on ``prospects``); the next
+fold subtracts those rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import oracle
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from dmledger.cloud import schema
+from dmledger.cloud.schema import varchar
+
+if TYPE_CHECKING:
+    from dmledger.cloud.store import CloudStore
+
+#: Rollup schema version: the cloud schema version that added the rollups.
+ROLLUP_VERSION = 6
+
+#: The groupings of a lead whose first rows ``rollup_firsts`` sums, by kind number:
+#: which of (actor, operator) each keeps.
+KINDS = {0: (), 1: ("actor",), 2: ("op",), 3: ("actor", "op")}
+
+_NUMBER_19 = oracle.NUMBER(19)  # type: ignore[no-untyped-call]
+_COUNT = sa.BigInteger().with_variant(_NUMBER_19, "oracle")
+_ID = sa.BigInteger().with_variant(_NUMBER_19, "oracle").with_variant(sa.Integer(), "sqlite")
+_md = schema.metadata
+
+
+def _who() -> list[sa.Column[Any]]:
+    return [sa.Column("actor_username", varchar(100)), sa.Column("operator_name", varchar(100))]
+
+
+_DOUBLE_COLUMNS = (
+    "target_username",
+    "actor_username",
+    "operator_name",
+    "day",
+    "messages",
+    "last_at",
+)
+
+lead_days = sa.Table(
+    "rollup_lead_days",
+    _md,
+    sa.Column("target_username", varchar(255)),
+    *_who(),
+    sa.Column("status", varchar(50)),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("hr", sa.Integer, nullable=False),
+    sa.Column("wd", sa.Integer, nullable=False),
+    sa.Column("messages", _COUNT, nullable=False),
+    sa.Column("last_at", sa.TIMESTAMP, nullable=False),
+    *(
+        column
+        for kind in KINDS
+        for column in (
+            sa.Column(f"s_{kind}", sa.Integer, nullable=False),
+            sa.Column(f"p_{kind}", sa.Date),
+        )
+    ),
+)
+
+firsts = sa.Table(
+    "rollup_firsts",
+    _md,
+    sa.Column("kind", sa.Integer, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("prev_day", sa.Date),
+    *_who(),
+    sa.Column("status", varchar(50)),
+    sa.Column("leads", _COUNT, nullable=False),
+)
+
+status_days = sa.Table(
+    "rollup_status",
+    _md,
+    sa.Column("day", sa.Date, nullable=False),
+    *_who(),
+    sa.Column("status", varchar(50)),
+    sa.Column("messages", _COUNT, nullable=False),
+)
+
+hours = sa.Table(
+    "rollup_hours",
+    _md,
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("hr", sa.Integer, nullable=False),
+    sa.Column("wd", sa.Integer, nullable=False),  # the day's weekday, 0 = Monday
+    *_who(),
+    sa.Column("messages", _COUNT, nullable=False),
+)
+
+doubles = sa.Table(
+    "rollup_doubles",
+    _md,
+    sa.Column("target_username", varchar(255), primary_key=True),
+    sa.Column("first_day", sa.Date, nullable=False),
+    sa.Column("last_day", sa.Date, nullable=False),
+    # All time: the lead's DMs and last DM (the unfiltered all-time list reads these).
+    sa.Column("messages", _COUNT, nullable=False),
+    sa.Column("last_at", sa.TIMESTAMP, nullable=False),
+)
+
+# The detail rows of the leads in rollup_doubles (a period's double contacts are read
+# from these alone).
+double_rows = sa.Table(
+    "rollup_double_rows",
+    _md,
+    sa.Column("target_username", varchar(255)),
+    *_who(),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("messages", _COUNT, nullable=False),
+    sa.Column("last_at", sa.TIMESTAMP, nullable=False),
+)
+
+dirty = sa.Table(
+    "rollup_dirty",
+    _md,
+    sa.Column("dirty_id", _ID, sa.Identity(oracle_on_null=True), primary_key=True),
+    sa.Column("target_username", varchar(255), nullable=False),
+)
+
+work = sa.Table("rollup_work", _md, sa.Column("target_username", varchar(255), nullable=False))
+
+state = sa.Table(
+    "rollup_state",
+    _md,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("folds", _COUNT, nullable=False),
+    # Rows the summaries had after their last recompute, and delta rows added since.
+    sa.Column("base_rows", _COUNT, nullable=False),
+    sa.Column("delta_rows", _COUNT, nullable=False),
+)
+
+TABLES = (lead_days, firsts, status_days, hours, doubles, double_rows, dirty, work, state)
+#: What the operator role needs here (cloud/grants.py): an agent showing the Team page
+#: folds (the triggers that queue run with the schema owner's rights on PostgreSQL).
+OPERATOR_GRANTS = tuple((table.name, "SELECT, INSERT, UPDATE, DELETE") for table in TABLES)
+SUMMARIES = (firsts, status_days, hours)
+
+INDEXES = (
+    sa.Index("ix_rollup_lead_days_target", lead_days.c.target_username),
+    sa.Index("ix_rollup_lead_days_actor", lead_days.c.actor_username, lead_days.c.day),
+    sa.Index("ix_rollup_lead_days_day", lead_days.c.day),
+    # The groupings' first rows: by period; all time (prev_day NULL); one actor or
+    # operator.
+    sa.Index("ix_rollup_firsts", firsts.c.kind, firsts.c.day),
+    sa.Index("ix_rollup_firsts_fresh", firsts.c.kind, firsts.c.prev_day),
+    sa.Index("ix_rollup_firsts_actor", firsts.c.kind, firsts.c.actor_username, firsts.c.day),
+    sa.Index("ix_rollup_firsts_op", firsts.c.kind, firsts.c.operator_name, firsts.c.day),
+    sa.Index("ix_rollup_status_day", status_days.c.day),
+    sa.Index("ix_rollup_status_actor", status_days.c.actor_username, status_days.c.day),
+    sa.Index("ix_rollup_hours_day", hours.c.day),
+    sa.Index("ix_rollup_work", work.c.target_username),
+    sa.Index("ix_rollup_double_rows", double_rows.c.target_username),
+    sa.Index("ix_rollup_doubles_last", doubles.c.last_at),
+)
+
+# -- triggers: queue the leads a write concerns ---------------------------------------
+
+_PG_QUEUE = """CREATE OR REPLACE FUNCTION dmledger_rollup_{name}() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+BEGIN
+    {body};
+    RETURN NULL;
+END
+$$"""
+
+_PG_LOGS_NEW = (
+    "INSERT INTO rollup_dirty (target_username) SELECT DISTINCT target_username "
+    "FROM dmledger_rl_new WHERE target_username IS NOT NULL"
+)
+_PG_LOGS_OLD = _PG_LOGS_NEW.replace("dmledger_rl_new", "dmledger_rl_old")
+_PG_STATUS = (
+    "INSERT INTO rollup_dirty (target_username) SELECT n.target_username "
+    "FROM dmledger_rp_new n JOIN dmledger_rp_old o ON o.target_username = n.target_username "
+    "WHERE lower(o.status) IS DISTINCT FROM lower(n.status)"
+)
+_PG_ERASE = (
+    "UPDATE rollup_lead_days d SET target_username = NULL FROM dmledger_rp_old o "
+    "WHERE d.target_username = o.target_username;\n"
+    "    DELETE FROM rollup_doubles d USING dmledger_rp_old o "
+    "WHERE d.target_username = o.target_username;\n"
+    "    DELETE FROM rollup_double_rows d USING dmledger_rp_old o "
+    "WHERE d.target_username = o.target_username;\n"
+    "    DELETE FROM rollup_dirty d USING dmledger_rp_old o "
+    "WHERE d.target_username = o.target_username;\n"
+    "    INSERT INTO rollup_dirty (target_username) VALUES ('')"
+)
+_PG_OWNER = """CREATE OR REPLACE FUNCTION dmledger_rollup_owner() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+BEGIN
+    INSERT INTO rollup_dirty (target_username) SELECT DISTINCT target_username
+        FROM outreach_logs WHERE actor_username = NEW.username AND operator_name IS NULL
+        AND target_username IS NOT NULL;
+    RETURN NULL;
+END
+$$"""
+
+
+def _pg_statement_trigger(name: str, table: str, event: str, referencing: str) -> tuple[str, str]:
+    return (
+        f"DROP TRIGGER IF EXISTS trg_rollup_{name} ON {table}",
+        f"CREATE TRIGGER trg_rollup_{name} AFTER {event} ON {table} REFERENCING {referencing} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION dmledger_rollup_{name}()",
+    )
+
+
+_PG_TRIGGERS = (
+    _PG_QUEUE.format(name="logs_ins", body=_PG_LOGS_NEW),
+    *_pg_statement_trigger("logs_ins", "outreach_logs", "INSERT", "NEW TABLE AS dmledger_rl_new"),
+    _PG_QUEUE.format(name="logs_upd", body=_PG_LOGS_NEW + ";\n    " + _PG_LOGS_OLD),
+    *_pg_statement_trigger(
+        "logs_upd",
+        "outreach_logs",
+        "UPDATE",
+        "NEW TABLE AS dmledger_rl_new OLD TABLE AS dmledger_rl_old",
+    ),
+    _PG_QUEUE.format(name="logs_del", body=_PG_LOGS_OLD),
+    *_pg_statement_trigger("logs_del", "outreach_logs", "DELETE", "OLD TABLE AS dmledger_rl_old"),
+    _PG_QUEUE.format(name="status", body=_PG_STATUS),
+    *_pg_statement_trigger(
+        "status", "prospects", "UPDATE", "NEW TABLE AS dmledger_rp_new OLD TABLE AS dmledger_rp_old"
+    ),
+    _PG_QUEUE.format(name="erase", body=_PG_ERASE),
+    *_pg_statement_trigger("erase", "prospects", "DELETE", "OLD TABLE AS dmledger_rp_old"),
+    _PG_OWNER,
+    "DROP TRIGGER IF EXISTS trg_rollup_owner ON actors",
+    "CREATE TRIGGER trg_rollup_owner AFTER UPDATE OF owner_operator ON actors FOR EACH ROW "
+    "WHEN (OLD.owner_operator IS DISTINCT FROM NEW.owner_operator) "
+    "EXECUTE FUNCTION dmledger_rollup_owner()",
+)
+PG_FUNCTIONS = tuple(
+    f"dmledger_rollup_{name}()"
+    for name in ("logs_ins", "logs_upd", "logs_del", "status", "erase", "owner")
+)
+
+_OWNER_QUEUE = (
+    "INSERT INTO rollup_dirty (target_username) SELECT DISTINCT target_username "
+    "FROM outreach_logs WHERE actor_username = {new}.username AND operator_name IS NULL "
+    "AND target_username IS NOT NULL"
+)
+_ERASE_ROWS = (
+    "UPDATE rollup_lead_days SET target_username = NULL "
+    "WHERE target_username = {old}.target_username",
+    "DELETE FROM rollup_doubles WHERE target_username = {old}.target_username",
+    "DELETE FROM rollup_double_rows WHERE target_username = {old}.target_username",
+    "DELETE FROM rollup_dirty WHERE target_username = {old}.target_username",
+    "INSERT INTO rollup_dirty (target_username) VALUES ('')",
+)
+
+# SQLite: row triggers (one writer at a time; each statement is cheap).
+_SQLITE_TRIGGERS = (
+    """CREATE TRIGGER IF NOT EXISTS trg_rollup_logs_ins AFTER INSERT ON outreach_logs
+FOR EACH ROW WHEN NEW.target_username IS NOT NULL BEGIN
+    INSERT INTO rollup_dirty (target_username) VALUES (NEW.target_username);
+END""",
+    """CREATE TRIGGER IF NOT EXISTS trg_rollup_logs_upd AFTER UPDATE ON outreach_logs
+FOR EACH ROW BEGIN
+    INSERT INTO rollup_dirty (target_username) SELECT NEW.target_username
+        WHERE NEW.target_username IS NOT NULL;
+    INSERT INTO rollup_dirty (target_username) SELECT OLD.target_username
+        WHERE OLD.target_username IS NOT NULL;
+END""",
+    """CREATE TRIGGER IF NOT EXISTS trg_rollup_logs_del AFTER DELETE ON outreach_logs
+FOR EACH ROW WHEN OLD.target_username IS NOT NULL BEGIN
+    INSERT INTO rollup_dirty (target_username) VALUES (OLD.target_username);
+END""",
+    """CREATE TRIGGER IF NOT EXISTS trg_rollup_status AFTER UPDATE OF status ON prospects
+FOR EACH ROW WHEN lower(OLD.status) IS NOT lower(NEW.status) BEGIN
+    INSERT INTO rollup_dirty (target_username) VALUES (NEW.target_username);
+END""",
+    "CREATE TRIGGER IF NOT EXISTS trg_rollup_erase AFTER DELETE ON prospects\n"
+    "FOR EACH ROW BEGIN\n" + "".join(f"    {s.format(old='OLD')};\n" for s in _ERASE_ROWS) + "END",
+    "CREATE TRIGGER IF NOT EXISTS trg_rollup_owner AFTER UPDATE OF owner_operator ON actors\n"
+    "FOR EACH ROW WHEN OLD.owner_operator IS NOT NEW.owner_operator BEGIN\n"
+    f"    {_OWNER_QUEUE.format(new='NEW')};\nEND",
+)
+
+# Oracle: row triggers that write other tables only (no mutating-table reads), except
+# the owner trigger, which reads outreach_logs from a trigger on actors.
+_ORACLE_TRIGGERS = (
+    """CREATE OR REPLACE TRIGGER trg_rollup_logs
+AFTER INSERT OR UPDATE OR DELETE ON outreach_logs
+FOR EACH ROW
+BEGIN
+    IF :NEW.target_username IS NOT NULL THEN
+        INSERT INTO rollup_dirty (target_username) VALUES (:NEW.target_username);
+    END IF;
+    IF :OLD.target_username IS NOT NULL THEN
+        INSERT INTO rollup_dirty (target_username) VALUES (:OLD.target_username);
+    END IF;
+END;""",
+    """CREATE OR REPLACE TRIGGER trg_rollup_status
+AFTER UPDATE OF status ON prospects
+FOR EACH ROW
+WHEN (LOWER(OLD.status) <> LOWER(NEW.status) OR (OLD.status IS NULL AND NEW.status IS NOT NULL)
+      OR (OLD.status IS NOT NULL AND NEW.status IS NULL))
+BEGIN
+    INSERT INTO rollup_dirty (target_username) VALUES (:NEW.target_username);
+END;""",
+    "CREATE OR REPLACE TRIGGER trg_rollup_erase\nAFTER DELETE ON prospects\nFOR EACH ROW\n"
+    "BEGIN\n" + "".join(f"    {s.format(old=':OLD')};\n" for s in _ERASE_ROWS) + "END;",
+    "CREATE OR REPLACE TRIGGER trg_rollup_owner\nAFTER UPDATE OF owner_operator ON actors\n"
+    "FOR EACH ROW\nBEGIN\n"
+    f"    {_OWNER_QUEUE.format(new=':NEW')};\nEND;",
+)
+
+
+def trigger_statements(dialect_name: str) -> tuple[str, ...]:
+    """The rollups' trigger DDL for one dialect, one statement per item."""
+    return {
+        "postgresql": _PG_TRIGGERS,
+        "sqlite": _SQLITE_TRIGGERS,
+        "oracle": _ORACLE_TRIGGERS,
+    }[dialect_name]
+
+
+def create_statements(dialect: sa.Dialect) -> Iterator[str]:
+    """Every statement that creates the rollups (tables, indexes, triggers, state row)."""
+    for table in TABLES:
+        yield str(CreateTable(table).compile(dialect=dialect)).strip()
+    for index in INDEXES:
+        yield str(CreateIndex(index).compile(dialect=dialect)).strip()
+    yield from trigger_statements(dialect.name)
+    yield ("INSERT INTO rollup_state (id, folds, base_rows, delta_rows) VALUES (1, 0, 0, 0)")
+
+
+def drop(conn: sa.Connection) -> None:
+    """Drop the rollups and their triggers (``cloud reset``)."""
+    if conn.dialect.name == "sqlite":
+        for name in ("logs_ins", "logs_upd", "logs_del", "status", "erase", "owner"):
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS trg_rollup_{name}")
+    for table in reversed(TABLES):
+        table.drop(conn, checkfirst=True)
+    if conn.dialect.name == "postgresql":
+        for function in PG_FUNCTIONS:
+            conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {function} CASCADE")
+
+
+def install(conn: sa.Connection) -> list[str]:
+    """``cloud upgrade`` to version 6: create the rollups and fill them from the raw
+    logs once (in the upgrade's transaction). Returns the steps taken."""
+    from dmledger.cloud import rollup_fold
+
+    for statement in create_statements(conn.dialect):
+        conn.exec_driver_sql(statement)
+    rows = rollup_fold.rebuild(conn)
+    return ["CREATE rollup tables and triggers", f"rollups filled from the logs ({rows} rows)"]
+
+
+def upgrade_from_5(store: CloudStore) -> list[str]:
+    """Version 5 to 6 (a step of ``upgrade.STEPS``): the rollups, filled once."""
+    from dmledger.cloud.upgrade import set_schema_version
+
+    with store.transaction() as conn:
+        steps = install(conn)
+        set_schema_version(conn, ROLLUP_VERSION)
+    return [*steps, f"schema_version = {ROLLUP_VERSION}"]
+
+
+__all__ = [
+    "INDEXES",
+    "KINDS",
+    "OPERATOR_GRANTS",
+    "ROLLUP_VERSION",
+    "TABLES",
+    "create_statements",
+    "drop",
+    "install",
+    "trigger_statements",
+    "upgrade_from_5",
+]
