@@ -44,6 +44,27 @@ def test_operator_role_logs_edits_and_syncs_normally(
     assert agent.add_actor("nadia.sends", "Nadia") is True
 
 
+def test_operator_role_records_replies_and_edits_the_teams_templates_and_rule(
+    lead_and_operator: tuple[Ledger, Ledger],
+) -> None:
+    lead, agent = lead_and_operator
+    agent.log_dm("answered.lead", "hello")
+    agent.followups.reply("answered.lead")
+    agent.templates.add("opener", "hi {handle}, loved your page")
+    agent.followups.set_rule("3d", 2)
+    report = agent.sync()
+    assert (report.set_aside, report.errors) == (0, [])
+    assert agent.followups.team_edits_waiting() == 0
+    lead.sync()
+    assert lead.card("answered.lead").status == "warm"
+    assert [t.name for t in lead.templates.list()] == ["opener"]
+    assert lead.followups.rule().max_followups == 2
+    agent.templates.delete("opener")
+    agent.sync()
+    lead.sync()
+    assert lead.templates.list() == []
+
+
 def test_operator_role_cannot_reset_drop_or_delete_logs(
     lead_and_operator: tuple[Ledger, Ledger],
 ) -> None:

@@ -36,7 +36,15 @@ OPERATOR_GRANTS: tuple[tuple[str, str], ...] = (
     ("actors", "SELECT, INSERT, UPDATE"),
     ("prospect_tombstones", "SELECT"),
     ("sync_clock", "SELECT"),
-    ("dmledger_info", "SELECT"),
+    # The team's follow-up objects (schema version 5): a teammate records replies (and
+    # deletes them with a lead it may delete), edits the templates and the rule. A
+    # change to those bumps ``dmledger_info.team_version`` so every home reads them
+    # again: hence INSERT and UPDATE there (a row-level limit would need a definer
+    # function on each backend; the row holds no secret).
+    ("prospect_replies", "SELECT, INSERT, DELETE"),
+    ("message_templates", "SELECT, INSERT, UPDATE, DELETE"),
+    ("team_rules", "SELECT, INSERT, UPDATE"),
+    ("dmledger_info", "SELECT, INSERT, UPDATE"),
     *ROLLUP_GRANTS,  # the Team rollups (cloud/rollups.py)
 )
 
