@@ -27,9 +27,10 @@ from dmledger.domain.text import NOTES_MAX_CHARS, validate_name, validate_search
 from dmledger.domain.text import clean_text as _clean_text
 from dmledger.domain.timeutil import Clock, utcnow
 from dmledger.errors import ConfigError, InvalidInput, NotFound, Refused
+from dmledger.local import meta_keys as keys
 from dmledger.local.effects import apply_dm_to_cache
 from dmledger.local.store import LocalStore, ProspectFilter, iso
-from dmledger.sync.engine import CLOUD_ID_KEY, Progress, SyncEngine, SyncReport, clock_offset
+from dmledger.sync.engine import Progress, SyncEngine, SyncReport, clock_offset
 from dmledger.sync.gateway import StoreGateway
 
 from .outgoing import new_dm, require_registered_actor
@@ -111,10 +112,17 @@ class Ledger:
 
     @property
     def cloud(self) -> CloudStore:
-        """The cloud store, opened on first use (no connection until a statement runs)."""
+        """The cloud store, opened on first use (no connection until a statement runs).
+
+        For ``app/`` and tests: interfaces call ``Ledger`` methods instead."""
         if self._cloud is None:
             self._cloud = self._open_cloud()
         return self._cloud
+
+    def prepare_cloud(self) -> None:
+        """Open the cloud store now (it does not connect): a server calls this once
+        before threads race to open it. ConfigError for an unusable cloud setting."""
+        _ = self.cloud
 
     def _open_cloud(self) -> CloudStore:
         url = self.settings.cloud_url
@@ -417,9 +425,14 @@ class Ledger:
         """Factory reset of the cloud; the local cache and cursor start over too."""
         self.cloud.reset()
         with self.local.transaction() as conn:
-            conn.exec_driver_sql("DELETE FROM prospects")
-            for key in ("pull_version", "pull_handle", "resync_gen_active", CLOUD_ID_KEY):
-                self.local.delete_meta(conn, key)
+            self.local.forget_cloud(conn)
+
+    def cloud_purge_tombstones(self, older_than_days: int) -> int:
+        """Forget the cloud's deletions older than ``older_than_days`` (at least 1); a
+        cache away longer than that resyncs fully. Returns how many were purged."""
+        if older_than_days < 1:
+            raise InvalidInput(f"--older-than-days {older_than_days} must be at least 1")
+        return self.cloud.purge_tombstones_older_than(older_than_days)
 
     def cloud_grants(self, role: str, user: str, *, apply: bool = False) -> list[str]:
         """The least-privilege grants for ``user`` on this cloud; run them if ``apply``."""
@@ -478,9 +491,9 @@ class Ledger:
         with self.local.reading() as conn:
             counts = self.local.queue_counts(conn)
             aside = self.local.set_aside(conn)
-            last_sync = self.local.get_meta(conn, "last_sync_at")
-            last_attempt = self.local.get_meta(conn, "last_attempt_at")
-            last_error = self.local.get_meta(conn, "last_error")
+            last_sync = self.local.get_meta(conn, keys.LAST_SYNC_AT)
+            last_attempt = self.local.get_meta(conn, keys.LAST_ATTEMPT_AT)
+            last_error = self.local.get_meta(conn, keys.LAST_ERROR)
         reachable: bool | None = None
         if probe_cloud:
             try:

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dmledger.domain.records import Prospect, PulledRow
 from dmledger.domain.statuses import canonical_status
+from dmledger.local import meta_keys as keys
 from dmledger.local import schema
 from dmledger.local.base import StoreBase
 from dmledger.local.rows import _prospect, follow_up_values, iso
@@ -95,7 +96,7 @@ class CacheWrites(StoreBase):
         rebuilding once at the end is several times faster). Search scans meanwhile."""
         for trigger in schema.FTS_TRIGGERS:
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
-        self.set_meta(conn, schema.SEARCH_INDEX_BUILDING, "1")
+        self.set_meta(conn, keys.SEARCH_INDEX_BUILDING, "1")
 
     def rebuild_search_index(self, conn: sa.Connection) -> None:
         """Rebuild the trigram index from the rows once and maintain it again."""
@@ -104,7 +105,7 @@ class CacheWrites(StoreBase):
         conn.exec_driver_sql("INSERT INTO prospects_fts(prospects_fts) VALUES ('rebuild')")
         for statement in schema.FTS_STATEMENTS:
             conn.exec_driver_sql(statement)
-        self.delete_meta(conn, schema.SEARCH_INDEX_BUILDING)
+        self.delete_meta(conn, keys.SEARCH_INDEX_BUILDING)
 
     # -- pull ----------------------------------------------------------------------
 

@@ -14,10 +14,9 @@ import sqlalchemy as sa
 
 from dmledger.domain.followups import FollowUpRule, rule_of
 from dmledger.domain.records import Prospect, TeamConfig
+from dmledger.local import meta_keys as keys
 from dmledger.local.schema import prospects, templates
 from dmledger.local.store import (
-    RULE_DAYS_KEY,
-    RULE_MAX_KEY,
     LocalStore,
     _prospect,
     follow_up_values,
@@ -64,14 +63,11 @@ def due_leads(
     return found, int(total.scalar_one())
 
 
-TEAM_VERSION_KEY = "team_version"  # meta: the version of the team's rules and templates kept
-
-
 def keep_team_config(store: LocalStore, conn: sa.Connection, config: TeamConfig) -> bool:
     """Keep the team's rule and templates as read from the cloud; when the rule changed,
     every lead's due time is computed again. Returns whether it did."""
     changed = store_team_config(store, conn, rule_of(config.rules), config.templates)
-    store.set_meta(conn, TEAM_VERSION_KEY, config.version)
+    store.set_meta(conn, keys.TEAM_VERSION, config.version)
     return changed
 
 
@@ -82,8 +78,8 @@ def store_team_config(
     team_templates: dict[str, str],
 ) -> bool:
     changed = store.follow_up_rule(conn) != rule
-    store.set_meta(conn, RULE_DAYS_KEY, str(rule.after_days))
-    store.set_meta(conn, RULE_MAX_KEY, str(rule.max_followups))
+    store.set_meta(conn, keys.RULE_DAYS, str(rule.after_days))
+    store.set_meta(conn, keys.RULE_MAX, str(rule.max_followups))
     conn.execute(sa.delete(templates))
     if team_templates:
         conn.execute(

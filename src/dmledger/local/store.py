@@ -21,8 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from dmledger.local import meta_keys as keys
 from dmledger.local import schema
-from dmledger.local.base import RULE_DAYS_KEY, RULE_MAX_KEY
 from dmledger.local.cache import CacheWrites
 from dmledger.local.people import PeopleCache
 from dmledger.local.queue import Journal, QueueCounts
@@ -32,8 +32,6 @@ from dmledger.local.search import LeadReads, ProspectFilter
 
 __all__ = [
     "DB_NAME",
-    "RULE_DAYS_KEY",
-    "RULE_MAX_KEY",
     "LocalStore",
     "ProspectFilter",
     "QueueCounts",
@@ -81,12 +79,12 @@ class LocalStore(CacheWrites, LeadReads, Journal, PeopleCache):
                     )
                     if column is prospects.c.due_at:
                         # The follow-up figures come from the cloud: read every row again.
-                        self.set_meta(conn, "force_resync", "1")
+                        self.set_meta(conn, keys.FORCE_RESYNC, "1")
             # Indexes after the columns: some are on columns an older cache lacked.
             for index in schema.INDEXES:
                 index.create(conn, checkfirst=True)
             # While a full resync builds the index, its triggers stay off (see below).
-            building = self.get_meta(conn, schema.SEARCH_INDEX_BUILDING) is not None
+            building = self.get_meta(conn, keys.SEARCH_INDEX_BUILDING) is not None
             for statement in schema.FTS_STATEMENTS[:1] if building else schema.FTS_STATEMENTS:
                 conn.exec_driver_sql(statement)
             conn.execute(
