@@ -11,6 +11,7 @@ import logging
 import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ from dmledger.domain.notes import merge_note, note_line
 from dmledger.domain.records import ActorRow, CloudInfo, OutgoingLog, Prospect
 from dmledger.domain.rules import check_dm_allowed
 from dmledger.domain.statuses import parse_actor_status, parse_status, read_stored_status
-from dmledger.domain.text import NOTES_MAX_CHARS, validate_name, validate_search
+from dmledger.domain.text import NOTES_MAX_CHARS, validate_name
 from dmledger.domain.text import clean_text as _clean_text
 from dmledger.domain.timeutil import Clock, utcnow
 from dmledger.errors import ConfigError, InvalidInput, NotFound, Refused
@@ -33,6 +34,7 @@ from dmledger.local.store import LocalStore, ProspectFilter, iso
 from dmledger.sync.engine import Progress, SyncEngine, SyncReport, clock_offset
 from dmledger.sync.gateway import StoreGateway
 
+from .filters import normalised_filter
 from .outgoing import new_dm, require_registered_actor
 from .views import StatusCard, SyncStatus
 
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from dmledger.team.onboarding import JoinReport, PackReport
 
     from .followups import FollowUps
+    from .importing import CsvFiles
     from .templates import Templates
 
 log = logging.getLogger(__name__)
@@ -168,6 +171,13 @@ class Ledger:
         from .followups import FollowUps
 
         return FollowUps(self)
+
+    @cached_property
+    def csv(self) -> CsvFiles:
+        """CSV import of leads and past DMs, and export of a list (app/importing.py)."""
+        from .importing import CsvFiles
+
+        return CsvFiles(self.local, self.settings, self.clock)
 
     @property
     def templates(self) -> Templates:
@@ -299,13 +309,13 @@ class Ledger:
     ) -> list[Prospect]:
         if limit < 1 or limit > 10_000:
             raise InvalidInput(f"limit {limit} is out of range: 1 to 10000")
-        where = _normalised_filter(where)
+        where = normalised_filter(where)
         with self.local.reading() as conn:
             return self.local.list_prospects(conn, where, after=after, limit=limit)
 
     def count_prospects(self, where: ProspectFilter) -> int:
         with self.local.reading() as conn:
-            return self.local.count_prospects(conn, _normalised_filter(where))
+            return self.local.count_prospects(conn, normalised_filter(where))
 
     # -- DMs -----------------------------------------------------------------------
 
@@ -535,15 +545,6 @@ def _client_log_id(raw: str | None) -> str:
             f"client_log_id {raw!r} must be 1-36 characters of letters, digits, '-', '_' or '.'"
         )
     return text
-
-
-def _normalised_filter(where: ProspectFilter) -> ProspectFilter:
-    return replace(
-        where,
-        status=parse_status(where.status).value if where.status else None,
-        owner_actor=validate_actor_username(where.owner_actor) if where.owner_actor else None,
-        search=validate_search(where.search),
-    )
 
 
 def _z(text: str | None) -> str | None:

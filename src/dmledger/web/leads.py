@@ -20,7 +20,6 @@ from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
 
-from dmledger.app.importing import export_prospects, import_prospects
 from dmledger.app.people import local_people, set_status_many
 from dmledger.app.views import prospect_view
 from dmledger.domain.timeutil import utcnow
@@ -170,7 +169,7 @@ def export(state: State, lead_query: Filters) -> FileResponse:
     folder = Path(tempfile.mkdtemp(prefix="dmledger-export-"))
     path = folder / "leads.csv"
     try:
-        export_prospects(state.ledger, path, where)
+        state.ledger.csv.export_prospects(path, where)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -201,7 +200,9 @@ def import_csv(
         path = Path(folder) / _upload_name(file.filename)
         with path.open("wb") as target:
             shutil.copyfileobj(file.file, target, 1 << 20)
-        report = import_prospects(state.ledger, path, column=column or None, status=status or None)
+        report = state.ledger.csv.import_prospects(
+            path, column=column or None, status=status or None
+        )
     if report.added:
         state.request_sync()
     return page(
