@@ -395,7 +395,7 @@ def test_legacy_statuses_read_as_the_matching_status_everywhere(
     seed_cloud: tuple[str, CloudStore], tmp_path: Path
 ) -> None:
     from dmledger.app.ledger import Ledger
-    from dmledger.app.team import TeamFilter, team_report
+    from dmledger.app.team import TeamFilter
 
     url, store = seed_cloud
     home = tmp_path / "home"
@@ -420,7 +420,7 @@ def test_legacy_statuses_read_as_the_matching_status_everywhere(
         assert [p["handle"] for p in listed] == handles, wanted
     ledger = Ledger.open(home)
     try:
-        report, _, _ = team_report(ledger, TeamFilter(period="all"))
+        report, _, _ = ledger.team.report(TeamFilter(period="all"))
     finally:
         ledger.close()
     funnel = dict(report.funnel)

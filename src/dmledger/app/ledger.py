@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     from .followups import FollowUps
     from .importing import CsvFiles
+    from .team import TeamDashboard
     from .templates import Templates
 
 log = logging.getLogger(__name__)
@@ -178,6 +179,16 @@ class Ledger:
         from .importing import CsvFiles
 
         return CsvFiles(self.local, self.settings, self.clock)
+
+    @cached_property
+    def team(self) -> TeamDashboard:
+        """The Team page's numbers from the cloud, cached for offline viewing (app/team.py)."""
+        from .team import TeamDashboard
+
+        return TeamDashboard(self.local, self._cloud_store, self.clock)
+
+    def _cloud_store(self) -> CloudStore:
+        return self.cloud
 
     @property
     def templates(self) -> Templates:
