@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from .importing import CsvFiles
     from .team import TeamDashboard
     from .templates import Templates
+    from .timeline import Timelines
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +188,13 @@ class Ledger:
 
         return TeamDashboard(self.local, self._cloud_store, self.clock)
 
+    @cached_property
+    def timelines(self) -> Timelines:
+        """A lead's DMs: this machine's merged with the team's from the cloud (app/timeline.py)."""
+        from .timeline import Timelines
+
+        return Timelines(self.card, self._cloud_store)
+
     def _cloud_store(self) -> CloudStore:
         return self.cloud
 
@@ -206,15 +214,13 @@ class Ledger:
         """The status card. From the local store only (instant, works offline), unless
         ``team``: then ``recent_logs`` also holds the team's DMs from the cloud, fetched
         within a bounded time, and ``team_dms`` says whether they could be (see
-        :func:`dmledger.app.timeline.with_team_dms`).
+        :meth:`dmledger.app.timeline.Timelines.with_team_dms`).
 
         Unknown handles get a card with ``known=False``; callers decide whether that is
         a 404 or a "nobody has contacted them" answer.
         """
         if team:
-            from .timeline import with_team_dms
-
-            return with_team_dms(self, self.card(raw_handle, recent=recent), recent)
+            return self.timelines.with_team_dms(self.card(raw_handle, recent=recent), recent)
         handle = normalize_handle(raw_handle)
         with self.local.reading() as conn:
             prospect = self.local.get_prospect(conn, handle)

@@ -13,7 +13,6 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from dmledger.app.people import local_people
-from dmledger.app.timeline import lead_timeline
 from dmledger.domain.handles import normalize_handle
 from dmledger.errors import InvalidInput
 
@@ -67,7 +66,7 @@ def lead(request: Request, handle: str, state: State) -> Response:
     if not card.known:
         # Not an error: the Check card says "not contacted" and offers to add the lead.
         return RedirectResponse(_check_url(stored), status_code=303)
-    timeline = lead_timeline(state.ledger, stored, include_cloud=False)
+    timeline = state.ledger.timelines.lead(stored, include_cloud=False)
     return page(
         request,
         "lead.html",
@@ -87,7 +86,7 @@ def lead_timeline_fragment(
 ) -> HTMLResponse:
     """The merged timeline (this machine and the team's cloud), loaded after the page."""
     online = not state.cloud_known_down
-    timeline = lead_timeline(state.ledger, handle, include_cloud=online, limit=limit + 1)
+    timeline = state.ledger.timelines.lead(handle, include_cloud=online, limit=limit + 1)
     if not online:
         timeline.cloud_error = "the cloud is unreachable right now"
     timeline.cloud_error = state.redact(timeline.cloud_error)
