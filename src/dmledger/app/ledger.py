@@ -39,10 +39,9 @@ from .outgoing import new_dm, require_registered_actor
 from .views import StatusCard, SyncStatus
 
 if TYPE_CHECKING:
-    from dmledger.team.onboarding import JoinReport, PackReport
-
     from .followups import FollowUps
     from .importing import CsvFiles
+    from .onboarding import JoinReport, PackReport
     from .team import TeamDashboard
     from .templates import Templates
     from .timeline import Timelines
@@ -476,14 +475,23 @@ class Ledger:
     def cloud_ddl(dialect: str) -> str:
         return ddl.render_script(dialect)
 
-    # -- team onboarding (the use cases live in team/onboarding.py) ------------------
+    # -- team onboarding (the use cases live in app/onboarding.py) -------------------
+
+    def ensure_shareable(self) -> str:
+        """The backend of a cloud a setup pack can be made for; Refused for the embedded
+        SQLite cloud (see :func:`dmledger.app.onboarding.ensure_shareable`)."""
+        from .onboarding import ensure_shareable
+
+        return ensure_shareable(self)
 
     def team_pack(
         self, out: Path, passphrase: str, *, role: str = "operator", user: str | None = None
     ) -> PackReport:
         """Create (or reset) a least-privilege database user and write an encrypted setup
-        pack for a teammate; see :func:`dmledger.team.onboarding.make_pack`."""
-        from dmledger.team.onboarding import DEFAULT_PACK_USER, make_pack
+        pack for a teammate; see :func:`dmledger.app.onboarding.make_pack`."""
+        from dmledger.cloud.grants import DEFAULT_PACK_USER
+
+        from .onboarding import make_pack
 
         return make_pack(self, out, passphrase, role=role, user=user or DEFAULT_PACK_USER)
 
@@ -499,8 +507,8 @@ class Ledger:
         progress: Progress | None = None,
     ) -> JoinReport:
         """Install a setup pack into ``home``, register the operator, run the first sync;
-        see :func:`dmledger.team.onboarding.join`."""
-        from dmledger.team.onboarding import join
+        see :func:`dmledger.app.onboarding.join`."""
+        from .onboarding import join
 
         return join(home, pack_file, passphrase, operator=operator, actor=actor, progress=progress)
 
