@@ -12,8 +12,8 @@ import psycopg
 from bench.context import RunContext, new_home
 from bench.data import ACTORS, EPOCH, actor_owner, load_logs
 from bench.harness import Figure, median
+from dmledger.app.cloud_access import cloud_store_for
 from dmledger.app.ledger import Ledger
-from dmledger.cloud.store import open_cloud
 
 QUERIES = (
     "messages_per_day",
@@ -55,7 +55,7 @@ def team_queries(ctx: RunContext) -> list[Figure]:
             start=end - timedelta(days=90), end=end, actor=actor
         ),
     }
-    store = open_cloud(ctx.db.cloud_url())
+    store = cloud_store_for(ctx.db.cloud_url())
     figures: list[Figure] = []
     try:
         with store.reading() as conn:

@@ -34,6 +34,7 @@ from dmledger.local.store import LocalStore, ProspectFilter, iso
 from dmledger.sync.engine import Progress, SyncEngine, SyncReport, clock_offset
 from dmledger.sync.gateway import StoreGateway
 
+from .cloud_access import open_cloud_store
 from .filters import normalised_filter
 from .outgoing import new_dm, require_registered_actor
 from .views import StatusCard, SyncStatus
@@ -120,40 +121,13 @@ class Ledger:
 
         For ``app/`` and tests: interfaces call ``Ledger`` methods instead."""
         if self._cloud is None:
-            self._cloud = self._open_cloud()
+            self._cloud = open_cloud_store(self.settings, self.home)
         return self._cloud
 
     def prepare_cloud(self) -> None:
         """Open the cloud store now (it does not connect): a server calls this once
         before threads race to open it. ConfigError for an unusable cloud setting."""
         _ = self.cloud
-
-    def _open_cloud(self) -> CloudStore:
-        url = self.settings.cloud_url
-        if backend_of(url) == "oracle":
-            from dmledger.cloud.oracle import create_oracle_engine, load_wallet, oracle_target
-
-            user, alias = oracle_target(url, self.settings.cloud_user, self.settings.wallet_alias)
-            if not self.settings.wallet_dir:
-                raise ConfigError(
-                    "an Oracle cloud needs the wallet folder: set wallet_dir in config.toml "
-                    "or DMLEDGER_WALLET_DIR to the folder the wallet zip was unzipped into"
-                )
-            wallet = load_wallet(
-                Path(self.settings.wallet_dir),
-                alias,
-                user,
-                config.cloud_password(self.settings, self.home),
-                config.wallet_password(self.settings, self.home),
-            )
-            engine = create_oracle_engine(
-                wallet, current_schema=self.settings.cloud_schema, explain_errors=True
-            )
-            return CloudStore(engine, redact_url(url))
-        from dmledger.cloud.engine import create_cloud_engine
-
-        password = config.cloud_password(self.settings, self.home)
-        return CloudStore(create_cloud_engine(url, password=password), url)
 
     @property
     def cloud_label(self) -> str:
