@@ -32,6 +32,8 @@ CONFIG_NAME = "config.toml"
 TOKEN_NAME = "api_token"
 PAGE_SECRET_NAME = "page_secret"
 KEYRING_SERVICE = "dmledger"
+#: The database user `team pack` makes (or resets) for the agents when none is named.
+DEFAULT_PACK_USER = "dmledger_operator"
 
 
 class Settings(BaseModel):

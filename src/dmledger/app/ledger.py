@@ -463,11 +463,9 @@ class Ledger:
     ) -> PackReport:
         """Create (or reset) a least-privilege database user and write an encrypted setup
         pack for a teammate; see :func:`dmledger.app.onboarding.make_pack`."""
-        from dmledger.cloud.grants import DEFAULT_PACK_USER
-
         from .onboarding import make_pack
 
-        return make_pack(self, out, passphrase, role=role, user=user or DEFAULT_PACK_USER)
+        return make_pack(self, out, passphrase, role=role, user=user or config.DEFAULT_PACK_USER)
 
     @classmethod
     def join(

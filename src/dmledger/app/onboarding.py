@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 
 from dmledger import settings as config
 from dmledger.cloud.engine import backend_of, redact_url
-from dmledger.cloud.grants import DEFAULT_PACK_USER, ROLES, ensure_login, login_name
+from dmledger.cloud.grants import ROLES, ensure_login, login_name
 from dmledger.cloud.oracle import EWALLET_PEM, TNSNAMES_ORA, oracle_target
 from dmledger.domain.handles import validate_actor_username
 from dmledger.domain.text import validate_name
@@ -121,7 +121,7 @@ def make_pack(
     passphrase: str,
     *,
     role: str = "operator",
-    user: str = DEFAULT_PACK_USER,
+    user: str = config.DEFAULT_PACK_USER,
 ) -> PackReport:
     """Create or reset database user ``user`` with a new random password, grant it
     ``role``, and write the encrypted setup pack ``out`` (0600) for a teammate.

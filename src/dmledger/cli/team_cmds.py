@@ -12,7 +12,6 @@ from dmledger import settings as config
 from dmledger.cli import render
 from dmledger.cli.render import escape
 from dmledger.cli.state import emit_json, err, out, progress_bar, state
-from dmledger.cloud.grants import DEFAULT_PACK_USER
 
 app = typer.Typer(
     help="Bring teammates in: encrypted setup packs with least-privilege credentials.",
@@ -53,7 +52,7 @@ def pack(
             help="The database user for the teammates' agents; created if missing, "
             "else given a new password."
         ),
-    ] = DEFAULT_PACK_USER,
+    ] = config.DEFAULT_PACK_USER,
 ) -> None:
     """Make an encrypted setup pack for a new teammate (PostgreSQL or Oracle cloud).
 

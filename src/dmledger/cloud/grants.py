@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ROLES = ("operator",)
-#: The database user `team pack` makes (or resets) for the agents when none is named.
-DEFAULT_PACK_USER = "dmledger_operator"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
 
 # (table, privileges): the operator role's whole grant.
