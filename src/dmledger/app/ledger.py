@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from .followups import FollowUps
     from .importing import CsvFiles
     from .onboarding import JoinReport, PackReport
+    from .people import Roster
     from .team import TeamDashboard
     from .templates import Templates
     from .timeline import Timelines
@@ -167,6 +168,14 @@ class Ledger:
         from .timeline import Timelines
 
         return Timelines(self.card, self._cloud_store)
+
+    @cached_property
+    def people(self) -> Roster:
+        """The team's operators and actors, from the cloud or this machine's copy
+        (app/people.py)."""
+        from .people import Roster
+
+        return Roster(self.local, self.settings.operator, self._cloud_store)
 
     def _cloud_store(self) -> CloudStore:
         return self.cloud

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
 
-from dmledger.app.people import local_people, set_status_many
+from dmledger.app.people import set_status_many
 from dmledger.app.views import prospect_view
 from dmledger.domain.timeutil import utcnow
 from dmledger.errors import InvalidInput
@@ -116,7 +116,7 @@ def leads(
     query = {k: v for k, v in filters.items() if v}
     if size != 50:
         query["limit"] = str(size)
-    people = local_people(state.ledger)
+    people = state.ledger.people.local()
     return page(
         request,
         "leads.html",

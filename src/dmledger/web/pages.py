@@ -12,7 +12,6 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from dmledger.app.people import local_people
 from dmledger.domain.handles import normalize_handle
 from dmledger.errors import InvalidInput
 
@@ -48,7 +47,7 @@ def check(request: Request, state: State, q: str = "") -> HTMLResponse:
             "q": q,
             "card": card,
             "error": error,
-            "actors": local_people(state.ledger).actors if card else [],
+            "actors": state.ledger.people.local().actors if card else [],
             "back": _check_url(card.handle) if card else "/",
         },
         status_code=status_code,
@@ -73,7 +72,7 @@ def lead(request: Request, handle: str, state: State) -> Response:
         {
             "card": card,
             "timeline": timeline,
-            "actors": local_people(state.ledger).actors,
+            "actors": state.ledger.people.local().actors,
             "back": f"/lead/{stored}",
         },
         section="leads",

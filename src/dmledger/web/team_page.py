@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from dmledger.app.people import local_people
 from dmledger.app.team import PERIODS, TeamFilter
 from dmledger.errors import CloudError, InvalidInput
 from dmledger.web.charts import charts
@@ -71,7 +70,7 @@ def team(
             "fetched_at": fetched,
             "cache_age": ago_text(fetched),
         }
-    people = local_people(state.ledger)
+    people = state.ledger.people.local()
     return page(
         request,
         "team.html",
