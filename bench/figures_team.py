@@ -102,11 +102,11 @@ def _whole_page(ctx: RunContext, logs: int) -> Figure:
     ledger = Ledger.open(home)
     try:
         flt = team.TeamFilter(period="all")
-        team.build_report(ledger, flt, None, None, utcnow())  # warm
+        team.build_report(ledger.cloud, flt, None, None, utcnow())  # warm
         runs = []
         for _ in range(RUNS):
             started = time.perf_counter()
-            team.build_report(ledger, flt, None, None, utcnow())
+            team.build_report(ledger.cloud, flt, None, None, utcnow())
             runs.append(time.perf_counter() - started)
     finally:
         ledger.close()
