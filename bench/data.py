@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from dmledger.cloud.store import open_cloud
+from dmledger.app.cloud_access import cloud_store_for
 
 SYLLABLES = (
     "ka", "mi", "lo", "ra", "ne", "ti", "so", "vu", "ze", "ba", "do", "fi", "gu", "ha",
@@ -96,7 +96,7 @@ def make_leads(handles: Sequence[str], seed: int) -> Iterator[LeadRow]:
 
 def init_cloud(url: str) -> None:
     """Create DM Ledger's schema (tables, indexes, triggers) at ``url``."""
-    store = open_cloud(url)
+    store = cloud_store_for(url)
     try:
         store.init_schema()
     finally:
@@ -148,7 +148,7 @@ def load_leads(dsn: str, handles: Sequence[str], seed: int) -> int:
                 top = lead.version
         conn.execute("ALTER TABLE prospects ENABLE TRIGGER USER")
         conn.execute("ANALYZE prospects")
-    store = open_cloud(dsn.replace("postgresql://", "postgresql+psycopg://", 1))
+    store = cloud_store_for(dsn.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
         store.rebase_cursor()
     finally:

@@ -24,7 +24,6 @@ from bench.context import REPO, RunContext, new_home
 from bench.data import ACTORS, SYLLABLES, make_handles
 from bench.harness import Figure, percentile, ratio
 from dmledger import settings as config
-from dmledger.app.importing import import_prospects
 from dmledger.app.ledger import Ledger
 from dmledger.local.store import ProspectFilter
 
@@ -79,7 +78,7 @@ def import_floor(path: Path, db_path: Path) -> float:
 
 
 def csv_import(ctx: RunContext) -> list[Figure]:
-    """P5: import_prospects vs reading the CSV plus one executemany."""
+    """P5: Ledger.csv.import_prospects vs reading the CSV plus one executemany."""
     path = ctx.tmp / "import.csv"
     mix = write_import_csv(path, ctx.sizes.csv_rows, ctx.seed + 5)
     url = f"sqlite:///{ctx.tmp / 'p5_cloud.db'}"
@@ -90,7 +89,7 @@ def csv_import(ctx: RunContext) -> list[Figure]:
     ledger = Ledger.open(import_home)
     try:
         started = time.perf_counter()
-        report = import_prospects(ledger, path)
+        report = ledger.csv.import_prospects(path)
         seconds = time.perf_counter() - started
     finally:
         ledger.close()

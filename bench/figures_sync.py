@@ -28,8 +28,8 @@ from bench.data import ACTORS, EPOCH, actor_owner, init_cloud, load_people, make
 from bench.faults import ProxyProcess
 from bench.harness import ONE_WAY_LATENCY, Figure, median, ratio, timed
 from bench.seed_method import push_like_the_seed
+from dmledger.app.cloud_access import cloud_store_for
 from dmledger.cloud.engine import count_round_trips
-from dmledger.cloud.store import open_cloud
 from dmledger.domain.records import OutgoingLog
 from dmledger.local.effects import apply_dm_to_cache
 from dmledger.local.store import LocalStore
@@ -407,7 +407,7 @@ def writers_and_a_long_transaction(ctx: RunContext) -> list[Figure]:
     ctx.db.create_schema("p9")
     init_cloud(ctx.db.cloud_url("p9"))
     load_people(ctx.db.dsn("p9"))
-    store = open_cloud(ctx.db.cloud_url("p9"))
+    store = cloud_store_for(ctx.db.cloud_url("p9"))
     actors = list(ACTORS[:agents])
 
     def push_as(agent: int, run: str) -> float:

@@ -16,8 +16,8 @@ import psycopg
 from bench.context import RunContext, new_home
 from bench.data import ACTORS, EPOCH, actor_owner, load_logs
 from bench.harness import Figure, median
+from dmledger.app.cloud_access import cloud_store_for
 from dmledger.app.ledger import Ledger
-from dmledger.cloud.store import open_cloud
 
 QUERIES = (
     "messages_per_day",
@@ -60,7 +60,7 @@ def team_queries(ctx: RunContext) -> list[Figure]:
             start=end - timedelta(days=90), end=end, actor=actor
         ),
     }
-    store = open_cloud(ctx.db.cloud_url())
+    store = cloud_store_for(ctx.db.cloud_url())
     found: list[Figure] = []
     try:
         started = time.perf_counter()
@@ -115,11 +115,11 @@ def _whole_page(ctx: RunContext, logs: int) -> Figure:
     ledger = Ledger.open(home)
     try:
         flt = team.TeamFilter(period="all")
-        team.build_report(ledger, flt, None, None, utcnow())  # warm
+        team.build_report(ledger.cloud, flt, None, None, utcnow())  # warm
         runs = []
         for _ in range(RUNS):
             started = time.perf_counter()
-            team.build_report(ledger, flt, None, None, utcnow())
+            team.build_report(ledger.cloud, flt, None, None, utcnow())
             runs.append(time.perf_counter() - started)
         # What of it is issue 12's follow-up figures (still read from the raw logs).
         from dmledger.cloud.analytics import LogFilter

@@ -49,8 +49,8 @@ from rich.table import Table
 from bench.faults import load_fault_proxy
 from bench.harness import BenchDatabase, admin_url
 from bench.soak_agent import JOURNAL, own_prefix, read_journal, shared_lead
+from dmledger.app.cloud_access import cloud_store_for
 from dmledger.app.ledger import Ledger
-from dmledger.cloud.store import open_cloud
 from dmledger.errors import DmLedgerError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -96,7 +96,7 @@ class Soak:
     # -- setup -----------------------------------------------------------------------
 
     def setup(self) -> None:
-        store = open_cloud(self.db.cloud_url())
+        store = cloud_store_for(self.db.cloud_url())
         try:
             store.init_schema()
         finally:

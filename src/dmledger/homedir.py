@@ -14,6 +14,9 @@ from dmledger.errors import ConfigError
 
 CONFIG_NAME = "config.toml"
 OWNER_ONLY_UMASK = 0o077
+#: The database user `team pack` makes (or resets) for the agents when none is named
+#: (here, not in settings, because the CLI's option shows it at import time).
+DEFAULT_PACK_USER = "dmledger_operator"
 
 
 def default_home() -> Path:

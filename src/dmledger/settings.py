@@ -3,10 +3,13 @@
 The home folder holds ``config.toml`` (no secrets, ever), ``local_data.db``, the
 API token file and, for the embedded default, ``cloud.db``. Where the home is:
 ``--home``, else ``DMLEDGER_HOME``, else the platform's user data folder.
-Environment variables override the file (``DMLEDGER_CLOUD_URL``,
-``DMLEDGER_WALLET_DIR``). Secrets never go in ``config.toml``: they come from the
-environment, else the OS keyring, else (on machines with no usable keyring, where
-``dmledger join`` puts them) a 0600 file in the home's 0700 ``secrets/`` folder.
+:func:`load` reads :class:`Settings` through pydantic-settings' sources, highest
+first: the environment (``DMLEDGER_`` and the field's name: ``DMLEDGER_CLOUD_URL``,
+``DMLEDGER_WALLET_DIR``, ``DMLEDGER_SYNC_INTERVAL``, …; empty values are ignored),
+then the home's ``config.toml``, then the defaults. Secrets never go in
+``config.toml``: they come from the environment, else the OS keyring, else (on
+machines with no usable keyring, where ``dmledger join`` puts them) a 0600 file in
+the home's 0700 ``secrets/`` folder.
 """
 
 from __future__ import annotations
@@ -20,12 +23,20 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import tomli_w
-from pydantic import BaseModel, Field
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from dmledger.errors import ConfigError, InvalidInput
 
 # Re-exported (``x as x``): the home's place and privacy live in the light homedir.
 from dmledger.homedir import CONFIG_NAME as CONFIG_NAME
+from dmledger.homedir import DEFAULT_PACK_USER as DEFAULT_PACK_USER
 from dmledger.homedir import OWNER_ONLY_UMASK as OWNER_ONLY_UMASK
 from dmledger.homedir import default_home as default_home
 from dmledger.homedir import require_home
@@ -37,10 +48,18 @@ log = logging.getLogger(__name__)
 TOKEN_NAME = "api_token"
 PAGE_SECRET_NAME = "page_secret"
 KEYRING_SERVICE = "dmledger"
+ENV_PREFIX = "DMLEDGER_"
 
 
-class Settings(BaseModel):
-    """What ``config.toml`` holds, after environment overrides."""
+class Settings(BaseSettings):
+    """What ``config.toml`` holds, after environment overrides (see :func:`load`).
+
+    Built directly (``Settings(operator=..., cloud_url=...)``) it holds what it is
+    given and reads nothing else: ``init`` and ``join`` write exactly what they chose.
+    """
+
+    # Unknown keys in config.toml (from a newer version) are ignored, as before.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="ignore")
 
     operator: str
     actor: str | None = None
@@ -54,6 +73,18 @@ class Settings(BaseModel):
     sync_interval: float = Field(default=30.0, gt=0)
     tombstone_retention_days: int = Field(default=90, gt=0)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only what the caller passes: load() gathers the file and the environment.
+        return (init_settings,)
+
 
 def embedded_cloud_url(home: Path) -> str:
     return f"sqlite:///{home / 'cloud.db'}"
@@ -66,19 +97,25 @@ def load(home: Path, *, environment: bool = True) -> Settings:
     override taken from the environment)."""
     path = require_home(home)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as error:
+        from_file = TomlConfigSettingsSource(Settings, toml_file=path)()
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{path} cannot be read: {error}") from None
-    overrides = {
-        "cloud_url": os.environ.get("DMLEDGER_CLOUD_URL"),
-        "wallet_dir": os.environ.get("DMLEDGER_WALLET_DIR"),
-    }
-    if environment:
-        data.update({k: v for k, v in overrides.items() if v})
+    from_env = EnvSettingsSource(Settings)() if environment else {}
     try:
-        return Settings.model_validate(data)
-    except ValueError as error:
-        raise ConfigError(f"{path} has unusable settings: {error}") from None
+        return Settings(**{**from_file, **from_env})
+    except ValidationError as error:
+        raise ConfigError(_unusable(path, error, from_env)) from None
+
+
+def _unusable(path: Path, error: ValidationError, from_env: dict[str, object]) -> str:
+    """Each bad value with where it came from and the rule it breaks."""
+    problems = []
+    for item in error.errors():
+        name = str(item["loc"][0]) if item["loc"] else "?"
+        where = f"{ENV_PREFIX}{name.upper()}" if name in from_env else name
+        given = f" = {item['input']!r}" if item["type"] != "missing" else ""
+        problems.append(f"{where}{given}: {item['msg']}")
+    return f"{path} has unusable settings: " + "; ".join(problems)
 
 
 def save(home: Path, settings: Settings) -> Path:

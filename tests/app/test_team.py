@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from dmledger.app.ledger import Ledger
-from dmledger.app.team import TeamFilter, TeamReport, team_report
+from dmledger.app.team import TeamFilter, TeamReport
 from dmledger.cloud.schema import outreach_logs, prospects
 from dmledger.domain.records import ActorRow, Edit, OutgoingLog
 from dmledger.errors import CloudUnavailable, InvalidInput
@@ -99,7 +99,7 @@ def offline(ledger: Ledger) -> Iterator[Ledger]:
 
 
 def test_a_weeks_report_totals_the_team_and_fills_every_day(ledger: Ledger) -> None:
-    report, fetched_at, from_cache = team_report(ledger, TeamFilter("7d"))
+    report, fetched_at, from_cache = ledger.team.report(TeamFilter("7d"))
     assert (fetched_at, from_cache) == (NOW, False)
     assert report.generated_at == NOW
     assert report.period_label == "Last 7 days"
@@ -124,7 +124,7 @@ def test_a_weeks_report_totals_the_team_and_fills_every_day(ledger: Ledger) -> N
 def test_the_funnel_lists_all_nine_statuses_in_pipeline_order_reading_legacy_names(
     ledger: Ledger,
 ) -> None:
-    report, _, _ = team_report(ledger, TeamFilter("7d"))
+    report, _, _ = ledger.team.report(TeamFilter("7d"))
     assert report.funnel == [
         ("new", 0),
         ("contacted", 0),
@@ -139,7 +139,7 @@ def test_the_funnel_lists_all_nine_statuses_in_pipeline_order_reading_legacy_nam
 
 
 def test_the_heatmap_is_seven_weekdays_by_24_utc_hours_monday_first(ledger: Ledger) -> None:
-    report, _, _ = team_report(ledger, TeamFilter("7d"))
+    report, _, _ = ledger.team.report(TeamFilter("7d"))
     assert len(report.heatmap) == 7
     assert {len(row) for row in report.heatmap} == {24}
     busy = {
@@ -150,7 +150,7 @@ def test_the_heatmap_is_seven_weekdays_by_24_utc_hours_monday_first(ledger: Ledg
 
 
 def test_leaderboards_and_double_contacts_come_with_the_report(ledger: Ledger) -> None:
-    report, _, _ = team_report(ledger, TeamFilter("7d"))
+    report, _, _ = ledger.team.report(TeamFilter("7d"))
     assert report.by_operator == [
         {"operator": "Sarah", "messages": 3, "leads": 2, "booked": 2},
         {"operator": "Marcus", "messages": 1, "leads": 1, "booked": 1},
@@ -173,7 +173,7 @@ def test_leaderboards_and_double_contacts_come_with_the_report(ledger: Ledger) -
 
 
 def test_all_time_runs_from_the_first_to_the_last_day_with_a_dm(ledger: Ledger) -> None:
-    report, _, _ = team_report(ledger, TeamFilter("all"))
+    report, _, _ = ledger.team.report(TeamFilter("all"))
     days = report.messages_per_day
     assert (days[0], days[-1], len(days)) == (("2026-11-01", 1), ("2026-11-29", 1), 29)
     assert sum(n for _, n in days) == report.totals["messages"] == 6
@@ -181,20 +181,20 @@ def test_all_time_runs_from_the_first_to_the_last_day_with_a_dm(ledger: Ledger) 
 
 
 def test_an_actor_filter_accepts_any_handle_spelling(ledger: Ledger) -> None:
-    report, _, _ = team_report(ledger, TeamFilter("7d", actor="@Sarah.Sells"))
+    report, _, _ = ledger.team.report(TeamFilter("7d", actor="@Sarah.Sells"))
     assert [r["actor"] for r in report.by_actor] == ["sarah.sells"]
     assert (report.totals["messages"], report.totals["double_contacts"]) == (3, 1)
 
 
 def test_an_operator_filter_counts_only_that_operators_dms(ledger: Ledger) -> None:
-    report, _, _ = team_report(ledger, TeamFilter("30d", operator="  Priya "))
+    report, _, _ = ledger.team.report(TeamFilter("30d", operator="  Priya "))
     assert report.totals["messages"] == 1
     assert [r["operator"] for r in report.by_operator] == ["Priya"]
     assert len(report.messages_per_day) == 30
 
 
 def test_a_report_survives_a_json_round_trip(ledger: Ledger) -> None:
-    report, _, _ = team_report(ledger, TeamFilter("7d"))
+    report, _, _ = ledger.team.report(TeamFilter("7d"))
     payload = json.dumps(report.to_dict())
     assert TeamReport.from_dict(json.loads(payload)) == report
     assert json.loads(payload)["double_contacts"][0]["first_contacted"] == (
@@ -213,20 +213,20 @@ def test_a_payload_that_is_not_a_report_is_refused() -> None:
 def test_with_the_cloud_unreachable_the_cached_report_is_shown_with_its_age(
     ledger: Ledger, offline: Ledger
 ) -> None:
-    online, _, _ = team_report(ledger, TeamFilter("7d"))
-    cached, fetched_at, from_cache = team_report(offline, TeamFilter("7d"))
+    online, _, _ = ledger.team.report(TeamFilter("7d"))
+    cached, fetched_at, from_cache = offline.team.report(TeamFilter("7d"))
     assert from_cache is True
     assert fetched_at == NOW  # two hours before the offline ledger's "now"
     assert cached.to_dict() == online.to_dict()
 
 
 def test_each_filter_has_its_own_cached_report(ledger: Ledger, offline: Ledger) -> None:
-    team_report(ledger, TeamFilter("7d", operator="Sarah"))
-    cached, _, from_cache = team_report(offline, TeamFilter("7d", operator=" Sarah"))
+    ledger.team.report(TeamFilter("7d", operator="Sarah"))
+    cached, _, from_cache = offline.team.report(TeamFilter("7d", operator=" Sarah"))
     assert from_cache is True
     assert [r["operator"] for r in cached.by_operator] == ["Sarah"]
     with pytest.raises(CloudUnavailable):
-        team_report(offline, TeamFilter("7d"))
+        offline.team.report(TeamFilter("7d"))
 
 
 def test_an_unreadable_cached_report_counts_as_none(ledger: Ledger, offline: Ledger) -> None:
@@ -234,12 +234,12 @@ def test_an_unreadable_cached_report_counts_as_none(ledger: Ledger, offline: Led
     with offline.local.transaction() as conn:
         offline.local.put_team_cache(conn, key, '{"from": "an older version"}', NOW)
     with pytest.raises(CloudUnavailable):
-        team_report(offline, TeamFilter("7d"))
+        offline.team.report(TeamFilter("7d"))
 
 
 def test_a_bad_filter_is_refused_before_the_cloud_is_asked(offline: Ledger) -> None:
     with pytest.raises(InvalidInput, match="period '90d' is not one of: today, 7d, 30d"):
-        team_report(offline, TeamFilter("90d"))
+        offline.team.report(TeamFilter("90d"))
 
 
 # -- filters ---------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def no_keyring() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def cheap_key_derivation(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The real cost is exercised by tests/team (test_pack.py, test_onboarding.py).
+    # The real cost is exercised by tests/team/test_pack.py and tests/app/test_onboarding.py.
     monkeypatch.setattr(pack, "_LOG2_N", pack._MIN_LOG2_N)
 
 

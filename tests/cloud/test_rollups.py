@@ -22,12 +22,13 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dmledger.app.cloud_access import cloud_store_for
 from dmledger.app.ledger import Ledger
 from dmledger.cloud import analytics, rollup_fold, rollups
 from dmledger.cloud import rollup_figures as figures
 from dmledger.cloud.analytics import LogFilter
 from dmledger.cloud.schema import actors, outreach_logs, prospect_replies, prospects
-from dmledger.cloud.store import CloudStore, open_cloud
+from dmledger.cloud.store import CloudStore
 from dmledger.domain.records import ActorRow, Edit, OutgoingLog
 
 OPERATORS = ("Sarah", "Marcus", "Priya")
@@ -45,7 +46,7 @@ QUERIES = ("messages_per_day", "heatmap", "lead_statuses", "by_operator", "by_ac
 
 @pytest.fixture
 def store(cloud_url: str) -> Iterator[CloudStore]:
-    cloud = open_cloud(cloud_url)
+    cloud = cloud_store_for(cloud_url)
     cloud.init_schema()
     with cloud.transaction() as conn:
         cloud.ensure_people(conn, list(OPERATORS), ACTORS)
@@ -307,7 +308,7 @@ def test_a_lead_queued_by_a_transaction_still_open_is_folded_once_it_commits(
 ) -> None:
     # PostgreSQL, where writers run concurrently: the fold takes only the queue rows it
     # can see, neither waits for nor loses the open transaction's.
-    cloud = open_cloud(pg_url)
+    cloud = cloud_store_for(pg_url)
     try:
         cloud.init_schema()
         with cloud.transaction() as conn:

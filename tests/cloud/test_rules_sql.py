@@ -28,10 +28,11 @@ from hypothesis import strategies as st
 from sqlalchemy.dialects import oracle, sqlite
 from sqlglot import exp
 
+from dmledger.app.cloud_access import cloud_store_for
 from dmledger.cloud import schema, upsert
 from dmledger.cloud.merge import Merge
 from dmledger.cloud.schema import prospects
-from dmledger.cloud.store import CloudStore, open_cloud
+from dmledger.cloud.store import CloudStore
 from dmledger.domain.records import ActorRow, Edit, OutgoingLog
 from dmledger.domain.rules import Contact, apply_dm
 from dmledger.domain.statuses import canonical_status, read_stored_status
@@ -146,7 +147,7 @@ def cloud_leads(store: CloudStore, prefix: str) -> dict[str, tuple[Any, ...]]:
 
 @pytest.fixture
 def rule_store(cloud_url: str) -> Iterator[CloudStore]:
-    store = open_cloud(cloud_url)
+    store = cloud_store_for(cloud_url)
     store.init_schema()
     with store.transaction() as conn:
         store.ensure_people(conn, ["Team"], [ActorRow(a, "Team", "active") for a in ACTORS])

@@ -18,9 +18,9 @@ import sqlglot
 from sqlalchemy.dialects import oracle
 from sqlglot import exp
 
+from dmledger.app.cloud_access import cloud_store_for
 from dmledger.cloud import ddl, rollups, schema
 from dmledger.cloud.engine import create_cloud_engine
-from dmledger.cloud.store import open_cloud
 from dmledger.domain.records import ActorRow, Cursor, OutgoingLog
 from dmledger.errors import InvalidInput
 
@@ -195,7 +195,7 @@ def test_add_column_statements_use_each_dialects_words(dialect: str, expected: s
 
 def check_worksheet_schema(url: str) -> None:
     """A schema made by the printed script is one the agent accepts and can use."""
-    store = open_cloud(url)
+    store = cloud_store_for(url)
     try:
         assert store.schema_version() == schema.SCHEMA_VERSION
         assert store.init_schema() is False

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from dmledger.app.cloud_access import cloud_store_for
 from dmledger.cloud import schema
 from dmledger.cloud.schema import outreach_logs, prospect_tombstones, prospects
-from dmledger.cloud.store import CloudStore, open_cloud
+from dmledger.cloud.store import CloudStore
 from dmledger.domain.records import ActorRow, Cursor, Edit, OutgoingLog, PulledRow
 from dmledger.domain.text import TRUNCATION_MARKER
 from dmledger.domain.timeutil import utcnow
@@ -29,7 +30,7 @@ TEAM = [ActorRow("sarah.sells", "Sarah", "active"), ActorRow("marcus.closes", "M
 @pytest.fixture
 def store(cloud_url: str) -> Iterator[CloudStore]:
     """A cloud with the current schema and two operators with one actor each."""
-    cloud = open_cloud(cloud_url)
+    cloud = cloud_store_for(cloud_url)
     assert cloud.init_schema() is True
     with cloud.transaction() as conn:
         cloud.ensure_people(conn, ["Sarah", "Marcus"], TEAM)
@@ -100,7 +101,7 @@ def test_init_schema_is_idempotent(store: CloudStore) -> None:
 
 
 def test_an_empty_cloud_has_no_schema_and_is_refused_by_require_schema(cloud_url: str) -> None:
-    cloud = open_cloud(cloud_url)
+    cloud = cloud_store_for(cloud_url)
     try:
         assert cloud.schema_version() is None
         with pytest.raises(CloudSchemaError, match="cloud init"):
@@ -497,7 +498,7 @@ def test_check_reports_an_unreachable_cloud_without_raising(tmp_path: Any) -> No
         "postgresql+psycopg://postgres@127.0.0.1:1/nothing",
         f"sqlite:///{tmp_path}/no/such/folder/cloud.db",
     ):
-        cloud = open_cloud(url)
+        cloud = cloud_store_for(url)
         try:
             info = cloud.check()
         finally:

@@ -28,10 +28,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from dmledger.app.cloud_access import cloud_store_for
 from dmledger.cli import app
 from dmledger.cloud import rollups, schema
 from dmledger.cloud.engine import create_cloud_engine
-from dmledger.cloud.store import CloudStore, open_cloud
+from dmledger.cloud.store import CloudStore
 from dmledger.domain.records import Cursor, Edit, OutgoingLog
 from dmledger.errors import CloudSchemaError
 
@@ -117,7 +118,7 @@ def seed_cloud(cloud_url: str) -> Iterator[tuple[str, CloudStore]]:
         for statement in SEED_ROWS:
             conn.exec_driver_sql(timestamp_literals(statement, backend))
     engine.dispose()
-    store = open_cloud(cloud_url)
+    store = cloud_store_for(cloud_url)
     yield cloud_url, store
     store.dispose()
 
@@ -405,7 +406,7 @@ def test_legacy_statuses_read_as_the_matching_status_everywhere(
     seed_cloud: tuple[str, CloudStore], tmp_path: Path
 ) -> None:
     from dmledger.app.ledger import Ledger
-    from dmledger.app.team import TeamFilter, team_report
+    from dmledger.app.team import TeamFilter
 
     url, store = seed_cloud
     home = tmp_path / "home"
@@ -430,7 +431,7 @@ def test_legacy_statuses_read_as_the_matching_status_everywhere(
         assert [p["handle"] for p in listed] == handles, wanted
     ledger = Ledger.open(home)
     try:
-        report, _, _ = team_report(ledger, TeamFilter(period="all"))
+        report, _, _ = ledger.team.report(TeamFilter(period="all"))
     finally:
         ledger.close()
     funnel = dict(report.funnel)
@@ -471,7 +472,7 @@ def _as_version_3_with_a_high_clock(store: CloudStore) -> Cursor:
 
 
 def test_upgrade_from_3_keeps_every_cache_cursor_valid_without_a_resync(pg_url: str) -> None:
-    store = open_cloud(pg_url)
+    store = cloud_store_for(pg_url)
     try:
         store.init_schema()
         with store.transaction() as conn:
@@ -501,7 +502,7 @@ def test_upgrade_from_3_keeps_every_cache_cursor_valid_without_a_resync(pg_url: 
 def test_upgrade_rebases_a_restored_dump_whose_versions_are_above_the_watermark(
     pg_url: str,
 ) -> None:
-    store = open_cloud(pg_url)
+    store = cloud_store_for(pg_url)
     try:
         store.init_schema()
         with store.transaction() as conn:

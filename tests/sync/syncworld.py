@@ -20,9 +20,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from dmledger.app.cloud_access import cloud_store_for
 from dmledger.app.ledger import Ledger
 from dmledger.cloud import schema as cloud_schema
-from dmledger.cloud.store import CloudStore, open_cloud
+from dmledger.cloud.store import CloudStore
 from dmledger.domain.records import (
     ActorRow,
     CloudHeader,
@@ -68,7 +69,7 @@ class Team:
     def cloud(self) -> CloudStore:
         """A direct connection to the cloud (never through a proxy), schema created."""
         if self._cloud is None:
-            self._cloud = open_cloud(self.cloud_url)
+            self._cloud = cloud_store_for(self.cloud_url)
             self._cloud.init_schema()
         return self._cloud
 

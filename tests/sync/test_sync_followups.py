@@ -162,7 +162,7 @@ def test_replies_pushed_through_random_connection_losses_are_stored_exactly_once
 
 
 def test_team_follow_up_figures_are_computed_in_the_cloud(team: Team) -> None:
-    from dmledger.app.team import TeamFilter, team_report
+    from dmledger.app.team import TeamFilter
     from dmledger.cloud.analytics import LogFilter
     from dmledger.cloud.followup_analytics import followup_figures
     from dmledger.domain.followups import FollowUpRule, FollowUpState, lost
@@ -209,7 +209,7 @@ def test_team_follow_up_figures_are_computed_in_the_cloud(team: Team) -> None:
             )
         ]
     assert judged == ["d.lead"]
-    report, _, _ = team_report(ann, TeamFilter(period="all"))
+    report, _, _ = ann.team.report(TeamFilter(period="all"))
     assert report.to_dict()["followups"]["lost_no_reply"] == 1  # the cloud's rule: 3d, 3
 
 

@@ -17,6 +17,7 @@ from dmledger.domain.handles import validate_actor_username
 from dmledger.domain.records import ActorRow
 from dmledger.domain.text import validate_name
 from dmledger.errors import InvalidInput, Refused
+from dmledger.local import meta_keys as keys
 
 from .ledger import Ledger
 
@@ -117,7 +118,7 @@ def init_or_update(
         if "cloud_url" in updates:
             # The cache mirrors the old cloud: the next sync reads the new one in full
             # and drops what it does not have (queued work is kept).
-            ledger.local.set_meta(conn, "force_resync", "1")
+            ledger.local.set_meta(conn, keys.FORCE_RESYNC, "1")
     return ledger, password, report
 
 

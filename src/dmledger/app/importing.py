@@ -30,11 +30,14 @@ from dmledger.local.store import ProspectFilter, iso
 
 from . import csvfile
 from .csvfile import CsvLayout
+from .filters import normalised_filter
 from .outgoing import new_dm, require_registered_actor
 from .views import ImportReport
 
 if TYPE_CHECKING:
-    from .ledger import Ledger
+    from dmledger.domain.timeutil import Clock
+    from dmledger.local.store import LocalStore
+    from dmledger.settings import Settings
 
 BATCH = 5000
 HANDLE_COLUMNS = (
@@ -116,159 +119,213 @@ def _cell(cells: list[str], index: int | None) -> str:
     return cells[index] if index is not None and index < len(cells) else ""
 
 
-def import_prospects(
-    ledger: Ledger,
-    path: Path,
-    *,
-    column: str | None = None,
-    status: str | None = None,
-    encoding: str | None = None,
-    progress: ProgressFn | None = None,
-) -> ImportReport:
-    """Add every valid, new handle of a CSV file as a lead (queued for sync).
+class CsvFiles:
+    """CSV in and out for one home: owned by ``Ledger`` (``ledger.csv``), built with the
+    local store, the settings (this home's operator and default actor) and the clock."""
 
-    A ``status`` or ``notes`` column is read too (a row's status wins over ``status``);
-    leads already known are left as they are. The whole file is read once first, so a
-    file that cannot be read is refused before anything is written.
-    """
-    chosen_status = parse_status(status).value if status else "new"
-    known_names = (*HANDLE_COLUMNS, *LEAD_COLUMNS, *HEADER_WORDS, *([column] if column else []))
-    layout = csvfile.inspect(path, encoding=encoding, known_columns=known_names, is_data=_is_handle)
-    handle_at = _pick_column(layout, column)
-    names = layout.names
-    status_at = names.index("status") if "status" in names and layout.header else None
-    notes_at = names.index("notes") if "notes" in names and layout.header else None
-    if status_at == handle_at:
-        status_at = None
-    if notes_at == handle_at:
-        notes_at = None
-    report = ImportReport()
-    _describe(report, layout, [i for i in (handle_at, status_at, notes_at) if i is not None])
-    seen: set[str] = set()
-    batch: list[dict[str, str | None]] = []
-    now = iso(ledger.clock())
+    def __init__(self, local: LocalStore, settings: Settings, clock: Clock) -> None:
+        self.local = local
+        self.settings = settings
+        self.clock = clock
 
-    def flush() -> None:
-        if not batch:
-            return
-        store = ledger.local
-        with store.transaction() as conn:
-            known = store.known_handles(conn, [row["target_username"] or "" for row in batch])
-            fresh = [row for row in batch if row["target_username"] not in known]
-            report.known += len(batch) - len(fresh)
-            store.insert_new_prospects(conn, [{**row, "last_updated": None} for row in fresh])
-            store.enqueue_edits(conn, [{"op": "add", **row, "created_at": now} for row in fresh])
-            report.added += len(fresh)
-        batch.clear()
+    def import_prospects(
+        self,
+        path: Path,
+        *,
+        column: str | None = None,
+        status: str | None = None,
+        encoding: str | None = None,
+        progress: ProgressFn | None = None,
+    ) -> ImportReport:
+        """Add every valid, new handle of a CSV file as a lead (queued for sync).
 
-    for line, cells in csvfile.rows(layout):
-        report.rows += 1
-        raw = _cell(cells, handle_at)
-        if not raw.strip():
-            report.invalid.append((line, raw, "empty"))
-            continue
-        try:
-            handle = normalize_handle(raw)
-            row_status = _cell(cells, status_at).strip()
-            lead_status = parse_status(row_status).value if row_status else chosen_status
-            notes = clean_text(_cell(cells, notes_at), "notes", NOTES_MAX_CHARS) or None
-        except InvalidInput as error:
-            report.invalid.append((line, raw, str(error)))
-            continue
-        if handle in seen:
-            report.duplicates_in_file += 1
-            continue
-        seen.add(handle)
-        batch.append({"target_username": handle, "status": lead_status, "notes": notes})
-        if len(batch) >= BATCH:
-            flush()
-            if progress is not None:
-                progress(report.rows)
-    flush()
-    if progress is not None:
-        progress(report.rows)
-    return report
-
-
-def import_logs(
-    ledger: Ledger,
-    path: Path,
-    *,
-    add_actors: bool = False,
-    encoding: str | None = None,
-    progress: ProgressFn | None = None,
-) -> ImportReport:
-    """Record past DMs from a spreadsheet: columns handle, message, sent_at, actor.
-
-    Each row goes through the validation ``log`` uses (:mod:`dmledger.app.outgoing`):
-    a row ``log`` would refuse is reported as invalid with its line number. A row whose
-    actor is not registered is refused too, unless ``add_actors``: then the accounts
-    the file names are registered for this operator and listed in the report. Each DM
-    gets an id derived from its content, so importing the same file twice records
-    nothing new. Past DMs to leads excluded since are kept: they happened.
-    """
-    layout = csvfile.inspect(path, encoding=encoding, known_columns=LOG_COLUMNS)
-    names = layout.names
-    missing = [c for c in LOG_REQUIRED if c not in names]
-    if missing:
-        raise InvalidInput(
-            f"{path.name} has no column {', '.join(missing)}: import-logs needs a header row "
-            f"naming the columns {', '.join(LOG_COLUMNS)} (actor and operator may be left out)"
+        A ``status`` or ``notes`` column is read too (a row's status wins over ``status``);
+        leads already known are left as they are. The whole file is read once first, so a
+        file that cannot be read is refused before anything is written.
+        """
+        chosen_status = parse_status(status).value if status else "new"
+        known_names = (*HANDLE_COLUMNS, *LEAD_COLUMNS, *HEADER_WORDS, *([column] if column else []))
+        layout = csvfile.inspect(
+            path, encoding=encoding, known_columns=known_names, is_data=_is_handle
         )
-    at = {name: names.index(name) for name in LOG_COLUMNS if name in names}
-    report = ImportReport()
-    _describe(report, layout, list(at.values()))
-    batch: list[OutgoingLog] = []
-    operator = ledger.settings.operator
-    now = ledger.clock()
-    registered: set[str] = set()
+        handle_at = _pick_column(layout, column)
+        names = layout.names
+        status_at = names.index("status") if "status" in names and layout.header else None
+        notes_at = names.index("notes") if "notes" in names and layout.header else None
+        if status_at == handle_at:
+            status_at = None
+        if notes_at == handle_at:
+            notes_at = None
+        report = ImportReport()
+        _describe(report, layout, [i for i in (handle_at, status_at, notes_at) if i is not None])
+        seen: set[str] = set()
+        batch: list[dict[str, str | None]] = []
+        now = iso(self.clock())
 
-    def flush() -> None:
-        if not batch:
+        def flush() -> None:
+            if not batch:
+                return
+            store = self.local
+            with store.transaction() as conn:
+                known = store.known_handles(conn, [row["target_username"] or "" for row in batch])
+                fresh = [row for row in batch if row["target_username"] not in known]
+                report.known += len(batch) - len(fresh)
+                store.insert_new_prospects(conn, [{**row, "last_updated": None} for row in fresh])
+                edits = [{"op": "add", **row, "created_at": now} for row in fresh]
+                store.enqueue_edits(conn, edits)
+                report.added += len(fresh)
+            batch.clear()
+
+        for line, cells in csvfile.rows(layout):
+            report.rows += 1
+            raw = _cell(cells, handle_at)
+            if not raw.strip():
+                report.invalid.append((line, raw, "empty"))
+                continue
+            try:
+                handle = normalize_handle(raw)
+                row_status = _cell(cells, status_at).strip()
+                lead_status = parse_status(row_status).value if row_status else chosen_status
+                notes = clean_text(_cell(cells, notes_at), "notes", NOTES_MAX_CHARS) or None
+            except InvalidInput as error:
+                report.invalid.append((line, raw, str(error)))
+                continue
+            if handle in seen:
+                report.duplicates_in_file += 1
+                continue
+            seen.add(handle)
+            batch.append({"target_username": handle, "status": lead_status, "notes": notes})
+            if len(batch) >= BATCH:
+                flush()
+                if progress is not None:
+                    progress(report.rows)
+        flush()
+        if progress is not None:
+            progress(report.rows)
+        return report
+
+    def import_logs(
+        self,
+        path: Path,
+        *,
+        add_actors: bool = False,
+        encoding: str | None = None,
+        progress: ProgressFn | None = None,
+    ) -> ImportReport:
+        """Record past DMs from a spreadsheet: columns handle, message, sent_at, actor.
+
+        Each row goes through the validation ``log`` uses (:mod:`dmledger.app.outgoing`):
+        a row ``log`` would refuse is reported as invalid with its line number. A row whose
+        actor is not registered is refused too, unless ``add_actors``: then the accounts
+        the file names are registered for this operator and listed in the report. Each DM
+        gets an id derived from its content, so importing the same file twice records
+        nothing new. Past DMs to leads excluded since are kept: they happened.
+        """
+        layout = csvfile.inspect(path, encoding=encoding, known_columns=LOG_COLUMNS)
+        names = layout.names
+        missing = [c for c in LOG_REQUIRED if c not in names]
+        if missing:
+            raise InvalidInput(
+                f"{path.name} has no column {', '.join(missing)}: import-logs needs a header row "
+                f"naming the columns {', '.join(LOG_COLUMNS)} (actor and operator may be left out)"
+            )
+        at = {name: names.index(name) for name in LOG_COLUMNS if name in names}
+        report = ImportReport()
+        _describe(report, layout, list(at.values()))
+        batch: list[OutgoingLog] = []
+        operator = self.settings.operator
+        now = self.clock()
+        registered: set[str] = set()
+
+        def flush() -> None:
+            if not batch:
+                return
+            store = self.local
+            with store.transaction() as conn:
+                for item in batch:
+                    local_id = store.insert_log(conn, item)
+                    if local_id is None:
+                        report.known += 1
+                        continue
+                    apply_dm_to_cache(store, conn, item)
+                    report.added += 1
+            batch.clear()
+
+        for line, cells in csvfile.rows(layout):
+            report.rows += 1
+            row = {name: _cell(cells, index) for name, index in at.items()}
+            try:
+                item = _log_from_row(row, operator, self.settings.actor, now)
+                self._check_actor(item.actor, add_actors, registered, report)
+            except DmLedgerError as error:
+                report.invalid.append((line, ",".join(cells)[:80], str(error)))
+                continue
+            batch.append(item)
+            if len(batch) >= 1000:
+                flush()
+                if progress is not None:
+                    progress(report.rows)
+        flush()
+        if progress is not None:
+            progress(report.rows)
+        return report
+
+    def _check_actor(
+        self, actor: str, add: bool, registered: set[str], report: ImportReport
+    ) -> None:
+        if actor in registered:
             return
-        store = ledger.local
+        store = self.local
         with store.transaction() as conn:
-            for item in batch:
-                local_id = store.insert_log(conn, item)
-                if local_id is None:
-                    report.known += 1
-                    continue
-                apply_dm_to_cache(store, conn, item)
-                report.added += 1
-        batch.clear()
+            if add and store.get_actor(conn, actor) is None:
+                store.remember_actor(conn, ActorRow(actor, self.settings.operator, "active"))
+                report.actors_added.append(actor)
+            require_registered_actor(store, conn, actor)
+        registered.add(actor)
 
-    for line, cells in csvfile.rows(layout):
-        report.rows += 1
-        row = {name: _cell(cells, index) for name, index in at.items()}
-        try:
-            item = _log_from_row(row, operator, ledger.settings.actor, now)
-            _check_actor(ledger, item.actor, add_actors, registered, report)
-        except DmLedgerError as error:
-            report.invalid.append((line, ",".join(cells)[:80], str(error)))
-            continue
-        batch.append(item)
-        if len(batch) >= 1000:
-            flush()
-            if progress is not None:
-                progress(report.rows)
-    flush()
-    if progress is not None:
-        progress(report.rows)
-    return report
+    def export_prospects(self, target: Path | io.TextIOBase, where: ProspectFilter) -> int:
+        """Write what ``prospect list`` would show, every page of it, as CSV. Returns rows."""
+        where = normalised_filter(where)
+        written = 0
 
+        def write(out: io.TextIOBase) -> None:
+            nonlocal written
+            writer = csv.writer(out)
+            writer.writerow(EXPORT_COLUMNS)
+            after: str | None = None
+            while True:
+                with self.local.reading() as conn:
+                    page = self.local.list_prospects(conn, where, after=after, limit=5000)
+                for p in page:
+                    writer.writerow(
+                        [
+                            p.handle,
+                            p.status,
+                            p.owner_actor or "",
+                            p.owner_operator or "",
+                            format_utc(p.first_contacted) or "",
+                            format_utc(p.last_updated) or "",
+                            p.notes or "",
+                        ]
+                    )
+                written += len(page)
+                if len(page) < 5000:
+                    return
+                after = page[-1].handle
 
-def _check_actor(
-    ledger: Ledger, actor: str, add: bool, registered: set[str], report: ImportReport
-) -> None:
-    if actor in registered:
-        return
-    store = ledger.local
-    with store.transaction() as conn:
-        if add and store.get_actor(conn, actor) is None:
-            store.remember_actor(conn, ActorRow(actor, ledger.settings.operator, "active"))
-            report.actors_added.append(actor)
-        require_registered_actor(store, conn, actor)
-    registered.add(actor)
+        if isinstance(target, Path):
+            temporary = target.with_name(target.name + ".part")
+            try:
+                with temporary.open("w", encoding="utf-8", newline="") as out:
+                    write(out)
+                temporary.replace(target)
+            except BaseException:
+                # A refused filter or a full disk leaves no half-written file behind.
+                temporary.unlink(missing_ok=True)
+                raise
+        else:
+            write(target)
+        return written
 
 
 def _log_from_row(
@@ -304,46 +361,3 @@ EXPORT_COLUMNS = (
     "last_updated",
     "notes",
 )
-
-
-def export_prospects(ledger: Ledger, target: Path | io.TextIOBase, where: ProspectFilter) -> int:
-    """Write what ``prospect list`` would show, every page of it, as CSV. Returns rows."""
-    written = 0
-
-    def write(out: io.TextIOBase) -> None:
-        nonlocal written
-        writer = csv.writer(out)
-        writer.writerow(EXPORT_COLUMNS)
-        after: str | None = None
-        while True:
-            page = ledger.list_prospects(where, after=after, limit=5000)
-            for p in page:
-                writer.writerow(
-                    [
-                        p.handle,
-                        p.status,
-                        p.owner_actor or "",
-                        p.owner_operator or "",
-                        format_utc(p.first_contacted) or "",
-                        format_utc(p.last_updated) or "",
-                        p.notes or "",
-                    ]
-                )
-            written += len(page)
-            if len(page) < 5000:
-                return
-            after = page[-1].handle
-
-    if isinstance(target, Path):
-        temporary = target.with_name(target.name + ".part")
-        try:
-            with temporary.open("w", encoding="utf-8", newline="") as out:
-                write(out)
-            temporary.replace(target)
-        except BaseException:
-            # A refused filter or a full disk leaves no half-written file behind.
-            temporary.unlink(missing_ok=True)
-            raise
-    else:
-        write(target)
-    return written

@@ -11,6 +11,7 @@ import logging
 import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,23 +24,29 @@ from dmledger.domain.notes import merge_note, note_line
 from dmledger.domain.records import ActorRow, CloudInfo, OutgoingLog, Prospect
 from dmledger.domain.rules import check_dm_allowed
 from dmledger.domain.statuses import parse_actor_status, parse_status, read_stored_status
-from dmledger.domain.text import NOTES_MAX_CHARS, validate_name, validate_search
+from dmledger.domain.text import NOTES_MAX_CHARS, validate_name
 from dmledger.domain.text import clean_text as _clean_text
 from dmledger.domain.timeutil import Clock, utcnow
 from dmledger.errors import ConfigError, InvalidInput, NotFound, Refused
+from dmledger.local import meta_keys as keys
 from dmledger.local.effects import apply_dm_to_cache
 from dmledger.local.store import LocalStore, ProspectFilter
-from dmledger.sync.engine import CLOUD_ID_KEY, Progress, SyncEngine, SyncReport, clock_offset
+from dmledger.sync.engine import Progress, SyncEngine, SyncReport, clock_offset
 from dmledger.sync.gateway import StoreGateway
 
+from .cloud_access import open_cloud_store
+from .filters import normalised_filter
 from .outgoing import new_dm, require_registered_actor
 from .views import StatusCard, SyncStatus
 
 if TYPE_CHECKING:
-    from dmledger.team.onboarding import JoinReport, PackReport
-
     from .followups import FollowUps
+    from .importing import CsvFiles
+    from .onboarding import JoinReport, PackReport
+    from .people import Roster
+    from .team import TeamDashboard
     from .templates import Templates
+    from .timeline import Timelines
 
 log = logging.getLogger(__name__)
 
@@ -114,38 +121,17 @@ class Ledger:
 
     @property
     def cloud(self) -> CloudStore:
-        """The cloud store, opened on first use (no connection until a statement runs)."""
+        """The cloud store, opened on first use (no connection until a statement runs).
+
+        For ``app/`` and tests: interfaces call ``Ledger`` methods instead."""
         if self._cloud is None:
-            self._cloud = self._open_cloud()
+            self._cloud = open_cloud_store(self.settings, self.home)
         return self._cloud
 
-    def _open_cloud(self) -> CloudStore:
-        url = self.settings.cloud_url
-        if backend_of(url) == "oracle":
-            from dmledger.cloud.oracle_connect import create_oracle_engine
-            from dmledger.cloud.oracle_wallet import load_wallet, oracle_target
-
-            user, alias = oracle_target(url, self.settings.cloud_user, self.settings.wallet_alias)
-            if not self.settings.wallet_dir:
-                raise ConfigError(
-                    "an Oracle cloud needs the wallet folder: set wallet_dir in config.toml "
-                    "or DMLEDGER_WALLET_DIR to the folder the wallet zip was unzipped into"
-                )
-            wallet = load_wallet(
-                Path(self.settings.wallet_dir),
-                alias,
-                user,
-                config.cloud_password(self.settings, self.home),
-                config.wallet_password(self.settings, self.home),
-            )
-            engine = create_oracle_engine(
-                wallet, current_schema=self.settings.cloud_schema, explain_errors=True
-            )
-            return CloudStore(engine, redact_url(url))
-        from dmledger.cloud.engine import create_cloud_engine
-
-        password = config.cloud_password(self.settings, self.home)
-        return CloudStore(create_cloud_engine(url, password=password), url)
+    def prepare_cloud(self) -> None:
+        """Open the cloud store now (it does not connect): a server calls this once
+        before threads race to open it. ConfigError for an unusable cloud setting."""
+        _ = self.cloud
 
     @property
     def cloud_label(self) -> str:
@@ -165,6 +151,38 @@ class Ledger:
 
         return FollowUps(self)
 
+    @cached_property
+    def csv(self) -> CsvFiles:
+        """CSV import of leads and past DMs, and export of a list (app/importing.py)."""
+        from .importing import CsvFiles
+
+        return CsvFiles(self.local, self.settings, self.clock)
+
+    @cached_property
+    def team(self) -> TeamDashboard:
+        """The Team page's numbers from the cloud, cached for offline viewing (app/team.py)."""
+        from .team import TeamDashboard
+
+        return TeamDashboard(self.local, self._cloud_store, self.clock)
+
+    @cached_property
+    def timelines(self) -> Timelines:
+        """A lead's DMs: this machine's merged with the team's from the cloud (app/timeline.py)."""
+        from .timeline import Timelines
+
+        return Timelines(self.card, self._cloud_store)
+
+    @cached_property
+    def people(self) -> Roster:
+        """The team's operators and actors, from the cloud or this machine's copy
+        (app/people.py)."""
+        from .people import Roster
+
+        return Roster(self.local, self.settings.operator, self._cloud_store)
+
+    def _cloud_store(self) -> CloudStore:
+        return self.cloud
+
     @property
     def templates(self) -> Templates:
         """The team's message templates (app/templates.py)."""
@@ -181,15 +199,13 @@ class Ledger:
         """The status card. From the local store only (instant, works offline), unless
         ``team``: then ``recent_logs`` also holds the team's DMs from the cloud, fetched
         within a bounded time, and ``team_dms`` says whether they could be (see
-        :func:`dmledger.app.timeline.with_team_dms`).
+        :meth:`dmledger.app.timeline.Timelines.with_team_dms`).
 
         Unknown handles get a card with ``known=False``; callers decide whether that is
         a 404 or a "nobody has contacted them" answer.
         """
         if team:
-            from .timeline import with_team_dms
-
-            return with_team_dms(self, self.card(raw_handle, recent=recent), recent)
+            return self.timelines.with_team_dms(self.card(raw_handle, recent=recent), recent)
         handle = normalize_handle(raw_handle)
         with self.local.reading() as conn:
             rows = self.local.card_rows(conn, handle, recent)
@@ -291,7 +307,7 @@ class Ledger:
     ) -> list[Prospect]:
         if limit < 1 or limit > 10_000:
             raise InvalidInput(f"limit {limit} is out of range: 1 to 10000")
-        where = _normalised_filter(where)
+        where = normalised_filter(where)
         with self.local.reading() as conn:
             return self.local.list_prospects(conn, where, after=after, limit=limit)
 
@@ -305,7 +321,7 @@ class Ledger:
 
     def count_prospects(self, where: ProspectFilter) -> int:
         with self.local.reading() as conn:
-            return self.local.count_prospects(conn, _normalised_filter(where))
+            return self.local.count_prospects(conn, normalised_filter(where))
 
     # -- DMs -----------------------------------------------------------------------
 
@@ -425,9 +441,14 @@ class Ledger:
         """Factory reset of the cloud; the local cache and cursor start over too."""
         self.cloud.reset()
         with self.local.transaction() as conn:
-            conn.exec_driver_sql("DELETE FROM prospects")
-            for key in ("pull_version", "pull_handle", "resync_gen_active", CLOUD_ID_KEY):
-                self.local.delete_meta(conn, key)
+            self.local.forget_cloud(conn)
+
+    def cloud_purge_tombstones(self, older_than_days: int) -> int:
+        """Forget the cloud's deletions older than ``older_than_days`` (at least 1); a
+        cache away longer than that resyncs fully. Returns how many were purged."""
+        if older_than_days < 1:
+            raise InvalidInput(f"--older-than-days {older_than_days} must be at least 1")
+        return self.cloud.purge_tombstones_older_than(older_than_days)
 
     def cloud_grants(self, role: str, user: str, *, apply: bool = False) -> list[str]:
         """The least-privilege grants for ``user`` on this cloud; run them if ``apply``."""
@@ -444,16 +465,23 @@ class Ledger:
     def cloud_ddl(dialect: str) -> str:
         return ddl.render_script(dialect)
 
-    # -- team onboarding (the use cases live in team/onboarding.py) ------------------
+    # -- team onboarding (the use cases live in app/onboarding.py) -------------------
+
+    def ensure_shareable(self) -> str:
+        """The backend of a cloud a setup pack can be made for; Refused for the embedded
+        SQLite cloud (see :func:`dmledger.app.onboarding.ensure_shareable`)."""
+        from .onboarding import ensure_shareable
+
+        return ensure_shareable(self)
 
     def team_pack(
         self, out: Path, passphrase: str, *, role: str = "operator", user: str | None = None
     ) -> PackReport:
         """Create (or reset) a least-privilege database user and write an encrypted setup
-        pack for a teammate; see :func:`dmledger.team.onboarding.make_pack`."""
-        from dmledger.team.onboarding import DEFAULT_PACK_USER, make_pack
+        pack for a teammate; see :func:`dmledger.app.onboarding.make_pack`."""
+        from .onboarding import make_pack
 
-        return make_pack(self, out, passphrase, role=role, user=user or DEFAULT_PACK_USER)
+        return make_pack(self, out, passphrase, role=role, user=user or config.DEFAULT_PACK_USER)
 
     @classmethod
     def join(
@@ -467,8 +495,8 @@ class Ledger:
         progress: Progress | None = None,
     ) -> JoinReport:
         """Install a setup pack into ``home``, register the operator, run the first sync;
-        see :func:`dmledger.team.onboarding.join`."""
-        from dmledger.team.onboarding import join
+        see :func:`dmledger.app.onboarding.join`."""
+        from .onboarding import join
 
         return join(home, pack_file, passphrase, operator=operator, actor=actor, progress=progress)
 
@@ -486,9 +514,9 @@ class Ledger:
         with self.local.reading() as conn:
             counts = self.local.queue_counts(conn)
             aside = self.local.set_aside(conn)
-            last_sync = self.local.get_meta(conn, "last_sync_at")
-            last_attempt = self.local.get_meta(conn, "last_attempt_at")
-            last_error = self.local.get_meta(conn, "last_error")
+            last_sync = self.local.get_meta(conn, keys.LAST_SYNC_AT)
+            last_attempt = self.local.get_meta(conn, keys.LAST_ATTEMPT_AT)
+            last_error = self.local.get_meta(conn, keys.LAST_ERROR)
         reachable: bool | None = None
         if probe_cloud:
             try:
@@ -530,15 +558,6 @@ def _client_log_id(raw: str | None) -> str:
             f"client_log_id {raw!r} must be 1-36 characters of letters, digits, '-', '_' or '.'"
         )
     return text
-
-
-def _normalised_filter(where: ProspectFilter) -> ProspectFilter:
-    return replace(
-        where,
-        status=parse_status(where.status).value if where.status else None,
-        owner_actor=validate_actor_username(where.owner_actor) if where.owner_actor else None,
-        search=validate_search(where.search),
-    )
 
 
 def _z(text: str | None) -> str | None:

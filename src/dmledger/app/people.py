@@ -16,6 +16,11 @@ from dmledger.domain.statuses import parse_status
 from dmledger.errors import CloudError, ConfigError, DmLedgerError, InvalidInput
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from dmledger.cloud.store import CloudStore
+    from dmledger.local.store import LocalStore
+
     from .ledger import Ledger
 
 log = logging.getLogger(__name__)
@@ -34,28 +39,38 @@ class People:
     cloud_error: str | None = None
 
 
-def local_people(ledger: Ledger) -> People:
-    """This machine's copy of the team (instant, offline): for pickers and filters."""
-    with ledger.local.reading() as conn:
-        operators = ledger.local.list_operators(conn)
-        actors = ledger.local.list_actors(conn)
-    known = set(operators)
-    if ledger.settings.operator not in known:
-        operators = sorted([*operators, ledger.settings.operator])
-    return People(operators, actors, from_cloud=False)
+class Roster:
+    """The team's people for one home: owned by ``Ledger`` (``ledger.people``), built
+    with the local store (this machine's copy), this home's operator and the cloud
+    store (opened on first use, so a broken cloud setting means the local copy)."""
 
+    def __init__(self, local: LocalStore, operator: str, cloud: Callable[[], CloudStore]) -> None:
+        self._local = local
+        self._operator = operator
+        self._cloud = cloud
 
-def team_people(ledger: Ledger) -> People:
-    """The team from the cloud; this machine's copy when the cloud cannot be reached."""
-    try:
-        operators = ledger.list_operators()
-        actors = ledger.list_actors()
-    except (CloudError, ConfigError) as error:
-        log.info("people from the cloud unavailable: %s", error)
-        fallback = local_people(ledger)
-        fallback.cloud_error = str(error)
-        return fallback
-    return People(operators, actors, from_cloud=True)
+    def local(self) -> People:
+        """This machine's copy of the team (instant, offline): for pickers and filters."""
+        with self._local.reading() as conn:
+            operators = self._local.list_operators(conn)
+            actors = self._local.list_actors(conn)
+        known = set(operators)
+        if self._operator not in known:
+            operators = sorted([*operators, self._operator])
+        return People(operators, actors, from_cloud=False)
+
+    def team(self) -> People:
+        """The team from the cloud; this machine's copy when the cloud cannot be reached."""
+        try:
+            cloud = self._cloud()
+            operators = cloud.list_operators()
+            actors = cloud.list_actors()
+        except (CloudError, ConfigError) as error:
+            log.info("people from the cloud unavailable: %s", error)
+            fallback = self.local()
+            fallback.cloud_error = str(error)
+            return fallback
+        return People(operators, actors, from_cloud=True)
 
 
 @dataclass

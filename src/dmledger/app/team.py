@@ -27,7 +27,11 @@ from dmledger.domain.timeutil import format_utc, parse_utc
 from dmledger.errors import CloudUnavailable, InvalidInput
 
 if TYPE_CHECKING:
-    from .ledger import Ledger
+    from collections.abc import Callable
+
+    from dmledger.cloud.store import CloudStore
+    from dmledger.domain.timeutil import Clock
+    from dmledger.local.store import LocalStore
 
 log = logging.getLogger(__name__)
 
@@ -228,34 +232,57 @@ class TeamReport:
             raise InvalidInput(f"not a team report: {error!r}") from None
 
 
-def team_report(ledger: Ledger, flt: TeamFilter) -> tuple[TeamReport, datetime, bool]:
-    """``(report, fetched_at, from_cache)`` for the Team page.
+class TeamDashboard:
+    """The Team page's numbers for one home: owned by ``Ledger`` (``ledger.team``), built
+    with the local store (the cache of reports), the cloud store (opened on first use,
+    so a broken cloud setting is an error of the fetch) and the clock."""
 
-    Queries the cloud; on success caches the report in the local store under the
-    filter's key. When the cloud cannot be reached (CloudUnavailable) returns the
-    cached report for the same filter, with the time it was fetched (naive UTC: the
-    caller shows its age), or re-raises when there is none. InvalidInput for a bad
-    filter, before anything is sent.
-    """
-    now = ledger.clock()
-    start, end = flt.bounds(now)
-    flt = flt.normalised()
-    key = flt.cache_key()
-    try:
-        report = build_report(ledger, flt, start, end, now)
-    except CloudUnavailable:
-        cached = _cached(ledger, key)
-        if cached is None:
-            raise
-        log.info("cloud unreachable: showing the team report cached at %s", cached[1])
-        return cached[0], cached[1], True
-    with ledger.local.transaction() as conn:
-        ledger.local.put_team_cache(conn, key, json.dumps(report.to_dict()), now)
-    return report, now, False
+    def __init__(self, local: LocalStore, cloud: Callable[[], CloudStore], clock: Clock) -> None:
+        self.local = local
+        self._cloud = cloud
+        self.clock = clock
+
+    def report(self, flt: TeamFilter) -> tuple[TeamReport, datetime, bool]:
+        """``(report, fetched_at, from_cache)`` for the Team page.
+
+        Queries the cloud; on success caches the report in the local store under the
+        filter's key. When the cloud cannot be reached (CloudUnavailable) returns the
+        cached report for the same filter, with the time it was fetched (naive UTC: the
+        caller shows its age), or re-raises when there is none. InvalidInput for a bad
+        filter, before anything is sent.
+        """
+        now = self.clock()
+        start, end = flt.bounds(now)
+        flt = flt.normalised()
+        key = flt.cache_key()
+        try:
+            report = build_report(self._cloud(), flt, start, end, now)
+        except CloudUnavailable:
+            cached = self._cached(key)
+            if cached is None:
+                raise
+            log.info("cloud unreachable: showing the team report cached at %s", cached[1])
+            return cached[0], cached[1], True
+        with self.local.transaction() as conn:
+            self.local.put_team_cache(conn, key, json.dumps(report.to_dict()), now)
+        return report, now, False
+
+    def _cached(self, key: str) -> tuple[TeamReport, datetime] | None:
+        with self.local.reading() as conn:
+            found = self.local.get_team_cache(conn, key)
+        if found is None:
+            return None
+        payload, fetched_at = found
+        try:
+            return TeamReport.from_dict(json.loads(payload)), fetched_at
+        except (InvalidInput, ValueError) as error:
+            # A payload from an older version is as good as none; the next fetch replaces it.
+            log.warning("ignoring an unreadable cached team report (%s): %s", key, error)
+            return None
 
 
 def build_report(
-    ledger: Ledger,
+    cloud: CloudStore,
     flt: TeamFilter,
     start: datetime | None,
     end: datetime | None,
@@ -264,8 +291,8 @@ def build_report(
     """Fold the latest writes into the rollups, run the Team queries from them (one
     connection) and assemble."""
     where = analytics.LogFilter(start=start, end=end, operator=flt.operator, actor=flt.actor)
-    rollup_fold.bring_up_to_date(ledger.cloud)
-    with ledger.cloud.reading() as conn:
+    rollup_fold.bring_up_to_date(cloud)
+    with cloud.reading() as conn:
         per_day = figures.messages_per_day(conn, where)
         cells = figures.heatmap(conn, where)
         statuses = figures.lead_statuses(conn, where)
@@ -332,20 +359,6 @@ def _grid(cells: list[tuple[int, int, int]]) -> list[list[int]]:
     return grid
 
 
-def _cached(ledger: Ledger, key: str) -> tuple[TeamReport, datetime] | None:
-    with ledger.local.reading() as conn:
-        found = ledger.local.get_team_cache(conn, key)
-    if found is None:
-        return None
-    payload, fetched_at = found
-    try:
-        return TeamReport.from_dict(json.loads(payload)), fetched_at
-    except (InvalidInput, ValueError) as error:
-        # A payload from an older version is as good as none; the next fetch replaces it.
-        log.warning("ignoring an unreadable cached team report (%s): %s", key, error)
-        return None
-
-
 def _naive_utc(moment: datetime) -> datetime:
     if moment.tzinfo is not None:
         return moment.astimezone(UTC).replace(tzinfo=None)
@@ -369,4 +382,4 @@ def _parse_or_none(text: object) -> datetime | None:
     return None if text is None else parse_utc(str(text))
 
 
-__all__ = ["PERIODS", "TeamFilter", "TeamReport", "build_report", "team_report"]
+__all__ = ["PERIODS", "TeamDashboard", "TeamFilter", "TeamReport", "build_report"]

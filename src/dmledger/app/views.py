@@ -25,9 +25,9 @@ from dmledger.domain.records import LocalLog, Prospect, SetAside
 from dmledger.domain.timeutil import format_utc
 
 if TYPE_CHECKING:
+    from dmledger.app.onboarding import JoinReport, PackReport
     from dmledger.domain.followups import FollowUpRule
     from dmledger.sync.engine import SyncReport
-    from dmledger.team.onboarding import JoinReport, PackReport
 
 
 def _utc_text(value: object) -> object:

@@ -9,7 +9,7 @@ import typer
 
 from dmledger.cli.render import escape
 from dmledger.cli.state import emit_json, err, out, state
-from dmledger.errors import InvalidInput, Refused
+from dmledger.errors import Refused
 
 app = typer.Typer(help="The team's shared cloud database.", no_args_is_help=True)
 
@@ -131,9 +131,7 @@ def purge_tombstones(
     st = state(ctx)
     ledger = st.ledger()
     days = older_than_days or ledger.settings.tombstone_retention_days
-    if days < 1:
-        raise InvalidInput(f"--older-than-days {days} must be at least 1")
-    purged = ledger.cloud.purge_tombstones_older_than(days)
+    purged = ledger.cloud_purge_tombstones(days)
     if st.json:
         emit_json({"purged": purged})
     else:

@@ -187,7 +187,7 @@ def init(
     )
     kept = False
     if password is not None:
-        kept = config.store_secret(f"cloud:{ledger.settings.cloud_url}", password)
+        kept = config.store_secret(config.cloud_secret_name(ledger.settings.cloud_url), password)
     ledger.close()
     if st.json:
         emit_json(

@@ -187,19 +187,18 @@ def register_top_level(root: typer.Typer) -> None:
         """Import leads from CSV: handles or profile URLs; reports added, known, invalid.
 
         A header row is optional; status and notes columns are read too."""
-        from dmledger.app.importing import import_prospects
-
         st = state(ctx)
         ledger = st.ledger()
         total = _count_lines(file)
         if st.json:
-            report = import_prospects(ledger, file, column=column, status=status, encoding=encoding)
+            report = ledger.csv.import_prospects(
+                file, column=column, status=status, encoding=encoding
+            )
             emit_json(report.to_dict())
         else:
             with progress_bar("importing") as bar:
                 task = bar.add_task("import", total=total)
-                report = import_prospects(
-                    ledger,
+                report = ledger.csv.import_prospects(
                     file,
                     column=column,
                     status=status,
@@ -225,18 +224,16 @@ def register_top_level(root: typer.Typer) -> None:
         encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP)] = None,
     ) -> None:
         """Import past DMs from a spreadsheet (re-importing the same file adds nothing)."""
-        from dmledger.app.importing import import_logs
-
         st = state(ctx)
         ledger = st.ledger()
         total = _count_lines(file)
         if st.json:
-            emit_json(import_logs(ledger, file, add_actors=add_actors, encoding=encoding).to_dict())
+            report = ledger.csv.import_logs(file, add_actors=add_actors, encoding=encoding)
+            emit_json(report.to_dict())
             return
         with progress_bar("importing DMs") as bar:
             task = bar.add_task("import", total=total)
-            report = import_logs(
-                ledger,
+            report = ledger.csv.import_logs(
                 file,
                 add_actors=add_actors,
                 encoding=encoding,
@@ -255,11 +252,9 @@ def register_top_level(root: typer.Typer) -> None:
         """Export what `prospect list` would show, as CSV."""
         import sys
 
-        from dmledger.app.importing import export_prospects
-
         st = state(ctx)
         target = sys.stdout if str(file) == "-" else file
-        count = export_prospects(st.ledger(), target, _filter(status, owner, search))  # type: ignore[arg-type]
+        count = st.ledger().csv.export_prospects(target, _filter(status, owner, search))  # type: ignore[arg-type]
         if str(file) != "-":
             if st.json:
                 emit_json({"rows": count, "file": str(file)})

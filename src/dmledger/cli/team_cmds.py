@@ -11,6 +11,7 @@ import typer
 from dmledger.cli import render
 from dmledger.cli.render import escape
 from dmledger.cli.state import emit_json, err, out, progress_bar, state
+from dmledger.homedir import DEFAULT_PACK_USER
 
 app = typer.Typer(
     help="Bring teammates in: encrypted setup packs with least-privilege credentials.",
@@ -53,7 +54,7 @@ def pack(
             help="The database user for the teammates' agents; created if missing, "
             "else given a new password."
         ),
-    ] = "dmledger_operator",
+    ] = DEFAULT_PACK_USER,
 ) -> None:
     """Make an encrypted setup pack for a new teammate (PostgreSQL or Oracle cloud).
 
@@ -61,11 +62,9 @@ def pack(
     needs, and writes the pack. Asks for a passphrase twice (or reads
     DMLEDGER_PACK_PASSPHRASE); send the pack and the passphrase by different channels.
     """
-    from dmledger.team.onboarding import ensure_shareable
-
     st = state(ctx)
     ledger = st.ledger()
-    ensure_shareable(ledger)  # before asking for a passphrase that would be wasted
+    ledger.ensure_shareable()  # before asking for a passphrase that would be wasted
     report = ledger.team_pack(out_file, _passphrase(confirm=True), role=role, user=user)
     command = f"dmledger join {shlex.quote(out_file.name)} --operator NAME --actor ACCOUNT"
     if st.json:

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from dmledger.cloud import ddl, pull, push, rollups, schema, upsert
 from dmledger.cloud import upgrade as upgrading
 from dmledger.cloud.driver_errors import translate
-from dmledger.cloud.engine import backend_of, redact_url
+from dmledger.cloud.engine import redact_url
 from dmledger.cloud.schema import (
     actors,
     dmledger_info,
@@ -423,12 +423,4 @@ class CloudStore:
         return upsert.insert_ignore(conn, self.dialect, table, rows, keys)
 
 
-def open_cloud(url: str, *, password: str | None = None) -> CloudStore:
-    """A CloudStore for a sqlite or postgresql URL. Oracle: ``oracle_connect.py``."""
-    from dmledger.cloud.engine import create_cloud_engine
-
-    backend_of(url)
-    return CloudStore(create_cloud_engine(url, password=password), url)
-
-
-__all__ = ["CloudError", "CloudStore", "open_cloud"]
+__all__ = ["CloudError", "CloudStore"]

@@ -8,12 +8,8 @@ import sqlalchemy as sa
 
 from dmledger.domain.followups import FollowUpRule
 from dmledger.domain.records import Cursor
-from dmledger.local import schema
-
-# Named in the light reader, which `dmledger today` reads the rule with.
-from dmledger.local.reader import RULE_DAYS_KEY as RULE_DAYS_KEY
-from dmledger.local.reader import RULE_MAX_KEY as RULE_MAX_KEY
-from dmledger.local.schema import meta
+from dmledger.local import meta_keys as keys
+from dmledger.local.schema import meta, prospects
 
 
 class StoreBase:
@@ -31,23 +27,30 @@ class StoreBase:
     def delete_meta(self, conn: sa.Connection, key: str) -> None:
         conn.execute(sa.delete(meta).where(meta.c.key == key))
 
+    def forget_cloud(self, conn: sa.Connection) -> None:
+        """Empty the cache of leads and forget the cursor and the cloud's identity (after
+        a factory reset of the cloud): the next sync reads everything again. Queued DMs
+        and edits are kept."""
+        conn.execute(sa.delete(prospects))
+        conn.execute(sa.delete(meta).where(meta.c.key.in_(keys.CLOUD_CURSOR_KEYS)))
+
     def cursor(self, conn: sa.Connection) -> Cursor:
-        version = self.get_meta(conn, "pull_version")
-        handle = self.get_meta(conn, "pull_handle")
+        version = self.get_meta(conn, keys.PULL_VERSION)
+        handle = self.get_meta(conn, keys.PULL_HANDLE)
         if version is None:
             return Cursor()
         return Cursor(int(version), handle or "")
 
     def set_cursor(self, conn: sa.Connection, cursor: Cursor) -> None:
-        self.set_meta(conn, "pull_version", str(cursor.version))
-        self.set_meta(conn, "pull_handle", cursor.handle)
+        self.set_meta(conn, keys.PULL_VERSION, str(cursor.version))
+        self.set_meta(conn, keys.PULL_HANDLE, cursor.handle)
 
     # -- follow-ups --------------------------------------------------------------------
 
     def follow_up_rule(self, conn: sa.Connection) -> FollowUpRule:
         """The team's rule as last read from the cloud (the default before any)."""
-        days = self.get_meta(conn, RULE_DAYS_KEY)
-        most = self.get_meta(conn, RULE_MAX_KEY)
+        days = self.get_meta(conn, keys.RULE_DAYS)
+        most = self.get_meta(conn, keys.RULE_MAX)
         default = FollowUpRule()
         return FollowUpRule(
             int(days) if days else default.after_days,
@@ -56,4 +59,4 @@ class StoreBase:
 
     def search_indexing(self, conn: sa.Connection) -> bool:
         """True while a full resync has the trigram index switched off."""
-        return self.get_meta(conn, schema.SEARCH_INDEX_BUILDING) is not None
+        return self.get_meta(conn, keys.SEARCH_INDEX_BUILDING) is not None

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from dmledger.domain.followups import FollowUpRule, FollowUpState, due_at
 from dmledger.domain.records import Prospect, PulledRow
 from dmledger.domain.statuses import canonical_status
+from dmledger.local import meta_keys as keys
 from dmledger.local import schema
 from dmledger.local.base import StoreBase
 from dmledger.local.rows import _prospect, follow_up_values, iso
@@ -100,7 +101,7 @@ class CacheWrites(StoreBase):
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
         for index in schema.PROSPECT_INDEXES:
             conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
-        self.set_meta(conn, schema.SEARCH_INDEX_BUILDING, "1")
+        self.set_meta(conn, keys.SEARCH_INDEX_BUILDING, "1")
 
     def rebuild_search_index(self, conn: sa.Connection) -> None:
         """Build the secondary indexes and the trigram index from the rows once, and
@@ -112,7 +113,7 @@ class CacheWrites(StoreBase):
         conn.exec_driver_sql("INSERT INTO prospects_fts(prospects_fts) VALUES ('rebuild')")
         for statement in schema.FTS_STATEMENTS:
             conn.exec_driver_sql(statement)
-        self.delete_meta(conn, schema.SEARCH_INDEX_BUILDING)
+        self.delete_meta(conn, keys.SEARCH_INDEX_BUILDING)
 
     # -- pull ----------------------------------------------------------------------
 

@@ -14,16 +14,13 @@ import sqlalchemy as sa
 
 from dmledger.domain.followups import FollowUpRule, rule_of, rule_values
 from dmledger.domain.records import TeamConfig, TeamEdit
+from dmledger.local import meta_keys as keys
 from dmledger.local.schema import prospects, team_outbox, templates
 from dmledger.local.store import (
-    RULE_DAYS_KEY,
-    RULE_MAX_KEY,
     LocalStore,
     follow_up_values,
     iso,
 )
-
-TEAM_VERSION_KEY = "team_version"  # meta: the version of the team's rules and templates kept
 
 
 def keep_team_config(store: LocalStore, conn: sa.Connection, config: TeamConfig) -> bool:
@@ -33,7 +30,7 @@ def keep_team_config(store: LocalStore, conn: sa.Connection, config: TeamConfig)
     again. Returns whether it did."""
     shown = with_edits(config, pending_team_edits(conn))
     changed = store_team_config(store, conn, rule_of(shown.rules), shown.templates)
-    store.set_meta(conn, TEAM_VERSION_KEY, config.version)
+    store.set_meta(conn, keys.TEAM_VERSION, config.version)
     return changed
 
 
@@ -90,8 +87,8 @@ def store_team_config(
     team_templates: dict[str, str],
 ) -> bool:
     changed = store.follow_up_rule(conn) != rule
-    store.set_meta(conn, RULE_DAYS_KEY, str(rule.after_days))
-    store.set_meta(conn, RULE_MAX_KEY, str(rule.max_followups))
+    store.set_meta(conn, keys.RULE_DAYS, str(rule.after_days))
+    store.set_meta(conn, keys.RULE_MAX, str(rule.max_followups))
     conn.execute(sa.delete(templates))
     if team_templates:
         conn.execute(

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from dmledger.domain.records import Edit, LocalLog, OutgoingLog, SetAside
 from dmledger.domain.timeutil import utcnow
 from dmledger.errors import NotFound
+from dmledger.local import meta_keys as keys
 from dmledger.local import schema
 from dmledger.local.base import StoreBase
 from dmledger.local.rows import _edit, _log, iso, journal_order
@@ -310,7 +311,7 @@ class Journal(StoreBase):
                     conn.execute(sa.delete(outbox).where(outbox.c.seq == item_id))
                 # The cache still shows the dropped change; only the cloud's rows are
                 # right now, so the next sync re-reads them all.
-                self.set_meta(conn, "force_resync", "1")
+                self.set_meta(conn, keys.FORCE_RESYNC, "1")
                 return item
         raise NotFound(f"no set-aside {kind} with id {item_id}: see `dmledger status`")
 

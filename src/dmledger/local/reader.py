@@ -3,8 +3,8 @@
 ``dmledger today`` is bound by start-up, not by its query: it reads the due list
 through this module and nothing heavier (no SQLAlchemy, no cloud driver). The
 ``Ledger`` runs the very same statements on its own connection's driver connection,
-so the Today list has one source whichever way it is read. Meta keys read here are
-defined here (the store re-exports them).
+so the Today list has one source whichever way it is read. Meta keys come from
+``local/meta_keys.py``, as everywhere.
 """
 
 from __future__ import annotations
@@ -15,12 +15,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from dmledger.domain.followups import FollowUpRule
+from dmledger.local import meta_keys as keys
 
 DB_NAME = "local_data.db"
-RULE_DAYS_KEY = "rule_follow_up_after_days"  # meta: the team's follow-up rule
-RULE_MAX_KEY = "rule_max_followups"
-OFFSET_KEY = "clock_offset_seconds"  # meta: cloud clock minus local clock at the last sync
-SCHEMA_KEY = "local_schema_version"
 READS_FROM_VERSION = 3  # the cache version that has the follow-up columns read here
 COUNT_CAP = 10_000
 
@@ -49,7 +46,7 @@ def open_cache(home: Path) -> sqlite3.Connection | None:
         return None
     db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30)
     try:
-        version = meta(db, SCHEMA_KEY)
+        version = meta(db, keys.LOCAL_SCHEMA_VERSION)
     except sqlite3.Error:
         version = None
     if version is None or not version.isdigit() or int(version) < READS_FROM_VERSION:
@@ -65,7 +62,7 @@ def meta(db: sqlite3.Connection, key: str) -> str | None:
 
 def follow_up_rule(db: sqlite3.Connection) -> FollowUpRule:
     """The team's rule as last read from the cloud (the default before any)."""
-    days, most = meta(db, RULE_DAYS_KEY), meta(db, RULE_MAX_KEY)
+    days, most = meta(db, keys.RULE_DAYS), meta(db, keys.RULE_MAX)
     default = FollowUpRule()
     return FollowUpRule(
         int(days) if days else default.after_days,
@@ -75,7 +72,7 @@ def follow_up_rule(db: sqlite3.Connection) -> FollowUpRule:
 
 def clock_offset(db: sqlite3.Connection) -> timedelta | None:
     """The cloud's clock minus this machine's, as measured at the last sync."""
-    value = meta(db, OFFSET_KEY)
+    value = meta(db, keys.CLOCK_OFFSET)
     return timedelta(seconds=float(value)) if value else None
 
 

@@ -193,7 +193,6 @@ PROSPECT_INDEXES = tuple(i for i in INDEXES if i.table is prospects)
 # A full resync drops the triggers and rebuilds the index once at its end (the meta
 # key below is set meanwhile, and search falls back to an exact scan).
 FTS_TRIGGERS = ("prospects_fts_ins", "prospects_fts_del", "prospects_fts_upd")
-SEARCH_INDEX_BUILDING = "search_index_building"
 FTS_STATEMENTS = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS prospects_fts USING fts5("
     "target_username, notes, content='prospects', content_rowid='rowid', tokenize='trigram')",

@@ -21,8 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from dmledger.local import meta_keys as keys
 from dmledger.local import schema
-from dmledger.local.base import RULE_DAYS_KEY, RULE_MAX_KEY
 from dmledger.local.cache import CacheWrites
 from dmledger.local.people import PeopleCache
 from dmledger.local.queue import Journal, QueueCounts
@@ -35,8 +35,6 @@ from dmledger.local.search import LeadReads, ProspectFilter
 
 __all__ = [
     "DB_NAME",
-    "RULE_DAYS_KEY",
-    "RULE_MAX_KEY",
     "LocalStore",
     "ProspectFilter",
     "QueueCounts",
@@ -82,7 +80,7 @@ class LocalStore(CacheWrites, LeadReads, Journal, PeopleCache):
                     )
                     if column is prospects.c.due_at:
                         # The follow-up figures come from the cloud: read every row again.
-                        self.set_meta(conn, "force_resync", "1")
+                        self.set_meta(conn, keys.FORCE_RESYNC, "1")
             # While a full resync writes the rows, the indexes on them and the trigram
             # index's triggers stay off (the resync builds them once at its end).
             building = self.search_indexing(conn)
@@ -95,7 +93,7 @@ class LocalStore(CacheWrites, LeadReads, Journal, PeopleCache):
             conn.execute(
                 sa.insert(meta)
                 .prefix_with("OR REPLACE")
-                .values(key="local_schema_version", value=str(schema.LOCAL_SCHEMA_VERSION))
+                .values(key=keys.LOCAL_SCHEMA_VERSION, value=str(schema.LOCAL_SCHEMA_VERSION))
             )
 
     def finish_indexing(self) -> bool:

@@ -27,7 +27,6 @@ from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
 
 from dmledger.app.ledger import Ledger
-from dmledger.app.people import local_people
 from dmledger.app.views import StatusCard
 from dmledger.domain.statuses import STATUSES
 from dmledger.errors import ConfigError, DmLedgerError
@@ -232,7 +231,7 @@ class Host:
     @staticmethod
     def _hello(ledger: Ledger) -> HelloResult:
         operator = ledger.settings.operator
-        people = local_people(ledger)
+        people = ledger.people.local()
         own = {a.username for a in people.actors if a.owner_operator == operator}
         if ledger.settings.actor:
             own.add(ledger.settings.actor)

@@ -48,10 +48,9 @@ from dmledger.errors import (
     CloudSchemaError,
     DmLedgerError,
 )
-from dmledger.local import reader
+from dmledger.local import meta_keys as keys
 from dmledger.local.effects import apply_to_cache
 from dmledger.local.followups import (
-    TEAM_VERSION_KEY,
     keep_team_config,
     pending_team_edits,
     remove_team_edits,
@@ -72,7 +71,6 @@ EDIT_BATCH = 10_000
 # small). Memory is bounded by the page: P2's peak RSS.
 PULL_PAGE = 50_000
 
-_PULL_STARTED = "pull_started_version"  # meta: the cursor version the last pull began at
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -103,8 +101,6 @@ class SyncReport:
 
 
 FUTURE_LIMIT = timedelta(minutes=5)  # a DM stamped later than cloud time + this is refused
-OFFSET_KEY = reader.OFFSET_KEY  # meta: cloud clock minus local clock at the last sync
-CLOUD_ID_KEY = "cloud_id"  # meta: the identity of the cloud this cache copies
 
 RESET = "the team's cloud database was reset or replaced"
 WENT_BACK = "the cloud database went back in time (restored from a backup?)"
@@ -115,7 +111,7 @@ FORCED = "a set-aside change was dropped, so the cloud's rows are read again"
 def clock_offset(local: LocalStore, conn: sa.Connection) -> timedelta | None:
     """Cloud clock minus this machine's clock, as measured by the last sync (None before
     the first)."""
-    value = local.get_meta(conn, OFFSET_KEY)
+    value = local.get_meta(conn, keys.CLOCK_OFFSET)
     return timedelta(seconds=float(value)) if value else None
 
 
@@ -195,10 +191,10 @@ class SyncEngine:
 
     def _record(self, *, last_error: str | None, last_sync_at: str | None = None) -> None:
         with self.local.transaction() as conn:
-            self.local.set_meta(conn, "last_error", last_error)
-            self.local.set_meta(conn, "last_attempt_at", iso(self.clock()))
+            self.local.set_meta(conn, keys.LAST_ERROR, last_error)
+            self.local.set_meta(conn, keys.LAST_ATTEMPT_AT, iso(self.clock()))
             if last_sync_at is not None:
-                self.local.set_meta(conn, "last_sync_at", last_sync_at)
+                self.local.set_meta(conn, keys.LAST_SYNC_AT, last_sync_at)
 
     # -- header --------------------------------------------------------------------
 
@@ -206,11 +202,11 @@ class SyncEngine:
         """Read the header; measure the clock offset; decide whether to resync in full."""
         with self.local.reading() as conn:
             cursor = self.local.cursor(conn)
-            resyncing = self.local.get_meta(conn, "resync_gen_active") is not None
-            forced = self.local.get_meta(conn, "force_resync") is not None
-            gen = int(self.local.get_meta(conn, "resync_gen") or 0)
-            last_start = self.local.get_meta(conn, _PULL_STARTED)
-            known_id = self.local.get_meta(conn, CLOUD_ID_KEY)
+            resyncing = self.local.get_meta(conn, keys.RESYNC_GEN_ACTIVE) is not None
+            forced = self.local.get_meta(conn, keys.FORCE_RESYNC) is not None
+            gen = int(self.local.get_meta(conn, keys.RESYNC_GEN) or 0)
+            last_start = self.local.get_meta(conn, keys.PULL_STARTED)
+            known_id = self.local.get_meta(conn, keys.CLOUD_ID)
         initial = cursor.version < 0
         asked = self.clock()
         header = self.cloud.header(with_count=initial and not resyncing)
@@ -235,20 +231,20 @@ class SyncEngine:
         start = replaced or went_back or (not resyncing and (initial or forced or purged))
         with self.local.transaction() as conn:
             if header.now is not None:
-                self.local.set_meta(conn, OFFSET_KEY, f"{offset.total_seconds():.6f}")
+                self.local.set_meta(conn, keys.CLOCK_OFFSET, f"{offset.total_seconds():.6f}")
                 # DMs logged before any offset was known get it now.
                 self.local.correct_raw_clock(conn, offset)
             if header.cloud_id is not None:
-                self.local.set_meta(conn, CLOUD_ID_KEY, header.cloud_id)
+                self.local.set_meta(conn, keys.CLOUD_ID, header.cloud_id)
             if start:
                 # Read everything and drop what the cloud no longer has at the end;
                 # queued work is kept, and pushed to this cloud first.
                 resyncing = True
                 gen += 1
                 cursor = Cursor()
-                self.local.set_meta(conn, "resync_gen", str(gen))
-                self.local.set_meta(conn, "resync_gen_active", "1")
-                self.local.delete_meta(conn, "force_resync")
+                self.local.set_meta(conn, keys.RESYNC_GEN, str(gen))
+                self.local.set_meta(conn, keys.RESYNC_GEN_ACTIVE, "1")
+                self.local.delete_meta(conn, keys.FORCE_RESYNC)
                 self.local.set_cursor(conn, cursor)
             self.local.replace_people(conn, header.operators, header.actors)
         if start and not initial:
@@ -287,7 +283,7 @@ class SyncEngine:
         """The team's rule and templates, read only when the header says they changed
         or this sync changed them (a sync with nothing to do stays at two round trips)."""
         with self.local.reading() as conn:
-            known = self.local.get_meta(conn, TEAM_VERSION_KEY)
+            known = self.local.get_meta(conn, keys.TEAM_VERSION)
         if not force and (header.team_version is None or header.team_version == known):
             return
         config = self.cloud.team_config()
@@ -397,7 +393,7 @@ class SyncEngine:
     def _pull(self, report: SyncReport, progress: Progress | None, plan: _Plan) -> None:
         cursor, resyncing, gen = plan.cursor, plan.resyncing, plan.gen
         with self.local.transaction() as conn:
-            self.local.set_meta(conn, _PULL_STARTED, str(cursor.version))
+            self.local.set_meta(conn, keys.PULL_STARTED, str(cursor.version))
             if resyncing:
                 # Rows first: the trigram index is rebuilt once at the end (search
                 # scans meanwhile); a resync resumed after a crash finds it still off.
@@ -425,10 +421,10 @@ class SyncEngine:
                 cursor = Cursor(0, "")
             with self.local.transaction() as conn:
                 report.deleted += self.local.drop_unseen(conn, gen)
-                self.local.delete_meta(conn, "resync_gen_active")
+                self.local.delete_meta(conn, keys.RESYNC_GEN_ACTIVE)
                 self.local.set_cursor(conn, cursor)
                 # A finished full resync needs no tombstone from before its end.
-                self.local.set_meta(conn, _PULL_STARTED, str(cursor.version))
+                self.local.set_meta(conn, keys.PULL_STARTED, str(cursor.version))
 
     def _apply_page(self, conn: sa.Connection, page: Sequence[PulledRow], gen: int) -> None:
         self.local.apply_pulled(conn, page, gen)

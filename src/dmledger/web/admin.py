@@ -12,7 +12,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from dmledger.app.people import team_people
 from dmledger.errors import InvalidInput
 
 from .render import flash_redirect, page
@@ -28,11 +27,9 @@ RESET_WORD = "RESET"
 @router.get("/admin", response_class=HTMLResponse)
 def admin(request: Request, state: State, check: bool = False) -> HTMLResponse:
     """Everything a team lead administers, on one page."""
-    people = team_people(state.ledger) if not state.cloud_known_down else None
+    people = state.ledger.people.team() if not state.cloud_known_down else None
     if people is None:
-        from dmledger.app.people import local_people
-
-        people = local_people(state.ledger)
+        people = state.ledger.people.local()
         people.cloud_error = "the cloud is unreachable right now"
     people.cloud_error = state.redact(people.cloud_error)
     cloud = state.ledger.cloud_check() if check else None

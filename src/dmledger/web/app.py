@@ -89,7 +89,7 @@ def create_app(
         # Open the cloud store once, before requests race to open it from two threads
         # (it does not connect yet). A broken cloud setting shows up on the pages.
         with contextlib.suppress(DmLedgerError):
-            _ = ledger.cloud
+            ledger.prepare_cloud()
         if run_sync_loop:
             state.loop = SyncLoop(ledger.sync, interval=ledger.settings.sync_interval)
             state.loop.start()

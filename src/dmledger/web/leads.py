@@ -20,8 +20,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
 
-from dmledger.app.importing import export_prospects, import_prospects
-from dmledger.app.people import local_people, set_status_many
+from dmledger.app.people import set_status_many
 from dmledger.app.views import LeadView
 from dmledger.domain.timeutil import utcnow
 from dmledger.errors import InvalidInput
@@ -119,7 +118,7 @@ def leads(
     query = {k: v for k, v in filters.items() if v}
     if size != 50:
         query["limit"] = str(size)
-    people = local_people(state.ledger)
+    people = state.ledger.people.local()
     return page(
         request,
         "leads.html",
@@ -173,7 +172,7 @@ def export(state: State, lead_query: Filters) -> FileResponse:
     folder = Path(tempfile.mkdtemp(prefix="dmledger-export-"))
     path = folder / "leads.csv"
     try:
-        export_prospects(state.ledger, path, where)
+        state.ledger.csv.export_prospects(path, where)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -204,7 +203,9 @@ def import_csv(
         path = Path(folder) / _upload_name(file.filename)
         with path.open("wb") as target:
             shutil.copyfileobj(file.file, target, 1 << 20)
-        report = import_prospects(state.ledger, path, column=column or None, status=status or None)
+        report = state.ledger.csv.import_prospects(
+            path, column=column or None, status=status or None
+        )
     if report.added:
         state.request_sync()
     return page(

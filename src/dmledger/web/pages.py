@@ -12,8 +12,6 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from dmledger.app.people import local_people
-from dmledger.app.timeline import lead_timeline
 from dmledger.domain.handles import normalize_handle
 from dmledger.errors import InvalidInput
 
@@ -49,7 +47,7 @@ def check(request: Request, state: State, q: str = "") -> HTMLResponse:
             "q": q,
             "card": card,
             "error": error,
-            "actors": local_people(state.ledger).actors if card else [],
+            "actors": state.ledger.people.local().actors if card else [],
             "back": _check_url(card.handle) if card else "/",
         },
         status_code=status_code,
@@ -67,14 +65,14 @@ def lead(request: Request, handle: str, state: State) -> Response:
     if not card.known:
         # Not an error: the Check card says "not contacted" and offers to add the lead.
         return RedirectResponse(_check_url(stored), status_code=303)
-    timeline = lead_timeline(state.ledger, stored, include_cloud=False)
+    timeline = state.ledger.timelines.lead(stored, include_cloud=False)
     return page(
         request,
         "lead.html",
         {
             "card": card,
             "timeline": timeline,
-            "actors": local_people(state.ledger).actors,
+            "actors": state.ledger.people.local().actors,
             "back": f"/lead/{stored}",
         },
         section="leads",
@@ -87,7 +85,7 @@ def lead_timeline_fragment(
 ) -> HTMLResponse:
     """The merged timeline (this machine and the team's cloud), loaded after the page."""
     online = not state.cloud_known_down
-    timeline = lead_timeline(state.ledger, handle, include_cloud=online, limit=limit + 1)
+    timeline = state.ledger.timelines.lead(handle, include_cloud=online, limit=limit + 1)
     if not online:
         timeline.cloud_error = "the cloud is unreachable right now"
     timeline.cloud_error = state.redact(timeline.cloud_error)

@@ -11,8 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from dmledger.app.people import local_people
-from dmledger.app.team import PERIODS, TeamFilter, team_report
+from dmledger.app.team import PERIODS, TeamFilter
 from dmledger.errors import CloudError, InvalidInput
 from dmledger.web.charts import charts
 
@@ -55,7 +54,7 @@ def team(
     context: dict[str, Any] = {"report": None, "charts": {}, "error": None, "from_cache": False}
     status_code = 200
     try:
-        report, fetched_at, from_cache = team_report(state.ledger, team_filter(**filters))
+        report, fetched_at, from_cache = state.ledger.team.report(team_filter(**filters))
     except (InvalidInput, CloudError) as problem:
         status_code = status_for(problem)
         context["error"] = state.redact(str(problem))
@@ -71,7 +70,7 @@ def team(
             "fetched_at": fetched,
             "cache_age": ago_text(fetched),
         }
-    people = local_people(state.ledger)
+    people = state.ledger.people.local()
     return page(
         request,
         "team.html",

@@ -8,8 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from dmledger.app.people import local_people
-
 from .render import flash_redirect, page
 from .security import csrf_protect, safe_next
 from .state import WebState, web_state
@@ -33,7 +31,7 @@ def today(request: Request, state: State, actor: str = "", operator: str = "") -
         {
             "today": result,
             "templates": state.ledger.templates.list(),
-            "actors": local_people(state.ledger).actors,
+            "actors": state.ledger.people.local().actors,
             "back": "/today",
         },
         section="today",

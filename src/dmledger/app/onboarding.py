@@ -3,9 +3,9 @@
 ``make_pack`` runs on the team lead's machine, against a PostgreSQL or Oracle cloud:
 it creates a least-privilege database user for the teammates' agents (or gives an
 existing one a new password), grants it the operator role, and writes an encrypted
-setup pack (``team/pack.py``) with everything a teammate needs: the cloud URL for that
-user, its password, and for Oracle the wallet, its password and the schema owning
-the tables. The passphrase is never stored anywhere.
+setup pack (``team/pack.py``: the file format, a layer below) with everything a
+teammate needs: the cloud URL for that user, its password, and for Oracle the wallet,
+its password and the schema owning the tables. The passphrase is never stored anywhere.
 
 ``join`` runs on the teammate's machine: it opens the pack, checks everything, then
 installs a home with owner-only permissions (folders 0700, files 0600), keeps the
@@ -29,7 +29,6 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from dmledger import settings as config
-from dmledger.app.ledger import Ledger
 from dmledger.cloud.engine import backend_of, redact_url
 from dmledger.cloud.grants import ROLES, ensure_login, login_name
 from dmledger.cloud.oracle_wallet import EWALLET_PEM, TNSNAMES_ORA, oracle_target
@@ -45,9 +44,9 @@ from dmledger.team.pack import (
     write_pack,
 )
 
+from .ledger import Ledger
+
 __all__ = [
-    "DEFAULT_PACK_USER",
-    "PASSPHRASE_ENV",
     "JoinReport",
     "PackReport",
     "ensure_shareable",
@@ -58,8 +57,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PACK_USER = "dmledger_operator"
-PASSPHRASE_ENV = "DMLEDGER_PACK_PASSPHRASE"
 WALLET_FOLDER = "wallet"
 
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits
@@ -124,7 +121,7 @@ def make_pack(
     passphrase: str,
     *,
     role: str = "operator",
-    user: str = DEFAULT_PACK_USER,
+    user: str = config.DEFAULT_PACK_USER,
 ) -> PackReport:
     """Create or reset database user ``user`` with a new random password, grant it
     ``role``, and write the encrypted setup pack ``out`` (0600) for a teammate.
