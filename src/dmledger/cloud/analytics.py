@@ -40,7 +40,7 @@ every log; only the bounded periods stay well inside the budget.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -428,13 +428,23 @@ def double_contacts(
     """``(total, rows)``: how many double contacts there are, and the ``limit`` most
     recent as ``{handle, actors, first_contacted, last_message_at, messages}``
     (``actors`` sorted; ``messages`` counts all of the lead's DMs in the period)."""
-    dialect = conn.dialect.name
-    found = list(conn.execute(double_contacts_statement(flt, dialect, limit)))
+    found = list(conn.execute(double_contacts_statement(flt, conn.dialect.name, limit)))
+    return double_contact_rows(conn, found, lambda handles: lead_actors_statement(flt, handles))
+
+
+def double_contact_rows(
+    conn: sa.Connection,
+    found: list[sa.Row[Any]],
+    actors_statement: Callable[[list[str]], sa.Select[Any]],
+) -> tuple[int, list[Row]]:
+    """``double_contacts``' answer from its leads' rows (``handle, first_contacted,
+    last_message_at, messages, total``) and the statement naming each lead's actors
+    (rows ``handle, actor``, sorted): the raw logs' and the rollups' share it."""
     if not found:
         return 0, []
     handles = [str(r.handle) for r in found]
     senders: dict[str, list[str]] = {h: [] for h in handles}
-    for r in conn.execute(lead_actors_statement(flt, handles)):
+    for r in conn.execute(actors_statement(handles)):
         senders[str(r.handle)].append(str(r.actor))
     rows = [
         {
@@ -455,6 +465,7 @@ __all__ = [
     "LogFilter",
     "by_actor",
     "by_operator",
+    "double_contact_rows",
     "double_contacts",
     "heatmap",
     "lead_statuses",

@@ -334,20 +334,6 @@ def double_contacts(
     if not answers(flt):
         return analytics.double_contacts(conn, flt, limit)
     found = list(conn.execute(double_contacts_statement(flt, conn.dialect.name, limit)))
-    if not found:
-        return 0, []
-    handles = [str(r.handle) for r in found]
-    senders: dict[str, list[str]] = {h: [] for h in handles}
-    for r in conn.execute(lead_actors_statement(flt, handles)):
-        senders[str(r.handle)].append(str(r.actor))
-    rows = [
-        {
-            "handle": str(r.handle),
-            "actors": senders[str(r.handle)],
-            "first_contacted": r.first_contacted,
-            "last_message_at": r.last_message_at,
-            "messages": int(r.messages),
-        }
-        for r in found
-    ]
-    return int(found[0].total), rows
+    return analytics.double_contact_rows(
+        conn, found, lambda handles: lead_actors_statement(flt, handles)
+    )
