@@ -24,23 +24,40 @@ def from_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text)  # iso() writes naive UTC: nothing to convert
 
 
-def _prospect(row: Any) -> Prospect:
+# The columns a lead is read from, in this order (``lead_of`` reads them by position:
+# the Leads list's hot path fetches plain tuples).
+LEAD_COLUMNS = (
+    "target_username", "status", "owner_actor", "owner_operator", "notes", "first_contacted",
+    "last_updated", "row_version", "notes_replaced", "last_dm_at", "dm_count", "last_reply_at",
+    "follow_up_at", "last_message",
+)  # fmt: skip
+
+
+def lead_of(row: Sequence[Any]) -> Prospect:
+    """A lead from the values of ``LEAD_COLUMNS``, in that order."""
+    (handle, status, owner, operator, notes, first, updated, version, replaced,
+     last_dm, dm_count, last_reply, follow_up, last_message) = row  # fmt: skip
     return Prospect(
-        handle=row.target_username,
-        status=row.status,
-        owner_actor=row.owner_actor,
-        owner_operator=row.owner_operator,
-        notes=row.notes,
-        first_contacted=from_iso(row.first_contacted),
-        last_updated=from_iso(row.last_updated),
-        row_version=row.row_version,
-        notes_replaced=row.notes_replaced,
-        last_dm_at=from_iso(row.last_dm_at),
-        dm_count=row.dm_count or 0,
-        last_reply_at=from_iso(row.last_reply_at),
-        follow_up_at=from_iso(row.follow_up_at),
-        last_message=row.last_message,
+        handle=handle,
+        status=status,
+        owner_actor=owner,
+        owner_operator=operator,
+        notes=notes,
+        first_contacted=None if first is None else datetime.fromisoformat(first),
+        last_updated=None if updated is None else datetime.fromisoformat(updated),
+        row_version=version,
+        notes_replaced=replaced,
+        last_dm_at=None if last_dm is None else datetime.fromisoformat(last_dm),
+        dm_count=dm_count or 0,
+        last_reply_at=None if last_reply is None else datetime.fromisoformat(last_reply),
+        follow_up_at=None if follow_up is None else datetime.fromisoformat(follow_up),
+        last_message=last_message,
     )
+
+
+def _prospect(row: Any) -> Prospect:
+    """A lead from a row of ``prospects`` (any column order: read by name)."""
+    return lead_of([getattr(row, name) for name in LEAD_COLUMNS])
 
 
 def follow_up_values(

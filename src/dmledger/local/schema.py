@@ -160,8 +160,25 @@ team_cache = sa.Table(
 )
 
 INDEXES = (
-    sa.Index("ix_prospects_status", prospects.c.status, prospects.c.target_username),
+    # The Leads list reads each filter's rows in handle order from an index, and stops
+    # at the page's end: by status (its first-contact dates in the index, so a date
+    # range is checked without reading the rows it skips), by owner, by owner and status.
+    sa.Index(
+        "ix_prospects_status_first",
+        prospects.c.status,
+        prospects.c.target_username,
+        prospects.c.first_contacted,
+    ),
     sa.Index("ix_prospects_owner", prospects.c.owner_actor, prospects.c.target_username),
+    sa.Index(
+        "ix_prospects_owner_status",
+        prospects.c.owner_actor,
+        prospects.c.status,
+        prospects.c.target_username,
+    ),
+    # The exact search (under 3 characters, or while the trigram index is rebuilt)
+    # walks handles and notes in handle order without reading the rows.
+    sa.Index("ix_prospects_handle_notes", prospects.c.target_username, prospects.c.notes),
     sa.Index("ix_prospects_operator", prospects.c.owner_operator, prospects.c.target_username),
     sa.Index("ix_prospects_first", prospects.c.first_contacted),
     sa.Index("ix_prospects_seen_gen", prospects.c.seen_gen),
@@ -187,6 +204,8 @@ INDEXES = (
 
 # A full resync drops these and builds them once after the rows (see FTS below).
 PROSPECT_INDEXES = tuple(i for i in INDEXES if i.table is prospects)
+# Indexes an older cache has that INDEXES replaced: dropped on open.
+OBSOLETE_INDEXES = ("ix_prospects_status",)
 
 # Substring search over handles and notes at a million leads needs an index:
 # an FTS5 trigram table kept in step by triggers (external content, so no copy).

@@ -84,6 +84,8 @@ class LocalStore(CacheWrites, LeadReads, Journal, PeopleCache):
             # While a full resync writes the rows, the indexes on them and the trigram
             # index's triggers stay off (the resync builds them once at its end).
             building = self.search_indexing(conn)
+            for name in schema.OBSOLETE_INDEXES:
+                conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
             # Indexes after the columns: some are on columns an older cache lacked.
             for index in schema.INDEXES:
                 if not (building and index.table is prospects):
