@@ -274,22 +274,24 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
       frame.style.right = "auto";
     }
 
+    // The drag is held by the frame, which outlives every render: a card re-rendered
+    // mid-drag (an answer arriving) replaces the bar, and a capture on it would be lost.
     function dragFrom(event) {
-      if (event.target.closest("button")) return;
+      if (!event.target.closest(".bar") || event.target.closest("button")) return;
       const rect = frame.getBoundingClientRect();
       const dx = event.clientX - rect.left;
       const dy = event.clientY - rect.top;
-      const bar = event.currentTarget;
-      bar.setPointerCapture(event.pointerId);
+      frame.setPointerCapture(event.pointerId);
       const move = (e) => { position = { x: e.clientX - dx, y: e.clientY - dy }; place(); };
       const up = () => {
-        bar.removeEventListener("pointermove", move);
-        bar.removeEventListener("pointerup", up);
+        frame.removeEventListener("pointermove", move);
+        frame.removeEventListener("pointerup", up);
         if (position) onMove(position);
       };
-      bar.addEventListener("pointermove", move);
-      bar.addEventListener("pointerup", up);
+      frame.addEventListener("pointermove", move);
+      frame.addEventListener("pointerup", up);
     }
+    frame.addEventListener("pointerdown", dragFrom);
 
     function render(state, act) {
       if (state.mode === "hidden") {
@@ -299,7 +301,7 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
       }
       show(true);
       const handle = state.handle || (state.card && state.card.handle) || "";
-      const bar = h("div", { class: "bar", onpointerdown: dragFrom },
+      const bar = h("div", { class: "bar" },
         h("span", { class: "brand" }, "DM Ledger"),
         h("span", { class: "who" }, handle ? `@${handle}` : ""),
         h("button", { class: "icon-btn", type: "button", title: collapsed ? "Expand" : "Collapse",
