@@ -34,6 +34,7 @@ from dmledger.cloud.rollups import (
     reply_firsts,
     state,
     status_days,
+    template_firsts,
     work,
 )
 from dmledger.cloud.schema import actors, outreach_logs, prospect_replies, prospects, varchar
@@ -104,19 +105,28 @@ def detail_select(dialect: str, *, only_work: bool) -> sa.Select[Any]:
     b = base.subquery("b")
     names = {"actor": b.c.a, "op": b.c.o}
     rest = {"actor": b.c.a, "op": b.c.o, "hr": b.c.h}
-    windows: list[sa.ColumnElement[Any]] = []
-    for kind, kept in KINDS.items():
-        group = [b.c.t, *(names[k] for k in kept)]
-        order = [v for k, v in rest.items() if k not in kept]
-        first = sa.func.row_number().over(partition_by=[*group, b.c.d], order_by=order)
-        windows.append(sa.case((first == 1, 1), else_=0).label(f"s_{kind}"))
-        windows.append(
-            sa.func.lag(b.c.d).over(partition_by=group, order_by=[b.c.d, *order]).label(f"p_{kind}")
-        )
+    windows = _windows(b, names, [b.c.t], rest)
     facts = [b.c.fu, *(b.c[f"l{n}"] for n in range(6))]
     return sa.select(
         b.c.t, b.c.a, b.c.o, b.c.st, b.c.d, b.c.h, b.c.w, b.c.m, b.c.la, *facts, *windows
     )
+
+
+def _windows(b: Any, names: dict[str, Any], group: list[Any], rest: dict[str, Any]) -> list[Any]:
+    """The ``s_*``/``p_*`` first-row marks of each grouping of ``KINDS`` (the
+    grouping: ``group`` and the kind's ``names``; ``rest`` orders a day's rows)."""
+    windows: list[sa.ColumnElement[Any]] = []
+    for kind, kept in KINDS.items():
+        partition = [*group, *(names[k] for k in kept)]
+        order = [v for k, v in rest.items() if k not in kept]
+        first = sa.func.row_number().over(partition_by=[*partition, b.c.d], order_by=order)
+        windows.append(sa.case((first == 1, 1), else_=0).label(f"s_{kind}"))
+        windows.append(
+            sa.func.lag(b.c.d)
+            .over(partition_by=partition, order_by=[b.c.d, *order])
+            .label(f"p_{kind}")
+        )
+    return windows
 
 
 def templates_select(dialect: str, *, only_work: bool) -> sa.Select[Any]:
@@ -129,8 +139,14 @@ def templates_select(dialect: str, *, only_work: bool) -> sa.Select[Any]:
         prospects, prospects.c.target_username == logs.c.target_username
     )
     found = (
-        sa.select(logs.c.target_username, logs.c.template_name, logs.c.actor_username, op, day)
-        .add_columns(replied)
+        sa.select(
+            logs.c.target_username.label("t"),
+            logs.c.template_name.label("tp"),
+            logs.c.actor_username.label("a"),
+            op.label("o"),
+            day.label("d"),
+            replied.label("r"),
+        )
         .select_from(source)
         .where(logs.c.target_username.is_not(None), logs.c.template_name.is_not(None))
         .group_by(
@@ -139,7 +155,55 @@ def templates_select(dialect: str, *, only_work: bool) -> sa.Select[Any]:
     )
     if only_work:
         found = found.where(_in_work(logs.c.target_username))
-    return found
+    b = found.subquery("b")
+    names = {"actor": b.c.a, "op": b.c.o}
+    windows = _windows(b, names, [b.c.t, b.c.tp], names)
+    return sa.select(b.c.t, b.c.tp, b.c.a, b.c.o, b.c.d, b.c.r, *windows)
+
+
+def template_deltas(which: sa.ColumnElement[bool] | None, sign: int) -> list[sa.Insert]:
+    """``rollup_template_firsts``' rows for the ``rollup_lead_templates`` rows ``which``
+    selects, counted ``sign`` times."""
+    d = lead_templates.c
+    out: list[sa.Insert] = []
+    for kind, kept in KINDS.items():
+        actor = d.actor_username if "actor" in kept else _null()
+        op = d.operator_name if "op" in kept else _null()
+        kept_columns = [
+            column
+            for name, column in (("actor", d.actor_username), ("op", d.operator_name))
+            if name in kept
+        ]
+        total = sa.func.sum(d[f"s_{kind}"])
+        select = sa.select(
+            sa.literal_column(str(kind)),
+            d.day,
+            d[f"p_{kind}"],
+            actor,
+            op,
+            d.template_name,
+            d.replied,
+            total if sign > 0 else -total,
+        ).where(d[f"s_{kind}"] == 1)
+        if which is not None:
+            select = select.where(which)
+        select = select.group_by(d.day, d[f"p_{kind}"], *kept_columns, d.template_name, d.replied)
+        out.append(
+            template_firsts.insert().from_select(
+                [
+                    "kind",
+                    "day",
+                    "prev_day",
+                    "actor_username",
+                    "operator_name",
+                    "template_name",
+                    "replied",
+                    "leads",
+                ],
+                select,
+            )
+        )
+    return out
 
 
 def _null() -> sa.ColumnElement[Any]:
@@ -302,12 +366,18 @@ def fold(conn: sa.Connection) -> int:
     conn.execute(sa.delete(double_rows).where(_in_work(double_rows.c.target_username)))
     conn.execute(doubles_statement(only_work=True))
     conn.execute(double_rows_statement(only_work=True))
-    conn.execute(sa.delete(lead_templates).where(_in_work(lead_templates.c.target_username)))
+    t = lead_templates.c
+    old_templates = sa.or_(_in_work(t.target_username), t.target_username.is_(None))
+    for statement in template_deltas(old_templates, -1):
+        added += conn.execute(statement).rowcount
+    conn.execute(sa.delete(lead_templates).where(old_templates))
     conn.execute(
         lead_templates.insert().from_select(
             _TEMPLATE_COLUMNS, templates_select(dialect, only_work=True)
         )
     )
+    for statement in template_deltas(_in_work(t.target_username), 1):
+        added += conn.execute(statement).rowcount
     conn.execute(sa.delete(work))
     delta = delta_rows + max(added, 0)
     if delta > max(base_rows, COMPACT_AFTER):
@@ -321,7 +391,9 @@ def compact(conn: sa.Connection) -> int:
     """Recompute the summaries from the detail rows (no delta rows left)."""
     for table in SUMMARIES:
         conn.execute(sa.delete(table))
-    rows = sum(conn.execute(s).rowcount for s in delta_statements(None, 1))
+    rows = sum(
+        conn.execute(s).rowcount for s in (*delta_statements(None, 1), *template_deltas(None, 1))
+    )
     conn.execute(
         sa.update(state).where(state.c.id == 1).values(base_rows=max(rows, 0), delta_rows=0)
     )
@@ -338,12 +410,12 @@ def rebuild(conn: sa.Connection) -> int:
             _DETAIL_COLUMNS, detail_select(conn.dialect.name, only_work=False)
         )
     ).rowcount
-    compact(conn)
     conn.execute(
         lead_templates.insert().from_select(
             _TEMPLATE_COLUMNS, templates_select(conn.dialect.name, only_work=False)
         )
     )
+    compact(conn)
     conn.execute(doubles_statement(only_work=False))
     conn.execute(double_rows_statement(only_work=False))
     return int(made)

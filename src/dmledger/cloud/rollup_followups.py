@@ -7,8 +7,8 @@ the rollups alone, any other by the raw statements. How each figure is read:
 
 - reply rate by operator and by account: SUM over the "first in period" rows of
   ``rollup_firsts`` of the grouping the filter needs, the replied leads being those
-  with ``replied`` = 1; by template: the distinct (template, lead) pairs of
-  ``rollup_lead_templates`` in the period (its rows are the templated DMs' only);
+  with ``replied`` = 1; by template: the same over ``rollup_template_firsts`` (the
+  first rows of the groupings of ``rollup_lead_templates``, each with the template);
 - median time to first reply: the "first in period" rows of ``rollup_reply_firsts``
   (one per replied lead and grouping, with its first contact and first reply), their
   delays expanded by their counts and the median taken in Python as the raw one is;
@@ -28,7 +28,13 @@ import sqlalchemy as sa
 from dmledger.cloud import followup_analytics
 from dmledger.cloud.analytics import LogFilter
 from dmledger.cloud.rollup_figures import answers, kind_of, period, who
-from dmledger.cloud.rollups import firsts, lead_templates, open_firsts, reply_firsts, status_days
+from dmledger.cloud.rollups import (
+    firsts,
+    open_firsts,
+    reply_firsts,
+    status_days,
+    template_firsts,
+)
 from dmledger.domain.followups import CLOSING, FollowUpRule
 
 
@@ -59,22 +65,15 @@ def _rate_statement(flt: LogFilter, kind: int, key: sa.ColumnElement[Any]) -> sa
 
 
 def _template_statement(flt: LogFilter) -> sa.Select[Any]:
-    t = lead_templates.c
-    pairs = (
-        sa.select(t.template_name.label("k"), t.target_username, t.replied)
-        .where(*period(t.day, flt), *who(lead_templates, flt))
-        .distinct()
-        .subquery("pairs")
-    )
-    count = sa.func.count()
+    t = template_firsts.c
+    total = sa.func.sum(t.leads)
+    replied = sa.func.sum(sa.case((t.replied == 1, t.leads), else_=0))
     return (
-        sa.select(
-            pairs.c.k.label("name"),
-            count.label("leads"),
-            sa.func.sum(pairs.c.replied).label("replied"),
-        )
-        .group_by(pairs.c.k)
-        .order_by(count.desc(), pairs.c.k)
+        sa.select(t.template_name.label("name"), total.label("leads"), replied.label("replied"))
+        .where(*_fresh(template_firsts, flt, _lead_kind(flt)))
+        .group_by(t.template_name)
+        .having(total > 0)
+        .order_by(total.desc(), t.template_name)
     )
 
 

@@ -150,7 +150,8 @@ open_firsts = sa.Table(
 )
 
 # Issue 12: the DMs sent from a template, per (lead, template, actor, operator, day),
-# with the lead's replied flag (reply rate by template).
+# with the lead's replied flag and, per grouping of ``KINDS`` (each with the template),
+# the same first-row marks as ``rollup_lead_days`` (reply rate by template)...
 lead_templates = sa.Table(
     "rollup_lead_templates",
     _md,
@@ -159,6 +160,27 @@ lead_templates = sa.Table(
     *_who(),
     sa.Column("day", sa.Date, nullable=False),
     sa.Column("replied", sa.Integer, nullable=False),
+    *(
+        column
+        for kind in KINDS
+        for column in (
+            sa.Column(f"s_{kind}", sa.Integer, nullable=False),
+            sa.Column(f"p_{kind}", sa.Date),
+        )
+    ),
+)
+
+# ... and those first rows summed, as rollup_firsts sums rollup_lead_days'.
+template_firsts = sa.Table(
+    "rollup_template_firsts",
+    _md,
+    sa.Column("kind", sa.Integer, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("prev_day", sa.Date),
+    *_who(),
+    sa.Column("template_name", varchar(100), nullable=False),
+    sa.Column("replied", sa.Integer, nullable=False),
+    sa.Column("leads", _COUNT, nullable=False),
 )
 
 status_days = sa.Table(
@@ -233,6 +255,7 @@ TABLES = (
     doubles,
     double_rows,
     lead_templates,
+    template_firsts,
     dirty,
     work,
     state,
@@ -240,7 +263,7 @@ TABLES = (
 #: What the operator role needs here (cloud/grants.py): an agent showing the Team page
 #: folds (the triggers that queue run with the schema owner's rights on PostgreSQL).
 OPERATOR_GRANTS = tuple((table.name, "SELECT, INSERT, UPDATE, DELETE") for table in TABLES)
-SUMMARIES = (firsts, reply_firsts, open_firsts, status_days, hours)
+SUMMARIES = (firsts, reply_firsts, open_firsts, template_firsts, status_days, hours)
 
 INDEXES = (
     sa.Index("ix_rollup_lead_days_target", lead_days.c.target_username),
@@ -255,7 +278,7 @@ INDEXES = (
     sa.Index("ix_rollup_reply_firsts", reply_firsts.c.kind, reply_firsts.c.day),
     sa.Index("ix_rollup_open_firsts", open_firsts.c.kind, open_firsts.c.dm_count),
     sa.Index("ix_rollup_lead_templates", lead_templates.c.target_username),
-    sa.Index("ix_rollup_lead_templates_day", lead_templates.c.day),
+    sa.Index("ix_rollup_template_firsts", template_firsts.c.kind, template_firsts.c.day),
     sa.Index("ix_rollup_status_day", status_days.c.day),
     sa.Index("ix_rollup_status_actor", status_days.c.actor_username, status_days.c.day),
     sa.Index("ix_rollup_hours_day", hours.c.day),
@@ -298,7 +321,7 @@ _PG_ERASE = (
     "WHERE d.target_username = o.target_username;\n"
     "    DELETE FROM rollup_double_rows d USING dmledger_rp_old o "
     "WHERE d.target_username = o.target_username;\n"
-    "    DELETE FROM rollup_lead_templates d USING dmledger_rp_old o "
+    "    UPDATE rollup_lead_templates d SET target_username = NULL FROM dmledger_rp_old o "
     "WHERE d.target_username = o.target_username;\n"
     "    DELETE FROM rollup_dirty d USING dmledger_rp_old o "
     "WHERE d.target_username = o.target_username;\n"
@@ -385,7 +408,8 @@ _ERASE_ROWS = (
     "WHERE target_username = {old}.target_username",
     "DELETE FROM rollup_doubles WHERE target_username = {old}.target_username",
     "DELETE FROM rollup_double_rows WHERE target_username = {old}.target_username",
-    "DELETE FROM rollup_lead_templates WHERE target_username = {old}.target_username",
+    "UPDATE rollup_lead_templates SET target_username = NULL "
+    "WHERE target_username = {old}.target_username",
     "DELETE FROM rollup_dirty WHERE target_username = {old}.target_username",
     "INSERT INTO rollup_dirty (target_username) VALUES ('')",
 )
