@@ -19,13 +19,20 @@ Tables (all new; the seed's tables are unchanged):
 - ``rollup_doubles``: the leads that more than one actor ever messaged, with their
   first and last day (the candidates of a period's double contacts);
 - ``rollup_double_rows``: those leads' detail rows (what double contacts read);
+- issue 12's follow-up figures (``rollup_followups``): on each detail row, its DMs
+  later than the lead's first contact and the lead's facts (replied, first contact,
+  first reply, open, DM count, last DM); ``rollup_firsts.replied``;
+  ``rollup_status.followups``; ``rollup_reply_firsts`` / ``rollup_open_firsts``: the
+  first rows of the replied / open leads with their facts; ``rollup_lead_templates``:
+  detail rows per (lead, template, actor, operator, day) with first-row marks, summed
+  in ``rollup_template_firsts``;
 - ``rollup_dirty``: the leads whose rows must be recomputed (a queue written by
   triggers), ``rollup_work``: the leads one fold is recomputing, ``rollup_state``: one
   row, the fold's lock and the summaries' size.
 
 Kept exact by **triggers that queue, and a fold that recomputes**: a trigger on
-``outreach_logs`` (insert, update, delete), on ``prospects`` (a status change) and on
-``actors`` (a new owner, which changes the seed tool's DMs' operator) queues the
+``outreach_logs`` (insert, update, delete), on ``prospects`` (a change of status or of a fact in ``LEAD_FACTS``), on
+``prospect_replies`` and on ``actors`` (a new owner, which changes the seed tool's DMs' operator) queues the
 leads concerned, whoever writes -- DM Ledger or a foreign tool. ``fold`` (run before
 every Team report) takes the queue, subtracts the queued leads' old detail rows from
 the summaries, recomputes their detail rows from their raw logs (few rows per lead,
