@@ -31,17 +31,17 @@ Tables (all new; the seed's tables are unchanged):
   row, the fold's lock and the summaries' size.
 
 Kept exact by **triggers that queue, and a fold that recomputes**: a trigger on
-``outreach_logs`` (insert, update, delete), on ``prospects`` (a change of status or of a fact in ``LEAD_FACTS``), on
-``prospect_replies`` and on ``actors`` (a new owner, which changes the seed tool's DMs' operator) queues the
-leads concerned, whoever writes -- DM Ledger or a foreign tool. ``fold`` (run before
-every Team report) takes the queue, subtracts the queued leads' old detail rows from
-the summaries, recomputes their detail rows from their raw logs (few rows per lead,
-``ix_logs_target``) and adds them back: the summaries hold signed delta rows that the
-queries SUM, and are recomputed from the detail when the deltas outgrow them
-(amortised O(1) per change). A fold costs O(DMs of the leads changed since the last
-one). Deleting a lead (erasure) blanks its handle in the detail rows and drops its
-double-contact row in the deleting transaction (a trigger on ``prospects``); the next
-fold subtracts those rows.
+``outreach_logs`` (insert, update, delete), on ``prospects`` (a change of status or of
+a column in ``LEAD_FACTS``), on ``prospect_replies`` and on ``actors`` (a new owner,
+which changes the seed tool's DMs' operator) queues the leads concerned, whoever
+writes -- DM Ledger or a foreign tool. ``fold`` (run before every Team report) takes
+the queue, subtracts the queued leads' old detail rows from the summaries, recomputes
+their detail rows from their raw logs (few rows per lead, ``ix_logs_target``) and adds
+them back: the summaries hold signed delta rows that the queries SUM, and are
+recomputed from the detail when the deltas outgrow them (amortised O(1) per change). A
+fold costs O(DMs of the leads changed since the last one). Deleting a lead (erasure)
+blanks its handle in the detail rows and drops its double-contact row in the deleting
+transaction (a trigger on ``prospects``); the next fold subtracts those rows.
 """
 
 from __future__ import annotations
