@@ -178,7 +178,7 @@ class TeamReport:
     heatmap: list[list[int]]
     double_contacts: list[dict[str, Any]] = field(default_factory=list)
     # Issue 12: reply rates, time to first reply, follow-ups per day, leads lost
-    # (cloud/followup_analytics.py: followup_figures), JSON-ready as they come.
+    # (cloud/rollup_followups.py: followup_figures), JSON-ready as they come.
     followups: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
