@@ -20,9 +20,10 @@ from sqlalchemy.dialects import oracle, sqlite
 from sqlglot import exp
 
 from dmledger.app.ledger import Ledger
-from dmledger.cloud import analytics, followup_analytics, rollup_figures, schema
+from dmledger.cloud import analytics, followup_analytics, rollup_figures, rollup_followups, schema
 from dmledger.cloud.analytics import LogFilter
 from dmledger.cloud.store import CloudStore
+from dmledger.domain.followups import FollowUpRule
 from dmledger.domain.records import ActorRow, OutgoingLog
 
 FILTERS = {
@@ -68,6 +69,12 @@ ORACLE_SQL = (
         f"rollup_{name}[{shape}]": compiled(statement, oracle.dialect())
         for shape, flt in FILTERS.items()
         for name, statement in rollup_figures.statements(flt, "oracle").items()
+    }
+    | {
+        # Issue 12's follow-up figures from the rollups (cloud/rollup_followups.py).
+        f"rollup_fu_{name}[{shape}]": compiled(statement, oracle.dialect())
+        for shape, flt in FILTERS.items()
+        for name, statement in rollup_followups.statements(flt).items()
     }
 )
 
@@ -140,6 +147,37 @@ def test_every_statement_the_queries_send_is_one_checked_here(home: Path, sqlite
             seen = statements_sent(store, flt)
             # Seven: the double contact's actors were asked for too.
             assert len(seen) == len(expected) == 7, shape
+            assert set(seen) == expected, shape
+    finally:
+        ledger.close()
+
+
+def test_every_statement_the_rollup_follow_up_figures_send_is_one_checked_here(
+    home: Path, sqlite_url: str
+) -> None:
+    ledger, _ = Ledger.init_home(home, "Sarah", cloud_url=sqlite_url)
+    ledger.cloud_init()
+    store = ledger.cloud
+    rule, now = FollowUpRule(), datetime(2026, 3, 1)
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        seen.append(collapse_in_lists(statement))
+
+    try:
+        for shape, flt in FILTERS.items():
+            expected = {
+                collapse_in_lists(compiled(statement, sqlite.dialect()))
+                for statement in rollup_followups.statements(flt).values()
+            }
+            seen.clear()
+            sa.event.listen(store.engine, "before_cursor_execute", record)
+            try:
+                with store.reading() as conn:
+                    rollup_followups.followup_figures(conn, flt, rule, now)
+            finally:
+                sa.event.remove(store.engine, "before_cursor_execute", record)
+            assert len(seen) == len(expected) == 6, shape
             assert set(seen) == expected, shape
     finally:
         ledger.close()

@@ -455,7 +455,7 @@ def test_the_seed_copy_used_by_the_tests_is_the_seed_documents_sql() -> None:
 
 HEAD = re.compile(
     r"CREATE OR REPLACE TRIGGER (?P<name>\w+)\s+(?P<timing>BEFORE|AFTER)\s+"
-    r"(?P<events>(?:INSERT|UPDATE(?: OF \w+)?|DELETE)"
+    r"(?P<events>(?:INSERT|UPDATE(?: OF \w+(?:, \w+)*)?|DELETE)"
     r"(?:\s+OR\s+(?:INSERT|UPDATE|DELETE))*)\s+"
     r"ON (?P<table>\w+)\s+FOR EACH ROW\s+"
     r"(?:WHEN\s*\((?P<when>.*?)\)\s+(?=DECLARE|BEGIN))?"

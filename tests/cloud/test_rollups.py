@@ -6,7 +6,9 @@ must give the same numbers after a fold. Hypothesis writes random DMs through th
 agent's push and through a foreign tool (no operator_name), edits statuses both ways,
 moves, re-times and deletes logs with plain SQL, changes an account's owner, erases
 leads, and folds at random points; then every figure under every shape of filter is
-compared.
+compared. Issue 12's follow-up figures too: DMs from templates, replies recorded and
+withdrawn, and the lead facts the figures read (first contact, follow-up date, DM
+count and last DM) written by a foreign tool.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from hypothesis import strategies as st
 
 from dmledger.app.cloud_access import cloud_store_for
 from dmledger.app.ledger import Ledger
-from dmledger.cloud import analytics, rollup_fold, rollups
+from dmledger.cloud import analytics, followup_analytics, rollup_fold, rollup_followups, rollups
 from dmledger.cloud import rollup_figures as figures
 from dmledger.cloud.analytics import LogFilter
 from dmledger.cloud.schema import actors, outreach_logs, prospect_replies, prospects
 from dmledger.cloud.store import CloudStore
+from dmledger.domain.followups import FollowUpRule
 from dmledger.domain.records import ActorRow, Edit, OutgoingLog
 
 OPERATORS = ("Sarah", "Marcus", "Priya")
@@ -61,10 +64,13 @@ moments = st.builds(
 )
 actor_names = st.sampled_from([a.username for a in ACTORS])
 leads = st.sampled_from(LEADS)
+templates = st.sampled_from([None, None, "opener", "bump"])
+RULES = (FollowUpRule(), FollowUpRule(1, 0), FollowUpRule(2, 1))
+NOWS = (T0 + timedelta(days=5), T0 + timedelta(days=30))
 
 writes = st.one_of(
-    st.tuples(st.just("push"), leads, st.sampled_from(ACTORS), moments),
-    st.tuples(st.just("foreign_log"), leads, actor_names, moments),
+    st.tuples(st.just("push"), leads, st.sampled_from(ACTORS), moments, templates),
+    st.tuples(st.just("foreign_log"), leads, actor_names, moments, templates),
 )
 operations = st.one_of(
     writes,
@@ -75,6 +81,9 @@ operations = st.one_of(
     st.tuples(st.just("delete_log_sql"), leads),
     st.tuples(st.just("owner_sql"), actor_names, st.sampled_from(OPERATORS)),
     st.tuples(st.just("erase"), leads),
+    st.tuples(st.just("reply_sql"), leads, moments),
+    st.tuples(st.just("unreply_sql"), leads),
+    st.tuples(st.just("lead_facts_sql"), leads, st.one_of(st.none(), moments), st.integers(0, 4)),
     st.tuples(st.just("fold")),
 )
 
@@ -119,17 +128,65 @@ def apply(store: CloudStore, operation: tuple[Any, ...]) -> None:
     logs = outreach_logs.c
     with store.transaction() as conn:
         if kind == "push":
-            lead, actor, sent = args
+            lead, actor, sent, *rest = args
+            template = rest[0] if rest else None
             log = OutgoingLog(
-                str(uuid.uuid4()), lead, actor.username, actor.owner_operator, "hi", sent
+                str(uuid.uuid4()),
+                lead,
+                actor.username,
+                actor.owner_operator,
+                "hi",
+                sent,
+                template=template,
             )
             store.push_logs(conn, [log])
         elif kind == "foreign_log":
-            lead, actor, sent = args
+            lead, actor, sent, *rest = args
+            template = rest[0] if rest else None
             _ensure_lead(conn, lead)
             conn.execute(
                 sa.insert(outreach_logs).values(
-                    target_username=lead, actor_username=actor, message_text="x", created_at=sent
+                    target_username=lead,
+                    actor_username=actor,
+                    message_text="x",
+                    created_at=sent,
+                    template_name=template,
+                )
+            )
+        elif kind == "reply_sql":
+            lead, at = args
+            _ensure_lead(conn, lead)
+            conn.execute(
+                sa.insert(prospect_replies).values(
+                    client_reply_id=str(uuid.uuid4()), target_username=lead, replied_at=at
+                )
+            )
+            conn.execute(
+                sa.update(prospects)
+                .where(prospects.c.target_username == lead)
+                .values(last_reply_at=at)
+            )
+        elif kind == "unreply_sql":
+            (lead,) = args
+            conn.execute(
+                sa.delete(prospect_replies).where(prospect_replies.c.target_username == lead)
+            )
+            conn.execute(
+                sa.update(prospects)
+                .where(prospects.c.target_username == lead)
+                .values(last_reply_at=None)
+            )
+        elif kind == "lead_facts_sql":
+            # A foreign tool rewrites what the follow-up figures read of a lead.
+            lead, at, count = args
+            conn.execute(
+                sa.update(prospects)
+                .where(prospects.c.target_username == lead)
+                .values(
+                    first_contacted=at,
+                    follow_up_at=None if count % 2 else at,
+                    dm_count=count,
+                    last_dm_at=at,
                 )
             )
         elif kind == "status_edit":
@@ -193,6 +250,11 @@ def assert_rollups_match(store: CloudStore, filters: list[LogFilter]) -> None:
                 raw = normalised(name, getattr(analytics, name)(conn, flt))
                 rolled = normalised(name, getattr(figures, name)(conn, flt))
                 assert rolled == raw, (name, flt)
+            for rule in RULES:
+                for now in NOWS:
+                    raw_followups = followup_analytics.followup_figures(conn, flt, rule, now)
+                    rolled_followups = rollup_followups.followup_figures(conn, flt, rule, now)
+                    assert rolled_followups == raw_followups, ("followups", flt, rule, now)
             for limit in (1, 50):
                 assert figures.double_contacts(conn, flt, limit) == analytics.double_contacts(
                     conn, flt, limit

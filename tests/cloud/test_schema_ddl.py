@@ -158,8 +158,9 @@ def test_the_script_holds_every_table_index_and_trigger(dialect: str) -> None:
         assert f"CREATE TABLE {table.name} (" in script
     for index in (*schema.INDEXES, *rollups.INDEXES):
         assert f" {index.name} ON " in script
-    # The sync triggers, then the rollups' (a queue per table: logs, prospects, actors).
-    triggers = {"oracle": 2 + 4, "postgresql": 3 + 6, "sqlite": 3 + 6}[dialect]
+    # The sync triggers, then the rollups' (a queue per table: logs, prospects, replies,
+    # actors).
+    triggers = {"oracle": 2 + 5, "postgresql": 3 + 9, "sqlite": 3 + 9}[dialect]
     assert script.count("CREATE TRIGGER") + script.count("CREATE OR REPLACE TRIGGER") == triggers
     assert f"VALUES ('schema_version', '{schema.SCHEMA_VERSION}')" in script
     assert script.rstrip().endswith("COMMIT;")

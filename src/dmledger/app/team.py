@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from dmledger.cloud import analytics, rollup_fold
 from dmledger.cloud import rollup_figures as figures
-from dmledger.cloud.followup_analytics import followup_figures
 from dmledger.cloud.followups import read_team_config
+from dmledger.cloud.rollup_followups import followup_figures
 from dmledger.domain.followups import rule_of
 from dmledger.domain.handles import validate_actor_username
 from dmledger.domain.statuses import STATUSES, Status, read_stored_status
@@ -178,7 +178,7 @@ class TeamReport:
     heatmap: list[list[int]]
     double_contacts: list[dict[str, Any]] = field(default_factory=list)
     # Issue 12: reply rates, time to first reply, follow-ups per day, leads lost
-    # (cloud/followup_analytics.py: followup_figures), JSON-ready as they come.
+    # (cloud/rollup_followups.py: followup_figures), JSON-ready as they come.
     followups: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -28,7 +28,9 @@ Row = dict[str, Any]
 
 def _rate_statement(flt: LogFilter, dialect: str, key: str) -> sa.Select[Any]:
     fl = filtered_logs(flt, dialect, operator=key == "op", template=key == "template")
-    pairs = sa.select(fl.c[key].label("k"), fl.c.target).distinct()
+    # A log without a lead contacts no one (the rollups keep only logs with a lead).
+    pairs = sa.select(fl.c[key].label("k"), fl.c.target).where(fl.c.target.is_not(None))
+    pairs = pairs.distinct()
     if key == "template":
         pairs = pairs.where(fl.c.template.is_not(None))
     sub = pairs.subquery("pairs")
@@ -115,34 +117,54 @@ def statements(flt: LogFilter, dialect: str) -> dict[str, sa.Select[Any]]:
 def followup_figures(
     conn: sa.Connection, flt: LogFilter, rule: FollowUpRule, now: datetime
 ) -> dict[str, Any]:
-    """The follow-up figures for the Team page, JSON-ready."""
+    """The follow-up figures for the Team page, JSON-ready, from the raw logs."""
     dialect = conn.dialect.name
-    rates: dict[str, list[Row]] = {}
-    for key, statement in reply_rate_statements(flt, dialect).items():
-        rates[key] = [
-            {
-                "name": row.name,
-                "leads": int(row.leads),
-                "replied": int(row.replied),
-                "rate": round(int(row.replied) / int(row.leads), 4) if row.leads else 0.0,
-            }
-            for row in conn.execute(statement)
-        ]
+    return assemble(
+        {key: list(conn.execute(s)) for key, s in reply_rate_statements(flt, dialect).items()},
+        [
+            (row.first_contacted, row.first_reply, 1)
+            for row in conn.execute(first_reply_statement(flt, dialect))
+        ],
+        list(conn.execute(followups_per_day_statement(flt, dialect))),
+        int(conn.execute(lost_statement(flt, dialect, rule, now)).scalar_one()),
+        rule,
+    )
+
+
+def assemble(
+    rates: dict[str, list[Any]],
+    replies: list[tuple[datetime | None, datetime | None, int]],
+    per_day: list[Any],
+    lost: int,
+    rule: FollowUpRule,
+) -> dict[str, Any]:
+    """The figures' JSON shape (one source, for the raw statements and the rollups):
+    ``rates`` rows have ``name, leads, replied``; ``replies`` are (first contact, first
+    reply, how many leads); ``per_day`` rows have ``day, followups``."""
     delays = [
-        (row.first_reply - row.first_contacted).total_seconds() / 3600
-        for row in conn.execute(first_reply_statement(flt, dialect))
-        if row.first_contacted is not None and row.first_reply is not None
+        (first_reply - first_contacted).total_seconds() / 3600
+        for first_contacted, first_reply, leads in replies
+        if first_contacted is not None and first_reply is not None
+        for _ in range(leads)
     ]
-    per_day = [
-        [as_date(row.day).isoformat(), int(row.followups)]
-        for row in conn.execute(followups_per_day_statement(flt, dialect))
-    ]
-    lost = int(conn.execute(lost_statement(flt, dialect, rule, now)).scalar_one())
     return {
-        "reply_rate": rates,
+        "reply_rate": {
+            key: [
+                {
+                    "name": row.name,
+                    "leads": int(row.leads),
+                    "replied": int(row.replied),
+                    "rate": round(int(row.replied) / int(row.leads), 4) if row.leads else 0.0,
+                }
+                for row in rows
+            ]
+            for key, rows in rates.items()
+        },
         "median_hours_to_first_reply": round(statistics.median(delays), 1) if delays else None,
         "replied_leads": len(delays),
-        "followups_per_day": per_day,
+        "followups_per_day": [
+            [as_date(row.day).isoformat(), int(row.followups)] for row in per_day
+        ],
         "lost_no_reply": lost,
         "rule": {"follow_up_after_days": rule.after_days, "max_followups": rule.max_followups},
     }

@@ -85,6 +85,10 @@ def _firsts(flt: LogFilter, kind: int) -> list[sa.ColumnElement[bool]]:
     return [c.kind == sa.literal_column(str(kind)), *_period(c.day, flt), fresh, *_who(firsts, flt)]
 
 
+# For rollup_followups (issue 12's figures read the rollups the same way).
+period, who, kind_of = _period, _who, _kind
+
+
 def _booked(status: sa.ColumnElement[Any], value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     return sa.func.sum(
         sa.case(

@@ -29,11 +29,15 @@ from dmledger.cloud.rollups import (
     firsts,
     hours,
     lead_days,
+    lead_templates,
+    open_firsts,
+    reply_firsts,
     state,
     status_days,
+    template_firsts,
     work,
 )
-from dmledger.cloud.schema import actors, outreach_logs, prospects, varchar
+from dmledger.cloud.schema import actors, outreach_logs, prospect_replies, prospects, varchar
 
 if TYPE_CHECKING:
     from dmledger.cloud.store import CloudStore
@@ -62,9 +66,22 @@ def detail_select(dialect: str, *, only_work: bool) -> sa.Select[Any]:
     day = day_of(created, dialect)
     hr = hour_of(created, dialect)
     wd = weekday_of(created, dialect)
-    source = logs.outerjoin(actors, actors.c.username == logs.c.actor_username).outerjoin(
-        prospects, prospects.c.target_username == logs.c.target_username
+    p = prospects.c
+    replies = sa.select(
+        prospect_replies.c.target_username.label("t"),
+        sa.func.min(prospect_replies.c.replied_at).label("fr"),
+    ).group_by(prospect_replies.c.target_username)
+    if only_work:
+        replies = replies.where(_in_work(prospect_replies.c.target_username))
+    r = replies.subquery("r")
+    source = (
+        logs.outerjoin(actors, actors.c.username == logs.c.actor_username)
+        .outerjoin(prospects, p.target_username == logs.c.target_username)
+        .outerjoin(r, r.c.t == logs.c.target_username)
     )
+    replied = sa.case((p.last_reply_at.is_not(None), 1), else_=0)
+    is_open = sa.case((sa.and_(p.last_reply_at.is_(None), p.follow_up_at.is_(None)), 1), else_=0)
+    lead = [replied, p.first_contacted, r.c.fr, is_open, p.dm_count, p.last_dm_at]
     base = (
         sa.select(
             logs.c.target_username.label("t"),
@@ -76,30 +93,131 @@ def detail_select(dialect: str, *, only_work: bool) -> sa.Select[Any]:
             wd.label("w"),
             sa.func.count().label("m"),
             sa.func.max(created).label("la"),
+            sa.func.sum(sa.case((created > p.first_contacted, 1), else_=0)).label("fu"),
+            *(column.label(f"l{n}") for n, column in enumerate(lead)),
         )
         .select_from(source)
         .where(logs.c.target_username.is_not(None))
-        .group_by(logs.c.target_username, logs.c.actor_username, op, status, day, hr, wd)
+        .group_by(logs.c.target_username, logs.c.actor_username, op, status, day, hr, wd, *lead)
     )
     if only_work:
         base = base.where(_in_work(logs.c.target_username))
     b = base.subquery("b")
     names = {"actor": b.c.a, "op": b.c.o}
     rest = {"actor": b.c.a, "op": b.c.o, "hr": b.c.h}
+    windows = _windows(b, names, [b.c.t], rest)
+    facts = [b.c.fu, *(b.c[f"l{n}"] for n in range(6))]
+    return sa.select(
+        b.c.t, b.c.a, b.c.o, b.c.st, b.c.d, b.c.h, b.c.w, b.c.m, b.c.la, *facts, *windows
+    )
+
+
+def _windows(b: Any, names: dict[str, Any], group: list[Any], rest: dict[str, Any]) -> list[Any]:
+    """The ``s_*``/``p_*`` first-row marks of each grouping of ``KINDS`` (the
+    grouping: ``group`` and the kind's ``names``; ``rest`` orders a day's rows)."""
     windows: list[sa.ColumnElement[Any]] = []
     for kind, kept in KINDS.items():
-        group = [b.c.t, *(names[k] for k in kept)]
+        partition = [*group, *(names[k] for k in kept)]
         order = [v for k, v in rest.items() if k not in kept]
-        first = sa.func.row_number().over(partition_by=[*group, b.c.d], order_by=order)
+        first = sa.func.row_number().over(partition_by=[*partition, b.c.d], order_by=order)
         windows.append(sa.case((first == 1, 1), else_=0).label(f"s_{kind}"))
         windows.append(
-            sa.func.lag(b.c.d).over(partition_by=group, order_by=[b.c.d, *order]).label(f"p_{kind}")
+            sa.func.lag(b.c.d)
+            .over(partition_by=partition, order_by=[b.c.d, *order])
+            .label(f"p_{kind}")
         )
-    return sa.select(b.c.t, b.c.a, b.c.o, b.c.st, b.c.d, b.c.h, b.c.w, b.c.m, b.c.la, *windows)
+    return windows
+
+
+def templates_select(dialect: str, *, only_work: bool) -> sa.Select[Any]:
+    """``rollup_lead_templates``' rows (its columns, in order) from the raw logs."""
+    logs = outreach_logs
+    op = sa.func.coalesce(logs.c.operator_name, actors.c.owner_operator)
+    day = day_of(logs.c.created_at, dialect)
+    replied = sa.case((prospects.c.last_reply_at.is_not(None), 1), else_=0)
+    source = logs.outerjoin(actors, actors.c.username == logs.c.actor_username).outerjoin(
+        prospects, prospects.c.target_username == logs.c.target_username
+    )
+    found = (
+        sa.select(
+            logs.c.target_username.label("t"),
+            logs.c.template_name.label("tp"),
+            logs.c.actor_username.label("a"),
+            op.label("o"),
+            day.label("d"),
+            replied.label("r"),
+        )
+        .select_from(source)
+        .where(logs.c.target_username.is_not(None), logs.c.template_name.is_not(None))
+        .group_by(
+            logs.c.target_username, logs.c.template_name, logs.c.actor_username, op, day, replied
+        )
+    )
+    if only_work:
+        found = found.where(_in_work(logs.c.target_username))
+    b = found.subquery("b")
+    names = {"actor": b.c.a, "op": b.c.o}
+    windows = _windows(b, names, [b.c.t, b.c.tp], names)
+    return sa.select(b.c.t, b.c.tp, b.c.a, b.c.o, b.c.d, b.c.r, *windows)
+
+
+def template_deltas(which: sa.ColumnElement[bool] | None, sign: int) -> list[sa.Insert]:
+    """``rollup_template_firsts``' rows for the ``rollup_lead_templates`` rows ``which``
+    selects, counted ``sign`` times."""
+    d = lead_templates.c
+    out: list[sa.Insert] = []
+    for kind, kept in KINDS.items():
+        actor = d.actor_username if "actor" in kept else _null()
+        op = d.operator_name if "op" in kept else _null()
+        kept_columns = [
+            column
+            for name, column in (("actor", d.actor_username), ("op", d.operator_name))
+            if name in kept
+        ]
+        total = sa.func.sum(d[f"s_{kind}"])
+        select = sa.select(
+            sa.literal_column(str(kind)),
+            d.day,
+            d[f"p_{kind}"],
+            actor,
+            op,
+            d.template_name,
+            d.replied,
+            total if sign > 0 else -total,
+        ).where(d[f"s_{kind}"] == 1)
+        if which is not None:
+            select = select.where(which)
+        select = select.group_by(d.day, d[f"p_{kind}"], *kept_columns, d.template_name, d.replied)
+        out.append(
+            template_firsts.insert().from_select(
+                [
+                    "kind",
+                    "day",
+                    "prev_day",
+                    "actor_username",
+                    "operator_name",
+                    "template_name",
+                    "replied",
+                    "leads",
+                ],
+                select,
+            )
+        )
+    return out
 
 
 def _null() -> sa.ColumnElement[Any]:
     return sa.cast(sa.null(), varchar(100))
+
+
+def _replied_row() -> sa.ColumnElement[bool]:
+    d = lead_days.c
+    return sa.and_(d.first_contacted.is_not(None), d.first_reply.is_not(None))
+
+
+def _open_row() -> sa.ColumnElement[bool]:
+    d = lead_days.c
+    return sa.and_(d.is_open == 1, d.dm_count.is_not(None), d.last_dm_at.is_not(None))
 
 
 def delta_statements(which: sa.ColumnElement[bool] | None, sign: int) -> list[sa.Insert]:
@@ -122,31 +240,30 @@ def delta_statements(which: sa.ColumnElement[bool] | None, sign: int) -> list[sa
             for name, column in (("actor", d.actor_username), ("op", d.operator_name))
             if name in kept
         ]
-        group = [d.day, d[f"p_{kind}"], *kept_columns, d.status]
-        select = where(
-            sa.select(
-                sa.literal_column(str(kind)),
-                d.day,
-                d[f"p_{kind}"],
-                actor,
-                op,
-                d.status,
-                signed(d[f"s_{kind}"]),
-            ).where(d[f"s_{kind}"] == 1)
-        ).group_by(*group)
-        out.append(
-            firsts.insert().from_select(
-                ["kind", "day", "prev_day", "actor_username", "operator_name", "status", "leads"],
-                select,
+        heads = [sa.literal_column(str(kind)), d.day, d[f"p_{kind}"], actor, op]
+        names = ["kind", "day", "prev_day", "actor_username", "operator_name"]
+        group = [d.day, d[f"p_{kind}"], *kept_columns]
+        first = d[f"s_{kind}"] == 1
+        for table, facts, condition in (
+            (firsts, [d.status, d.replied], None),
+            (reply_firsts, [d.first_contacted, d.first_reply], _replied_row()),
+            (open_firsts, [d.status, d.dm_count, d.last_dm_at], _open_row()),
+        ):
+            select = where(sa.select(*heads, *facts, signed(d[f"s_{kind}"])).where(first)).group_by(
+                *group, *facts
             )
-        )
+            if condition is not None:
+                select = select.where(condition)
+            out.append(
+                table.insert().from_select([*names, *(f.name for f in facts), "leads"], select)
+            )
     who = [d.actor_username, d.operator_name]
     out.append(
         status_days.insert().from_select(
-            ["day", "actor_username", "operator_name", "status", "messages"],
-            where(sa.select(d.day, *who, d.status, signed(d.messages))).group_by(
-                d.day, *who, d.status
-            ),
+            ["day", "actor_username", "operator_name", "status", "messages", "followups"],
+            where(
+                sa.select(d.day, *who, d.status, signed(d.messages), signed(d.followups))
+            ).group_by(d.day, *who, d.status),
         )
     )
     out.append(
@@ -249,6 +366,18 @@ def fold(conn: sa.Connection) -> int:
     conn.execute(sa.delete(double_rows).where(_in_work(double_rows.c.target_username)))
     conn.execute(doubles_statement(only_work=True))
     conn.execute(double_rows_statement(only_work=True))
+    t = lead_templates.c
+    old_templates = sa.or_(_in_work(t.target_username), t.target_username.is_(None))
+    for statement in template_deltas(old_templates, -1):
+        added += conn.execute(statement).rowcount
+    conn.execute(sa.delete(lead_templates).where(old_templates))
+    conn.execute(
+        lead_templates.insert().from_select(
+            _TEMPLATE_COLUMNS, templates_select(dialect, only_work=True)
+        )
+    )
+    for statement in template_deltas(_in_work(t.target_username), 1):
+        added += conn.execute(statement).rowcount
     conn.execute(sa.delete(work))
     delta = delta_rows + max(added, 0)
     if delta > max(base_rows, COMPACT_AFTER):
@@ -262,7 +391,9 @@ def compact(conn: sa.Connection) -> int:
     """Recompute the summaries from the detail rows (no delta rows left)."""
     for table in SUMMARIES:
         conn.execute(sa.delete(table))
-    rows = sum(conn.execute(s).rowcount for s in delta_statements(None, 1))
+    rows = sum(
+        conn.execute(s).rowcount for s in (*delta_statements(None, 1), *template_deltas(None, 1))
+    )
     conn.execute(
         sa.update(state).where(state.c.id == 1).values(base_rows=max(rows, 0), delta_rows=0)
     )
@@ -272,13 +403,18 @@ def compact(conn: sa.Connection) -> int:
 def rebuild(conn: sa.Connection) -> int:
     """Recompute every rollup from the raw logs. Returns the detail rows made."""
     _lock(conn)
-    for table in (lead_days, doubles, double_rows, dirty, work):
+    for table in (lead_days, doubles, double_rows, lead_templates, dirty, work):
         conn.execute(sa.delete(table))
     made = conn.execute(
         lead_days.insert().from_select(
             _DETAIL_COLUMNS, detail_select(conn.dialect.name, only_work=False)
         )
     ).rowcount
+    conn.execute(
+        lead_templates.insert().from_select(
+            _TEMPLATE_COLUMNS, templates_select(conn.dialect.name, only_work=False)
+        )
+    )
     compact(conn)
     conn.execute(doubles_statement(only_work=False))
     conn.execute(double_rows_statement(only_work=False))
@@ -286,3 +422,4 @@ def rebuild(conn: sa.Connection) -> int:
 
 
 _DETAIL_COLUMNS = [c.name for c in lead_days.columns]
+_TEMPLATE_COLUMNS = [c.name for c in lead_templates.columns]

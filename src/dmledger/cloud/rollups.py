@@ -19,22 +19,29 @@ Tables (all new; the seed's tables are unchanged):
 - ``rollup_doubles``: the leads that more than one actor ever messaged, with their
   first and last day (the candidates of a period's double contacts);
 - ``rollup_double_rows``: those leads' detail rows (what double contacts read);
+- issue 12's follow-up figures (``rollup_followups``): on each detail row, its DMs
+  later than the lead's first contact and the lead's facts (replied, first contact,
+  first reply, open, DM count, last DM); ``rollup_firsts.replied``;
+  ``rollup_status.followups``; ``rollup_reply_firsts`` / ``rollup_open_firsts``: the
+  first rows of the replied / open leads with their facts; ``rollup_lead_templates``:
+  detail rows per (lead, template, actor, operator, day) with first-row marks, summed
+  in ``rollup_template_firsts``;
 - ``rollup_dirty``: the leads whose rows must be recomputed (a queue written by
   triggers), ``rollup_work``: the leads one fold is recomputing, ``rollup_state``: one
   row, the fold's lock and the summaries' size.
 
 Kept exact by **triggers that queue, and a fold that recomputes**: a trigger on
-``outreach_logs`` (insert, update, delete), on ``prospects`` (a status change) and on
-``actors`` (a new owner, which changes the seed tool's DMs' operator) queues the
-leads concerned, whoever writes -- DM Ledger or a foreign tool. ``fold`` (run before
-every Team report) takes the queue, subtracts the queued leads' old detail rows from
-the summaries, recomputes their detail rows from their raw logs (few rows per lead,
-``ix_logs_target``) and adds them back: the summaries hold signed delta rows that the
-queries SUM, and are recomputed from the detail when the deltas outgrow them
-(amortised O(1) per change). A fold costs O(DMs of the leads changed since the last
-one). Deleting a lead (erasure) blanks its handle in the detail rows and drops its
-double-contact row in the deleting transaction (a trigger on ``prospects``); the next
-fold subtracts those rows.
+``outreach_logs`` (insert, update, delete), on ``prospects`` (a change of status or of
+a column in ``LEAD_FACTS``), on ``prospect_replies`` and on ``actors`` (a new owner,
+which changes the seed tool's DMs' operator) queues the leads concerned, whoever
+writes -- DM Ledger or a foreign tool. ``fold`` (run before every Team report) takes
+the queue, subtracts the queued leads' old detail rows from the summaries, recomputes
+their detail rows from their raw logs (few rows per lead, ``ix_logs_target``) and adds
+them back: the summaries hold signed delta rows that the queries SUM, and are
+recomputed from the detail when the deltas outgrow them (amortised O(1) per change). A
+fold costs O(DMs of the leads changed since the last one). Deleting a lead (erasure)
+blanks its handle in the detail rows and drops its double-contact row in the deleting
+transaction (a trigger on ``prospects``); the next fold subtracts those rows.
 """
 
 from __future__ import annotations
@@ -89,6 +96,16 @@ lead_days = sa.Table(
     sa.Column("wd", sa.Integer, nullable=False),
     sa.Column("messages", _COUNT, nullable=False),
     sa.Column("last_at", sa.TIMESTAMP, nullable=False),
+    # Issue 12's follow-up figures: the row's DMs later than the lead's first contact,
+    # and the lead's own facts (the same on each of its rows).
+    sa.Column("followups", _COUNT, nullable=False),
+    sa.Column("replied", sa.Integer, nullable=False),  # 1: prospects.last_reply_at set
+    sa.Column("first_contacted", sa.TIMESTAMP),
+    sa.Column("first_reply", sa.TIMESTAMP),  # its first prospect_replies.replied_at
+    # 1: no reply and no follow-up date (a candidate of "lost" with its DMs and status)
+    sa.Column("is_open", sa.Integer, nullable=False),
+    sa.Column("dm_count", sa.Integer),
+    sa.Column("last_dm_at", sa.TIMESTAMP),
     *(
         column
         for kind in KINDS
@@ -107,6 +124,69 @@ firsts = sa.Table(
     sa.Column("prev_day", sa.Date),
     *_who(),
     sa.Column("status", varchar(50)),
+    sa.Column("replied", sa.Integer, nullable=False),
+    sa.Column("leads", _COUNT, nullable=False),
+)
+
+# Issue 12: the first rows (as in rollup_firsts) of the leads that replied, with the
+# lead's first contact and first reply (the median time to first reply), and of the
+# open leads, with their DMs, last DM and status (leads lost to "no reply").
+reply_firsts = sa.Table(
+    "rollup_reply_firsts",
+    _md,
+    sa.Column("kind", sa.Integer, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("prev_day", sa.Date),
+    *_who(),
+    sa.Column("first_contacted", sa.TIMESTAMP, nullable=False),
+    sa.Column("first_reply", sa.TIMESTAMP, nullable=False),
+    sa.Column("leads", _COUNT, nullable=False),
+)
+
+open_firsts = sa.Table(
+    "rollup_open_firsts",
+    _md,
+    sa.Column("kind", sa.Integer, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("prev_day", sa.Date),
+    *_who(),
+    sa.Column("status", varchar(50)),
+    sa.Column("dm_count", sa.Integer, nullable=False),
+    sa.Column("last_dm_at", sa.TIMESTAMP, nullable=False),
+    sa.Column("leads", _COUNT, nullable=False),
+)
+
+# Issue 12: the DMs sent from a template, per (lead, template, actor, operator, day),
+# with the lead's replied flag and, per grouping of ``KINDS`` (each with the template),
+# the same first-row marks as ``rollup_lead_days`` (reply rate by template)...
+lead_templates = sa.Table(
+    "rollup_lead_templates",
+    _md,
+    sa.Column("target_username", varchar(255)),
+    sa.Column("template_name", varchar(100), nullable=False),
+    *_who(),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("replied", sa.Integer, nullable=False),
+    *(
+        column
+        for kind in KINDS
+        for column in (
+            sa.Column(f"s_{kind}", sa.Integer, nullable=False),
+            sa.Column(f"p_{kind}", sa.Date),
+        )
+    ),
+)
+
+# ... and those first rows summed, as rollup_firsts sums rollup_lead_days'.
+template_firsts = sa.Table(
+    "rollup_template_firsts",
+    _md,
+    sa.Column("kind", sa.Integer, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("prev_day", sa.Date),
+    *_who(),
+    sa.Column("template_name", varchar(100), nullable=False),
+    sa.Column("replied", sa.Integer, nullable=False),
     sa.Column("leads", _COUNT, nullable=False),
 )
 
@@ -117,6 +197,7 @@ status_days = sa.Table(
     *_who(),
     sa.Column("status", varchar(50)),
     sa.Column("messages", _COUNT, nullable=False),
+    sa.Column("followups", _COUNT, nullable=False),  # issue 12: follow-ups per day
 )
 
 hours = sa.Table(
@@ -171,11 +252,25 @@ state = sa.Table(
     sa.Column("delta_rows", _COUNT, nullable=False),
 )
 
-TABLES = (lead_days, firsts, status_days, hours, doubles, double_rows, dirty, work, state)
+TABLES = (
+    lead_days,
+    firsts,
+    reply_firsts,
+    open_firsts,
+    status_days,
+    hours,
+    doubles,
+    double_rows,
+    lead_templates,
+    template_firsts,
+    dirty,
+    work,
+    state,
+)
 #: What the operator role needs here (cloud/grants.py): an agent showing the Team page
 #: folds (the triggers that queue run with the schema owner's rights on PostgreSQL).
 OPERATOR_GRANTS = tuple((table.name, "SELECT, INSERT, UPDATE, DELETE") for table in TABLES)
-SUMMARIES = (firsts, status_days, hours)
+SUMMARIES = (firsts, reply_firsts, open_firsts, template_firsts, status_days, hours)
 
 INDEXES = (
     sa.Index("ix_rollup_lead_days_target", lead_days.c.target_username),
@@ -187,6 +282,10 @@ INDEXES = (
     sa.Index("ix_rollup_firsts_fresh", firsts.c.kind, firsts.c.prev_day),
     sa.Index("ix_rollup_firsts_actor", firsts.c.kind, firsts.c.actor_username, firsts.c.day),
     sa.Index("ix_rollup_firsts_op", firsts.c.kind, firsts.c.operator_name, firsts.c.day),
+    sa.Index("ix_rollup_reply_firsts", reply_firsts.c.kind, reply_firsts.c.day),
+    sa.Index("ix_rollup_open_firsts", open_firsts.c.kind, open_firsts.c.dm_count),
+    sa.Index("ix_rollup_lead_templates", lead_templates.c.target_username),
+    sa.Index("ix_rollup_template_firsts", template_firsts.c.kind, template_firsts.c.day),
     sa.Index("ix_rollup_status_day", status_days.c.day),
     sa.Index("ix_rollup_status_actor", status_days.c.actor_username, status_days.c.day),
     sa.Index("ix_rollup_hours_day", hours.c.day),
@@ -210,17 +309,26 @@ _PG_LOGS_NEW = (
     "FROM dmledger_rl_new WHERE target_username IS NOT NULL"
 )
 _PG_LOGS_OLD = _PG_LOGS_NEW.replace("dmledger_rl_new", "dmledger_rl_old")
+#: The lead columns the rollups read besides the status (issue 12's figures).
+LEAD_FACTS = ("last_reply_at", "first_contacted", "follow_up_at", "dm_count", "last_dm_at")
 _PG_STATUS = (
     "INSERT INTO rollup_dirty (target_username) SELECT n.target_username "
     "FROM dmledger_rp_new n JOIN dmledger_rp_old o ON o.target_username = n.target_username "
     "WHERE lower(o.status) IS DISTINCT FROM lower(n.status)"
+    + "".join(f" OR o.{c} IS DISTINCT FROM n.{c}" for c in LEAD_FACTS)
 )
+_PG_REPLIES_NEW = _PG_LOGS_NEW.replace("dmledger_rl_new", "dmledger_rr_new").replace(
+    " WHERE target_username IS NOT NULL", ""
+)
+_PG_REPLIES_OLD = _PG_REPLIES_NEW.replace("dmledger_rr_new", "dmledger_rr_old")
 _PG_ERASE = (
     "UPDATE rollup_lead_days d SET target_username = NULL FROM dmledger_rp_old o "
     "WHERE d.target_username = o.target_username;\n"
     "    DELETE FROM rollup_doubles d USING dmledger_rp_old o "
     "WHERE d.target_username = o.target_username;\n"
     "    DELETE FROM rollup_double_rows d USING dmledger_rp_old o "
+    "WHERE d.target_username = o.target_username;\n"
+    "    UPDATE rollup_lead_templates d SET target_username = NULL FROM dmledger_rp_old o "
     "WHERE d.target_username = o.target_username;\n"
     "    DELETE FROM rollup_dirty d USING dmledger_rp_old o "
     "WHERE d.target_username = o.target_username;\n"
@@ -261,6 +369,21 @@ _PG_TRIGGERS = (
     *_pg_statement_trigger(
         "status", "prospects", "UPDATE", "NEW TABLE AS dmledger_rp_new OLD TABLE AS dmledger_rp_old"
     ),
+    _PG_QUEUE.format(name="replies_ins", body=_PG_REPLIES_NEW),
+    *_pg_statement_trigger(
+        "replies_ins", "prospect_replies", "INSERT", "NEW TABLE AS dmledger_rr_new"
+    ),
+    _PG_QUEUE.format(name="replies_upd", body=_PG_REPLIES_NEW + ";\n    " + _PG_REPLIES_OLD),
+    *_pg_statement_trigger(
+        "replies_upd",
+        "prospect_replies",
+        "UPDATE",
+        "NEW TABLE AS dmledger_rr_new OLD TABLE AS dmledger_rr_old",
+    ),
+    _PG_QUEUE.format(name="replies_del", body=_PG_REPLIES_OLD),
+    *_pg_statement_trigger(
+        "replies_del", "prospect_replies", "DELETE", "OLD TABLE AS dmledger_rr_old"
+    ),
     _PG_QUEUE.format(name="erase", body=_PG_ERASE),
     *_pg_statement_trigger("erase", "prospects", "DELETE", "OLD TABLE AS dmledger_rp_old"),
     _PG_OWNER,
@@ -269,10 +392,18 @@ _PG_TRIGGERS = (
     "WHEN (OLD.owner_operator IS DISTINCT FROM NEW.owner_operator) "
     "EXECUTE FUNCTION dmledger_rollup_owner()",
 )
-PG_FUNCTIONS = tuple(
-    f"dmledger_rollup_{name}()"
-    for name in ("logs_ins", "logs_upd", "logs_del", "status", "erase", "owner")
+_TRIGGER_NAMES = (
+    "logs_ins",
+    "logs_upd",
+    "logs_del",
+    "status",
+    "replies_ins",
+    "replies_upd",
+    "replies_del",
+    "erase",
+    "owner",
 )
+PG_FUNCTIONS = tuple(f"dmledger_rollup_{name}()" for name in _TRIGGER_NAMES)
 
 _OWNER_QUEUE = (
     "INSERT INTO rollup_dirty (target_username) SELECT DISTINCT target_username "
@@ -284,6 +415,8 @@ _ERASE_ROWS = (
     "WHERE target_username = {old}.target_username",
     "DELETE FROM rollup_doubles WHERE target_username = {old}.target_username",
     "DELETE FROM rollup_double_rows WHERE target_username = {old}.target_username",
+    "UPDATE rollup_lead_templates SET target_username = NULL "
+    "WHERE target_username = {old}.target_username",
     "DELETE FROM rollup_dirty WHERE target_username = {old}.target_username",
     "INSERT INTO rollup_dirty (target_username) VALUES ('')",
 )
@@ -305,9 +438,25 @@ END""",
 FOR EACH ROW WHEN OLD.target_username IS NOT NULL BEGIN
     INSERT INTO rollup_dirty (target_username) VALUES (OLD.target_username);
 END""",
-    """CREATE TRIGGER IF NOT EXISTS trg_rollup_status AFTER UPDATE OF status ON prospects
-FOR EACH ROW WHEN lower(OLD.status) IS NOT lower(NEW.status) BEGIN
+    "CREATE TRIGGER IF NOT EXISTS trg_rollup_status AFTER UPDATE OF status, "
+    + ", ".join(LEAD_FACTS)
+    + " ON prospects\nFOR EACH ROW WHEN lower(OLD.status) IS NOT lower(NEW.status)"
+    + "".join(f" OR OLD.{c} IS NOT NEW.{c}" for c in LEAD_FACTS)
+    + """ BEGIN
     INSERT INTO rollup_dirty (target_username) VALUES (NEW.target_username);
+END""",
+    """CREATE TRIGGER IF NOT EXISTS trg_rollup_replies_ins AFTER INSERT ON prospect_replies
+FOR EACH ROW BEGIN
+    INSERT INTO rollup_dirty (target_username) VALUES (NEW.target_username);
+END""",
+    """CREATE TRIGGER IF NOT EXISTS trg_rollup_replies_upd AFTER UPDATE ON prospect_replies
+FOR EACH ROW BEGIN
+    INSERT INTO rollup_dirty (target_username) VALUES (NEW.target_username);
+    INSERT INTO rollup_dirty (target_username) VALUES (OLD.target_username);
+END""",
+    """CREATE TRIGGER IF NOT EXISTS trg_rollup_replies_del AFTER DELETE ON prospect_replies
+FOR EACH ROW BEGIN
+    INSERT INTO rollup_dirty (target_username) VALUES (OLD.target_username);
 END""",
     "CREATE TRIGGER IF NOT EXISTS trg_rollup_erase AFTER DELETE ON prospects\n"
     "FOR EACH ROW BEGIN\n" + "".join(f"    {s.format(old='OLD')};\n" for s in _ERASE_ROWS) + "END",
@@ -315,6 +464,22 @@ END""",
     "FOR EACH ROW WHEN OLD.owner_operator IS NOT NEW.owner_operator BEGIN\n"
     f"    {_OWNER_QUEUE.format(new='NEW')};\nEND",
 )
+
+
+def _oracle_changed(column: str) -> str:
+    old, new = (
+        (f"LOWER(OLD.{column})", f"LOWER(NEW.{column})")
+        if column == "status"
+        else (
+            f"OLD.{column}",
+            f"NEW.{column}",
+        )
+    )
+    return (
+        f"{old} <> {new} OR (OLD.{column} IS NULL AND NEW.{column} IS NOT NULL) "
+        f"OR (OLD.{column} IS NOT NULL AND NEW.{column} IS NULL)"
+    )
+
 
 # Oracle: row triggers that write other tables only (no mutating-table reads), except
 # the owner trigger, which reads outreach_logs from a trigger on actors.
@@ -330,13 +495,24 @@ BEGIN
         INSERT INTO rollup_dirty (target_username) VALUES (:OLD.target_username);
     END IF;
 END;""",
-    """CREATE OR REPLACE TRIGGER trg_rollup_status
-AFTER UPDATE OF status ON prospects
-FOR EACH ROW
-WHEN (LOWER(OLD.status) <> LOWER(NEW.status) OR (OLD.status IS NULL AND NEW.status IS NOT NULL)
-      OR (OLD.status IS NOT NULL AND NEW.status IS NULL))
+    "CREATE OR REPLACE TRIGGER trg_rollup_status\nAFTER UPDATE OF status, "
+    + ", ".join(LEAD_FACTS)
+    + " ON prospects\nFOR EACH ROW\nWHEN ("
+    + "\n      OR ".join(_oracle_changed(c) for c in ("status", *LEAD_FACTS))
+    + """)
 BEGIN
     INSERT INTO rollup_dirty (target_username) VALUES (:NEW.target_username);
+END;""",
+    """CREATE OR REPLACE TRIGGER trg_rollup_replies
+AFTER INSERT OR UPDATE OR DELETE ON prospect_replies
+FOR EACH ROW
+BEGIN
+    IF :NEW.target_username IS NOT NULL THEN
+        INSERT INTO rollup_dirty (target_username) VALUES (:NEW.target_username);
+    END IF;
+    IF :OLD.target_username IS NOT NULL THEN
+        INSERT INTO rollup_dirty (target_username) VALUES (:OLD.target_username);
+    END IF;
 END;""",
     "CREATE OR REPLACE TRIGGER trg_rollup_erase\nAFTER DELETE ON prospects\nFOR EACH ROW\n"
     "BEGIN\n" + "".join(f"    {s.format(old=':OLD')};\n" for s in _ERASE_ROWS) + "END;",
@@ -368,7 +544,7 @@ def create_statements(dialect: sa.Dialect) -> Iterator[str]:
 def drop(conn: sa.Connection) -> None:
     """Drop the rollups and their triggers (``cloud reset``)."""
     if conn.dialect.name == "sqlite":
-        for name in ("logs_ins", "logs_upd", "logs_del", "status", "erase", "owner"):
+        for name in _TRIGGER_NAMES:
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS trg_rollup_{name}")
     for table in reversed(TABLES):
         table.drop(conn, checkfirst=True)
