@@ -167,13 +167,7 @@ def template_deltas(which: sa.ColumnElement[bool] | None, sign: int) -> list[sa.
     d = lead_templates.c
     out: list[sa.Insert] = []
     for kind, kept in KINDS.items():
-        actor = d.actor_username if "actor" in kept else _null()
-        op = d.operator_name if "op" in kept else _null()
-        kept_columns = [
-            column
-            for name, column in (("actor", d.actor_username), ("op", d.operator_name))
-            if name in kept
-        ]
+        actor, op, kept_columns = _who_kept(d, kept)
         total = sa.func.sum(d[f"s_{kind}"])
         select = sa.select(
             sa.literal_column(str(kind)),
@@ -210,6 +204,21 @@ def _null() -> sa.ColumnElement[Any]:
     return sa.cast(sa.null(), varchar(100))
 
 
+def _who_kept(
+    d: Any, kept: tuple[str, ...]
+) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any], list[sa.ColumnElement[Any]]]:
+    """A grouping kind's actor and operator columns (NULL where the kind does not keep
+    them) and the columns it groups by."""
+    actor = d.actor_username if "actor" in kept else _null()
+    op = d.operator_name if "op" in kept else _null()
+    kept_columns = [
+        column
+        for name, column in (("actor", d.actor_username), ("op", d.operator_name))
+        if name in kept
+    ]
+    return actor, op, kept_columns
+
+
 def _replied_row() -> sa.ColumnElement[bool]:
     d = lead_days.c
     return sa.and_(d.first_contacted.is_not(None), d.first_reply.is_not(None))
@@ -233,13 +242,7 @@ def delta_statements(which: sa.ColumnElement[bool] | None, sign: int) -> list[sa
 
     out: list[sa.Insert] = []
     for kind, kept in KINDS.items():
-        actor = d.actor_username if "actor" in kept else _null()
-        op = d.operator_name if "op" in kept else _null()
-        kept_columns = [
-            column
-            for name, column in (("actor", d.actor_username), ("op", d.operator_name))
-            if name in kept
-        ]
+        actor, op, kept_columns = _who_kept(d, kept)
         heads = [sa.literal_column(str(kind)), d.day, d[f"p_{kind}"], actor, op]
         names = ["kind", "day", "prev_day", "actor_username", "operator_name"]
         group = [d.day, d[f"p_{kind}"], *kept_columns]

@@ -76,6 +76,19 @@ def _who() -> list[sa.Column[Any]]:
     return [sa.Column("actor_username", varchar(100)), sa.Column("operator_name", varchar(100))]
 
 
+def _first_marks() -> list[sa.Column[Any]]:
+    """Per grouping kind: whether the row is its grouping's first of the day (``s_``) and
+    the grouping's previous day with DMs (``p_``)."""
+    return [
+        column
+        for kind in KINDS
+        for column in (
+            sa.Column(f"s_{kind}", sa.Integer, nullable=False),
+            sa.Column(f"p_{kind}", sa.Date),
+        )
+    ]
+
+
 _DOUBLE_COLUMNS = (
     "target_username",
     "actor_username",
@@ -106,14 +119,7 @@ lead_days = sa.Table(
     sa.Column("is_open", sa.Integer, nullable=False),
     sa.Column("dm_count", sa.Integer),
     sa.Column("last_dm_at", sa.TIMESTAMP),
-    *(
-        column
-        for kind in KINDS
-        for column in (
-            sa.Column(f"s_{kind}", sa.Integer, nullable=False),
-            sa.Column(f"p_{kind}", sa.Date),
-        )
-    ),
+    *_first_marks(),
 )
 
 firsts = sa.Table(
@@ -167,14 +173,7 @@ lead_templates = sa.Table(
     *_who(),
     sa.Column("day", sa.Date, nullable=False),
     sa.Column("replied", sa.Integer, nullable=False),
-    *(
-        column
-        for kind in KINDS
-        for column in (
-            sa.Column(f"s_{kind}", sa.Integer, nullable=False),
-            sa.Column(f"p_{kind}", sa.Date),
-        )
-    ),
+    *_first_marks(),
 )
 
 # ... and those first rows summed, as rollup_firsts sums rollup_lead_days'.
