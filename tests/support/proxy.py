@@ -212,11 +212,13 @@ class FaultProxy:
                 data = data[:budget]
                 self._cut_budget = budget - len(data) or None
                 tripped = self._cut_budget is None
-            dst.write(data)
+            # Counted before the write: the peer may read the bytes (and a test read the
+            # count) before this task runs again.
             if up:
                 self.bytes_up += len(data)
             else:
                 self.bytes_down += len(data)
+            dst.write(data)
             await dst.drain()
             if tripped:
                 self._track(self._aux_tasks, self._cut_all(count=True))
