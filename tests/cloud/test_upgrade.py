@@ -523,3 +523,26 @@ def test_upgrade_rebases_a_restored_dump_whose_versions_are_above_the_watermark(
         assert store.upgrade() == []
     finally:
         store.dispose()
+
+
+def test_upgrade_of_a_current_schema_replaces_outdated_trigger_functions(pg_url: str) -> None:
+    """A cloud at the current version whose rollup trigger code is an older release's
+    (here the status trigger's static join, whose cached plan went quadratic) gets this
+    release's code from ``cloud upgrade``, and the upgrade is then a no-op again."""
+    store = cloud_store_for(pg_url)
+    try:
+        store.init_schema()
+        assert store.upgrade() == []
+        with store.transaction() as conn:
+            conn.exec_driver_sql(rollups._PG_QUEUE.format(name="status", body=rollups._PG_STATUS))
+
+        assert store.upgrade() == ["CREATE OR REPLACE FUNCTION dmledger_rollup_status()"]
+
+        with store.reading() as conn:
+            body = conn.exec_driver_sql(
+                "SELECT prosrc FROM pg_proc WHERE oid = to_regprocedure('dmledger_rollup_status()')"
+            ).scalar_one()
+        assert "EXECUTE" in body
+        assert store.upgrade() == []
+    finally:
+        store.dispose()

@@ -25,7 +25,10 @@ from dmledger.errors import InvalidInput
 log = logging.getLogger(__name__)
 
 SUPPORTED_SCHEMES = ("sqlite", "postgresql", "oracle")
-_PG_OPTIONS = "-c timezone=UTC -c lock_timeout=30000"
+#: UTC sessions; a write waiting on a lock gives up after 30 s; no JIT: our statements
+#: are short (a push, a page, a rollup read), and compiling one cost more than running
+#: it (350 ms of JIT on a 10,000-lead push's 500 ms update, measured with EXPLAIN).
+_PG_OPTIONS = "-c timezone=UTC -c lock_timeout=30000 -c jit=off"
 
 
 def redact_url(url: str) -> str:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from dmledger.cloud.schema import (
     dmledger_info,
@@ -134,9 +135,75 @@ def team_config_statement() -> sa.CompoundSelect[Any]:
     )
 
 
+def dm_figures_set_statement(handles: Sequence[str]) -> sa.Update:
+    """PostgreSQL: ``dm_figures_statement`` for a whole batch in one statement (one
+    round trip, one firing of the statement triggers).
+
+    The batch's logs are read once, grouped by lead (``= ANY``: an index or a single
+    scan, whatever the statistics say), and joined to the batch's handles: no plan
+    here repeats a read per lead. The per-lead form's single-``max`` subqueries could
+    be planned as a backward walk of ``ix_logs_created`` filtered by lead, which read
+    every newer log for each lead (seconds per batch at 100,000s of logs)."""
+    logs = outreach_logs.c
+    batch = sa.bindparam("targets", list(handles), type_=postgresql.ARRAY(sa.Text))
+    targets = sa.func.unnest(batch).table_valued("handle").render_derived(name="dm_targets")
+    ordered = postgresql.aggregate_order_by(
+        logs.message_text,
+        logs.created_at.desc().nulls_last(),
+        logs.message_text.desc().nulls_last(),
+    )
+    latest = sa.func.max(logs.created_at)
+    grouped = (
+        sa.select(
+            logs.target_username,
+            latest.label("latest"),
+            sa.func.count().label("dms"),
+            # The latest DM's text; the greatest text when DMs tie (as the max() above).
+            sa.case(
+                (latest.is_(None), sa.null()),
+                else_=sa.func.array_agg(ordered)[1],
+            ).label("text"),
+        )
+        .where(logs.target_username == sa.func.any(batch))
+        .group_by(logs.target_username)
+        .subquery("dm_figures")
+    )
+    found = (
+        sa.select(
+            targets.c.handle,
+            grouped.c.latest,
+            sa.func.coalesce(grouped.c.dms, 0).label("dms"),
+            grouped.c.text,
+        )
+        .select_from(targets.outerjoin(grouped, grouped.c.target_username == targets.c.handle))
+        .subquery("found")
+    )
+    return (
+        sa.update(prospects)
+        .where(_p("target_username") == found.c.handle)
+        .values(
+            last_dm_at=found.c.latest,
+            dm_count=found.c.dms,
+            last_message=found.c.text,
+            follow_up_at=sa.case(
+                (
+                    sa.or_(_p("last_dm_at").is_(None), found.c.latest > _p("last_dm_at")),
+                    sa.null(),
+                ),
+                else_=_p("follow_up_at"),
+            ),
+        )
+    )
+
+
 def refresh_dm_figures(conn: sa.Connection, handles: Sequence[str]) -> None:
-    if handles:
-        conn.execute(dm_figures_statement(), [{"t": h} for h in sorted(set(handles))])
+    if not handles:
+        return
+    unique = sorted(set(handles))
+    if conn.dialect.name == "postgresql":
+        conn.execute(dm_figures_set_statement(unique))
+    else:
+        conn.execute(dm_figures_statement(), [{"t": h} for h in unique])
 
 
 def apply_replies_and_follow_ups(

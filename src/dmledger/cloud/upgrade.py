@@ -35,7 +35,9 @@ def upgrade(store: CloudStore) -> list[str]:
     """
     version = store.schema_version()
     if version == schema.SCHEMA_VERSION:
-        return rebase_if_behind(store)
+        with store.transaction() as conn:
+            refreshed = rollups.refresh_functions(conn)
+        return refreshed + rebase_if_behind(store)
     if version is None:
         raise CloudSchemaError("the cloud is empty: run `dmledger cloud init` instead")
     if version == 1:

@@ -1,0 +1,88 @@
+"""A lead's DM figures (last DM, DM count, last message, follow-up date cleared by a
+newer DM): PostgreSQL's one-statement form for a whole batch gives, row for row, what
+the portable per-lead statement gives, on random logs written as a foreign tool might
+(times missing or tied, texts missing), in the real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dmledger.app.cloud_access import cloud_store_for
+from dmledger.cloud import followups
+from dmledger.cloud.schema import outreach_logs, prospects
+from dmledger.cloud.store import CloudStore
+
+T0 = datetime(2026, 3, 1, 9, 0, 0)
+HANDLES = ("ana", "ben", "cleo", "dev")
+FIGURES = ("target_username", "last_dm_at", "dm_count", "last_message", "follow_up_at")
+
+times = st.none() | st.integers(0, 3).map(lambda h: T0 + timedelta(hours=h))
+logs = st.lists(
+    st.tuples(st.sampled_from(HANDLES), times, st.none() | st.sampled_from(["a", "b", "c"])),
+    max_size=12,
+)
+leads = st.fixed_dictionaries(
+    {h: st.tuples(times, times) for h in HANDLES}  # (last_dm_at, follow_up_at) before
+)
+
+
+@pytest.fixture(scope="module")
+def store(pg_database: str) -> Iterator[CloudStore]:
+    from tests.conftest import new_pg_schema, pg_schema_url
+
+    cloud = cloud_store_for(pg_schema_url(pg_database, new_pg_schema(pg_database)))
+    assert cloud.init_schema() is True
+    yield cloud
+    cloud.dispose()
+
+
+def _figures(conn: sa.Connection) -> list[tuple[Any, ...]]:
+    columns = [prospects.c[name] for name in FIGURES]
+    return [tuple(row) for row in conn.execute(sa.select(*columns).order_by(columns[0]))]
+
+
+def _write(conn: sa.Connection, before: dict[str, tuple[Any, Any]], rows: list[Any]) -> None:
+    conn.execute(sa.delete(outreach_logs))
+    conn.execute(sa.delete(prospects))
+    conn.execute(
+        sa.insert(prospects),
+        [
+            {"target_username": h, "last_dm_at": d, "follow_up_at": f}
+            for h, (d, f) in before.items()
+        ],
+    )
+    if rows:
+        conn.execute(
+            sa.insert(outreach_logs),
+            [{"target_username": h, "created_at": t, "message_text": m} for h, t, m in rows],
+        )
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(before=leads, rows=logs, chosen=st.sets(st.sampled_from(HANDLES), min_size=1))
+def test_the_batch_statement_matches_the_per_lead_one(
+    store: CloudStore, before: dict[str, tuple[Any, Any]], rows: list[Any], chosen: set[str]
+) -> None:
+    handles = sorted(chosen)
+    with store.engine.connect() as conn:
+        _write(conn, before, rows)
+        conn.execute(followups.dm_figures_statement(), [{"t": h} for h in handles])
+        one_by_one = _figures(conn)
+        conn.rollback()
+        _write(conn, before, rows)
+        conn.execute(followups.dm_figures_set_statement(handles))
+        batched = _figures(conn)
+        conn.rollback()
+    assert batched == one_by_one
+    # Leads outside the batch are left as they were.
+    untouched = {row[0]: row for row in batched if row[0] not in chosen}
+    assert all(untouched[h][1] == before[h][0] for h in untouched)
