@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -195,13 +195,8 @@ class CsvFiles:
                 continue
             seen.add(handle)
             batch.append({"target_username": handle, "status": lead_status, "notes": notes})
-            if len(batch) >= BATCH:
-                flush()
-                if progress is not None:
-                    progress(report.rows)
-        flush()
-        if progress is not None:
-            progress(report.rows)
+            _write_when_full(batch, BATCH, flush, progress, report.rows)
+        _write_when_full(batch, 0, flush, progress, report.rows)
         return report
 
     def import_logs(
@@ -261,13 +256,8 @@ class CsvFiles:
                 report.invalid.append((line, ",".join(cells)[:80], str(error)))
                 continue
             batch.append(item)
-            if len(batch) >= 1000:
-                flush()
-                if progress is not None:
-                    progress(report.rows)
-        flush()
-        if progress is not None:
-            progress(report.rows)
+            _write_when_full(batch, 1000, flush, progress, report.rows)
+        _write_when_full(batch, 0, flush, progress, report.rows)
         return report
 
     def _check_actor(
@@ -361,3 +351,14 @@ EXPORT_COLUMNS = (
     "last_updated",
     "notes",
 )
+
+
+def _write_when_full(
+    batch: Sized, size: int, flush: Callable[[], None], progress: ProgressFn | None, rows: int
+) -> None:
+    """Write the batch once it holds ``size`` rows (0: at the end of the file, whatever
+    it holds), then say how many rows of the file are read."""
+    if len(batch) >= size:
+        flush()
+        if progress is not None:
+            progress(rows)
