@@ -252,6 +252,8 @@ def test_template_and_rule_edits_made_offline_on_two_homes_converge(pg_team: Tea
         bob.templates.add("intro", "hey {handle}, Bob here")
         bob.templates.delete("old")
         assert ann.followups.team_edits_waiting() == 4 and bob.followups.team_edits_waiting() == 2
+        # `status` counts them among the edits waiting.
+        assert ann.status(probe_cloud=False).pending_changes == 4
         assert team_config_of(ann) == (
             {"intro": "hi {handle}, Ann here", "old": "hello again {handle}"},
             (5, 1),

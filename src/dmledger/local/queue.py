@@ -18,7 +18,7 @@ from dmledger.local import meta_keys as keys
 from dmledger.local import schema
 from dmledger.local.base import StoreBase
 from dmledger.local.rows import _edit, _log, iso, journal_order
-from dmledger.local.schema import outbox, outreach_logs
+from dmledger.local.schema import outbox, outreach_logs, team_outbox
 
 
 @dataclass(frozen=True)
@@ -329,6 +329,12 @@ class Journal(StoreBase):
                 sa.func.count().filter(outbox.c.error.is_not(None)),
             )
         ).one()
+        # Template and rule changes made offline wait in their own queue; to the setter
+        # they are edits waiting like any other.
+        team_changes = conn.execute(sa.select(sa.func.count()).select_from(team_outbox)).scalar_one()
         return QueueCounts(
-            int(pending_logs), int(pending_changes), int(failed_logs), int(failed_changes)
+            int(pending_logs),
+            int(pending_changes) + int(team_changes),
+            int(failed_logs),
+            int(failed_changes),
         )
