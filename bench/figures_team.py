@@ -143,10 +143,10 @@ def _followup_figures(conn: Any, filters: dict[str, Any], logs: int) -> list[Fig
     from dmledger.cloud import rollup_followups
 
     found: list[Figure] = []
-    for name in rollup_followups.statements(next(iter(filters.values()))):
+    for name in rollup_followups.statements(next(iter(filters.values())), "postgresql"):
         per_filter: dict[str, float] = {}
         for label, flt in filters.items():
-            statement = rollup_followups.statements(flt)[name]
+            statement = rollup_followups.statements(flt, "postgresql")[name]
             conn.execute(statement).all()  # warm: plan and buffers
             runs = []
             for _ in range(RUNS):

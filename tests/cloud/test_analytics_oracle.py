@@ -74,7 +74,7 @@ ORACLE_SQL = (
         # Issue 12's follow-up figures from the rollups (cloud/rollup_followups.py).
         f"rollup_fu_{name}[{shape}]": compiled(statement, oracle.dialect())
         for shape, flt in FILTERS.items()
-        for name, statement in rollup_followups.statements(flt).items()
+        for name, statement in rollup_followups.statements(flt, "oracle").items()
     }
 )
 
@@ -168,7 +168,7 @@ def test_every_statement_the_rollup_follow_up_figures_send_is_one_checked_here(
         for shape, flt in FILTERS.items():
             expected = {
                 collapse_in_lists(compiled(statement, sqlite.dialect()))
-                for statement in rollup_followups.statements(flt).values()
+                for statement in rollup_followups.statements(flt, "sqlite").values()
             }
             seen.clear()
             sa.event.listen(store.engine, "before_cursor_execute", record)

@@ -13,6 +13,7 @@ count and last DM) written by a foreign tool.
 
 from __future__ import annotations
 
+import statistics
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -62,6 +63,10 @@ moments = st.builds(
     st.integers(0, 20),
     st.integers(0, 24 * 60 - 1),
 )
+# Replies to the microsecond: the median's delays must be exact on every backend.
+precise_moments = st.builds(
+    lambda moment, us: moment + timedelta(microseconds=us), moments, st.integers(0, 59_999_999)
+)
 actor_names = st.sampled_from([a.username for a in ACTORS])
 leads = st.sampled_from(LEADS)
 templates = st.sampled_from([None, None, "opener", "bump"])
@@ -81,7 +86,7 @@ operations = st.one_of(
     st.tuples(st.just("delete_log_sql"), leads),
     st.tuples(st.just("owner_sql"), actor_names, st.sampled_from(OPERATORS)),
     st.tuples(st.just("erase"), leads),
-    st.tuples(st.just("reply_sql"), leads, moments),
+    st.tuples(st.just("reply_sql"), leads, precise_moments),
     st.tuples(st.just("unreply_sql"), leads),
     st.tuples(st.just("lead_facts_sql"), leads, st.one_of(st.none(), moments), st.integers(0, 4)),
     st.tuples(st.just("fold")),
@@ -250,6 +255,9 @@ def assert_rollups_match(store: CloudStore, filters: list[LogFilter]) -> None:
                 raw = normalised(name, getattr(analytics, name)(conn, flt))
                 rolled = normalised(name, getattr(figures, name)(conn, flt))
                 assert rolled == raw, (name, flt)
+            # The median unrounded, bit for bit, and its count.
+            raw_median = followup_analytics.first_reply(conn, flt)
+            assert rollup_followups.first_reply(conn, flt) == raw_median, ("median", flt)
             for rule in RULES:
                 for now in NOWS:
                     raw_followups = followup_analytics.followup_figures(conn, flt, rule, now)
@@ -422,3 +430,71 @@ def test_an_agent_with_the_operator_role_folds_and_reads_the_team_figures(
     finally:
         agent.close()
         lead.close()
+
+
+HOUR = timedelta(hours=1)
+MEDIAN_CASES = {
+    "no replied lead": [],
+    "a single lead": [1.5 * HOUR],
+    "an even count: the mean of the middle two": [HOUR, 2 * HOUR],
+    "an odd count": [3 * HOUR, HOUR, 2 * HOUR],
+    "ties in the middle": [HOUR, 2 * HOUR, 2 * HOUR, 5 * HOUR],
+    "middle delays a microsecond apart": [
+        HOUR + timedelta(microseconds=2),
+        HOUR + timedelta(microseconds=1),
+        HOUR + timedelta(microseconds=3),
+        HOUR,
+    ],
+    "a reply recorded before the first contact": [-timedelta(minutes=30), HOUR, 3 * HOUR],
+}
+
+
+def _replied_leads(store: CloudStore, delays: list[timedelta], *, shared: bool) -> None:
+    """One lead per delay, first contacted then replied to ``delay`` later; ``shared``:
+    all contacted at one moment by one account (tied leads then share a rollup row)."""
+    for n, delay in enumerate(delays):
+        lead = f"lead.{n}"
+        contacted = T0 + (
+            timedelta(hours=9, microseconds=999_999)
+            if shared
+            else timedelta(days=n % 3, seconds=n, microseconds=999_999 * (n % 2))
+        )
+        apply(store, ("foreign_log", lead, "sarah.sells", contacted))
+        with store.transaction() as conn:
+            conn.execute(
+                sa.update(prospects)
+                .where(prospects.c.target_username == lead)
+                .values(first_contacted=contacted)
+            )
+        apply(store, ("reply_sql", lead, contacted + delay))
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["own moments", "one moment"])
+@pytest.mark.parametrize("case", sorted(MEDIAN_CASES))
+def test_the_median_time_to_first_reply_from_the_rollups_is_the_raw_one_bit_for_bit(
+    store: CloudStore, case: str, shared: bool
+) -> None:
+    delays = MEDIAN_CASES[case]
+    _replied_leads(store, delays, shared=shared)
+    rollup_fold.bring_up_to_date(store)
+    hours = [delay.total_seconds() / 3600 for delay in delays]
+    expected = (statistics.median(hours) if hours else None, len(delays))
+    with store.reading() as conn:
+        for flt in (LogFilter(), LogFilter(start=T0, end=T0 + timedelta(days=3))):
+            assert followup_analytics.first_reply(conn, flt) == expected, flt
+            assert rollup_followups.first_reply(conn, flt) == expected, flt
+    assert_rollups_match(
+        store, [LogFilter(start=T0 + timedelta(days=1), end=T0 + timedelta(days=3))]
+    )
+
+
+@pytest.mark.parametrize("count", [9, 10])
+def test_only_the_middle_delays_leave_the_database(store: CloudStore, count: int) -> None:
+    _replied_leads(store, [n * HOUR for n in range(count)], shared=False)
+    rollup_fold.bring_up_to_date(store)
+    with store.reading() as conn:
+        statement = rollup_followups.first_reply_statement(LogFilter(), conn.dialect.name)
+        rows = conn.execute(statement).all()
+        assert len(rows) == 2 - count % 2
+        assert {int(row.total) for row in rows} == {count}
+        assert rollup_followups.first_reply(conn, LogFilter()) == ((count - 1) / 2, count)

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -111,6 +111,41 @@ def hour_of(column: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
     if dialect == "oracle":
         return sa.func.to_number(sa.func.to_char(column, _sql("'HH24'")))
     return sa.cast(sa.func.strftime(_sql("'%H'"), column), sa.Integer)
+
+
+def delay_of(
+    earlier: ColumnElement[Any], later: ColumnElement[Any], dialect: str
+) -> ColumnElement[Any]:
+    """``later - earlier`` exactly, to the microsecond, as a value that sorts and groups
+    like the time between them: an interval (PostgreSQL, Oracle: the driver returns a
+    timedelta) or whole microseconds (SQLite). Callers normalise with ``as_delay``."""
+    if dialect in ("postgresql", "oracle"):
+        return later - earlier
+
+    # SQLite keeps a timestamp as 'YYYY-MM-DD HH:MM:SS[.ffffff]' text, read back by
+    # SQLAlchemy with the fraction padded or cut to six digits. strftime('%s') alone
+    # would round a fraction to milliseconds (up to the next second from .9995), and
+    # julianday is a double: the seconds come from the whole-second prefix and the
+    # microseconds from the digits, as the text says.
+    def micros(moment: ColumnElement[Any]) -> ColumnElement[Any]:
+        seconds = sa.cast(
+            sa.func.strftime(_sql("'%s'"), sa.func.substr(moment, _sql("1"), _sql("19"))),
+            sa.BigInteger,
+        )
+        fraction = sa.func.substr(moment, _sql("21")).concat(_sql("'000000'"))
+        digits = sa.func.substr(fraction, _sql("1"), _sql("6"))
+        return seconds * _sql("1000000") + sa.cast(digits, sa.BigInteger)
+
+    return sa.type_coerce(micros(later) - micros(earlier), sa.BigInteger)
+
+
+def as_delay(value: object) -> timedelta:
+    """A ``delay_of`` value from any dialect as a ``timedelta``."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int):
+        return timedelta(microseconds=value)
+    raise TypeError(f"not a delay: {value!r}")
 
 
 def as_date(value: object) -> date:

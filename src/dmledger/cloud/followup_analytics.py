@@ -5,7 +5,8 @@
   (a lead counts once per operator, account or template that messaged it in the period;
   "replied" means it has a recorded reply at all);
 - median time from first contact to first reply, over the leads messaged in the period
-  that replied (the median is taken in Python over one row per such lead);
+  that replied (here the median is taken in Python over one row per such lead: the
+  definition; ``rollup_followups`` picks the middle delays in SQL);
 - follow-ups sent per day: DMs in the period later than their lead's first contact;
 - leads lost to "no reply after the last follow-up": the SQL mirror of
   ``domain.followups.lost`` under the team's rule (a test keeps the two in agreement).
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -114,6 +116,26 @@ def statements(flt: LogFilter, dialect: str) -> dict[str, sa.Select[Any]]:
     return found
 
 
+def first_reply(conn: sa.Connection, flt: LogFilter) -> tuple[float | None, int]:
+    """The median time from first contact to first reply, in hours and not rounded
+    (None: no lead replied), and how many replied leads it is taken over."""
+    delays = [
+        row.first_reply - row.first_contacted
+        for row in conn.execute(first_reply_statement(flt, conn.dialect.name))
+        if row.first_contacted is not None and row.first_reply is not None
+    ]
+    return median_hours(delays), len(delays)
+
+
+def median_hours(delays: Sequence[timedelta]) -> float | None:
+    """The median of ``delays`` in hours, the mean of the middle two for an even count
+    (None: no delay). One rule for the raw figure (every delay) and the rollups' (the
+    middle one or two delays only, which have the same median)."""
+    if not delays:
+        return None
+    return statistics.median(delay.total_seconds() / 3600 for delay in delays)
+
+
 def followup_figures(
     conn: sa.Connection, flt: LogFilter, rule: FollowUpRule, now: datetime
 ) -> dict[str, Any]:
@@ -121,10 +143,7 @@ def followup_figures(
     dialect = conn.dialect.name
     return assemble(
         {key: list(conn.execute(s)) for key, s in reply_rate_statements(flt, dialect).items()},
-        [
-            (row.first_contacted, row.first_reply, 1)
-            for row in conn.execute(first_reply_statement(flt, dialect))
-        ],
+        first_reply(conn, flt),
         list(conn.execute(followups_per_day_statement(flt, dialect))),
         int(conn.execute(lost_statement(flt, dialect, rule, now)).scalar_one()),
         rule,
@@ -133,20 +152,15 @@ def followup_figures(
 
 def assemble(
     rates: dict[str, list[Any]],
-    replies: list[tuple[datetime | None, datetime | None, int]],
+    first_replies: tuple[float | None, int],
     per_day: list[Any],
     lost: int,
     rule: FollowUpRule,
 ) -> dict[str, Any]:
     """The figures' JSON shape (one source, for the raw statements and the rollups):
-    ``rates`` rows have ``name, leads, replied``; ``replies`` are (first contact, first
-    reply, how many leads); ``per_day`` rows have ``day, followups``."""
-    delays = [
-        (first_reply - first_contacted).total_seconds() / 3600
-        for first_contacted, first_reply, leads in replies
-        if first_contacted is not None and first_reply is not None
-        for _ in range(leads)
-    ]
+    ``rates`` rows have ``name, leads, replied``; ``first_replies`` is ``first_reply``'s
+    (median hours, replied leads); ``per_day`` rows have ``day, followups``."""
+    median, replied = first_replies
     return {
         "reply_rate": {
             key: [
@@ -160,8 +174,8 @@ def assemble(
             ]
             for key, rows in rates.items()
         },
-        "median_hours_to_first_reply": round(statistics.median(delays), 1) if delays else None,
-        "replied_leads": len(delays),
+        "median_hours_to_first_reply": None if median is None else round(median, 1),
+        "replied_leads": replied,
         "followups_per_day": [
             [as_date(row.day).isoformat(), int(row.followups)] for row in per_day
         ],

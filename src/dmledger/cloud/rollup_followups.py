@@ -10,8 +10,11 @@ the rollups alone, any other by the raw statements. How each figure is read:
   with ``replied`` = 1; by template: the same over ``rollup_template_firsts`` (the
   first rows of the groupings of ``rollup_lead_templates``, each with the template);
 - median time to first reply: the "first in period" rows of ``rollup_reply_firsts``
-  (one per replied lead and grouping, with its first contact and first reply), their
-  delays expanded by their counts and the median taken in Python as the raw one is;
+  (one per replied lead and grouping, with its first contact and first reply) summed
+  per delay (exact: ``analytics.delay_of``); a running SUM over the delays in order
+  picks the middle one or two (the leads at positions ceil(n/2) and floor(n/2) + 1 of
+  n), whose median is then taken in Python by the raw figure's own rule
+  (``followup_analytics.median_hours``): only those rows and n leave the database;
 - follow-ups per day: SUM of ``rollup_status.followups`` per day;
 - leads lost to "no reply": SUM over the "first in period" rows of
   ``rollup_open_firsts`` (the leads with no reply and no follow-up date) with enough
@@ -26,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dmledger.cloud import followup_analytics
-from dmledger.cloud.analytics import LogFilter
+from dmledger.cloud.analytics import LogFilter, as_delay, delay_of
 from dmledger.cloud.rollup_figures import answers, kind_of, period, who
 from dmledger.cloud.rollups import (
     firsts,
@@ -89,15 +92,46 @@ def reply_rate_statements(flt: LogFilter) -> dict[str, sa.Select[Any]]:
     }
 
 
-def first_reply_statement(flt: LogFilter) -> sa.Select[Any]:
+def first_reply_statement(flt: LogFilter, dialect: str) -> sa.Select[Any]:
+    """The middle delay(s) of the replied leads in order (one row, or two for an even
+    count whose middle leads' delays differ), each with ``total``: every replied lead."""
     r = reply_firsts.c
-    total = sa.func.sum(r.leads)
-    return (
-        sa.select(r.first_contacted, r.first_reply, total.label("leads"))
+    delay = delay_of(r.first_contacted, r.first_reply, dialect)
+    leads = sa.func.sum(r.leads)
+    per_delay = (
+        sa.select(delay.label("delay"), leads.label("leads"))
         .where(*_fresh(reply_firsts, flt, _lead_kind(flt)))
-        .group_by(r.first_contacted, r.first_reply)
-        .having(total > 0)
+        .group_by(delay)
+        .having(leads > 0)
+        .subquery("per_delay")
     )
+    d = per_delay.c
+    running = sa.select(
+        d.delay,
+        d.leads,
+        sa.func.sum(d.leads).over(order_by=d.delay, rows=(None, 0)).label("upto"),
+        sa.func.sum(d.leads).over().label("total"),
+    ).subquery("running")
+    c = running.c
+    two: sa.ColumnElement[int] = sa.literal_column("2")
+    # This row holds the leads at positions (upto - leads, upto]; the middle ones of
+    # ``total`` are ceil(total / 2) and floor(total / 2) + 1, written without a
+    # division (Oracle's is not an integer one).
+    return (
+        sa.select(c.delay, c.total)
+        .where(two * c.upto >= c.total, two * (c.upto - c.leads) <= c.total)
+        .order_by(c.delay)
+    )
+
+
+def first_reply(conn: sa.Connection, flt: LogFilter) -> tuple[float | None, int]:
+    """``followup_analytics.first_reply`` from the rollups: the same median, bit for
+    bit, and count."""
+    rows = list(conn.execute(first_reply_statement(flt, conn.dialect.name)))
+    if not rows:
+        return None, 0
+    middle = [as_delay(row.delay) for row in rows]
+    return followup_analytics.median_hours(middle), int(rows[0].total)
 
 
 def followups_per_day_statement(flt: LogFilter) -> sa.Select[Any]:
@@ -127,10 +161,10 @@ def lost_statement(flt: LogFilter, rule: FollowUpRule, now: datetime) -> sa.Sele
     )
 
 
-def statements(flt: LogFilter) -> dict[str, sa.Select[Any]]:
+def statements(flt: LogFilter, dialect: str) -> dict[str, sa.Select[Any]]:
     """Every statement this module sends (for the static Oracle checks)."""
     found = {f"reply_rate_{k}": v for k, v in reply_rate_statements(flt).items()}
-    found["first_reply"] = first_reply_statement(flt)
+    found["first_reply"] = first_reply_statement(flt, dialect)
     found["followups_per_day"] = followups_per_day_statement(flt)
     found["lost"] = lost_statement(flt, FollowUpRule(), datetime(2026, 3, 1))
     return found
@@ -145,10 +179,7 @@ def followup_figures(
         return followup_analytics.followup_figures(conn, flt, rule, now)
     return followup_analytics.assemble(
         {key: list(conn.execute(s)) for key, s in reply_rate_statements(flt).items()},
-        [
-            (row.first_contacted, row.first_reply, int(row.leads))
-            for row in conn.execute(first_reply_statement(flt))
-        ],
+        first_reply(conn, flt),
         list(conn.execute(followups_per_day_statement(flt))),
         int(conn.execute(lost_statement(flt, rule, now)).scalar_one()),
         rule,
