@@ -140,13 +140,11 @@ def team_queries(ctx: RunContext) -> list[Figure]:
 def _followup_figures(conn: Any, filters: dict[str, Any], logs: int) -> list[Figure]:
     """Issue 12's follow-up figures from the rollups (``cloud/rollup_followups.py``),
     each statement under each filter, like the queries above."""
-    from dmledger.cloud import rollup_followups
-
     found: list[Figure] = []
-    for name in rollup_followups.statements(next(iter(filters.values())), "postgresql"):
+    for name in _followup_statements(next(iter(filters.values()))):
         per_filter: dict[str, float] = {}
         for label, flt in filters.items():
-            statement = rollup_followups.statements(flt, "postgresql")[name]
+            statement = _followup_statements(flt)[name]
             conn.execute(statement).all()  # warm: plan and buffers
             runs = []
             for _ in range(RUNS):
@@ -171,6 +169,23 @@ def _followup_figures(conn: Any, filters: dict[str, Any], logs: int) -> list[Fig
             )
         )
     return found
+
+
+def _followup_statements(flt: Any) -> dict[str, Any]:
+    """The statements of issue 12's figures, by figure: three of their own, and three
+    the Team page shares with other figures (the leads per operator and per account,
+    the messages per day: ``cloud/rollup_page.py``)."""
+    from dmledger.cloud import rollup_figures, rollup_followups
+
+    own = rollup_followups.statements(flt, "postgresql")
+    return {
+        "reply_rate_by_operator": rollup_figures.leads_statement(flt, "operator"),
+        "reply_rate_by_actor": rollup_figures.leads_statement(flt, "actor"),
+        "reply_rate_by_template": own["reply_rate_by_template"],
+        "first_reply": own["first_reply"],
+        "followups_per_day": rollup_figures.per_day_statement(flt, "postgresql"),
+        "lost": own["lost"],
+    }
 
 
 def _whole_page(ctx: RunContext, logs: int) -> Figure:

@@ -12,6 +12,7 @@ import re
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -20,7 +21,14 @@ from sqlalchemy.dialects import oracle, sqlite
 from sqlglot import exp
 
 from dmledger.app.ledger import Ledger
-from dmledger.cloud import analytics, followup_analytics, rollup_figures, rollup_followups, schema
+from dmledger.cloud import (
+    analytics,
+    followup_analytics,
+    rollup_figures,
+    rollup_followups,
+    rollup_page,
+    schema,
+)
 from dmledger.cloud.analytics import LogFilter
 from dmledger.cloud.store import CloudStore
 from dmledger.domain.followups import FollowUpRule
@@ -152,7 +160,7 @@ def test_every_statement_the_queries_send_is_one_checked_here(home: Path, sqlite
         ledger.close()
 
 
-def test_every_statement_the_rollup_follow_up_figures_send_is_one_checked_here(
+def test_every_statement_the_rollup_page_sends_is_one_checked_here_and_sent_once(
     home: Path, sqlite_url: str
 ) -> None:
     ledger, _ = Ledger.init_home(home, "Sarah", cloud_url=sqlite_url)
@@ -166,19 +174,28 @@ def test_every_statement_the_rollup_follow_up_figures_send_is_one_checked_here(
 
     try:
         for shape, flt in FILTERS.items():
-            expected = {
+            checked = {
                 collapse_in_lists(compiled(statement, sqlite.dialect()))
-                for statement in rollup_followups.statements(flt, "sqlite").values()
+                for statements in (
+                    rollup_figures.statements(flt, "sqlite"),
+                    rollup_followups.statements(flt, "sqlite"),
+                )
+                for statement in statements.values()
             }
-            seen.clear()
-            sa.event.listen(store.engine, "before_cursor_execute", record)
-            try:
-                with store.reading() as conn:
-                    rollup_followups.followup_figures(conn, flt, rule, now)
-            finally:
-                sa.event.remove(store.engine, "before_cursor_execute", record)
-            assert len(seen) == len(expected) == 6, shape
-            assert set(seen) == expected, shape
+            calls: tuple[tuple[Any, int], ...] = (
+                (rollup_page.team_figures, 10),
+                (rollup_followups.followup_figures, 6),
+            )
+            for call, count in calls:
+                seen.clear()
+                sa.event.listen(store.engine, "before_cursor_execute", record)
+                try:
+                    with store.reading() as conn:
+                        call(conn, flt, rule, now)
+                finally:
+                    sa.event.remove(store.engine, "before_cursor_execute", record)
+                assert len(seen) == len(set(seen)) == count, shape
+                assert set(seen) <= checked, shape
     finally:
         ledger.close()
 

@@ -27,7 +27,14 @@ from hypothesis import strategies as st
 
 from dmledger.app.cloud_access import cloud_store_for
 from dmledger.app.ledger import Ledger
-from dmledger.cloud import analytics, followup_analytics, rollup_fold, rollup_followups, rollups
+from dmledger.cloud import (
+    analytics,
+    followup_analytics,
+    rollup_fold,
+    rollup_followups,
+    rollup_page,
+    rollups,
+)
 from dmledger.cloud import rollup_figures as figures
 from dmledger.cloud.analytics import LogFilter
 from dmledger.cloud.schema import actors, outreach_logs, prospect_replies, prospects
@@ -267,6 +274,13 @@ def assert_rollups_match(store: CloudStore, filters: list[LogFilter]) -> None:
                 assert figures.double_contacts(conn, flt, limit) == analytics.double_contacts(
                     conn, flt, limit
                 ), ("double_contacts", flt, limit)
+            # The whole page, each statement once, gives the same figures.
+            page = rollup_page.team_figures(conn, flt, RULES[2], NOWS[0])
+            for name in (*QUERIES, "double_contacts"):
+                raw = normalised(name, getattr(analytics, name)(conn, flt))
+                assert normalised(name, getattr(page, name)) == raw, ("page", name, flt)
+            raw_followups = followup_analytics.followup_figures(conn, flt, RULES[2], NOWS[0])
+            assert page.followups == raw_followups, ("page followups", flt)
 
 
 @settings(

@@ -16,9 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from dmledger.cloud import analytics, rollup_fold
-from dmledger.cloud import rollup_figures as figures
 from dmledger.cloud.followups import read_team_config
-from dmledger.cloud.rollup_followups import followup_figures
+from dmledger.cloud.rollup_page import team_figures
 from dmledger.domain.followups import rule_of
 from dmledger.domain.handles import validate_actor_username
 from dmledger.domain.statuses import STATUSES, Status, read_stored_status
@@ -289,21 +288,16 @@ def build_report(
     now: datetime,
 ) -> TeamReport:
     """Fold the latest writes into the rollups, run the Team queries from them (one
-    connection) and assemble."""
+    connection, each statement once: ``cloud.rollup_page``) and assemble."""
     where = analytics.LogFilter(start=start, end=end, operator=flt.operator, actor=flt.actor)
     rollup_fold.bring_up_to_date(cloud)
     with cloud.reading() as conn:
-        per_day = figures.messages_per_day(conn, where)
-        cells = figures.heatmap(conn, where)
-        statuses = figures.lead_statuses(conn, where)
-        operators = figures.by_operator(conn, where)
-        actor_rows = figures.by_actor(conn, where)
-        double_total, doubles = figures.double_contacts(conn, where)
         rule = rule_of(read_team_config(conn).rules)
-        followups = followup_figures(conn, where, rule, now)
+        found = team_figures(conn, where, rule, now)
+    double_total, doubles = found.double_contacts
     funnel_counts = dict.fromkeys(STATUSES, 0)
     messages = 0
-    for raw, leads, sent in statuses:
+    for raw, leads, sent in found.lead_statuses:
         funnel_counts[read_stored_status(raw).value] += leads
         messages += sent
     totals = {
@@ -317,13 +311,13 @@ def build_report(
         generated_at=now,
         period_label=flt.label(),
         totals=totals,
-        messages_per_day=_every_day(per_day, start, end),
-        by_operator=operators,
-        by_actor=actor_rows,
+        messages_per_day=_every_day(found.messages_per_day, start, end),
+        by_operator=found.by_operator,
+        by_actor=found.by_actor,
         funnel=[(status, funnel_counts[status]) for status in STATUSES],
-        heatmap=_grid(cells),
+        heatmap=_grid(found.heatmap),
         double_contacts=doubles,
-        followups=followups,
+        followups=found.followups,
     )
 
 

@@ -10,12 +10,15 @@ the rollups include every write.
 
 How each figure is read (S, E: the period's first and after-last day):
 
-- messages per day: SUM over ``rollup_status`` in [S, E); the heatmap: over
-  ``rollup_hours`` (its weekday stored);
-- leads (distinct) per status, operator or actor, and booked leads: SUM over the
-  "first in period" rows of ``rollup_firsts`` -- day in [S, E), previous day NULL or
-  before S -- of the grouping the filter needs (``KINDS``);
-- DMs per status, operator or actor: SUM over ``rollup_status``;
+- messages per day: SUM over ``rollup_status`` in [S, E) (with issue 12's follow-ups
+  per day, in the same statement); the heatmap: over ``rollup_hours`` (its weekday
+  stored);
+- leads (distinct) per status, operator or actor, booked leads and replied leads: SUM
+  over the "first in period" rows of ``rollup_firsts`` -- day in [S, E), previous day
+  NULL or before S -- of the grouping the filter needs (``KINDS``); the rows per
+  operator and per account are also issue 12's reply rates (``rollup_followups``);
+- DMs per status, operator or actor: SUM over ``rollup_status``, one statement per
+  (status, operator, actor) summed in Python for each;
 - double contacts: all time unfiltered, ``rollup_doubles`` itself; else
   ``rollup_double_rows`` (the detail rows of the leads more than
   one actor ever messaged) in [S, E), grouped per lead.
@@ -75,18 +78,31 @@ def _kind(actor: bool, op: bool) -> int:
     return {(False, False): 0, (True, False): 1, (False, True): 2, (True, True): 3}[(actor, op)]
 
 
-def _firsts(flt: LogFilter, kind: int) -> list[sa.ColumnElement[bool]]:
-    """The first-in-period rows of grouping ``kind`` under ``flt``."""
-    c = firsts.c
+def fresh(table: sa.Table, flt: LogFilter, kind: int) -> list[sa.ColumnElement[bool]]:
+    """The first-in-period rows of grouping ``kind`` of ``table`` (``rollup_firsts`` or
+    one of issue 12's tables of first rows) under ``flt``."""
+    c = table.c
     start = _day(flt.start, "d_from")
     fresh = (
         c.prev_day.is_(None) if start is None else sa.or_(c.prev_day.is_(None), c.prev_day < start)
     )
-    return [c.kind == sa.literal_column(str(kind)), *_period(c.day, flt), fresh, *_who(firsts, flt)]
+    return [c.kind == sa.literal_column(str(kind)), *_period(c.day, flt), fresh, *_who(table, flt)]
 
 
-# For rollup_followups (issue 12's figures read the rollups the same way).
-period, who, kind_of = _period, _who, _kind
+#: What the lead counts are grouped by, and the column.
+LEAD_KEYS = {
+    "status": firsts.c.status,
+    "operator": firsts.c.operator_name,
+    "actor": firsts.c.actor_username,
+}
+
+
+def lead_kind(flt: LogFilter, by: str) -> int:
+    """The grouping of a lead that counts it once per ``by`` under ``flt``: the lead with
+    whichever of actor and operator the key or the filter names."""
+    return _kind(
+        by == "actor" or flt.actor is not None, by == "operator" or flt.operator is not None
+    )
 
 
 def _booked(status: sa.ColumnElement[Any], value: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
@@ -101,11 +117,15 @@ def _booked(status: sa.ColumnElement[Any], value: sa.ColumnElement[Any]) -> sa.C
 
 
 def per_day_statement(flt: LogFilter, dialect: str) -> sa.Select[Any]:
+    """Messages and issue 12's follow-ups per day (follow-ups are some of the day's
+    DMs: a day with any has messages)."""
     # rollup_status has fewer rows a day than rollup_hours.
     s = status_days.c
     total = sa.func.sum(s.messages)
     return (
-        sa.select(s.day.label("sent_day"), total.label("messages"))
+        sa.select(
+            s.day.label("day"), total.label("messages"), sa.func.sum(s.followups).label("followups")
+        )
         .where(*_period(s.day, flt), *_who(status_days, flt))
         .group_by(s.day)
         .having(total > 0)
@@ -124,28 +144,50 @@ def heatmap_statement(flt: LogFilter, dialect: str) -> sa.Select[Any]:
     )
 
 
-def _leads_statement(flt: LogFilter, kind: int, key: sa.ColumnElement[Any]) -> sa.Select[Any]:
-    total = sa.func.sum(firsts.c.leads)
+def leads_statement(flt: LogFilter, by: str) -> sa.Select[Any]:
+    """``name, leads, booked, replied`` per ``LEAD_KEYS[by]``, most leads first (then
+    the name, in the database's order: issue 12's reply rates are listed so)."""
+    key = LEAD_KEYS[by]
+    c = firsts.c
+    total = sa.func.sum(c.leads)
+    replied = sa.func.sum(sa.case((c.replied == sa.literal_column("1"), c.leads), else_=0))
     return (
         sa.select(
-            key.label("k"),
+            key.label("name"),
             total.label("leads"),
-            _booked(firsts.c.status, firsts.c.leads).label("booked"),
+            _booked(c.status, c.leads).label("booked"),
+            replied.label("replied"),
         )
-        .where(*_firsts(flt, kind))
+        .where(*fresh(firsts, flt, lead_kind(flt, by)))
         .group_by(key)
         .having(total > 0)
+        .order_by(total.desc(), key)
     )
 
 
-def _messages_statement(flt: LogFilter, key: sa.ColumnElement[Any]) -> sa.Select[Any]:
-    total = sa.func.sum(status_days.c.messages)
+def messages_statement(flt: LogFilter) -> sa.Select[Any]:
+    """DMs per (status, operator, actor): what ``messages_by`` sums per status, per
+    operator and per actor (one statement for the three)."""
+    s = status_days.c
+    total = sa.func.sum(s.messages)
+    keys = (s.status, s.operator_name, s.actor_username)
     return (
-        sa.select(key.label("k"), total.label("messages"))
-        .where(*_period(status_days.c.day, flt), *_who(status_days, flt))
-        .group_by(key)
-        .having(total > 0)
+        sa.select(*keys, total.label("messages"))
+        .where(*_period(s.day, flt), *_who(status_days, flt))
+        .group_by(*keys)
+        .having(total != 0)
     )
+
+
+def messages_by(rows: list[Any], by: str) -> dict[Any, int]:
+    """``messages_statement``'s rows summed per status, operator or actor (those with
+    DMs only)."""
+    column = {"status": "status", "operator": "operator_name", "actor": "actor_username"}[by]
+    found: dict[Any, int] = {}
+    for row in rows:
+        key = getattr(row, column)
+        found[key] = found.get(key, 0) + int(row.messages)
+    return {key: count for key, count in found.items() if count > 0}
 
 
 def _candidates(flt: LogFilter) -> sa.Select[Any]:
@@ -224,16 +266,8 @@ def statements(flt: LogFilter, dialect: str) -> dict[str, sa.Select[Any]]:
     return {
         "per_day": per_day_statement(flt, dialect),
         "heatmap": heatmap_statement(flt, dialect),
-        "status_leads": _leads_statement(
-            flt, _kind(flt.actor is not None, flt.operator is not None), firsts.c.status
-        ),
-        "status_messages": _messages_statement(flt, status_days.c.status),
-        "operator_leads": _leads_statement(
-            flt, _kind(True, True) if flt.actor else 2, firsts.c.operator_name
-        ),
-        "operator_messages": _messages_statement(flt, status_days.c.operator_name),
-        "actor_leads": _leads_statement(flt, 3 if flt.operator else 1, firsts.c.actor_username),
-        "actor_messages": _messages_statement(flt, status_days.c.actor_username),
+        **{f"{by}_leads": leads_statement(flt, by) for by in LEAD_KEYS},
+        "messages": messages_statement(flt),
         "double_contacts": double_contacts_statement(flt, dialect),
         "lead_actors": lead_actors_statement(flt, ["a.lead", "b.lead"]),
     }
@@ -245,8 +279,12 @@ def statements(flt: LogFilter, dialect: str) -> dict[str, sa.Select[Any]]:
 def messages_per_day(conn: sa.Connection, flt: LogFilter) -> list[tuple[date, int]]:
     if not answers(flt):
         return analytics.messages_per_day(conn, flt)
-    rows = conn.execute(per_day_statement(flt, conn.dialect.name))
-    return [(as_date(r.sent_day), int(r.messages)) for r in rows]
+    return per_day(list(conn.execute(per_day_statement(flt, conn.dialect.name))))
+
+
+def per_day(rows: list[Any]) -> list[tuple[date, int]]:
+    """``per_day_statement``'s rows as ``messages_per_day`` returns them."""
+    return [(as_date(r.day), int(r.messages)) for r in rows]
 
 
 def heatmap(conn: sa.Connection, flt: LogFilter) -> list[tuple[int, int, int]]:
@@ -256,34 +294,37 @@ def heatmap(conn: sa.Connection, flt: LogFilter) -> list[tuple[int, int, int]]:
     return [(int(r.wd), int(r.hr), int(r.messages)) for r in rows]
 
 
+def leads(conn: sa.Connection, flt: LogFilter, by: str) -> list[Any]:
+    """``leads_statement``'s rows (``answers(flt)`` only)."""
+    return list(conn.execute(leads_statement(flt, by)))
+
+
+def messages(conn: sa.Connection, flt: LogFilter) -> list[Any]:
+    """``messages_statement``'s rows (``answers(flt)`` only)."""
+    return list(conn.execute(messages_statement(flt)))
+
+
 def lead_statuses(conn: sa.Connection, flt: LogFilter) -> list[tuple[str | None, int, int]]:
     if not answers(flt):
         return analytics.lead_statuses(conn, flt)
-    kind = _kind(flt.actor is not None, flt.operator is not None)
-    leads = {r.k: int(r.leads) for r in conn.execute(_leads_statement(flt, kind, firsts.c.status))}
-    messages = {
-        r.k: int(r.messages) for r in conn.execute(_messages_statement(flt, status_days.c.status))
-    }
-    return [(status, count, messages.get(status, 0)) for status, count in leads.items()]
+    return statuses_from(leads(conn, flt, "status"), messages(conn, flt))
+
+
+def statuses_from(
+    lead_rows: list[Any], message_rows: list[Any]
+) -> list[tuple[str | None, int, int]]:
+    """``lead_statuses`` from ``leads(…, "status")`` and ``messages``."""
+    sent = messages_by(message_rows, "status")
+    return [(r.name, int(r.leads), sent.get(r.name, 0)) for r in lead_rows]
 
 
 def _board(
-    conn: sa.Connection,
-    flt: LogFilter,
-    kind: int,
-    lead_key: sa.ColumnElement[Any],
-    key: sa.ColumnElement[Any],
+    conn: sa.Connection, lead_rows: list[Any], sent: dict[Any, int]
 ) -> list[tuple[Any, int, int, int]]:
     """``(key, messages, leads, booked)``, most messages first (then the key, NULL last
     on PostgreSQL and Oracle, first on SQLite, as their ORDER BY puts it)."""
-    leads = {
-        r.k: (int(r.leads), int(r.booked or 0))
-        for r in conn.execute(_leads_statement(flt, kind, lead_key))
-    }
-    rows = [
-        (r.k, int(r.messages), *leads.get(r.k, (0, 0)))
-        for r in conn.execute(_messages_statement(flt, key))
-    ]
+    counted = {r.name: (int(r.leads), int(r.booked or 0)) for r in lead_rows}
+    rows = [(key, count, *counted.get(key, (0, 0))) for key, count in sent.items()]
     nulls_last = conn.dialect.name != "sqlite"
     rows.sort(key=lambda r: (-r[1], (r[0] is None) == nulls_last, r[0] or ""))
     return rows
@@ -292,11 +333,15 @@ def _board(
 def by_operator(conn: sa.Connection, flt: LogFilter) -> list[Row]:
     if not answers(flt):
         return analytics.by_operator(conn, flt)
-    kind = 3 if flt.actor is not None else 2
+    return operators_from(conn, leads(conn, flt, "operator"), messages(conn, flt))
+
+
+def operators_from(conn: sa.Connection, lead_rows: list[Any], message_rows: list[Any]) -> list[Row]:
+    """``by_operator`` from ``leads(…, "operator")`` and ``messages``."""
     return [
-        {"operator": key, "messages": messages, "leads": leads, "booked": booked}
-        for key, messages, leads, booked in _board(
-            conn, flt, kind, firsts.c.operator_name, status_days.c.operator_name
+        {"operator": key, "messages": sent, "leads": leads, "booked": booked}
+        for key, sent, leads, booked in _board(
+            conn, lead_rows, messages_by(message_rows, "operator")
         )
     ]
 
@@ -304,8 +349,12 @@ def by_operator(conn: sa.Connection, flt: LogFilter) -> list[Row]:
 def by_actor(conn: sa.Connection, flt: LogFilter) -> list[Row]:
     if not answers(flt):
         return analytics.by_actor(conn, flt)
-    kind = 3 if flt.operator is not None else 1
-    board = _board(conn, flt, kind, firsts.c.actor_username, status_days.c.actor_username)
+    return actors_from(conn, leads(conn, flt, "actor"), messages(conn, flt))
+
+
+def actors_from(conn: sa.Connection, lead_rows: list[Any], message_rows: list[Any]) -> list[Row]:
+    """``by_actor`` from ``leads(…, "actor")`` and ``messages`` (and the accounts)."""
+    board = _board(conn, lead_rows, messages_by(message_rows, "actor"))
     names = [key for key, *_ in board if key is not None]
     people = (
         {
@@ -324,11 +373,11 @@ def by_actor(conn: sa.Connection, flt: LogFilter) -> list[Row]:
             "actor": key,
             "operator": people.get(key, (None, None))[0],
             "status": people.get(key, (None, None))[1] or "active",
-            "messages": messages,
+            "messages": sent,
             "leads": leads,
             "booked": booked,
         }
-        for key, messages, leads, booked in board
+        for key, sent, leads, booked in board
     ]
 
 
