@@ -525,10 +525,13 @@ def test_upgrade_rebases_a_restored_dump_whose_versions_are_above_the_watermark(
         store.dispose()
 
 
-def test_upgrade_of_a_current_schema_replaces_outdated_trigger_functions(pg_url: str) -> None:
+def test_upgrade_of_a_current_schema_replaces_outdated_trigger_code_and_adds_indexes(
+    pg_url: str,
+) -> None:
     """A cloud at the current version whose rollup trigger code is an older release's
-    (here the status trigger's static join, whose cached plan went quadratic) gets this
-    release's code from ``cloud upgrade``, and the upgrade is then a no-op again."""
+    (here the status trigger's static join, whose cached plan went quadratic) and that
+    lacks a newer rollup index gets both from ``cloud upgrade``, which is then a no-op
+    again."""
     store = cloud_store_for(pg_url)
     try:
         store.init_schema()
@@ -536,7 +539,12 @@ def test_upgrade_of_a_current_schema_replaces_outdated_trigger_functions(pg_url:
         with store.transaction() as conn:
             conn.exec_driver_sql(rollups._PG_QUEUE.format(name="status", body=rollups._PG_STATUS))
 
-        assert store.upgrade() == ["CREATE OR REPLACE FUNCTION dmledger_rollup_status()"]
+            conn.exec_driver_sql("DROP INDEX ix_rollup_open_firsts_fresh")
+
+        assert store.upgrade() == [
+            "CREATE INDEX ix_rollup_open_firsts_fresh",
+            "CREATE OR REPLACE FUNCTION dmledger_rollup_status()",
+        ]
 
         with store.reading() as conn:
             body = conn.exec_driver_sql(

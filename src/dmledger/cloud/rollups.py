@@ -282,7 +282,14 @@ INDEXES = (
     sa.Index("ix_rollup_firsts_actor", firsts.c.kind, firsts.c.actor_username, firsts.c.day),
     sa.Index("ix_rollup_firsts_op", firsts.c.kind, firsts.c.operator_name, firsts.c.day),
     sa.Index("ix_rollup_reply_firsts", reply_firsts.c.kind, reply_firsts.c.day),
+    sa.Index("ix_rollup_reply_firsts_fresh", reply_firsts.c.kind, reply_firsts.c.prev_day),
     sa.Index("ix_rollup_open_firsts", open_firsts.c.kind, open_firsts.c.dm_count),
+    sa.Index(
+        "ix_rollup_open_firsts_fresh",
+        open_firsts.c.kind,
+        open_firsts.c.prev_day,
+        open_firsts.c.dm_count,
+    ),
     sa.Index("ix_rollup_lead_templates", lead_templates.c.target_username),
     sa.Index("ix_rollup_template_firsts", template_firsts.c.kind, template_firsts.c.day),
     sa.Index("ix_rollup_status_day", status_days.c.day),
@@ -572,14 +579,23 @@ def install(conn: sa.Connection) -> list[str]:
     return ["CREATE rollup tables and triggers", f"rollups filled from the logs ({rows} rows)"]
 
 
-def refresh_functions(conn: sa.Connection) -> list[str]:
-    """PostgreSQL: re-create the rollups' trigger functions whose code is not this
-    version's (``CREATE OR REPLACE``: the triggers keep calling them). ``cloud upgrade``
-    runs it on a current schema, so a faster body reaches existing clouds without a
-    schema version. Returns the functions replaced."""
-    if conn.dialect.name != "postgresql":
-        return []
+def refresh(conn: sa.Connection) -> list[str]:
+    """Bring a current schema's rollups to this release's code: the indexes it lacks
+    are created, and (PostgreSQL) the trigger functions whose code is not this
+    release's are re-created (``CREATE OR REPLACE``: the triggers keep calling them).
+    ``cloud upgrade`` runs it on a current schema, so a faster plan reaches existing
+    clouds without a schema version. Returns what it did."""
     replaced: list[str] = []
+    inspector = sa.inspect(conn)
+    known = {
+        str(ix["name"]).lower() for table in TABLES for ix in inspector.get_indexes(table.name)
+    }
+    for index in INDEXES:
+        if str(index.name).lower() not in known:
+            index.create(conn)
+            replaced.append(f"CREATE INDEX {index.name}")
+    if conn.dialect.name != "postgresql":
+        return replaced
     for statement in _PG_TRIGGERS:
         if not statement.startswith("CREATE OR REPLACE FUNCTION"):
             continue
@@ -614,7 +630,7 @@ __all__ = [
     "create_statements",
     "drop",
     "install",
-    "refresh_functions",
+    "refresh",
     "trigger_statements",
     "upgrade_from_5",
 ]

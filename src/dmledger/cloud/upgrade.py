@@ -36,7 +36,7 @@ def upgrade(store: CloudStore) -> list[str]:
     version = store.schema_version()
     if version == schema.SCHEMA_VERSION:
         with store.transaction() as conn:
-            refreshed = rollups.refresh_functions(conn)
+            refreshed = rollups.refresh(conn)
         return refreshed + rebase_if_behind(store)
     if version is None:
         raise CloudSchemaError("the cloud is empty: run `dmledger cloud init` instead")
