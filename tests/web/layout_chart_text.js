@@ -3,6 +3,7 @@
   const sizes = [], overlaps = [];
   for (const svg of document.querySelectorAll('.chart svg')) {
     const vb = svg.viewBox.baseVal, box = svg.getBoundingClientRect();
+    if (!box.width) continue; // the drawing for another screen size, not shown
     const scale = Math.min(box.width / vb.width, box.height / vb.height);
     for (const text of svg.querySelectorAll('.axis text, .legend text, text.value')) {
       if (!text.textContent.trim() || !text.getBBox().width) continue;

@@ -11,7 +11,7 @@ from datetime import datetime
 import pytest
 
 from dmledger.app.team import TeamReport
-from dmledger.web.charts import HEAT_LEVELS, MAX_DAY_BARS, charts, heatmap_table
+from dmledger.web.charts import HEAT_LEVELS, MAX_DAY_BARS, NARROW, charts, heatmap_table
 
 SVG = "{http://www.w3.org/2000/svg}"
 SCRIPT = "<script>alert(1)</script>"
@@ -161,3 +161,15 @@ def test_drawing_a_chart_leaves_failed_imports_as_plain_import_errors() -> None:
         warnings.simplefilter("error")
         with pytest.raises(ModuleNotFoundError):
             importlib.import_module("dmledger_no_such_module")
+
+
+def test_a_phones_drawing_is_narrower_with_fewer_shorter_labels() -> None:
+    wide, narrow = charts(report(days=30)), charts(report(days=30), NARROW)
+    for name in ("per_day", "by_operator", "by_actor", "funnel"):
+        assert ET.fromstring(narrow[name]).get("viewBox") == f"0 0 {NARROW.width} {NARROW.height}"
+    wide_days = [t for t in texts(wide["per_day"]) if t.startswith("20")]
+    narrow_days = [t for t in texts(narrow["per_day"]) if t[:3].isalpha() and t[-1].isdigit()]
+    assert len(wide_days) > len(narrow_days) >= 3 and len(narrow_days) <= NARROW.day_labels
+    assert all(len(t) <= len("Nov 30") for t in narrow_days)
+    # An account is named without its operator: the label has the room for the name.
+    assert not any("(" in t for t in texts(narrow["by_actor"]) if not t.isdigit())

@@ -93,7 +93,7 @@ def test_no_page_overflows_horizontally(
         assert problems == {}, problems
 
 
-@pytest.mark.parametrize("width", (1024, 1400))
+@pytest.mark.parametrize("width", WIDTHS)
 def test_chart_labels_are_readable_and_values_sit_beside_their_bars(
     browser: Any, demo: tuple[str, Ledger, dict[str, str]], width: int
 ) -> None:

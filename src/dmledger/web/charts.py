@@ -6,6 +6,11 @@ Every chart works with no internet: pygal's external tooltip script is switched 
 no script at all. pygal escapes every label it writes; operator and actor names are
 user input, and the tests check that markup in them stays text.
 
+Every pygal chart is drawn in two sizes: ``charts`` for a laptop and ``NARROW`` (through
+``charts(report, NARROW)``) for a phone, where the wide drawing shrunk to the screen
+would leave its labels 6 px tall. The narrow one is drawn near the width it is shown
+at, with fewer, shorter labels; the page shows the one that fits (app.css).
+
 The heatmap is not a pygal chart (pygal has none): ``heatmap_table`` renders it as an
 HTML table whose cells carry the class ``heat-0`` (no DMs) or ``heat-1`` to ``heat-4``
 (up to a quarter, half, three quarters, or more of the busiest cell's count);
@@ -16,6 +21,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
 from html import escape
 from typing import Any
 
@@ -54,6 +61,23 @@ _STYLE = {
 #: The width every chart is drawn at (its height is 400): about a card's width on a
 #: laptop, so the fonts above are shown near their size.
 CHART_WIDTH = 720
+
+
+@dataclass(frozen=True)
+class Size:
+    """How big a chart is drawn and how much its labels may say."""
+
+    width: int
+    height: int
+    day_labels: int  # about how many dates the per-day chart names
+    label_chars: int  # a bar's label is cut after this many characters
+    rotation: int  # degrees the per-day chart's dates are turned
+    short: bool  # dates as "Nov 3", accounts without their operator
+
+
+WIDE = Size(CHART_WIDTH, 400, 10, 40, 30, short=False)
+#: A phone's card is about 300 px wide: drawn at 340, the text is shown at about 12 px.
+NARROW = Size(340, 380, 4, 14, 0, short=True)
 _NO_OPERATOR = "(unknown operator)"
 # Each value is written just after the end of its bar, not across it: a short bar's
 # number never spills over the bar below it (pygal leaves room for the longest).
@@ -77,54 +101,69 @@ def _pygal() -> Any:
     return pygal
 
 
-def charts(report: TeamReport) -> dict[str, str]:
+def charts(report: TeamReport, size: Size = WIDE) -> dict[str, str]:
     """The Team page's charts, keyed "per_day", "by_operator", "by_actor", "funnel"
     (inline SVG) and "heatmap" (an HTML table). Safe to insert into a page unescaped."""
     return {
-        "per_day": per_day_chart(report.messages_per_day),
-        "by_operator": by_operator_chart(report.by_operator),
-        "by_actor": by_actor_chart(report.by_actor),
-        "funnel": funnel_chart(report.funnel),
+        "per_day": per_day_chart(report.messages_per_day, size),
+        "by_operator": by_operator_chart(report.by_operator, size),
+        "by_actor": by_actor_chart(report.by_actor, size),
+        "funnel": funnel_chart(report.funnel, size),
         "heatmap": heatmap_table(report.heatmap),
     }
 
 
-def per_day_chart(days: Sequence[tuple[str, int]]) -> str:
+def per_day_chart(days: Sequence[tuple[str, int]], size: Size = WIDE) -> str:
     """Messages per day: bars, or a filled line for long periods."""
     if len(days) > MAX_DAY_BARS:
-        chart = _pygal().Line(**_config(show_dots=False, fill=True, show_legend=False))
+        chart = _pygal().Line(**_config(size, show_dots=False, fill=True, show_legend=False))
     else:
-        chart = _pygal().Bar(**_config(show_legend=False))
-    chart.x_labels = [day for day, _ in days]
-    # About ten date labels whatever the period's length.
-    chart.x_labels_major_every = max(1, len(days) // 10)
+        chart = _pygal().Bar(**_config(size, show_legend=False))
+    chart.x_labels = [_day_label(day, size) for day, _ in days]
+    # About ten date labels (four on a phone) whatever the period's length.
+    chart.x_labels_major_every = max(1, -(-len(days) // size.day_labels))
     chart.show_minor_x_labels = False
-    chart.x_label_rotation = 30
+    chart.x_label_rotation = size.rotation
     chart.add("Messages", [count for _, count in days])
     return _render(chart, "Messages per day (UTC)")
 
 
-def by_operator_chart(rows: Sequence[dict[str, Any]]) -> str:
+def _day_label(day: str, size: Size) -> str:
+    if not size.short:
+        return day
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError:
+        return day
+    return f"{parsed:%b} {parsed.day}"
+
+
+def by_operator_chart(rows: Sequence[dict[str, Any]], size: Size = WIDE) -> str:
     """The operators' leaderboard: messages, leads and booked leads per operator."""
     return _leaderboard(
         [str(r["operator"]) if r["operator"] is not None else _NO_OPERATOR for r in rows],
         rows,
         "Messages, leads and bookings by operator",
+        size,
     )
 
 
-def by_actor_chart(rows: Sequence[dict[str, Any]]) -> str:
-    """The actors' leaderboard (top ``MAX_ACTOR_BARS``), labelled "actor (operator)"."""
+def by_actor_chart(rows: Sequence[dict[str, Any]], size: Size = WIDE) -> str:
+    """The actors' leaderboard (top ``MAX_ACTOR_BARS``), labelled "actor (operator)"
+    (the actor alone on a phone)."""
     top = list(rows)[:MAX_ACTOR_BARS]
     labels = [
-        f"{r['actor']} ({r['operator']})" if r.get("operator") else str(r["actor"]) for r in top
+        f"{r['actor']} ({r['operator']})"
+        if r.get("operator") and not size.short
+        else str(r["actor"])
+        for r in top
     ]
-    return _leaderboard(labels, top, "Messages, leads and bookings by actor")
+    return _leaderboard(labels, top, "Messages, leads and bookings by actor", size)
 
 
-def funnel_chart(funnel: Sequence[tuple[str, int]]) -> str:
+def funnel_chart(funnel: Sequence[tuple[str, int]], size: Size = WIDE) -> str:
     """Leads by current status, in pipeline order from the top."""
-    chart = _pygal().HorizontalBar(**_config(show_legend=False, **_VALUES_AFTER_BARS))
+    chart = _pygal().HorizontalBar(**_config(size, show_legend=False, **_bars_with_values(size)))
     # pygal draws a horizontal bar chart's first label at the bottom.
     ordered = list(reversed(funnel))
     chart.x_labels = [status for status, _ in ordered]
@@ -164,8 +203,8 @@ def _level(count: int, busiest: int) -> int:
     return max(1, min(HEAT_LEVELS, -(-count * HEAT_LEVELS // busiest)))
 
 
-def _leaderboard(labels: list[str], rows: Sequence[dict[str, Any]], title: str) -> str:
-    chart = _pygal().HorizontalBar(**_config(**_VALUES_AFTER_BARS))
+def _leaderboard(labels: list[str], rows: Sequence[dict[str, Any]], title: str, size: Size) -> str:
+    chart = _pygal().HorizontalBar(**_config(size, **_bars_with_values(size)))
     # Reversed so the leader is drawn at the top.
     chart.x_labels = list(reversed(labels))
     for key, name in (("messages", "Messages"), ("leads", "Leads"), ("booked", "Booked")):
@@ -173,17 +212,28 @@ def _leaderboard(labels: list[str], rows: Sequence[dict[str, Any]], title: str) 
     return _render(chart, title)
 
 
-def _config(**overrides: Any) -> dict[str, Any]:
+def _bars_with_values(size: Size) -> dict[str, Any]:
+    """A horizontal bar chart's options: each bar's number beside it, and on a phone no
+    value axis (its numbers would run into each other; the bars carry theirs)."""
+    if not size.short:
+        return dict(_VALUES_AFTER_BARS)
+    return _VALUES_AFTER_BARS | {"show_x_labels": False, "show_x_guides": False}
+
+
+def _config(size: Size, **overrides: Any) -> dict[str, Any]:
     options: dict[str, Any] = {
         "js": [],  # no script from the internet (pygal's default is a CDN URL)
         "disable_xml_declaration": True,  # inline in HTML, not a standalone file
         "style": _pygal().style.Style(**_STYLE),
         "legend_at_bottom": True,
-        "truncate_label": 40,
+        "truncate_label": size.label_chars,
         "no_data_text": "No DMs in this period",
-        "width": CHART_WIDTH,
-        "height": 400,
+        "width": size.width,
+        "height": size.height,
     }
+    if size.short:
+        # Room for the number after the longest bar; legend names are short, never cut.
+        options |= {"margin_right": 44, "truncate_legend": -1, "legend_at_bottom_columns": 1}
     options.update(overrides)
     return options
 
@@ -216,4 +266,4 @@ def _offline(title: str) -> Callable[[Any], Any]:
     return apply
 
 
-__all__ = ["HEATMAP_CSS", "charts", "heatmap_table"]
+__all__ = ["HEATMAP_CSS", "NARROW", "WIDE", "Size", "charts", "heatmap_table"]

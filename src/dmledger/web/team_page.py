@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from dmledger.app.team import PERIODS, TeamFilter
 from dmledger.errors import CloudError, InvalidInput
-from dmledger.web.charts import charts
+from dmledger.web.charts import NARROW, charts
 
 from .errors import status_for
 from .leads import day_after_or_none, day_or_none
@@ -61,7 +61,17 @@ def team(
     else:
         # charts.py escapes every label it draws: its SVG is the only markup on any page
         # that the template does not escape itself.
-        drawn = {name: Markup(svg) for name, svg in charts(report).items()}
+        wide, narrow = charts(report), charts(report, NARROW)
+        # Both drawings go into the page; app.css shows the one that fits the screen.
+        drawn = {
+            name: Markup(
+                f'<div class="chart-draw chart-draw-wide">{wide[name]}</div>'
+                f'<div class="chart-draw chart-draw-narrow">{narrow[name]}</div>'
+                if name != "heatmap"
+                else wide[name]
+            )
+            for name in wide
+        }
         fetched = fetched_at.isoformat() + "Z"
         context |= {
             "report": report,
