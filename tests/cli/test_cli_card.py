@@ -40,7 +40,7 @@ def test_a_lead_nobody_contacted_is_an_answer_not_an_error(sarah: Cli) -> None:
     assert (card["handle"], card["known"], card["contacted"]) == ("someone.new", False, False)
     assert card["recent_logs"] == []
     printed = sarah.ok("prospect", "show", "@Someone.New").stdout
-    assert "someone.new" in printed and "not contacted" in printed
+    assert "someone.new" in printed and "Not contacted" in printed
 
 
 def test_the_card_shows_a_teammates_dms_from_the_cloud(sarah: Cli, marcus: Cli) -> None:

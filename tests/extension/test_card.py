@@ -42,6 +42,9 @@ def test_an_excluded_lead_says_do_not_contact(browser: Browser) -> None:
     text = browser.card_text()
     assert "DO NOT CONTACT" in text and "Asked not to be contacted" in text
     assert browser.page.locator(f'{CARD} [data-action="exclude"]').count() == 0
+    # Logging stays possible (with its confirmation), but not as the inviting button.
+    log = browser.page.locator(f'{CARD} [data-action="log-dm"]')
+    assert "primary" not in (log.get_attribute("class") or "")
 
 
 def test_the_card_follows_in_app_navigation_between_profiles_and_into_a_thread(
@@ -163,3 +166,20 @@ def test_the_last_dms_include_the_teams_from_the_cloud(browser: Browser, tmp_pat
     team.wait_for()
     assert "Marcus, from his own machine" in team.inner_text()
     assert "Hey! Loved your last post" in team.inner_text()
+
+
+def test_in_a_narrow_window_the_card_leaves_the_lower_part_of_the_page_free(
+    browser: Browser,
+) -> None:
+    ledger = browser.ledger()
+    try:
+        ledger.update_prospect("glow.skin", append_note="Asked about prices\n" * 6)
+    finally:
+        ledger.close()
+    browser.page.set_viewport_size({"width": 390, "height": 844})
+    browser.open("/glow.skin/")
+    browser.wait_verdict("contacted", "glow.skin")
+    box = browser.page.locator(f"{CARD} .card").bounding_box()
+    # Instagram's composer is at the bottom of a thread: the card must stop above it.
+    assert box is not None and box["y"] + box["height"] <= 0.55 * 844, box
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390

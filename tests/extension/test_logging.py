@@ -69,7 +69,9 @@ def test_log_a_dm_from_the_card_then_sync_delivers_it_once(browser: Browser) -> 
     assert page.locator(f"{CARD} select[name=actor]").input_value() == "sarah.sells"
     page.click(f'{CARD} [data-action="submit-log"]')
     browser.wait_verdict("contacted", "brand.new.lead")
-    assert "by sarah.sells (Sarah)" in browser.card_text()
+    # The setter's own lead reads as theirs, not as a teammate's.
+    text = browser.card_text()
+    assert "Already contacted, by you" in text and "from sarah.sells on" in text
     delivered_once(browser, "brand.new.lead", "Hi! Loved your studio 👋")
 
 
@@ -224,3 +226,8 @@ def test_record_a_reply_from_the_card_then_sync_delivers_it_once(browser: Browse
     page.click(f'{CARD} [data-action="reply"]')
     page.locator(f"{CARD} .note-ok", has_text="Nobody had recorded a DM to them").wait_for()
     page.locator(f'{CARD} [data-status="warm"]').wait_for()
+    # The card says what is true: they replied, and no DM (so no account) is on record.
+    text = browser.card_text()
+    assert "Already in touch" in text and "unknown account" not in text
+    assert "@wrote.first replied, but nobody on the team has recorded a DM to them." in text
+    assert "Replied" in page.locator(f"{CARD} .facts").inner_text()

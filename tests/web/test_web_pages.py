@@ -40,6 +40,18 @@ def test_checking_an_unknown_handle_says_not_contacted_and_offers_to_add(
     assert 'action="/lead/fresh.face/log"' in page.text
 
 
+def test_a_reply_from_someone_nobody_messaged_reads_true_on_the_card_and_the_lead_page(
+    client: TestClient, ledger: Ledger
+) -> None:
+    ledger.followups.reply("wrote.first")
+    for page in (client.get("/", params={"q": "wrote.first"}), client.get("/lead/wrote.first")):
+        assert page.status_code == 200
+        text = " ".join(page.text.split())
+        assert "Already in touch" in text and "unknown account" not in text
+        assert "@wrote.first replied, but nobody on the team has recorded a DM to them." in text
+    assert "<dt>Replied</dt>" in client.get("/", params={"q": "wrote.first"}).text
+
+
 def test_checking_an_excluded_lead_says_do_not_contact_and_needs_force(
     client: TestClient,
 ) -> None:

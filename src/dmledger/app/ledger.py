@@ -50,8 +50,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Said by the Leads page, the API and the CLI while a search cannot use the index.
-SEARCH_INDEXING = "search index is being built; results from a slower scan"
+# Said by the Leads page, the API (a Warning header: ASCII only) and the CLI while a
+# search cannot use the index. The results are whole, only slower: say both.
+SEARCH_INDEXING = (
+    "search index is being built (a sync finishes it); until then a search reads every "
+    "lead: the results are complete, only slower"
+)
 
 
 class Ledger:
@@ -210,7 +214,14 @@ class Ledger:
         with self.local.reading() as conn:
             rows = self.local.card_rows(conn, handle, recent)
         pending = rows.edits_queued or any(not item.synced for item in rows.recent_logs)
-        return StatusCard.build(handle, rows.prospect, rows.recent_logs, pending, rows.notices)
+        return StatusCard.build(
+            handle,
+            rows.prospect,
+            rows.recent_logs,
+            pending,
+            rows.notices,
+            operator=self.settings.operator,
+        )
 
     def require_card(self, raw_handle: str, *, team: bool = False) -> StatusCard:
         """The card of a lead in the ledger; NotFound for one nobody has recorded."""

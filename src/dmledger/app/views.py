@@ -88,6 +88,10 @@ class StatusCard(Shape):
     owner_operator: str | None = None
     first_contacted: UtcText = None
     last_updated: UtcText = None
+    last_reply_at: UtcText = Field(default=None, description="When the lead last answered.")
+    yours: bool = Field(
+        default=False, description="The owner account is one of this home's operator's."
+    )
     notes: str | None = None
     recent_logs: list[DmView] = Field(default_factory=list)
     pending_sync: bool = Field(default=False, description="Local changes wait for sync.")
@@ -115,7 +119,10 @@ class StatusCard(Shape):
         logs: list[LocalLog],
         pending: bool,
         notices: list[str] | None = None,
+        operator: str | None = None,
     ) -> StatusCard:
+        """The card of ``handle``; ``operator`` is whoever reads it (their leads are
+        "yours")."""
         said = list(notices or [])
         if prospect is None:
             return cls(
@@ -141,6 +148,10 @@ class StatusCard(Shape):
             owner_operator=prospect.owner_operator,
             first_contacted=format_utc(prospect.first_contacted),
             last_updated=format_utc(prospect.last_updated),
+            last_reply_at=format_utc(prospect.last_reply_at),
+            yours=prospect.owner_actor is not None
+            and operator is not None
+            and prospect.owner_operator == operator,
             notes=prospect.notes,
             recent_logs=[DmView.from_log(item) for item in logs],
             pending_sync=pending,
@@ -161,6 +172,55 @@ class StatusCard(Shape):
         if self.known and self.contacted:
             return "contacted"
         return "not-contacted"
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="The card's headline for its verdict, in the words every interface shows."
+    )
+    @property
+    def verdict_title(self) -> str:
+        return self._verdict_words()[0]
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="The sentence under the headline, without its full stop: who "
+        'contacted the lead ("by ACCOUNT (OPERATOR)", or "from ACCOUNT" when it is '
+        'yours; an interface adds " on" and the day of first_contacted, in the '
+        "reader's time zone), or why no one is named."
+    )
+    @property
+    def verdict_text(self) -> str:
+        return self._verdict_words()[1]
+
+    def _verdict_words(self) -> tuple[str, str]:
+        """The one place the card's verdict is put into words (CLI, pages, extension)."""
+        handle = f"@{self.handle}"
+        verdict = self.verdict
+        if verdict == "excluded":
+            return "DO NOT CONTACT", f"{handle} is marked excluded. Do not send a DM"
+        if verdict == "not-contacted":
+            if self.known:
+                return "In the ledger, not contacted yet", f"{handle} is a lead nobody has messaged"
+            return (
+                "Not contacted",
+                f"Nobody on the team has recorded a DM to {handle} (as of the last sync)",
+            )
+        if self.owner_actor and self.yours:
+            return "Already contacted, by you", f"from {self.owner_actor}"
+        if self.owner_actor:
+            operator = f" ({self.owner_operator})" if self.owner_operator else ""
+            return "Already contacted", f"by {self.owner_actor}{operator}"
+        if self.first_contacted:
+            # A DM whose sending account was never recorded (an old import, say).
+            return "Already contacted", "by an account nobody recorded"
+        # No DM at all: a reply, or a status set by hand, put the lead in the pipeline.
+        if self.last_reply_at:
+            return (
+                "Already in touch",
+                f"{handle} replied, but nobody on the team has recorded a DM to them",
+            )
+        return (
+            "Already in the pipeline",
+            f"Marked {self.status}, but nobody on the team has recorded a DM to {handle}",
+        )
 
 
 class LeadView(Shape):

@@ -42,22 +42,18 @@ def status_text(status: str) -> str:
 
 
 def card(c: StatusCard) -> str:
-    if not c.known and not c.recent_logs:
-        lines = [
-            f"[bold]{escape(c.handle)}[/]  [green]not contacted[/] — nobody on the team has "
-            "recorded a DM to them (as of the last sync)."
-        ]
-    else:
-        who = "not contacted yet"
-        if c.contacted:
-            who = (
-                f"contacted by [bold]{escape(c.owner_actor or '?')}[/]"
-                + (f" ({escape(c.owner_operator)})" if c.owner_operator else "")
-                + (f" on {human_time(c.first_contacted)}" if c.first_contacted else "")
-            )
-        lines = [f"[bold]{escape(c.handle)}[/]  {status_text(c.status)}  {who}"]
-    if c.status == "excluded":
-        lines.append("[bold magenta]Do not contact.[/]")
+    # The verdict's words are the card's own (StatusCard.verdict_title / verdict_text).
+    style = {"excluded": "bold magenta", "contacted": "yellow"}.get(c.verdict, "green")
+    said = c.verdict_text
+    if c.verdict == "contacted" and c.owner_actor and c.first_contacted:
+        said += f" on {human_time(c.first_contacted)}"
+    lines = [
+        f"[bold]{escape(c.handle)}[/]  [{style}]{escape(c.verdict_title)}[/] — {escape(said)}."
+    ]
+    if c.known:
+        lines.append(f"status {status_text(c.status)}")
+    if c.last_reply_at:
+        lines.append(f"replied {human_time(c.last_reply_at)}")
     if c.notes:
         lines.append("notes: " + escape(c.notes))
     for notice in c.notices:
