@@ -33,7 +33,6 @@ from dmledger.app.ledger import Ledger
 
 REVIEW_WIDTHS = (360, 1400)
 FRESH = "new.lead.studio"
-NOBODY = "wrote.first"
 # A cloud nothing answers on (port 9): the card can show this machine's DMs only.
 UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:9/none"
 
@@ -55,17 +54,11 @@ def _team_dms(browser: Browser) -> None:
 def _send_in_thread(browser: Browser, thread: str, handle: str) -> None:
     browser.go(f"/direct/t/{thread}/")
     browser.page.locator(f'{CARD} .panel[data-handle="{handle}"]').wait_for()
-    # In a narrow window the card lies over our stand-in's composer (Instagram's is at
-    # the bottom, below the card): fold it to type, as a setter would.
-    narrow = (browser.page.viewport_size or {"width": 1400})["width"] < 600
-    collapse = browser.page.locator(f'{CARD} [data-action="collapse"]')
-    if narrow:
-        collapse.click()
-    browser.page.locator('[role="textbox"]').click()
+    # Focused, not clicked: in a narrow window the card lies over our stand-in's composer
+    # (Instagram's is at the bottom of the thread, below the card).
+    browser.page.locator('[role="textbox"]').focus()
     browser.page.keyboard.type("Hi! Loved your latest reel, quick question?")
     browser.page.keyboard.press("Enter")
-    if narrow:
-        collapse.click()
     browser.page.locator(f'{CARD} [data-sent="ask"]').wait_for()
 
 
@@ -90,13 +83,14 @@ def _states(browser: Browser, leads: dict[str, str], save: Callable[[str], None]
     browser.page.click(f'{CARD} [data-action="reply"]')
     browser.page.locator(f"{CARD} .note-ok").wait_for()
     save("reply-recorded")
-    browser.open(f"/{NOBODY}/")
-    _wait(browser, "not-contacted", NOBODY)
+    nobody = leads["nobody"]
+    browser.open(f"/{nobody}/")
+    _wait(browser, "not-contacted", nobody)
     browser.page.click(f'{CARD} [data-action="reply"]')
     browser.page.locator(f"{CARD} .note-ok").wait_for()
     save("reply-unmessaged")
-    browser.open(f"/{NOBODY}/")  # the same lead later: what the card says then
-    _wait(browser, "contacted", NOBODY)
+    browser.open(f"/{nobody}/")  # the same lead later: what the card says then
+    _wait(browser, "contacted", nobody)
     _team_dms(browser)
     save("replied-unmessaged")
     browser.open(f"/{leads['owned']}/")
@@ -174,7 +168,9 @@ def capture(out: Path, review: Path | None = None) -> list[Path]:
                 current = start(driver, shots, ledger.home, viewport=viewport)
                 current.site.threads["77"] = {"me": "sarah.sells", "lead": FRESH}
                 try:
-                    _states(current, leads, partial(_shot, current, review, width, saved))
+                    # Someone who wrote first, new for each width (the home is shared).
+                    nobody = {"nobody": f"wrote.first.{width}"}
+                    _states(current, leads | nobody, partial(_shot, current, review, width, saved))
                 finally:
                     current.close()
                 # The native host not installed for this browser.

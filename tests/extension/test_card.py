@@ -176,10 +176,10 @@ def test_in_a_narrow_window_the_card_leaves_the_lower_part_of_the_page_free(
         ledger.update_prospect("glow.skin", append_note="Asked about prices\n" * 6)
     finally:
         ledger.close()
-    browser.page.set_viewport_size({"width": 390, "height": 844})
+    browser.page.set_viewport_size({"width": 390, "height": 600})
     browser.open("/glow.skin/")
     browser.wait_verdict("contacted", "glow.skin")
     box = browser.page.locator(f"{CARD} .card").bounding_box()
     # Instagram's composer is at the bottom of a thread: the card must stop above it.
-    assert box is not None and box["y"] + box["height"] <= 0.55 * 844, box
+    assert box is not None and box["y"] + box["height"] <= 600 - 140, box
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390

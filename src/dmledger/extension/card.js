@@ -13,6 +13,11 @@ globalThis.DMLedgerCard = (() => {
   background: #fff; border: 1px solid #d5d9de; border-radius: 12px;
   box-shadow: 0 8px 28px rgba(0,0,0,.18); }
 .card * { box-sizing: border-box; }
+@media (max-width: 520px) {
+  /* A narrow window: the card spans it, so it leaves the bottom 140 px free, where a
+     thread's composer is; it scrolls inside instead. */
+  .card { right: 8px; max-width: calc(100vw - 16px); max-height: calc(100vh - 212px); }
+}
 .bar { display: flex; align-items: center; gap: 8px; padding: 7px 10px; cursor: grab;
   background: #f4f5f7; border-bottom: 1px solid #e3e6ea; border-radius: 12px 12px 0 0;
   user-select: none; touch-action: none; }
@@ -93,25 +98,17 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
     return date.toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" });
   }
 
+  // The words come with the card (StatusCard.verdict_title and verdict_text): the
+  // card adds only the day of the first DM, in the reader's time zone.
   function verdictBlock(card) {
     const v = card.verdict;
-    if (v === "excluded") {
-      return h("div", { class: "verdict v-excluded", role: "alert" },
-        h("strong", {}, "DO NOT CONTACT"),
-        h("span", {}, `@${card.handle} is marked excluded. Do not send a DM.`));
-    }
-    if (v === "contacted") {
-      const by = card.owner_actor || "an unknown account";
-      const operator = card.owner_operator ? ` (${card.owner_operator})` : "";
-      const on = card.first_contacted ? ` on ${when(card.first_contacted)}` : "";
-      return h("div", { class: "verdict v-contacted" },
-        h("strong", {}, "Already contacted"),
-        h("span", {}, `by ${by}${operator}${on}.`));
-    }
-    return h("div", { class: "verdict v-not-contacted" },
-      h("strong", {}, card.known ? "In the ledger, not contacted yet" : "Not contacted"),
-      h("span", {}, card.known ? `@${card.handle} is a lead nobody has messaged.`
-        : `Nobody on the team has recorded a DM to @${card.handle} (as of the last sync).`));
+    const on = v === "contacted" && card.owner_actor && card.first_contacted
+      ? ` on ${when(card.first_contacted)}` : "";
+    const kind = v === "excluded" ? "v-excluded" : v === "contacted" ? "v-contacted"
+      : "v-not-contacted";
+    return h("div", { class: `verdict ${kind}`, role: v === "excluded" ? "alert" : null },
+      h("strong", {}, card.verdict_title),
+      h("span", {}, `${card.verdict_text}${on}.`));
   }
 
   function actorSelect(hello, chosen) {
@@ -138,7 +135,8 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
         card.pending_sync ? [" ", h("span", { class: "pill pill-pending" }, "not synced yet")] : null),
       h("dt", {}, "Owner"),
       h("dd", {}, card.owner_actor ? `${card.owner_actor}${card.owner_operator ? ` (${card.owner_operator})` : ""}` : "—"),
-      h("dt", {}, "First DM"), h("dd", {}, when(card.first_contacted))));
+      h("dt", {}, "First DM"), h("dd", {}, when(card.first_contacted)),
+      card.last_reply_at ? [h("dt", {}, "Replied"), h("dd", {}, when(card.last_reply_at))] : null));
     if (card.notes) {
       parts.push(h("p", { class: "section" }, "Notes"), h("p", { class: "notes" }, card.notes));
     }
@@ -180,7 +178,9 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
     h("button", { class: "btn", type: "submit", "data-action": "set-status" }, "Set status")));
     parts.push(h("div", { class: "actions" },
       ui.open === "log" ? null
-        : h("button", { class: "btn primary", type: "button", "data-action": "log-dm",
+        // Not the inviting blue button on a lead nobody may contact.
+        : h("button", { class: card.verdict === "excluded" ? "btn" : "btn primary", type: "button",
+          "data-action": "log-dm",
           onclick: () => act.open("log") }, "Log a DM"),
       ui.open === "note" ? null
         : h("button", { class: "btn", type: "button", "data-action": "add-note",
