@@ -48,7 +48,7 @@ def test_a_reply_from_someone_nobody_messaged_reads_true_on_the_card_and_the_lea
         assert page.status_code == 200
         text = " ".join(page.text.split())
         assert "Already in touch" in text and "unknown account" not in text
-        assert "@wrote.first replied, but nobody on the team has recorded a DM to them." in text
+        assert "@wrote.first replied, but nobody on the team has recorded a DM to them" in text
     assert "<dt>Replied</dt>" in client.get("/", params={"q": "wrote.first"}).text
 
 
