@@ -157,3 +157,24 @@ def _init(home: Path) -> config.Settings:
     ledger.cloud_init()
     ledger.close()
     return config.load(home)
+
+
+def test_the_follow_up_figures_read_like_the_others_and_say_which_days_they_list(
+    home: Path,
+) -> None:
+    ledger = Ledger(home, _init(home))
+    try:
+        load_demo(ledger)
+        ledger.sync()
+        app = create_app(ledger, token=config.api_token(home), run_sync_loop=False)
+        with TestClient(app, base_url=BASE_URL) as c:
+            page = c.get("/team", params={"period": "30d"})
+    finally:
+        ledger.close()
+    assert page.status_code == 200
+    sent = re.search(r"<dt>Follow-ups sent</dt><dd>([^<]*)</dd>", page.text)
+    assert sent is not None and re.fullmatch(r"\d{1,3}(,\d{3})+", sent.group(1)), sent
+    # Thirty days of follow-ups, fourteen rows: the title says which.
+    assert "the period's last 14 days" in page.text
+    # On a phone every chart has its own drawing, shown instead of the laptop's.
+    assert page.text.count('class="chart-draw chart-draw-narrow"') == 4
