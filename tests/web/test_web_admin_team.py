@@ -178,3 +178,37 @@ def test_the_follow_up_figures_read_like_the_others_and_say_which_days_they_list
     assert "the period's last 14 days" in page.text
     # On a phone every chart has its own drawing, shown instead of the laptop's.
     assert page.text.count('class="chart-draw chart-draw-narrow"') == 4
+
+
+def _number(text: str) -> int:
+    return int(text.replace(",", ""))
+
+
+def test_the_team_reply_rate_counts_each_lead_once(home: Path) -> None:
+    """The headline reply rate is over the period's leads contacted, each lead once: the
+    operators' rows count a lead that two operators messaged once for each."""
+    ledger = Ledger(home, _init(home))
+    try:
+        load_demo(ledger)
+        ledger.sync()
+        app = create_app(ledger, token=config.api_token(home), run_sync_loop=False)
+        with TestClient(app, base_url=BASE_URL) as c:
+            page = c.get("/team", params={"period": "30d"})
+    finally:
+        ledger.close()
+    assert page.status_code == 200
+    contacted = re.search(r"<dt>Leads contacted</dt><dd>([\d,]+)", page.text)
+    rate = re.search(
+        r"<dt>Reply rate</dt><dd>([\d.]+)% <span[^>]*>([\d,]+) of ([\d,]+)</span>", page.text
+    )
+    assert contacted is not None and rate is not None, page.text[:2000]
+    replied, leads = _number(rate.group(2)), _number(rate.group(3))
+    assert leads == _number(contacted.group(1))
+    assert 0 < replied < leads
+    assert rate.group(1) == f"{100 * replied / leads:.1f}"
+    # The demo team has leads messaged by two operators, so the operators' rows add up
+    # to more leads than were contacted.
+    table = re.search(r'id="rr-table-by_operator">.*?</tbody>', page.text, re.S)
+    assert table is not None
+    rows = re.findall(r'<th scope="row">[^<]*</th><td class="num">(\d+)</td>', table.group(0))
+    assert len(rows) >= 2 and sum(int(n) for n in rows) > leads

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from dmledger.cloud import analytics, rollup_fold
+from dmledger.cloud.followup_analytics import rate_row
 from dmledger.cloud.followups import read_team_config
 from dmledger.cloud.rollup_page import team_figures
 from dmledger.domain.followups import rule_of
@@ -47,7 +48,7 @@ MAX_CUSTOM_DAYS = 3660
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 TOTAL_KEYS = ("messages", "leads_contacted", "booked", "clients", "double_contacts")
 # Bump when TeamReport's shape changes: older cached payloads are then ignored.
-_CACHE_VERSION = 2  # 2: the follow-up figures
+_CACHE_VERSION = 3  # 2: the follow-up figures; 3: the team's reply rate
 _DAY = timedelta(days=1)
 
 
@@ -317,8 +318,20 @@ def build_report(
         funnel=[(status, funnel_counts[status]) for status in STATUSES],
         heatmap=_grid(found.heatmap),
         double_contacts=doubles,
-        followups=found.followups,
+        followups=_with_team_rate(found.followups, totals["leads_contacted"]),
     )
+
+
+def _with_team_rate(followups: dict[str, Any], leads: int) -> dict[str, Any]:
+    """The team's reply rate: the leads contacted in the period and those of them who
+    replied, each lead once (summing the operators' rows counts a lead that two
+    operators messaged twice)."""
+    if not followups:
+        return followups
+    return {
+        **followups,
+        "reply_rate_team": rate_row(None, leads, int(followups.get("replied_leads", 0))),
+    }
 
 
 def _every_day(

@@ -150,6 +150,16 @@ def followup_figures(
     )
 
 
+def rate_row(name: str | None, leads: int, replied: int) -> dict[str, Any]:
+    """One reply rate's JSON shape: leads messaged, those who replied, their share."""
+    return {
+        "name": name,
+        "leads": leads,
+        "replied": replied,
+        "rate": round(replied / leads, 4) if leads else 0.0,
+    }
+
+
 def assemble(
     rates: dict[str, list[Any]],
     first_replies: tuple[float | None, int],
@@ -163,15 +173,7 @@ def assemble(
     median, replied = first_replies
     return {
         "reply_rate": {
-            key: [
-                {
-                    "name": row.name,
-                    "leads": int(row.leads),
-                    "replied": int(row.replied),
-                    "rate": round(int(row.replied) / int(row.leads), 4) if row.leads else 0.0,
-                }
-                for row in rows
-            ]
+            key: [rate_row(row.name, int(row.leads), int(row.replied)) for row in rows]
             for key, rows in rates.items()
         },
         "median_hours_to_first_reply": None if median is None else round(median, 1),
