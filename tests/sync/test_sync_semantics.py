@@ -105,6 +105,7 @@ def test_two_offline_agents_editing_and_contacting_one_lead_converge(team: Team)
     cards = [ledger.card("keen.lead") for ledger in (ann, bob, cara)]
     assert _shared(cards[0]) == _shared(cards[1]) == _shared(cards[2])
     assert cards[0].owner_actor == "bob.dm", "the earliest first contact owns the lead"
+    assert [card.yours for card in cards] == [False, True, False]
     assert cards[0].first_contacted == "2026-03-02T10:00:00.000000Z"
     assert (cards[0].status, cards[0].notes) == ("hot", "Bob: wants a call")
     for ledger in (ann, bob, cara):
@@ -117,8 +118,11 @@ def test_two_offline_agents_editing_and_contacting_one_lead_converge(team: Team)
 
 
 def _shared(card: StatusCard) -> dict[str, object]:
-    """The card without this machine's own view of the DMs (each sees its own log)."""
-    return card.to_dict() | {"recent_logs": []}
+    """The card without what depends on who reads it: this machine's own view of the
+    DMs (each sees its own log), and whether the lead is the reader's (the words say
+    "by you" to its owner)."""
+    personal = {"recent_logs": [], "yours": None, "verdict_title": None, "verdict_text": None}
+    return card.to_dict() | personal
 
 
 def test_a_lead_added_with_notes_then_messaged_offline_keeps_its_notes(team: Team) -> None:
