@@ -159,10 +159,14 @@ def pipelined(
     engine's listeners (``count_round_trips``, the fault tests' cuts) the pipeline is
     one cursor execution, which is what it costs. A driver error comes out as
     ``Connection.execute`` raises it: SQLAlchemy's DBAPIError, the connection
-    invalidated when it broke.
+    invalidated when it broke. With a libpq too old for pipelines (before 14), the
+    statements go one after the other, a round trip each.
     """
-    from psycopg.rows import namedtuple_row  # only a PostgreSQL cloud loads psycopg
+    from psycopg import Pipeline  # only a PostgreSQL cloud loads psycopg
+    from psycopg.rows import namedtuple_row
 
+    if not Pipeline.is_supported():  # a libpq older than 14: one round trip each
+        return [_one_by_one(conn, compiled, values) for compiled, values in statements]
     dialect = conn.dialect
     texts = [str(compiled) for compiled, _ in statements]
     params = [compiled.construct_params(values) for compiled, values in statements]
@@ -186,3 +190,9 @@ def pipelined(
     finally:
         for cursor in cursors:
             cursor.close()
+
+
+def _one_by_one(conn: sa.Connection, compiled: Compiled, values: dict[str, Any]) -> list[Any]:
+    statement = compiled.statement
+    assert isinstance(statement, sa.Executable)
+    return list(conn.execute(statement, values).all())
