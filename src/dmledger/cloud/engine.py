@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from psycopg import Pipeline
+from psycopg.rows import namedtuple_row
 from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
@@ -162,9 +164,6 @@ def pipelined(
     invalidated when it broke. With a libpq too old for pipelines (before 14), the
     statements go one after the other, a round trip each.
     """
-    from psycopg import Pipeline  # only a PostgreSQL cloud loads psycopg
-    from psycopg.rows import namedtuple_row
-
     if not Pipeline.is_supported():  # a libpq older than 14: one round trip each
         return [_one_by_one(conn, compiled, values) for compiled, values in statements]
     dialect = conn.dialect
