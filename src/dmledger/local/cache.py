@@ -216,8 +216,8 @@ def _write_differences(conn: sa.Connection, values: Sequence[tuple[Any, ...]]) -
     known lead gets an UPDATE of the columns that differ only (rows grouped by the set
     of columns they change). SQLite maintains an index, and the trigram index's trigger
     fires, only for the columns an UPDATE sets: a status change of 100 leads among a
-    million then rewrites the status indexes, not the dozen indexes and the notes'
-    trigrams of every column; a row already as pulled is not written at all."""
+    million then writes the rows and the status indexes, not the indexes of every
+    column and the notes' trigrams; a row already as pulled is not written at all."""
     cached: dict[str, Any] = {}
     for start in range(0, len(values), 500):
         handles = tuple(v[0] for v in values[start : start + 500])
