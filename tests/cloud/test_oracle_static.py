@@ -45,13 +45,14 @@ class _Result:
 
     def __init__(self, recorder: OracleRecorder) -> None:
         self._recorder = recorder
+        self._rows = list(recorder.rows)
         self.rowcount = 1
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(self._recorder.rows)
+        return iter(self._rows)
 
     def all(self) -> list[Any]:
-        return list(self._recorder.rows)
+        return list(self._rows)
 
     def scalar(self) -> Any:
         return 1
@@ -77,6 +78,7 @@ class OracleRecorder:
     statements: list[str] = field(default_factory=list)
     rows: list[Any] = field(default_factory=list)
     scalar: Any = None
+    later_rows: list[list[Any]] = field(default_factory=list)  # rows of the next statements
 
     def __post_init__(self) -> None:
         self.mock = sa.create_mock_engine("oracle+oracledb://", self._from_mock)
@@ -86,11 +88,16 @@ class OracleRecorder:
         self.execute(element)
 
     def execute(self, statement: Any, parameters: Any = None) -> _Result:
+        if isinstance(parameters, dict):  # values of named bound parameters (the cursor)
+            statement = statement.params(parameters)
         compiled = statement.compile(
             dialect=self.dialect, compile_kwargs={"render_postcompile": True}
         )
         self.statements.append(str(compiled).strip())
-        return _Result(self)
+        result = _Result(self)
+        if self.later_rows:
+            self.rows = self.later_rows.pop(0)
+        return result
 
     def exec_driver_sql(self, sql: str, parameters: Any = None) -> _Result:
         self.statements.append(sql.strip())
@@ -137,8 +144,16 @@ def every_store_statement() -> dict[str, list[str]]:
     """Run every CloudStore method on Oracle; the SQL each one issued, by method."""
     found: dict[str, list[str]] = {}
 
-    def run(name: str, tables: set[str], call: Any, *, scalar: Any = None, rows: Any = ()) -> None:
-        recorder = OracleRecorder(rows=list(rows), scalar=scalar)
+    def run(
+        name: str,
+        tables: set[str],
+        call: Any,
+        *,
+        scalar: Any = None,
+        rows: Any = (),
+        later_rows: Any = (),
+    ) -> None:
+        recorder = OracleRecorder(rows=list(rows), scalar=scalar, later_rows=list(later_rows))
         store = RecordingOracleStore(recorder, tables)
         call(store, recorder)
         assert recorder.statements, f"{name} issued no statement"
@@ -215,6 +230,13 @@ def every_store_statement() -> dict[str, list[str]]:
         rows=[clock_row],
     )
     run("pull_page", current, lambda s, c: s.pull_page(c, Cursor(3, "foo.bar"), 500))
+    run(
+        "header_and_page",
+        current,
+        lambda s, c: s.header_and_page(c, Cursor(3, "foo.bar"), 500, settle=True),
+        rows=[clock_row],
+        later_rows=[[]],  # the page after the header: no change
+    )
     run("purge_tombstones", current, lambda s, _: s.purge_tombstones(T0), scalar=12)
     run("database_now", current, lambda s, _: s.database_now(), scalar=T0)
     run("logs_for", current, lambda s, _: s.logs_for("foo.bar", 20))

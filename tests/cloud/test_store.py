@@ -463,6 +463,29 @@ def test_the_header_tells_the_clock_people_and_count(store: CloudStore) -> None:
         assert light.version >= header.version
 
 
+@pytest.mark.parametrize("pipeline", [True, False], ids=["pipeline", "libpq-13"])
+def test_the_header_and_first_page_together_are_the_header_then_the_page(
+    store: CloudStore, pipeline: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not pipeline:  # a libpq without pipeline mode: the statements go one by one
+        psycopg = pytest.importorskip("psycopg")
+        monkeypatch.setattr(psycopg.Pipeline, "is_supported", classmethod(lambda _: False))
+    edit(store, *(Edit(i, "add", f"lead.{i}") for i in range(5)), Edit(9, "delete", "lead.3"))
+    rows = pull_all(store)
+    with store.reading() as conn:
+        alone = store.header(conn)
+        header, page = store.header_and_page(conn, Cursor(rows[1].version, rows[1].handle), 3)
+        _, rest = store.header_and_page(conn, Cursor(rows[4].version, rows[4].handle), 3)
+    assert page == rows[2:5] and rest == rows[5:]
+    assert (header.purged_through, header.cloud_id, header.team_version) == (
+        alone.purged_through,
+        alone.cloud_id,
+        alone.team_version,
+    )
+    assert sorted(header.operators) == sorted(alone.operators) and header.actors == alone.actors
+    assert header.version >= alone.version and header.now is not None
+
+
 def test_purging_old_tombstones_moves_the_horizon(store: CloudStore) -> None:
     edit(store, Edit(1, "add", "gone.lead"), Edit(2, "delete", "gone.lead"))
     tombstone = next(r for r in pull_all(store) if r.kind == "T")

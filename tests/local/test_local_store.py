@@ -170,6 +170,37 @@ def test_search_after_a_pull_finds_pulled_rows(store: LocalStore) -> None:
     assert search(store, "cloud") == []
 
 
+def test_an_incremental_pull_writes_only_what_changed(store: LocalStore) -> None:
+    # SQLite rewrites an index, and the trigram index's trigger fires, for each column
+    # an UPDATE sets: a pulled status change must set the status (and the version),
+    # not every column. Counted as rows written, triggers included (total_changes).
+    leads = [PulledRow("P", f"lead.{i}", 5, status="new", notes=f"note {i}") for i in range(20)]
+    with store.transaction() as conn:
+        store.apply_pulled(conn, leads, gen=0)
+
+    def written(page: list[PulledRow]) -> int:
+        with store.transaction() as conn:
+            raw = conn.connection.driver_connection
+            assert isinstance(raw, sqlite3.Connection)
+            before = raw.total_changes
+            store.apply_pulled(conn, page, gen=0)
+            return raw.total_changes - before
+
+    assert written(leads) == 0, "a page already in the cache writes nothing"
+    warmer = [lead._replace(version=6, status="warm") for lead in leads[:10]]
+    assert written(warmer) == 10, "one row each, no trigram index rewrite"
+    assert search(store, "note 1") == ["lead.1", *(f"lead.{i}" for i in range(10, 20))]
+    renoted = [warmer[3]._replace(version=7, notes="moved to porto")]
+    assert written(renoted) > 1, "the row, then the trigram index's own tables"
+    assert search(store, "porto") == ["lead.3"] and search(store, "note 3") == []
+    with store.reading() as conn:
+        statuses = {p.handle: p.status for p in store.list_prospects(conn, ProspectFilter())}
+        rows = conn.exec_driver_sql("SELECT target_username, row_version FROM prospects")
+        versions = {str(handle): version for handle, version in rows}
+    assert statuses == {lead.handle: "warm" if i < 10 else "new" for i, lead in enumerate(leads)}
+    assert versions["lead.3"] == 7 and versions["lead.0"] == 6 and versions["lead.19"] == 5
+
+
 # -- keyset list -------------------------------------------------------------------------
 
 

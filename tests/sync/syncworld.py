@@ -310,6 +310,11 @@ class FailingGateway:
         self._after(moment, "header")
         return result
 
+    def header_and_page(self, after: Cursor, limit: int) -> tuple[CloudHeader, list[PulledRow]]:
+        # Two steps, as the engine used to send them: a failure can be injected between
+        # the header and its page (the connection lost with only the header's reply).
+        return self.header(with_count=False), self.pull_page(after, limit)
+
     def pull_page(self, after: Cursor, limit: int) -> list[PulledRow]:
         moment = self._step("pull_page")
         page = self.inner.pull_page(after, limit)

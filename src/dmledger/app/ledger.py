@@ -516,7 +516,7 @@ class Ledger:
     def sync(self, progress: Progress | None = None) -> SyncReport:
         if not self._schema_checked:
             # Once per Ledger: the loop syncs every few seconds, and a sync with
-            # nothing to do must stay at two round trips.
+            # nothing to do must stay at one round trip.
             self.cloud.require_schema()
             self._schema_checked = True
         return self.sync_engine().sync_once(progress)

@@ -1,4 +1,5 @@
-"""Engines for the SQLite and PostgreSQL clouds, cloud URLs, and round-trip counting.
+"""Engines for the SQLite and PostgreSQL clouds, cloud URLs, round-trip counting, and
+PostgreSQL pipelines (several statements in one round trip).
 
 Oracle's engine is made in ``oracle_connect.py``; driver errors are translated in
 ``driver_errors.py``.
@@ -12,14 +13,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from psycopg import Pipeline
+from psycopg.rows import namedtuple_row
 from psycopg.types.array import ListBinaryDumper
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
+from sqlalchemy.sql.compiler import Compiled
 
 from dmledger.errors import InvalidInput
 
@@ -143,3 +147,51 @@ def count_round_trips(engine: sa.Engine) -> Iterator[RoundTrips]:
     finally:
         event.remove(engine, "before_cursor_execute", on_execute)
         event.remove(engine, "commit", on_commit)
+
+
+def pipelined(
+    conn: sa.Connection, statements: Sequence[tuple[Compiled, dict[str, Any]]]
+) -> list[list[Any]]:
+    """Run compiled statements with their parameters on a PostgreSQL connection in one
+    round trip (psycopg's pipeline mode), in order; each one's rows as named tuples.
+
+    The server runs them one after the other, each as a statement of its own: under
+    READ COMMITTED each takes its own snapshot, so one that waits (``dmledger_settle``)
+    lets the next see what committed meanwhile, as if it had been sent next. To the
+    engine's listeners (``count_round_trips``, the fault tests' cuts) the pipeline is
+    one cursor execution, which is what it costs. A driver error comes out as
+    ``Connection.execute`` raises it: SQLAlchemy's DBAPIError, the connection
+    invalidated when it broke. With a libpq too old for pipelines (before 14), the
+    statements go one after the other, a round trip each.
+    """
+    if not Pipeline.is_supported():  # a libpq older than 14: one round trip each
+        return [_one_by_one(conn, compiled, values) for compiled, values in statements]
+    dialect = conn.dialect
+    texts = [str(compiled) for compiled, _ in statements]
+    params = [compiled.construct_params(values) for compiled, values in statements]
+    joined = ";\n".join(texts)
+    raw: Any = conn.connection.driver_connection  # a psycopg Connection
+    dbapi_error: Any = dialect.loaded_dbapi.Error
+    cursors = [raw.cursor(row_factory=namedtuple_row) for _ in texts]
+    try:
+        conn.dispatch.before_cursor_execute(conn, None, joined, params, None, False)
+        with raw.pipeline():
+            for cursor, sql, values in zip(cursors, texts, params, strict=True):
+                cursor.execute(sql, values)
+        return [list(cursor.fetchall()) for cursor in cursors]
+    except dbapi_error as error:
+        broken = bool(dialect.is_disconnect(error, raw, None))
+        if broken:
+            conn.invalidate(error)
+        raise exc.DBAPIError.instance(
+            joined, params, error, dbapi_error, connection_invalidated=broken, dialect=dialect
+        ) from error
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def _one_by_one(conn: sa.Connection, compiled: Compiled, values: dict[str, Any]) -> list[Any]:
+    statement = compiled.statement
+    assert isinstance(statement, sa.Executable)
+    return list(conn.execute(statement, values).all())

@@ -1,19 +1,25 @@
 """The pull: the header (clock, horizon, people) and pages of prospect changes, and
 the clock expressions both read (the watermark, the database's time).
 
-Called through ``CloudStore.header`` / ``pull_page``. The cursor comparison is the one
+Called through ``CloudStore.header`` / ``pull_page`` / ``header_and_page`` (the header
+and the first page in one PostgreSQL round trip). The cursor comparison is the one
 place dialects differ: a row-value comparison, or Oracle's two-part range.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.compiler import Compiled
 
 from dmledger.cloud import followups as fu
 from dmledger.cloud import schema
+from dmledger.cloud.engine import pipelined
 from dmledger.cloud.schema import (
     actors,
     dmledger_info,
@@ -35,10 +41,66 @@ def header(
     """The clock, the tombstone horizon, operators and actors: one statement.
 
     ``with_count`` adds a second statement counting prospects (for a progress bar
-    on a full pull only: a no-op sync must stay at two round trips). ``settle``
+    on a full pull only: a no-op sync must stay at one round trip). ``settle``
     (PostgreSQL) makes the same statement wait, at most ``settle_wait``, for the
     transactions open when it began, so a pull sent next reads what they commit.
     """
+    rows = conn.execute(_header_statement(store.dialect, _settle_ms(store, settle))).all()
+    count = None
+    if with_count:
+        count = int(conn.execute(sa.select(sa.func.count()).select_from(prospects)).scalar_one())
+    return _header_of(rows, count)
+
+
+def pull_page(store: CloudStore, conn: sa.Connection, after: Cursor, limit: int) -> list[PulledRow]:
+    """Prospect changes and deletions after ``after`` in (version, handle) order."""
+    statement = _page_statement(store.dialect, limit)
+    return _page_of(conn.execute(statement, _cursor_params(after)).all())
+
+
+def header_and_page(
+    store: CloudStore, conn: sa.Connection, after: Cursor, limit: int, *, settle: bool = False
+) -> tuple[CloudHeader, list[PulledRow]]:
+    """The header, then the first page after ``after``, as two statements in that order.
+
+    On PostgreSQL both go in one round trip (a pipeline): each statement takes its own
+    snapshot, so the page is read after the header's settle wait, exactly as when it is
+    sent next, and its watermark is computed with its rows. Elsewhere two round trips
+    (SQLite is a file; Oracle is checked statically only).
+    """
+    settle_ms = _settle_ms(store, settle)
+    params = _cursor_params(after)
+    head_rows: Sequence[Any]
+    page_rows: Sequence[Any]
+    if store.dialect == "postgresql":
+        head, page = _compiled(conn.dialect, settle_ms, limit)
+        head_rows, page_rows = pipelined(conn, ((head, {}), (page, params)))
+    else:
+        head_rows = conn.execute(_header_statement(store.dialect, settle_ms)).all()
+        page_rows = conn.execute(_page_statement(store.dialect, limit), params).all()
+    return _header_of(head_rows, None), _page_of(page_rows)
+
+
+def _settle_ms(store: CloudStore, settle: bool) -> int | None:
+    return int(store.settle_wait * 1000) if settle and store.dialect == "postgresql" else None
+
+
+def _cursor_params(after: Cursor) -> dict[str, Any]:
+    return {"after_version": after.version, "after_handle": after.handle}
+
+
+# The statements are built once per shape (a sync every few seconds need not rebuild
+# them): the cursor is a bound parameter; the limit and the settle wait are few values.
+@functools.lru_cache(maxsize=64)
+def _compiled(dialect: Dialect, settle_ms: int | None, limit: int) -> tuple[Compiled, Compiled]:
+    """The header and page statements compiled for a pipeline (which bypasses
+    SQLAlchemy's own cache of compiled statements)."""
+    head = _header_statement(dialect.name, settle_ms).compile(dialect=dialect)
+    return head, _page_statement(dialect.name, limit).compile(dialect=dialect)
+
+
+@functools.lru_cache(maxsize=64)
+def _header_statement(dialect: str, settle_ms: int | None) -> sa.CompoundSelect[Any]:
     text = sa.cast(sa.null(), sa.String)
     number = sa.cast(sa.null(), sa.BigInteger)
     stamp = sa.cast(sa.null(), sa.TIMESTAMP)
@@ -50,17 +112,17 @@ def header(
             .scalar_subquery()
         )
 
-    statement = sa.union_all(
+    return sa.union_all(
         # The clock row also carries the cloud's identity, schema version and time.
         sa.select(
             sa.literal("C").label("kind"),
             info("cloud_id").label("name"),
             info("schema_version").label("owner"),
             info(fu.TEAM_VERSION_KEY).label("status"),
-            watermark_of(store.dialect).label("version"),
+            watermark_of(dialect).label("version"),
             sync_clock.c.purged_through.label("purged"),
-            now_of(store.dialect).label("now"),
-            settling(store.dialect, store.settle_wait if settle else None).label("settled"),
+            now_of(dialect).label("now"),
+            settling(dialect, None if settle_ms is None else settle_ms / 1000).label("settled"),
         ).where(sync_clock.c.id == 1),
         sa.select(
             sa.literal("A"),
@@ -83,6 +145,10 @@ def header(
             number,
         ),
     )
+
+
+def _header_of(rows: Sequence[Any], count: int | None) -> CloudHeader:
+    """The header from its statement's rows (SQLAlchemy's, or a pipeline's named tuples)."""
     version = purged = None
     cloud_id: str | None = None
     schema_version: int | None = None
@@ -90,7 +156,7 @@ def header(
     now: datetime | None = None
     names: list[str] = []
     actor_rows: list[ActorRow] = []
-    for row in conn.execute(statement):
+    for row in rows:
         if row.kind == "C":
             version, purged = int(row.version), int(row.purged)
             cloud_id = row.name
@@ -103,9 +169,6 @@ def header(
             names.append(row.name)
     if version is None or purged is None:
         raise CloudSchemaError("the cloud's sync clock row is missing: run `dmledger cloud init`")
-    count = None
-    if with_count:
-        count = int(conn.execute(sa.select(sa.func.count()).select_from(prospects)).scalar_one())
     return CloudHeader(
         version,
         purged,
@@ -119,8 +182,8 @@ def header(
     )
 
 
-def pull_page(store: CloudStore, conn: sa.Connection, after: Cursor, limit: int) -> list[PulledRow]:
-    """Prospect changes and deletions after ``after`` in (version, handle) order."""
+@functools.lru_cache(maxsize=64)
+def _page_statement(dialect: str, limit: int) -> sa.Select[Any]:
     p, t, a = prospects, prospect_tombstones, actors
     changes = (
         sa.select(
@@ -141,7 +204,7 @@ def pull_page(store: CloudStore, conn: sa.Connection, after: Cursor, limit: int)
             p.c.last_message,
         )
         .select_from(p.outerjoin(a, a.c.username == p.c.owner_actor))
-        .where(_after(store.dialect, p.c.row_version, p.c.target_username, after))
+        .where(_after(dialect, p.c.row_version, p.c.target_username))
     )
     text = sa.cast(sa.null(), sa.String)
     stamp = sa.cast(sa.null(), sa.TIMESTAMP)
@@ -161,17 +224,20 @@ def pull_page(store: CloudStore, conn: sa.Connection, after: Cursor, limit: int)
         stamp,
         stamp,
         sa.cast(sa.null(), schema.varchar(4000)),
-    ).where(_after(store.dialect, t.c.row_version, t.c.target_username, after))
+    ).where(_after(dialect, t.c.row_version, t.c.target_username))
     union = sa.union_all(changes, deletions).subquery()
     statement = sa.select(union).order_by(union.c.version, union.c.handle).limit(limit)
-    if store.dialect == "postgresql":
+    if dialect == "postgresql":
         # Only what every transaction below the watermark wrote: those have ended,
         # so nothing can still appear under the cursor. Same snapshot as the rows.
-        watermark = sa.select(watermark_of(store.dialect)).where(sync_clock.c.id == 1)
+        watermark = sa.select(watermark_of(dialect)).where(sync_clock.c.id == 1)
         statement = statement.where(union.c.version < watermark.scalar_subquery())
+    return statement
+
+
+def _page_of(rows: Sequence[Any]) -> list[PulledRow]:
     # The select's columns are PulledRow's fields in order: one tuple per row, from
-    # one fetchall (not a fetch per row).
-    rows = conn.execute(statement).all()
+    # one fetch (not a fetch per row).
     return [PulledRow(row[0], row[1], int(row[2]), *row[3:]) for row in rows]
 
 
@@ -200,17 +266,18 @@ def watermark_of(dialect: str) -> sa.ColumnElement[int]:
 
 
 def _after(
-    dialect: str, version: sa.ColumnElement[Any], handle: sa.ColumnElement[Any], after: Cursor
+    dialect: str, version: sa.ColumnElement[Any], handle: sa.ColumnElement[Any]
 ) -> sa.ColumnElement[bool]:
+    """After the cursor, bound as ``after_version`` and ``after_handle``."""
+    after_version = sa.bindparam("after_version", type_=sa.BigInteger)
+    after_handle = sa.bindparam("after_handle", type_=sa.String)
     if dialect == "oracle":
         # Oracle has no row-value comparison; the leading range keeps the index usable.
         return sa.and_(
-            version >= after.version,
-            sa.or_(version > after.version, handle > after.handle),
+            version >= after_version,
+            sa.or_(version > after_version, handle > after_handle),
         )
-    return sa.tuple_(version, handle) > sa.tuple_(
-        sa.literal(after.version, sa.BigInteger), sa.literal(after.handle, sa.String)
-    )
+    return sa.tuple_(version, handle) > sa.tuple_(after_version, after_handle)
 
 
 def now_of(dialect: str) -> sa.ColumnElement[datetime]:

@@ -345,6 +345,13 @@ class CloudStore:
         """Prospect changes and deletions after ``after`` in (version, handle) order."""
         return pull.pull_page(self, conn, after, limit)
 
+    def header_and_page(
+        self, conn: sa.Connection, after: Cursor, limit: int, *, settle: bool = False
+    ) -> tuple[CloudHeader, list[PulledRow]]:
+        """The header, then the first page after ``after``: one round trip on
+        PostgreSQL (see ``pull.header_and_page``)."""
+        return pull.header_and_page(self, conn, after, limit, settle=settle)
+
     def settle(self, timeout: float | None = None) -> bool:
         """PostgreSQL: wait, at most ``timeout`` (default ``settle_wait``), until every
         transaction open now has ended, so a pull sent next reads what they committed

@@ -132,8 +132,13 @@ class CacheWrites(StoreBase):
         # Plain tuples straight to the driver's executemany: at a million rows a dict
         # and SQLAlchemy's parameter processing per row cost more than SQLite's insert.
         changed = [_pulled_values(row, rule, gen) for row in rows if row.kind == "P"]
-        if changed:
+        if not changed:
+            return
+        if gen:
+            # A full resync marks every row with its generation, indexes off: one upsert.
             conn.exec_driver_sql(_UPSERT_PULLED, changed)
+        else:
+            _write_differences(conn, changed)
 
     def drop_unseen(self, conn: sa.Connection, gen: int) -> int:
         """After a full resync: delete cached leads the cloud no longer has, unless this
@@ -197,6 +202,45 @@ _UPSERT_PULLED = (
     "ON CONFLICT (target_username) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _PULLED_COLUMNS[1:])
 )
+
+# What an incremental pull compares with the cached row: every column it writes but
+# the resync mark (kept as it is), by position in _PULLED_COLUMNS.
+_COMPARED = tuple(
+    i for i, c in enumerate(_PULLED_COLUMNS) if c not in ("target_username", "seen_gen")
+)
+_SELECT_PULLED = f"SELECT {', '.join(_PULLED_COLUMNS)} FROM prospects WHERE target_username IN "
+
+
+def _write_differences(conn: sa.Connection, values: Sequence[tuple[Any, ...]]) -> None:
+    """Write pulled rows into a cache whose indexes are on: new leads are inserted, and a
+    known lead gets an UPDATE of the columns that differ only (rows grouped by the set
+    of columns they change). SQLite maintains an index, and the trigram index's trigger
+    fires, only for the columns an UPDATE sets: a status change of 100 leads among a
+    million then writes the rows and the status indexes, not the indexes of every
+    column and the notes' trigrams; a row already as pulled is not written at all."""
+    cached: dict[str, Any] = {}
+    for start in range(0, len(values), 500):
+        handles = tuple(v[0] for v in values[start : start + 500])
+        sql = _SELECT_PULLED + "(" + ", ".join("?" for _ in handles) + ")"
+        cached.update((row[0], row) for row in conn.exec_driver_sql(sql, handles))
+    new: list[tuple[Any, ...]] = []
+    updates: dict[tuple[int, ...], list[tuple[Any, ...]]] = {}
+    for row in values:
+        old = cached.get(row[0])
+        if old is None:
+            new.append(row)
+            continue
+        differ = tuple(i for i in _COMPARED if row[i] != old[i])
+        if differ:
+            updates.setdefault(differ, []).append((*(row[i] for i in differ), row[0]))
+    if new:
+        conn.exec_driver_sql(_UPSERT_PULLED, new)
+    for differ, params in updates.items():
+        assignments = ", ".join(f"{_PULLED_COLUMNS[i]} = ?" for i in differ)
+        conn.exec_driver_sql(
+            f"UPDATE prospects SET {assignments} WHERE target_username = ?", params
+        )
+
 
 # A cloud holds a handful of distinct status spellings: map each once, not per row.
 _canonical = functools.lru_cache(maxsize=1024)(canonical_status)

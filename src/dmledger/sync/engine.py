@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -70,6 +70,10 @@ EDIT_BATCH = 10_000
 # indexes, so a page of 50,000 is about a second's write lock; incremental pulls are
 # small). Memory is bounded by the page: P2's peak RSS.
 PULL_PAGE = 50_000
+# With nothing to push, the first page comes in the header's round trip (one round trip
+# for a sync with nothing to do). Kept small: the clock offset takes the middle of that
+# round trip, so what it carries back must be quick to send.
+FIRST_PAGE = 1_000
 
 
 T = TypeVar("T")
@@ -122,6 +126,7 @@ class _Plan:
     resyncing: bool
     gen: int
     offset: timedelta
+    first_page: list[PulledRow] | None = None  # read with the header: nothing to push
 
 
 class SyncEngine:
@@ -161,6 +166,9 @@ class SyncEngine:
                 self._read_team_config(plan.header, force=pushed_team)
                 self._push(report, plan.offset, plan.header, plan.gen if plan.resyncing else 0)
                 if report.pushed_logs or report.pushed_edits:
+                    # Made while the header was on its way: the page it brought may
+                    # lack this push's rows, so the pull starts again after it.
+                    plan = replace(plan, first_page=None)
                     self.cloud.settle()  # so this pull brings the push's own rows back
                 self._pull(report, progress, plan)
             except DmLedgerError as error:
@@ -207,9 +215,15 @@ class SyncEngine:
             gen = int(self.local.get_meta(conn, keys.RESYNC_GEN) or 0)
             last_start = self.local.get_meta(conn, keys.PULL_STARTED)
             known_id = self.local.get_meta(conn, keys.CLOUD_ID)
+            queued = bool(self.local.pending_journal(conn, 1) or pending_team_edits(conn))
         initial = cursor.version < 0
+        first_page: list[PulledRow] | None = None
         asked = self.clock()
-        header = self.cloud.header(with_count=initial and not resyncing)
+        if initial or resyncing or forced or queued:
+            header = self.cloud.header(with_count=initial and not resyncing)
+        else:
+            # Nothing to push first: the pull's first page rides with the header.
+            header, first_page = self.cloud.header_and_page(cursor, self._first_page_size)
         answered = self.clock()
         if header.schema_version is not None and header.schema_version != SCHEMA_VERSION:
             raise CloudSchemaError(
@@ -253,7 +267,12 @@ class SyncEngine:
                 RESET if replaced else WENT_BACK if went_back else PURGED if purged else FORCED
             )
             log.warning("full resync: %s", report.resync_reason)
-        return _Plan(header, cursor, resyncing, gen, offset)
+        # A full resync reads from the start: the page after the old cursor is not used.
+        return _Plan(header, cursor, resyncing, gen, offset, None if start else first_page)
+
+    @property
+    def _first_page_size(self) -> int:
+        return min(FIRST_PAGE, self.pull_page_size)
 
     def _push_team_edits(self, report: SyncReport) -> bool:
         """This home's queued template and rule changes, before the journal (a DM made
@@ -281,7 +300,7 @@ class SyncEngine:
 
     def _read_team_config(self, header: CloudHeader, *, force: bool = False) -> None:
         """The team's rule and templates, read only when the header says they changed
-        or this sync changed them (a sync with nothing to do stays at two round trips)."""
+        or this sync changed them (a sync with nothing to do stays at one round trip)."""
         with self.local.reading() as conn:
             known = self.local.get_meta(conn, keys.TEAM_VERSION)
         if not force and (header.team_version is None or header.team_version == known):
@@ -400,8 +419,12 @@ class SyncEngine:
                 self.local.suspend_search_index(conn)
         done = 0
         total = plan.header.prospect_count
+        first_page = plan.first_page
         while True:
-            page = self.cloud.pull_page(cursor, self.pull_page_size)
+            if first_page is not None:
+                page, limit, first_page = first_page, self._first_page_size, None
+            else:
+                page, limit = self.cloud.pull_page(cursor, self.pull_page_size), self.pull_page_size
             if page:
                 cursor = Cursor(page[-1].version, page[-1].handle)
                 with self.local.transaction() as conn:
@@ -412,7 +435,7 @@ class SyncEngine:
                 report.deleted += sum(1 for r in page if r.kind == "T")
                 if progress is not None:
                     progress(done, total)
-            if len(page) < self.pull_page_size:
+            if len(page) < limit:
                 break
         if resyncing:
             if cursor.version < 0:

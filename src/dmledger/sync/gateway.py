@@ -28,6 +28,10 @@ class CloudGateway(Protocol):
     def header(self, *, with_count: bool) -> CloudHeader:
         """The clock, tombstone horizon and people (one round trip; two with a count)."""
 
+    def header_and_page(self, after: Cursor, limit: int) -> tuple[CloudHeader, list[PulledRow]]:
+        """The header, then the first page of changes after ``after`` read as
+        ``pull_page`` would read it next: one round trip on PostgreSQL (a pipeline)."""
+
     def pull_page(self, after: Cursor, limit: int) -> list[PulledRow]:
         """Changes after ``after`` in cloud order (one round trip)."""
 
@@ -63,6 +67,10 @@ class StoreGateway:
         with self.store.reading() as conn:
             # settle: the pull then reads what was committed before this sync started.
             return self.store.header(conn, with_count=with_count, settle=True)
+
+    def header_and_page(self, after: Cursor, limit: int) -> tuple[CloudHeader, list[PulledRow]]:
+        with self.store.reading() as conn:
+            return self.store.header_and_page(conn, after, limit, settle=True)
 
     def pull_page(self, after: Cursor, limit: int) -> list[PulledRow]:
         with self.store.reading() as conn:
