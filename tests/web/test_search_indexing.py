@@ -95,3 +95,33 @@ def test_a_store_opened_mid_resync_leaves_the_indexes_to_the_resync(ledger: Ledg
         assert not {i.name for i in schema.PROSPECT_INDEXES} & _index_names(again)
     finally:
         again.close()
+
+
+def test_the_sync_command_returns_once_the_rows_are_in_and_a_process_builds_the_indexes(
+    ledger: Ledger,
+) -> None:
+    import json
+    import time
+
+    with ledger.local.transaction() as conn:
+        ledger.local.set_meta(conn, "force_resync", "1")  # the next sync reads every row
+
+    code, out, _err = _cli(ledger.home, "--json", "sync")
+
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["full_resync"] is True and report["indexing"] is True
+    card = ledger.card("glow.skin")  # the rows are in: the card answers
+    assert card.known and card.owner_actor == "marcus.closes"
+    deadline = time.monotonic() + 60
+    while ledger.indexes_pending():  # the builder, a process of its own
+        assert time.monotonic() < deadline, "the indexes were never built"
+        time.sleep(0.1)
+    built = {i.name for i in schema.PROSPECT_INDEXES} | set(schema.FTS_TRIGGERS)
+    assert built <= _index_names(ledger)
+    with ledger.local.transaction() as conn:
+        conn.exec_driver_sql("INSERT INTO prospects_fts(prospects_fts) VALUES ('integrity-check')")
+    code, out, err = _cli(ledger.home, "prospect", "list", "--search", "expo")
+    assert code == 0 and "quiet.lead" in out and SEARCH_INDEXING not in err
+    code, out, _err = _cli(ledger.home, "--json", "sync")  # nothing left to build
+    assert code == 0 and json.loads(out)["indexing"] is False

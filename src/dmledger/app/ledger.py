@@ -8,6 +8,8 @@ operators, actors and ``cloud`` actions go to the cloud directly.
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -56,6 +58,8 @@ SEARCH_INDEXING = (
     "search index is being built (a sync finishes it); until then a search reads every "
     "lead: the results are complete, only slower"
 )
+# The index builders this process started (see Ledger.build_indexes).
+_BUILDERS: list[subprocess.Popen[bytes]] = []
 
 
 class Ledger:
@@ -513,13 +517,39 @@ class Ledger:
 
     # -- sync ----------------------------------------------------------------------
 
-    def sync(self, progress: Progress | None = None) -> SyncReport:
+    def sync(self, progress: Progress | None = None, *, build_indexes: bool = True) -> SyncReport:
+        """One sync cycle. After a full resync's rows, its indexes are built in this
+        call, or with ``build_indexes=False`` left to :meth:`build_indexes` (the cache is
+        complete and correct meanwhile: search scans, and says so)."""
         if not self._schema_checked:
             # Once per Ledger: the loop syncs every few seconds, and a sync with
             # nothing to do must stay at one round trip.
             self.cloud.require_schema()
             self._schema_checked = True
-        return self.sync_engine().sync_once(progress)
+        return self.sync_engine().sync_once(progress, build_indexes=build_indexes)
+
+    def indexes_pending(self) -> bool:
+        """Are the indexes a full resync turned off still to be built?"""
+        with self.local.reading() as conn:
+            return self.local.search_indexing(conn)
+
+    def build_indexes(self, progress: Progress | None = None, *, background: bool = False) -> bool:
+        """Build the indexes a full resync left off (see ``LocalStore.finish_indexing``).
+        ``background``: in a process of its own that outlives this one (``dmledger
+        sync`` returns once the rows are in); returns whether one was started."""
+        if not background:
+            return self.local.finish_indexing(progress)
+        if not self.indexes_pending():
+            return False
+        builder = subprocess.Popen(
+            [sys.executable, "-m", "dmledger.local.build_indexes", str(self.local.path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # not stopped with the terminal that started it
+        )
+        _BUILDERS.append(builder)  # never waited for: it may outlive this process
+        return True
 
     def status(self, *, probe_cloud: bool = True) -> SyncStatus:
         with self.local.reading() as conn:

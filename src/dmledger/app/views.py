@@ -283,10 +283,15 @@ class SyncReportView(Shape):
     resync_reason: str | None
     dropped: int = Field(description="Edits the cloud dropped: their lead had been deleted.")
     errors: list[str]
+    indexing: bool = Field(
+        default=False,
+        description="The indexes of a full resync are being built in the background: "
+        "search scans until they are ready.",
+    )
 
     @classmethod
-    def of(cls, report: SyncReport) -> SyncReportView:
-        return cls.model_validate(report)
+    def of(cls, report: SyncReport, *, indexing: bool = False) -> SyncReportView:
+        return cls.model_validate(report).model_copy(update={"indexing": indexing})
 
 
 class RuleView(Shape):

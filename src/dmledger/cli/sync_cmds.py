@@ -45,20 +45,29 @@ def register(root: typer.Typer) -> None:
         if watch:
             _watch(ledger, interval or ledger.settings.sync_interval, st.json)
             return
+        # After a full resync the command returns once the rows are in: the indexes
+        # are built by a process of its own (search scans and says so until then).
         if st.json:
-            report = ledger.sync()
+            report = ledger.sync(build_indexes=False)
         else:
             with progress_bar("pulling") as bar:
                 task = bar.add_task("pull", total=None)
                 report = ledger.sync(
-                    progress=lambda done, total: bar.update(task, completed=done, total=total)
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                    build_indexes=False,
                 )
+        building = ledger.build_indexes(background=True)
         if st.json:
             from dmledger.app.views import SyncReportView
 
-            emit_json(SyncReportView.of(report).to_dict())
+            emit_json(SyncReportView.of(report, indexing=building).to_dict())
         else:
             out.print(render.sync_report(report))
+            if building:
+                out.print(
+                    "Search index: being built in the background; search scans until it "
+                    "is ready (`dmledger status` shows how far it is)."
+                )
 
     @root.command("status")
     def status(

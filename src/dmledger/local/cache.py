@@ -1,6 +1,6 @@
 """Writes to the cached leads: one lead at a time (the app), in bulk (CSV import), and
-pages of cloud changes (the pull), with the trigram index switched off during a full
-resync and rebuilt once at its end.
+pages of cloud changes (the pull; a full resync writes them with the indexes off, see
+``indexing``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import sqlalchemy as sa
 from dmledger.domain.followups import FollowUpRule, FollowUpState, due_at
 from dmledger.domain.records import Prospect, PulledRow
 from dmledger.domain.statuses import canonical_status
-from dmledger.local import meta_keys as keys
-from dmledger.local import schema
 from dmledger.local.base import StoreBase
 from dmledger.local.rows import _prospect, follow_up_values, iso
 from dmledger.local.schema import outbox, outreach_logs, prospects
@@ -89,31 +87,6 @@ class CacheWrites(StoreBase):
         conn.execute(sa.delete(prospects).where(prospects.c.target_username == handle))
         conn.execute(sa.delete(outreach_logs).where(outreach_logs.c.target_username == handle))
         conn.execute(sa.delete(outbox).where(outbox.c.target_username == handle))
-
-    # -- the indexes during a full resync ----------------------------------------------
-
-    def suspend_search_index(self, conn: sa.Connection) -> None:
-        """Stop maintaining the cache's indexes row by row: the trigram index's triggers
-        and the secondary indexes of ``prospects`` go (a full resync writes every row,
-        and building each once at the end is several times faster). Until
-        :meth:`rebuild_search_index`, search and the filters scan."""
-        for trigger in schema.FTS_TRIGGERS:
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
-        for index in schema.PROSPECT_INDEXES:
-            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
-        self.set_meta(conn, keys.SEARCH_INDEX_BUILDING, "1")
-
-    def rebuild_search_index(self, conn: sa.Connection) -> None:
-        """Build the secondary indexes and the trigram index from the rows once, and
-        maintain them row by row again."""
-        if not self.search_indexing(conn):
-            return
-        for index in schema.PROSPECT_INDEXES:
-            index.create(conn, checkfirst=True)
-        conn.exec_driver_sql("INSERT INTO prospects_fts(prospects_fts) VALUES ('rebuild')")
-        for statement in schema.FTS_STATEMENTS:
-            conn.exec_driver_sql(statement)
-        self.delete_meta(conn, keys.SEARCH_INDEX_BUILDING)
 
     # -- pull ----------------------------------------------------------------------
 

@@ -34,6 +34,9 @@ RULE_DAYS = "rule_follow_up_after_days"
 RULE_MAX = "rule_max_followups"
 # Set while the FTS5 search index is being built.
 SEARCH_INDEX_BUILDING = "search_index_building"
+# While it is built: the rowid of ``prospects`` through which it is built (its
+# triggers keep those rows; the build reads the rest in bounded transactions).
+SEARCH_INDEX_THROUGH = "search_index_through"
 
 #: What a cache forgets when its cloud is reset: the cursor, a resync under way and
 #: the cloud's identity (the next sync then reads everything again).

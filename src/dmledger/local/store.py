@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from sqlalchemy import event
 from dmledger.local import meta_keys as keys
 from dmledger.local import schema
 from dmledger.local.cache import CacheWrites
+from dmledger.local.indexing import FTS_CHUNK, IndexBuilds
 from dmledger.local.people import PeopleCache
 from dmledger.local.queue import Journal, QueueCounts
 
@@ -47,8 +48,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+Progress = Callable[[int, int], None]  # (rows indexed, rows)
 
-class LocalStore(CacheWrites, LeadReads, Journal, PeopleCache):
+
+class LocalStore(CacheWrites, IndexBuilds, LeadReads, Journal, PeopleCache):
     """``local_data.db``; created with its tables on first open."""
 
     def __init__(self, path: Path) -> None:
@@ -98,19 +101,29 @@ class LocalStore(CacheWrites, LeadReads, Journal, PeopleCache):
                 .values(key=keys.LOCAL_SCHEMA_VERSION, value=str(schema.LOCAL_SCHEMA_VERSION))
             )
 
-    def finish_indexing(self) -> bool:
+    def finish_indexing(self, progress: Progress | None = None, *, chunk: int = FTS_CHUNK) -> bool:
         """Build the indexes a full resync left off, after its rows: each secondary index
-        in a transaction of its own (so the app's writes wait seconds, not the whole
-        build), then the trigram index with its triggers. False when none was off."""
+        in a transaction of its own, then the trigram index in ranges of rows (see
+        ``indexing``), so the app's writes wait a second at most, never the whole build.
+        ``progress`` gets (rows indexed, rows) as the trigram index fills. False when
+        there was nothing to build, or a full resync is writing rows (it builds after)."""
         with self.reading() as conn:
-            if not self.search_indexing(conn):
+            if not self.can_build_indexes(conn):
                 return False
         for index in schema.PROSPECT_INDEXES:
             with self.transaction() as conn:
-                index.create(conn, checkfirst=True)
-        with self.transaction() as conn:
-            self.rebuild_search_index(conn)
-        return True
+                if not self.can_build_indexes(conn):
+                    return False
+                self.build_secondary_index(conn, index)
+        while True:
+            with self.transaction() as conn:
+                if not self.can_build_indexes(conn):
+                    return False
+                step = self.fill_search_index(conn, chunk)
+            if step is None:
+                return True
+            if progress is not None:
+                progress(*step)
 
     def dispose(self) -> None:
         self.engine.dispose()

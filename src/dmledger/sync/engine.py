@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -153,11 +154,15 @@ class SyncEngine:
         self.batch = min(log_batch, edit_batch)
         self.pull_page_size = pull_page
 
-    def sync_once(self, progress: Progress | None = None, *, wait: bool = False) -> SyncReport:
+    def sync_once(
+        self, progress: Progress | None = None, *, wait: bool = False, build_indexes: bool = True
+    ) -> SyncReport:
         """Header, push, pull. Raises SyncBusy if another process syncs this home,
         CloudUnavailable (queue intact) if the cloud drops out, and CloudPermissionDenied
         or CloudSchemaError (queue intact, nothing set aside) when the cloud refuses a
-        whole table; records the outcome for ``status``."""
+        whole table; records the outcome for ``status``. ``build_indexes=False`` leaves
+        the indexes a full resync turned off to whoever builds them next
+        (``LocalStore.finish_indexing``): the cache is complete, search scans till then."""
         with sync_lock(self.home, wait=wait):
             report = SyncReport(started_at=self.clock())
             try:
@@ -177,9 +182,10 @@ class SyncEngine:
             report.finished_at = self.clock()
             self._record(last_error=None, last_sync_at=iso(report.finished_at))
             # The rows are in (cards answer); the indexes a full resync left off are
-            # built now, or by the next sync if this process dies first.
+            # built now (each step a short transaction), or by the next sync or
+            # builder if this process dies first.
             started = time.perf_counter()
-            if self.local.finish_indexing():
+            if build_indexes and self.local.finish_indexing():
                 report.index_seconds = time.perf_counter() - started
             return report
 
@@ -419,24 +425,16 @@ class SyncEngine:
                 self.local.suspend_search_index(conn)
         done = 0
         total = plan.header.prospect_count
-        first_page = plan.first_page
-        while True:
-            if first_page is not None:
-                page, limit, first_page = first_page, self._first_page_size, None
-            else:
-                page, limit = self.cloud.pull_page(cursor, self.pull_page_size), self.pull_page_size
-            if page:
-                cursor = Cursor(page[-1].version, page[-1].handle)
-                with self.local.transaction() as conn:
-                    self._apply_page(conn, page, gen if resyncing else 0)
-                    self.local.set_cursor(conn, cursor)
-                done += len(page)
-                report.pulled += sum(1 for r in page if r.kind == "P")
-                report.deleted += sum(1 for r in page if r.kind == "T")
-                if progress is not None:
-                    progress(done, total)
-            if len(page) < limit:
-                break
+        for page in self._pages(cursor, plan.first_page):
+            cursor = Cursor(page[-1].version, page[-1].handle)
+            with self.local.transaction() as conn:
+                self._apply_page(conn, page, gen if resyncing else 0)
+                self.local.set_cursor(conn, cursor)
+            done += len(page)
+            report.pulled += sum(1 for r in page if r.kind == "P")
+            report.deleted += sum(1 for r in page if r.kind == "T")
+            if progress is not None:
+                progress(done, total)
         if resyncing:
             if cursor.version < 0:
                 # An empty cloud: leave the "never pulled" position, or every later
@@ -448,6 +446,31 @@ class SyncEngine:
                 self.local.set_cursor(conn, cursor)
                 # A finished full resync needs no tombstone from before its end.
                 self.local.set_meta(conn, keys.PULL_STARTED, str(cursor.version))
+
+    def _pages(
+        self, cursor: Cursor, first: list[PulledRow] | None = None
+    ) -> Iterator[list[PulledRow]]:
+        """The pages after ``cursor`` (the first one already read with the header, if
+        given), each non-empty. A full page means more may follow: the next is fetched
+        in a thread while the caller writes this one (the cloud's driver and SQLite both
+        let go of the GIL while they wait), so a large pull overlaps reading and
+        writing. At most two pages are held at once."""
+        size = self.pull_page_size
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pull") as reader:
+            if first is not None:
+                page, limit = first, self._first_page_size
+            else:
+                page, limit = self.cloud.pull_page(cursor, size), size
+            while page:
+                last = page[-1]
+                ahead = (
+                    reader.submit(self.cloud.pull_page, Cursor(last.version, last.handle), size)
+                    if len(page) >= limit
+                    else None
+                )
+                yield page
+                # A failed fetch raises here, after the page before it was written.
+                page, limit = ([] if ahead is None else ahead.result()), size
 
     def _apply_page(self, conn: sa.Connection, page: Sequence[PulledRow], gen: int) -> None:
         self.local.apply_pulled(conn, page, gen)
