@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -203,3 +203,45 @@ def test_an_agent_resyncs_fully_after_a_teammate_resets_the_cloud(team: Team) ->
     assert report.full_resync is True
     assert [row[0] for row in cache_leads(ann)] == ["after.reset"]
     assert_cache_equals_cloud(ann, team.cloud)
+
+
+def test_pulled_times_are_the_caches_fixed_width_text_whatever_the_cloud(team: Team) -> None:
+    bob, ann = team.agent("Bob"), team.agent("Ann")
+    bob.add_prospect("timed.lead")
+    bob.add_prospect("untimed.lead")
+    bob.sync()
+    on_the_second = datetime(2026, 3, 1, 9, 0, 0)  # no fraction: still six digits
+    with team.cloud.transaction() as conn:
+        conn.execute(
+            sa.update(prospects)
+            .where(prospects.c.target_username == "timed.lead")
+            .values(
+                first_contacted=on_the_second,
+                last_dm_at=datetime(2026, 3, 2, 10, 30, 15, 123456),
+                dm_count=1,
+                last_reply_at=datetime(2026, 3, 3, 11, 0, 0, 5),
+                follow_up_at=datetime(2026, 3, 9, 8, 0, 0),
+            )
+        )
+
+    ann.sync()
+
+    with ann.local.reading() as conn:
+        rows = dict(
+            (str(r[0]), tuple(r[1:]))
+            for r in conn.exec_driver_sql(
+                "SELECT target_username, first_contacted, last_dm_at, last_reply_at, "
+                "follow_up_at, due_at, last_updated FROM prospects"
+            )
+        )
+    assert rows["timed.lead"][:5] == (
+        "2026-03-01T09:00:00.000000",
+        "2026-03-02T10:30:15.123456",
+        "2026-03-03T11:00:00.000005",
+        "2026-03-09T08:00:00.000000",
+        None,  # replied: never due
+    )
+    assert rows["untimed.lead"][:5] == (None, None, None, None, None)
+    updated = rows["untimed.lead"][5]
+    assert updated is not None and len(updated) == len("2026-03-01T09:00:00.000000")
+    assert datetime.fromisoformat(updated).isoformat(timespec="microseconds") == updated

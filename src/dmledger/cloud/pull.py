@@ -29,6 +29,7 @@ from dmledger.cloud.schema import (
     sync_clock,
 )
 from dmledger.domain.records import ActorRow, CloudHeader, Cursor, PulledRow
+from dmledger.domain.timeutil import iso
 from dmledger.errors import CloudSchemaError
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def header(
 def pull_page(store: CloudStore, conn: sa.Connection, after: Cursor, limit: int) -> list[PulledRow]:
     """Prospect changes and deletions after ``after`` in (version, handle) order."""
     statement = _page_statement(store.dialect, limit)
-    return _page_of(conn.execute(statement, _cursor_params(after)).all())
+    return _page_of(store.dialect, conn.execute(statement, _cursor_params(after)).all())
 
 
 def header_and_page(
@@ -78,7 +79,7 @@ def header_and_page(
     else:
         head_rows = conn.execute(_header_statement(store.dialect, settle_ms)).all()
         page_rows = conn.execute(_page_statement(store.dialect, limit), params).all()
-    return _header_of(head_rows, None), _page_of(page_rows)
+    return _header_of(head_rows, None), _page_of(store.dialect, page_rows)
 
 
 def _settle_ms(store: CloudStore, settle: bool) -> int | None:
@@ -184,7 +185,13 @@ def _header_of(rows: Sequence[Any], count: int | None) -> CloudHeader:
 
 @functools.lru_cache(maxsize=64)
 def _page_statement(dialect: str, limit: int) -> sa.Select[Any]:
+    """Prospect changes and deletions after the cursor in (version, handle) order, times
+    as the cache's text (made by the query where the database can: no Python per time)."""
     p, t, a = prospects, prospect_tombstones, actors
+
+    def stamp(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        return stored_text(dialect, column)
+
     changes = (
         sa.select(
             sa.literal("P").label("kind"),
@@ -194,21 +201,21 @@ def _page_statement(dialect: str, limit: int) -> sa.Select[Any]:
             p.c.owner_actor,
             a.c.owner_operator,
             p.c.notes,
-            p.c.first_contacted,
-            p.c.last_updated,
+            stamp(p.c.first_contacted),
+            stamp(p.c.last_updated),
             p.c.notes_replaced,
-            p.c.last_dm_at,
+            stamp(p.c.last_dm_at),
             p.c.dm_count,
-            p.c.last_reply_at,
-            p.c.follow_up_at,
+            stamp(p.c.last_reply_at),
+            stamp(p.c.follow_up_at),
             p.c.last_message,
         )
         .select_from(p.outerjoin(a, a.c.username == p.c.owner_actor))
         .where(_after(dialect, p.c.row_version, p.c.target_username))
     )
     text = sa.cast(sa.null(), sa.String)
-    stamp = sa.cast(sa.null(), sa.TIMESTAMP)
-    deletions = sa.select(
+    stamp_null = stamp(sa.cast(sa.null(), sa.TIMESTAMP))
+    deletion_columns: tuple[sa.ColumnElement[Any], ...] = (
         sa.literal("T"),
         t.c.target_username,
         t.c.row_version,
@@ -216,29 +223,66 @@ def _page_statement(dialect: str, limit: int) -> sa.Select[Any]:
         text,
         text,
         sa.cast(sa.null(), schema.varchar(4000)),
-        stamp,
-        t.c.deleted_at,
+        stamp_null,
+        stamp(t.c.deleted_at),
         sa.cast(sa.null(), schema.varchar(4000)),
-        stamp,
+        stamp_null,
         sa.cast(sa.null(), sa.Integer),
-        stamp,
-        stamp,
+        stamp_null,
+        stamp_null,
         sa.cast(sa.null(), schema.varchar(4000)),
+    )
+    # Labelled as the changes' columns: unlabelled, the NULLs of a subquery collapse.
+    names = changes.selected_columns.keys()
+    deletions = sa.select(
+        *(c.label(n) for c, n in zip(deletion_columns, names, strict=True))
     ).where(_after(dialect, t.c.row_version, t.c.target_username))
-    union = sa.union_all(changes, deletions).subquery()
-    statement = sa.select(union).order_by(union.c.version, union.c.handle).limit(limit)
     if dialect == "postgresql":
         # Only what every transaction below the watermark wrote: those have ended,
         # so nothing can still appear under the cursor. Same snapshot as the rows.
         watermark = sa.select(watermark_of(dialect)).where(sync_clock.c.id == 1)
-        statement = statement.where(union.c.version < watermark.scalar_subquery())
-    return statement
+        below = watermark.scalar_subquery()
+        changes = changes.where(p.c.row_version < below)
+        deletions = deletions.where(t.c.row_version < below)
+    # Each side is limited in cursor order first, so each reads its index from the
+    # cursor for one page (a limit only over the union made PostgreSQL scan, format
+    # and sort every row after the cursor for each page: quadratic over a resync).
+    sides = [
+        sa.select(side.order_by(version, handle).limit(limit).subquery())
+        for side, version, handle in (
+            (changes, p.c.row_version, p.c.target_username),
+            (deletions, t.c.row_version, t.c.target_username),
+        )
+    ]
+    union = sa.union_all(*sides).subquery()
+    return sa.select(union).order_by(union.c.version, union.c.handle).limit(limit)
 
 
-def _page_of(rows: Sequence[Any]) -> list[PulledRow]:
+def _page_of(dialect: str, rows: Sequence[Sequence[Any]]) -> list[PulledRow]:
     # The select's columns are PulledRow's fields in order: one tuple per row, from
     # one fetch (not a fetch per row).
-    return [PulledRow(row[0], row[1], int(row[2]), *row[3:]) for row in rows]
+    if dialect == "sqlite":
+        # An embedded cloud keeps times as text of its own (SQLAlchemy's, or
+        # CURRENT_TIMESTAMP's without a fraction): read as datetimes, made the cache's.
+        rows = [tuple(iso(v) if i in _TIMES else v for i, v in enumerate(r)) for r in rows]
+    return [PulledRow(r[0], r[1], int(r[2]), *r[3:]) for r in rows]
+
+
+# The positions of the times in a pulled row (see ``_page_statement``'s select).
+_TIMES = frozenset({7, 8, 10, 12, 13})
+# timeutil.iso's text (``2026-03-01T09:00:00.000000``), made by the database.
+STORED_TEXT = {
+    "postgresql": 'YYYY-MM-DD"T"HH24:MI:SS.US',
+    "oracle": 'YYYY-MM-DD"T"HH24:MI:SS.FF6',
+}
+
+
+def stored_text(dialect: str, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """A time column as the text the cache stores it as (``timeutil.iso``); on SQLite
+    the column itself (``_page_of`` makes the text)."""
+    if dialect == "sqlite":
+        return column
+    return sa.func.to_char(column, sa.literal(STORED_TEXT[dialect]), type_=sa.String)
 
 
 def settling(dialect: str, wait: float | None) -> sa.ColumnElement[int]:

@@ -75,7 +75,9 @@ class PulledRow(NamedTuple):
 
     A named tuple, not a ``LeadFacts`` dataclass: a full resync makes a million of them,
     and a tuple is built from the driver's row in one step, so its fields are in the
-    pull's column order. It holds every field of ``LeadFacts`` (a test keeps them so)."""
+    pull's column order. It holds every field of ``LeadFacts`` (a test keeps them so),
+    its times as the text the cache stores (``timeutil.iso``, made by the cloud's
+    query), so they go to SQLite as they came."""
 
     kind: Literal["P", "T"]
     handle: str
@@ -84,13 +86,13 @@ class PulledRow(NamedTuple):
     owner_actor: str | None = None
     owner_operator: str | None = None
     notes: str | None = None
-    first_contacted: datetime | None = None
-    last_updated: datetime | None = None
+    first_contacted: str | None = None
+    last_updated: str | None = None
     notes_replaced: str | None = None
-    last_dm_at: datetime | None = None
+    last_dm_at: str | None = None
     dm_count: int | None = None
-    last_reply_at: datetime | None = None
-    follow_up_at: datetime | None = None
+    last_reply_at: str | None = None
+    follow_up_at: str | None = None
     last_message: str | None = None
 
 

@@ -38,6 +38,13 @@ def parse_utc(raw: str) -> datetime:
     return moment
 
 
+def iso(moment: datetime | None) -> str | None:
+    """The fixed-width ISO text a naive UTC time is kept as (the cache's columns, the
+    pull's rows): text order is time order. The cloud's pull query makes the same text
+    (``cloud.pull.STORED_TEXT``)."""
+    return None if moment is None else moment.isoformat(timespec="microseconds")
+
+
 def format_utc(moment: datetime | None) -> str | None:
     """ISO 8601 with a trailing Z, or None."""
     if moment is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,8 +15,9 @@ import sqlalchemy as sa
 from dmledger.domain.followups import FollowUpRule, FollowUpState, due_at
 from dmledger.domain.records import Prospect, PulledRow
 from dmledger.domain.statuses import canonical_status
+from dmledger.domain.timeutil import iso
 from dmledger.local.base import StoreBase
-from dmledger.local.rows import _prospect, follow_up_values, iso
+from dmledger.local.rows import _prospect, follow_up_values
 from dmledger.local.schema import outbox, outreach_logs, prospects
 
 
@@ -215,33 +217,26 @@ def _write_differences(conn: sa.Connection, values: Sequence[tuple[Any, ...]]) -
         )
 
 
+_datetime = datetime.fromisoformat  # the cache's text back (see rows.from_iso)
 # A cloud holds a handful of distinct status spellings: map each once, not per row.
 _canonical = functools.lru_cache(maxsize=1024)(canonical_status)
 
 
 def _pulled_values(row: PulledRow, rule: FollowUpRule, gen: int) -> tuple[Any, ...]:
     """One pulled lead as the cache stores it (legacy "Warm" is "warm", ``due_at`` from
-    the domain rule), in :data:`_PULLED_COLUMNS` order."""
-    dm_count = row.dm_count or 0
-    due = due_at(
-        FollowUpState(row.status, row.last_dm_at, dm_count, row.last_reply_at, row.follow_up_at),
-        rule,
-    )
-    return (
-        row.handle,
-        _canonical(row.status),
-        row.owner_actor,
-        row.owner_operator,
-        row.notes,
-        iso(row.first_contacted),
-        iso(row.last_updated),
-        row.version,
-        row.notes_replaced,
-        gen,
-        row.last_message,
-        iso(row.last_dm_at),
-        dm_count,
-        iso(row.last_reply_at),
-        iso(row.follow_up_at),
-        iso(due),
-    )
+    the domain rule), in :data:`_PULLED_COLUMNS` order. The times come as the cache's
+    text already; only a lead the rule can make due is read as datetimes for it."""
+    (_kind, handle, version, status, owner, operator, notes, first, updated, replaced,
+     last_dm, dm_count, last_reply, follow_up, message) = row  # fmt: skip
+    due = None
+    if last_dm is not None or follow_up is not None:  # without either, never due
+        state = FollowUpState(
+            status,
+            None if last_dm is None else _datetime(last_dm),
+            dm_count or 0,
+            None if last_reply is None else _datetime(last_reply),
+            None if follow_up is None else _datetime(follow_up),
+        )
+        due = iso(due_at(state, rule))
+    return (handle, _canonical(status), owner, operator, notes, first, updated, version,
+            replaced, gen, message, last_dm, dm_count or 0, last_reply, follow_up, due)  # fmt: skip

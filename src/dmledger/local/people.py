@@ -10,9 +10,10 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from dmledger.domain.records import ActorRow
+from dmledger.domain.timeutil import iso
 from dmledger.local import schema
 from dmledger.local.base import StoreBase
-from dmledger.local.rows import from_iso, iso
+from dmledger.local.rows import from_iso
 from dmledger.local.schema import actors, operators
 
 

@@ -12,12 +12,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from dmledger.domain.records import Edit, LocalLog, OutgoingLog, SetAside
-from dmledger.domain.timeutil import utcnow
+from dmledger.domain.timeutil import iso, utcnow
 from dmledger.errors import NotFound
 from dmledger.local import meta_keys as keys
 from dmledger.local import schema
 from dmledger.local.base import StoreBase
-from dmledger.local.rows import _edit, _log, iso, journal_order
+from dmledger.local.rows import _edit, _log, journal_order
 from dmledger.local.schema import outbox, outreach_logs, team_outbox
 
 

@@ -11,11 +11,7 @@ from typing import Any
 
 from dmledger.domain.followups import FollowUpRule, FollowUpState, due_at
 from dmledger.domain.records import Edit, LocalLog, OutgoingLog, Prospect
-
-
-def iso(moment: datetime | None) -> str | None:
-    """Fixed-width ISO text for a naive UTC datetime (text order is time order)."""
-    return None if moment is None else moment.isoformat(timespec="microseconds")
+from dmledger.domain.timeutil import iso
 
 
 def from_iso(text: str | None) -> datetime | None:

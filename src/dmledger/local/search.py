@@ -13,8 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from dmledger.domain.records import LocalLog, Prospect
+from dmledger.domain.timeutil import iso
 from dmledger.local.base import StoreBase
-from dmledger.local.rows import LEAD_COLUMNS, _log, _prospect, iso, lead_of
+from dmledger.local.rows import LEAD_COLUMNS, _log, _prospect, lead_of
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from dmledger.domain.timeutil import iso
 from dmledger.local import meta_keys as keys
 from dmledger.local import schema
 from dmledger.local.cache import CacheWrites
@@ -30,7 +31,7 @@ from dmledger.local.queue import Journal, QueueCounts
 
 # The file is named in the light reader (`dmledger today` opens it without this class).
 from dmledger.local.reader import DB_NAME
-from dmledger.local.rows import _prospect, follow_up_values, from_iso, iso, journal_order
+from dmledger.local.rows import _prospect, follow_up_values, from_iso, journal_order
 from dmledger.local.schema import meta, prospects
 from dmledger.local.search import LeadReads, ProspectFilter
 
