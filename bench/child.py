@@ -9,6 +9,7 @@ is theirs alone. Each prints one JSON line: seconds, peak RSS (VmHWM) and rows.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import sys
 import time
@@ -44,6 +45,13 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far (a loaded machine inflates wall
+    time, much less this)."""
+    times = os.times()
+    return times.user + times.system
+
+
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat(timespec="microseconds")
 
@@ -72,7 +80,13 @@ def floor(home: Path, dsn: str) -> dict[str, Any]:
         db.executemany(FLOOR_INSERT, converted())
         db.execute("COMMIT")
         db.close()
-    return {"seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb(), "rows": rows}
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds(),
+        "peak_rss_mb": peak_rss_mb(),
+        "rows": rows,
+    }
 
 
 def pull(home: Path) -> dict[str, Any]:
@@ -87,15 +101,19 @@ def pull(home: Path) -> dict[str, Any]:
         started = time.perf_counter()
         report = ledger.sync(build_indexes=False)
         seconds = time.perf_counter() - started
+        cpu = cpu_seconds()
         started = time.perf_counter()
         ledger.build_indexes()
         index_seconds = time.perf_counter() - started
+        index_cpu = cpu_seconds() - cpu
         pending = ledger.indexes_pending()
     finally:
         ledger.close()
     return {
         "seconds": seconds,
         "index_seconds": index_seconds,
+        "cpu_seconds": cpu,  # from the process's start: imports and opening included
+        "index_cpu_seconds": index_cpu,
         "indexes_pending": pending,
         "peak_rss_mb": peak_rss_mb(),
         "rows": report.pulled,

@@ -55,35 +55,46 @@ def initial_pull(ctx: RunContext) -> list[Figure]:
     floor = run_child("floor", str(floor_home), ctx.db.dsn())
     ctx.log(f"P2 floor: {floor['seconds']:.1f} s, {floor['peak_rss_mb']:.0f} MB")
     pulled = run_child("pull", str(pull_home))
-    rows_in = pulled["seconds"] - pulled["index_seconds"]
+    # `dmledger sync` returns once the rows are in (the P2 figure: the cache is complete,
+    # cards and filters answer, search scans and says so); its indexes are built after.
+    ready = pulled["seconds"] + pulled["index_seconds"]
     ctx.log(
-        f"P2 pull: {pulled['seconds']:.1f} s (rows in after {rows_in:.1f} s, then "
-        f"{pulled['index_seconds']:.1f} s of indexes), {pulled['peak_rss_mb']:.0f} MB"
+        f"P2 pull: sync returned after {pulled['seconds']:.1f} s, indexes ready after "
+        f"{ready:.1f} s ({pulled['index_seconds']:.1f} s of building), "
+        f"{pulled['peak_rss_mb']:.0f} MB"
     )
     same = cache_checksum(floor_home, "plain_copy.db", "copied") == cache_checksum(pull_home)
     if not same:
         ctx.notes.append("P2: the pulled cache differs from the floor's copy of the cloud")
+    if pulled["indexes_pending"]:
+        ctx.notes.append("P2: the indexes were still pending after the build")
     ctx.cache_home = pull_home
     rows = int(pulled["rows"])
     time_ratio = ratio(pulled["seconds"], floor["seconds"])
+    ready_ratio = ratio(ready, floor["seconds"])
     details = {
         "rows": rows,
         "floor_rows": floor["rows"],
         "same_rows_as_floor": same,
         "floor_peak_rss_mb": round(floor["peak_rss_mb"], 1),
         "rows_per_second": round(rows / pulled["seconds"]),
-        # The cards answer once the rows are in; the indexes are built after them.
-        "rows_in_seconds": round(rows_in, 2),
-        "rows_in_ratio": ratio(rows_in, floor["seconds"]),
+        "sync_returned_seconds": round(pulled["seconds"], 2),
         "index_seconds": round(pulled["index_seconds"], 2),
+        "indexes_ready_seconds": round(ready, 2),
+        "indexes_ready_ratio": ready_ratio,
+        # CPU time of each child process (the pull's includes importing the app).
+        "floor_cpu_seconds": round(floor["cpu_seconds"], 2),
+        "sync_cpu_seconds": round(pulled["cpu_seconds"], 2),
+        "index_cpu_seconds": round(pulled["index_cpu_seconds"], 2),
     }
+    floor_name = "plain copy: server-side cursor into a SQLite table with only its primary key"
     return [
         Figure(
             "P2",
-            f"initial pull of {rows:,} prospects (no proxy)",
+            f"initial pull of {rows:,} prospects (no proxy): dmledger sync returned",
             pulled["seconds"],
             "s",
-            "plain copy: server-side cursor into a SQLite table with only its primary key",
+            floor_name,
             floor["seconds"],
             time_ratio,
             "≤ 1.5× baseline",
@@ -92,7 +103,19 @@ def initial_pull(ctx: RunContext) -> list[Figure]:
         ),
         Figure(
             "P2",
-            "initial pull: peak RSS of the pulling process",
+            "initial pull: search index and filter indexes ready (built after the sync)",
+            ready,
+            "s",
+            floor_name,
+            floor["seconds"],
+            ready_ratio,
+            "—",
+            None,
+            {"index_seconds": round(pulled["index_seconds"], 2)},
+        ),
+        Figure(
+            "P2",
+            "initial pull: peak RSS of the pulling process (indexes built in it too)",
             pulled["peak_rss_mb"],
             "MB",
             None,

@@ -4,6 +4,7 @@ builds the indexes."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,12 @@ def test_a_resync_stopped_before_its_index_scans_says_so_and_the_next_sync_build
     code, out, err = _cli(ledger.home, "prospect", "list", "--search", "expo")
     assert code == 0 and "quiet.lead" in out
     assert f"Note: {SEARCH_INDEXING}." in err
+    code, out, _err = _cli(ledger.home, "status", "--offline")
+    assert code == 0 and "search index: being built, 0 of" in out
+    code, out, _err = _cli(ledger.home, "--json", "status", "--offline")
+    with ledger.local.reading() as conn:
+        leads = conn.exec_driver_sql("SELECT count(*) FROM prospects").scalar_one()
+    assert code == 0 and json.loads(out)["indexing"] == {"indexed": 0, "leads": leads}
     # Without a search there is nothing to say.
     assert 'id="search-notice"' not in client.get("/leads").text
     assert "warning" not in client.get("/api/v1/prospects", headers=auth).headers
@@ -86,6 +93,8 @@ def test_a_resync_stopped_before_its_index_scans_says_so_and_the_next_sync_build
     with ledger.local.transaction() as conn:
         conn.exec_driver_sql("INSERT INTO prospects_fts(prospects_fts) VALUES ('integrity-check')")
     assert ledger.sync().index_seconds == 0  # built once
+    code, out, _err = _cli(ledger.home, "--json", "status", "--offline")
+    assert code == 0 and json.loads(out)["indexing"] is None
 
 
 def test_a_store_opened_mid_resync_leaves_the_indexes_to_the_resync(ledger: Ledger) -> None:
@@ -100,7 +109,6 @@ def test_a_store_opened_mid_resync_leaves_the_indexes_to_the_resync(ledger: Ledg
 def test_the_sync_command_returns_once_the_rows_are_in_and_a_process_builds_the_indexes(
     ledger: Ledger,
 ) -> None:
-    import json
     import time
 
     with ledger.local.transaction() as conn:

@@ -39,7 +39,7 @@ from dmledger.sync.gateway import StoreGateway
 from .cloud_access import open_cloud_store
 from .filters import normalised_filter
 from .outgoing import new_dm, require_registered_actor
-from .views import StatusCard, SyncStatus
+from .views import IndexBuild, StatusCard, SyncStatus
 
 if TYPE_CHECKING:
     from .followups import FollowUps
@@ -558,6 +558,7 @@ class Ledger:
             last_sync = self.local.get_meta(conn, keys.LAST_SYNC_AT)
             last_attempt = self.local.get_meta(conn, keys.LAST_ATTEMPT_AT)
             last_error = self.local.get_meta(conn, keys.LAST_ERROR)
+            indexing = self.local.index_progress(conn)
         reachable: bool | None = None
         if probe_cloud:
             try:
@@ -574,6 +575,9 @@ class Ledger:
             last_error=last_error,
             cloud_reachable=reachable,
             cloud=self.cloud_label,
+            indexing=None
+            if indexing is None
+            else IndexBuild(indexed=indexing[0], leads=indexing[1]),
         )
 
     def retry_set_aside(self) -> int:

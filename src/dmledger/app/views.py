@@ -258,6 +258,18 @@ class ReplyResult(Shape):
     prospect: StatusCard
 
 
+class IndexBuild(Shape):
+    """How far the build of a full resync's indexes is."""
+
+    indexed: int = Field(description="Leads in the search index so far (0 until the "
+                         "filter indexes are built, which come first).")  # fmt: skip
+    leads: int
+
+    @classmethod
+    def of(cls, progress: tuple[int, int] | None) -> IndexBuild | None:
+        return None if progress is None else cls(indexed=progress[0], leads=progress[1])
+
+
 class SyncStatus(Shape):
     """The local queue and the last sync: ``status --json`` and ``GET /api/v1/sync``."""
 
@@ -269,6 +281,11 @@ class SyncStatus(Shape):
     last_error: str | None
     cloud_reachable: bool | None = Field(description="None: not probed by this call.")
     cloud: str
+    indexing: IndexBuild | None = Field(
+        default=None,
+        description="None: the indexes are ready. Else a full resync's indexes are being "
+        "built (search scans till then): how many leads the search index holds so far.",
+    )
 
 
 class SyncReportView(Shape):

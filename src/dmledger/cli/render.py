@@ -143,6 +143,12 @@ def sync_status(s: SyncStatus) -> str:
     ]
     if s.last_error:
         lines.append(f"last error: [red]{escape(s.last_error)}[/]")
+    if s.indexing is not None:
+        done, leads = s.indexing.indexed, s.indexing.leads
+        lines.append(
+            f"[yellow]search index: being built[/], {done:,} of {leads:,} leads "
+            f"({100 * done // max(leads, 1)} %); search scans until it is ready"
+        )
     if s.set_aside:
         lines.append(
             f"[yellow]set aside ({len(s.set_aside)})[/] — retry with "

@@ -74,18 +74,38 @@ def rule_of(values: dict[str, str]) -> FollowUpRule:
 
 def followups_sent(state: FollowUpState) -> int:
     """DMs after the first one."""
-    return max(0, state.dm_count - 1)
+    return _after_first(state.dm_count)
+
+
+def _after_first(dm_count: int) -> int:
+    return max(0, dm_count - 1)
 
 
 def due_at(state: FollowUpState, rule: FollowUpRule) -> datetime | None:
     """When the lead is due for a follow-up (None: never, as things stand)."""
-    if state.last_reply_at is not None or read_stored_status(state.status) in CLOSING:
+    return due_of(
+        state.status, state.last_dm_at, state.dm_count, state.last_reply_at,
+        state.follow_up_at, rule,
+    )  # fmt: skip
+
+
+def due_of(
+    status: str | None,
+    last_dm_at: datetime | None,
+    dm_count: int,
+    last_reply_at: datetime | None,
+    follow_up_at: datetime | None,
+    rule: FollowUpRule,
+) -> datetime | None:
+    """``due_at`` from the state's fields (a full resync asks it per row, without
+    making a state)."""
+    if last_reply_at is not None or read_stored_status(status) in CLOSING:
         return None
-    if state.follow_up_at is not None:
-        return state.follow_up_at
-    if state.last_dm_at is None or followups_sent(state) >= rule.max_followups:
+    if follow_up_at is not None:
+        return follow_up_at
+    if last_dm_at is None or _after_first(dm_count) >= rule.max_followups:
         return None
-    return state.last_dm_at + timedelta(days=rule.after_days)
+    return last_dm_at + timedelta(days=rule.after_days)
 
 
 def lost(state: FollowUpState, rule: FollowUpRule, now: datetime) -> bool:

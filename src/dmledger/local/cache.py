@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dmledger.domain.followups import FollowUpRule, FollowUpState, due_at
+from dmledger.domain.followups import FollowUpRule, due_of
 from dmledger.domain.records import Prospect, PulledRow
 from dmledger.domain.statuses import canonical_status
 from dmledger.domain.timeutil import iso
@@ -230,13 +230,14 @@ def _pulled_values(row: PulledRow, rule: FollowUpRule, gen: int) -> tuple[Any, .
      last_dm, dm_count, last_reply, follow_up, message) = row  # fmt: skip
     due = None
     if last_dm is not None or follow_up is not None:  # without either, never due
-        state = FollowUpState(
+        when = due_of(
             status,
             None if last_dm is None else _datetime(last_dm),
             dm_count or 0,
             None if last_reply is None else _datetime(last_reply),
             None if follow_up is None else _datetime(follow_up),
+            rule,
         )
-        due = iso(due_at(state, rule))
+        due = iso(when)
     return (handle, _canonical(status), owner, operator, notes, first, updated, version,
             replaced, gen, message, last_dm, dm_count or 0, last_reply, follow_up, due)  # fmt: skip

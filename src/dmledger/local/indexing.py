@@ -39,6 +39,7 @@ _BUILDING_TRIGGERS = (
     "INSERT INTO prospects_fts(rowid, target_username, notes) "
     "VALUES (new.rowid, new.target_username, new.notes); END",
 )
+_COUNTS = "SELECT count(*) FILTER (WHERE rowid <= ?), count(*) FROM prospects"
 _TOP = "SELECT coalesce(max(rowid), 0) FROM prospects"
 _FILL = (
     "INSERT INTO prospects_fts(rowid, target_username, notes) "
@@ -64,6 +65,15 @@ class IndexBuilds(StoreBase):
     def can_build_indexes(self, conn: sa.Connection) -> bool:
         """Indexes are off and no full resync is writing rows (it builds them after)."""
         return self.search_indexing(conn) and self.get_meta(conn, keys.RESYNC_GEN_ACTIVE) is None
+
+    def index_progress(self, conn: sa.Connection) -> tuple[int, int] | None:
+        """(leads in the trigram index so far, leads) while the indexes are off or being
+        built; None when they are ready."""
+        if not self.search_indexing(conn):
+            return None
+        through = int(self.get_meta(conn, keys.SEARCH_INDEX_THROUGH) or 0)
+        counts = conn.exec_driver_sql(_COUNTS, (through,)).one()
+        return int(counts[0]), int(counts[1])
 
     def build_secondary_index(self, conn: sa.Connection, index: sa.Index) -> None:
         index.create(conn, checkfirst=True)

@@ -479,7 +479,7 @@ class SyncEngine:
             self.local.drop_logs_of_deleted(conn, deleted)
         # Local work the cloud has not seen yet goes back on top of the cloud's row, in
         # the order it was made (the order it will be pushed in).
-        for item in self.local.pending_journal_for(conn, {r.handle for r in page}):
+        for item in self.local.pending_journal_for(conn, (r.handle for r in page)):
             apply_to_cache(self.local, conn, item)
 
 
