@@ -8,6 +8,7 @@ operators, actors and ``cloud`` actions go to the cloud directly.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import uuid
@@ -58,8 +59,6 @@ SEARCH_INDEXING = (
     "search index is being built (a sync finishes it); until then a search reads every "
     "lead: the results are complete, only slower"
 )
-# The index builders this process started (see Ledger.build_indexes).
-_BUILDERS: list[subprocess.Popen[bytes]] = []
 
 
 class Ledger:
@@ -541,14 +540,13 @@ class Ledger:
             return self.local.finish_indexing(progress)
         if not self.indexes_pending():
             return False
-        builder = subprocess.Popen(
-            [sys.executable, "-m", "dmledger.local.build_indexes", str(self.local.path)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # not stopped with the terminal that started it
-        )
-        _BUILDERS.append(builder)  # never waited for: it may outlive this process
+        args = [sys.executable, "-m", "dmledger.local.build_indexes", str(self.local.path)]
+        if hasattr(os, "posix_spawn"):  # no Popen to reap: it may outlive this process
+            quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+            os.posix_spawn(args[0], args, os.environ, file_actions=quiet, setsid=True)
+        else:
+            subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
         return True
 
     def status(self, *, probe_cloud: bool = True) -> SyncStatus:
