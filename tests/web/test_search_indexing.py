@@ -59,7 +59,7 @@ def test_a_resync_stopped_before_its_index_scans_says_so_and_the_next_sync_build
 
     page = client.get("/leads", params={"q": "expo"})
     assert 'id="search-notice"' in page.text
-    assert "Search index is being built (a sync finishes it)" in page.text
+    assert "Search index is being built (in the background, after a sync)" in page.text
     assert "the results are complete, only slower." in page.text
     assert 'href="/lead/quiet.lead"' in page.text  # found by the scan
     api = client.get("/api/v1/prospects", params={"search": "expo"}, headers=auth)

@@ -56,8 +56,8 @@ log = logging.getLogger(__name__)
 # Said by the Leads page, the API (a Warning header: ASCII only) and the CLI while a
 # search cannot use the index. The results are whole, only slower: say both.
 SEARCH_INDEXING = (
-    "search index is being built (a sync finishes it); until then a search reads every "
-    "lead: the results are complete, only slower"
+    "search index is being built (in the background, after a sync); until then a search "
+    "reads every lead: the results are complete, only slower"
 )
 
 
