@@ -33,11 +33,9 @@ leads = st.fixed_dictionaries(
 )
 
 
-@pytest.fixture(scope="module")
-def store(pg_database: str) -> Iterator[CloudStore]:
-    from tests.conftest import new_pg_schema, pg_schema_url
-
-    cloud = cloud_store_for(pg_schema_url(pg_database, new_pg_schema(pg_database)))
+@pytest.fixture
+def store(pg_url: str) -> Iterator[CloudStore]:
+    cloud = cloud_store_for(pg_url)
     assert cloud.init_schema() is True
     yield cloud
     cloud.dispose()

@@ -34,6 +34,7 @@ from dmledger.cloud import rollups, schema
 from dmledger.cloud.engine import create_cloud_engine
 from dmledger.cloud.store import CloudStore
 from dmledger.domain.records import Cursor, Edit, OutgoingLog
+from dmledger.domain.timeutil import iso
 from dmledger.errors import CloudSchemaError
 
 SEED_SQL = Path(__file__).with_name("seed_initialization.sql")
@@ -192,7 +193,7 @@ def test_after_upgrade_old_rows_pull_and_page_correctly_at_version_zero(
         "Sarah",
         "Paid in March 👋",
     )
-    assert client.first_contacted == datetime(2024, 3, 1, 9, 0)
+    assert client.first_contacted == iso(datetime(2024, 3, 1, 9, 0))
     with store.reading() as conn:
         header = store.header(conn, with_count=True)
     assert (header.purged_through, header.prospect_count) == (0, 4)
@@ -220,7 +221,7 @@ def test_after_upgrade_a_log_pushes_idempotently_and_keeps_old_statuses(
         "Cold_NoReply",
         "marcus.closes",
     )
-    assert pulled["cold.lead"].first_contacted == T0
+    assert pulled["cold.lead"].first_contacted == iso(T0)
     assert (pulled["plain.lead"].status, pulled["plain.lead"].owner_actor) == (
         "contacted",
         "sarah.sells",
@@ -344,7 +345,7 @@ def test_upgrade_from_version_4_with_data_adds_the_follow_up_objects_and_keeps_r
     with store.reading() as conn:
         assert conn.exec_driver_sql("SELECT COUNT(*) FROM prospect_replies").scalar_one() == 1
     [row] = [r for r in store_rows(store) if r.handle == handle]
-    assert row.last_reply_at == datetime(2026, 3, 2, 9, 0)
+    assert row.last_reply_at == iso(datetime(2026, 3, 2, 9, 0))
 
 
 def _as_version_2(store: CloudStore) -> None:
