@@ -132,8 +132,15 @@ def test_the_card_can_be_dragged_and_stays_where_it_was_put(browser: Browser) ->
     browser.open("/glow.skin/")
     browser.wait_verdict("contacted", "glow.skin")
     bar = browser.page.locator(f"{CARD} .bar")
-    bar.wait_for(state="visible")  # bounding_box() is None until the bar is laid out
-    box = bar.bounding_box()
+    # The card renders again when the team's DMs arrive, replacing the bar: between the
+    # two its box can read None, so ask again until it has one.
+    box = None
+    for _ in range(40):
+        bar.wait_for(state="visible")
+        box = bar.bounding_box()
+        if box is not None:
+            break
+        browser.page.wait_for_timeout(50)
     assert box is not None
     mouse = browser.page.mouse
     mouse.move(box["x"] + 40, box["y"] + 10)
