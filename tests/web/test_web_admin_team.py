@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from web_support import BASE_URL, TestClient, flash_of, post_form
 
@@ -159,18 +160,23 @@ def _init(home: Path) -> config.Settings:
     return config.load(home)
 
 
-def test_the_follow_up_figures_read_like_the_others_and_say_which_days_they_list(
-    home: Path,
-) -> None:
+def _demo_team_page(home: Path) -> Any:
+    """The Team page over the last 30 days of a synced demo team."""
     ledger = Ledger(home, _init(home))
     try:
         load_demo(ledger)
         ledger.sync()
         app = create_app(ledger, token=config.api_token(home), run_sync_loop=False)
         with TestClient(app, base_url=BASE_URL) as c:
-            page = c.get("/team", params={"period": "30d"})
+            return c.get("/team", params={"period": "30d"})
     finally:
         ledger.close()
+
+
+def test_the_follow_up_figures_read_like_the_others_and_say_which_days_they_list(
+    home: Path,
+) -> None:
+    page = _demo_team_page(home)
     assert page.status_code == 200
     sent = re.search(r"<dt>Follow-ups sent</dt><dd>([^<]*)</dd>", page.text)
     assert sent is not None and re.fullmatch(r"\d{1,3}(,\d{3})+", sent.group(1)), sent
@@ -187,15 +193,7 @@ def _number(text: str) -> int:
 def test_the_team_reply_rate_counts_each_lead_once(home: Path) -> None:
     """The headline reply rate is over the period's leads contacted, each lead once: the
     operators' rows count a lead that two operators messaged once for each."""
-    ledger = Ledger(home, _init(home))
-    try:
-        load_demo(ledger)
-        ledger.sync()
-        app = create_app(ledger, token=config.api_token(home), run_sync_loop=False)
-        with TestClient(app, base_url=BASE_URL) as c:
-            page = c.get("/team", params={"period": "30d"})
-    finally:
-        ledger.close()
+    page = _demo_team_page(home)
     assert page.status_code == 200
     contacted = re.search(r"<dt>Leads contacted</dt><dd>([\d,]+)", page.text)
     rate = re.search(
