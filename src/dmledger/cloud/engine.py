@@ -153,7 +153,8 @@ def pipelined(
     conn: sa.Connection, statements: Sequence[tuple[Compiled, dict[str, Any]]]
 ) -> list[list[Any]]:
     """Run compiled statements with their parameters on a PostgreSQL connection in one
-    round trip (psycopg's pipeline mode), in order; each one's rows as named tuples.
+    round trip (psycopg's pipeline mode), in order; each one's rows as named tuples
+    (none for a statement without rows). In a transaction, its BEGIN goes along.
 
     The server runs them one after the other, each as a statement of its own: under
     READ COMMITTED each takes its own snapshot, so one that waits (``dmledger_settle``)
@@ -178,7 +179,8 @@ def pipelined(
         with raw.pipeline():
             for cursor, sql, values in zip(cursors, texts, params, strict=True):
                 cursor.execute(sql, values)
-        return [list(cursor.fetchall()) for cursor in cursors]
+        # A statement that returns no rows (an INSERT, an UPDATE) gives an empty list.
+        return [list(cursor.fetchall()) if cursor.description else [] for cursor in cursors]
     except dbapi_error as error:
         broken = bool(dialect.is_disconnect(error, raw, None))
         if broken:

@@ -135,6 +135,22 @@ def team_config_statement() -> sa.CompoundSelect[Any]:
     )
 
 
+def dm_figures_of(
+    created_at: sa.ColumnElement[Any], message_text: sa.ColumnElement[Any]
+) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any], sa.ColumnElement[Any]]:
+    """PostgreSQL: a lead's DM figures as aggregates over its logs (grouped by lead):
+    the latest time, the count, and the latest DM's text (the greatest text when DMs
+    tie, as ``dm_figures_statement``'s ``max()``; none when no DM has a time). The one
+    place the batch forms say the rule: the push's insert of new leads and the update
+    below."""
+    latest = sa.func.max(created_at)
+    ordered = postgresql.aggregate_order_by(
+        message_text, created_at.desc().nulls_last(), message_text.desc().nulls_last()
+    )
+    text = sa.case((latest.is_(None), sa.null()), else_=sa.func.array_agg(ordered)[1])
+    return latest, sa.func.count(), text
+
+
 def dm_figures_set_statement(handles: Sequence[str]) -> sa.Update:
     """PostgreSQL: ``dm_figures_statement`` for a whole batch in one statement (one
     round trip, one firing of the statement triggers).
@@ -143,26 +159,21 @@ def dm_figures_set_statement(handles: Sequence[str]) -> sa.Update:
     scan, whatever the statistics say), and joined to the batch's handles: no plan
     here repeats a read per lead. The per-lead form's single-``max`` subqueries could
     be planned as a backward walk of ``ix_logs_created`` filtered by lead, which read
-    every newer log for each lead (seconds per batch at 100,000s of logs)."""
+    every newer log for each lead (seconds per batch at 100,000s of logs).
+
+    Only leads whose figures change are updated: a new lead's were set by the push's
+    insert (``push.push_logs``), so it gets no second row version, no stamp and no
+    foreign-key re-check."""
     logs = outreach_logs.c
     batch = sa.bindparam("targets", list(handles), type_=postgresql.ARRAY(sa.Text))
     targets = sa.func.unnest(batch).table_valued("handle").render_derived(name="dm_targets")
-    ordered = postgresql.aggregate_order_by(
-        logs.message_text,
-        logs.created_at.desc().nulls_last(),
-        logs.message_text.desc().nulls_last(),
-    )
-    latest = sa.func.max(logs.created_at)
+    latest, count, text = dm_figures_of(logs.created_at, logs.message_text)
     grouped = (
         sa.select(
             logs.target_username,
             latest.label("latest"),
-            sa.func.count().label("dms"),
-            # The latest DM's text; the greatest text when DMs tie (as the max() above).
-            sa.case(
-                (latest.is_(None), sa.null()),
-                else_=sa.func.array_agg(ordered)[1],
-            ).label("text"),
+            count.label("dms"),
+            text.label("text"),
         )
         .where(logs.target_username == sa.func.any(batch))
         .group_by(logs.target_username)
@@ -178,21 +189,23 @@ def dm_figures_set_statement(handles: Sequence[str]) -> sa.Update:
         .select_from(targets.outerjoin(grouped, grouped.c.target_username == targets.c.handle))
         .subquery("found")
     )
+    values: dict[str, sa.ColumnElement[Any]] = {
+        "last_dm_at": found.c.latest,
+        "dm_count": found.c.dms,
+        "last_message": found.c.text,
+        "follow_up_at": sa.case(
+            (
+                sa.or_(_p("last_dm_at").is_(None), found.c.latest > _p("last_dm_at")),
+                sa.null(),
+            ),
+            else_=_p("follow_up_at"),
+        ),
+    }
+    changes = sa.or_(*(_p(name).is_distinct_from(value) for name, value in values.items()))
     return (
         sa.update(prospects)
-        .where(_p("target_username") == found.c.handle)
-        .values(
-            last_dm_at=found.c.latest,
-            dm_count=found.c.dms,
-            last_message=found.c.text,
-            follow_up_at=sa.case(
-                (
-                    sa.or_(_p("last_dm_at").is_(None), found.c.latest > _p("last_dm_at")),
-                    sa.null(),
-                ),
-                else_=_p("follow_up_at"),
-            ),
-        )
+        .where(_p("target_username") == found.c.handle, changes)
+        .values(**values)
     )
 
 

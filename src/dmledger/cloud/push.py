@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql
 
 from dmledger.cloud import followups as fu
 from dmledger.cloud import upsert
+from dmledger.cloud.engine import pipelined
 from dmledger.cloud.schema import outreach_logs, prospects
 from dmledger.domain.notes import merge_note
 from dmledger.domain.records import Edit, OutgoingLog
@@ -33,6 +34,42 @@ def push_logs(store: CloudStore, conn: sa.Connection, batch: Sequence[OutgoingLo
     """
     if not batch:
         return
+    if store.dialect == "postgresql":
+        # One round trip: both statements in a pipeline (BEGIN goes along).
+        statements = pg_push_statements(batch)
+        pipelined(conn, [(s.compile(dialect=conn.dialect), {}) for s in statements])
+        return
+    firsts, logs = _batch_rows(batch)
+    upsert.apply_contacts(conn, store.dialect, firsts)
+    upsert.insert_ignore(conn, store.dialect, outreach_logs, logs, ["client_log_id"])
+    fu.refresh_dm_figures(conn, [item.target for item in batch])
+
+
+def pg_push_statements(batch: Sequence[OutgoingLog]) -> tuple[sa.Insert, sa.Update]:
+    """PostgreSQL: a batch of DMs as two statements.
+
+    The first inserts the logs and, as a data-modifying CTE, the contacts: new leads
+    with their DM figures from the batch (the logs travel once, as arrays, and feed
+    both). Their foreign keys are checked at the statement's end, after both. The
+    second recounts the DM figures of the leads that were already in the cloud (and
+    of any lead whose figures the first got wrong); it needs a statement of its own,
+    as a statement's CTEs cannot see each other's rows.
+    """
+    firsts, logs = _batch_rows(batch)
+    columns = list(logs[0])
+    rows = upsert.unnest(outreach_logs, columns, logs, "l").cte("batch_logs")
+    contacts = upsert.contacts_with_figures(firsts, rows)
+    insert = (
+        postgresql.insert(outreach_logs)
+        .from_select(columns, sa.select(*(rows.c[name] for name in columns)))
+        .on_conflict_do_nothing(index_elements=["client_log_id"])
+        .add_cte(contacts.cte("contacts"))
+    )
+    return insert, fu.dm_figures_set_statement(sorted({item.target for item in batch}))
+
+
+def _batch_rows(batch: Sequence[OutgoingLog]) -> tuple[list[OutgoingLog], list[upsert.Row]]:
+    """Each lead's earliest DM of the batch (its contact), and the batch's log rows."""
     earliest: dict[str, OutgoingLog] = {}
     for item in batch:
         known = earliest.get(item.target)
@@ -50,25 +87,7 @@ def push_logs(store: CloudStore, conn: sa.Connection, batch: Sequence[OutgoingLo
         }
         for item in batch
     ]
-    targets = [item.target for item in batch]
-    if store.dialect == "postgresql":
-        # One statement, one round trip: the contacts as a data-modifying CTE, then
-        # the logs (their foreign key is checked after both, at the statement's end).
-        contacts = upsert.contacts_statement(store.dialect, list(earliest.values()))
-        columns = list(logs[0])
-        conn.execute(
-            postgresql.insert(outreach_logs)
-            .from_select(columns, upsert.unnest(outreach_logs, columns, logs, "l"))
-            .on_conflict_do_nothing(index_elements=["client_log_id"])
-            .add_cte(contacts.cte("contacts"))
-        )
-        # The lead's DM figures read the logs, which a statement's own CTE cannot
-        # see: one more statement, after it.
-        fu.refresh_dm_figures(conn, targets)
-        return
-    upsert.apply_contacts(conn, store.dialect, list(earliest.values()))
-    upsert.insert_ignore(conn, store.dialect, outreach_logs, logs, ["client_log_id"])
-    fu.refresh_dm_figures(conn, targets)
+    return list(earliest.values()), logs
 
 
 def push_edits(store: CloudStore, conn: sa.Connection, edits: Sequence[Edit]) -> list[Edit]:

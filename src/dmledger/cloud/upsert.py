@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from dmledger.cloud import rules_sql
+from dmledger.cloud import followups, rules_sql
 from dmledger.cloud.merge import TARGET, Merge, merge_source
 from dmledger.cloud.schema import prospects
 from dmledger.domain.records import OutgoingLog
@@ -78,6 +78,41 @@ def contacts_statement(dialect: str, firsts: Sequence[OutgoingLog]) -> Any:
         )
     else:
         insert = sqlite.insert(prospects)
+    rule = rules_sql.contact_update(prospects.c, insert.excluded)
+    return insert.on_conflict_do_update(
+        index_elements=[prospects.c.target_username], set_=rule.values, where=rule.where
+    )
+
+
+def contacts_with_figures(firsts: Sequence[OutgoingLog], batch_logs: sa.CTE) -> Any:
+    """PostgreSQL: ``contacts_statement`` whose inserted leads also get their DM figures
+    from the batch's logs (``batch_logs``, the push's rows; a new lead has no DM but
+    the batch's). A lead already in the cloud keeps its figures here: the DM rule's
+    update does not touch them, ``followups.dm_figures_set_statement`` recounts them."""
+    values = _contact_values(firsts)
+    columns = list(values[0])
+    contacts = unnest(prospects, columns, values, "c").subquery("c_rows")
+    logs = batch_logs.c
+    latest, count, text = followups.dm_figures_of(logs.created_at, logs.message_text)
+    figures = (
+        sa.select(
+            logs.target_username,
+            latest.label("last_dm_at"),
+            count.label("dm_count"),
+            text.label("last_message"),
+        )
+        .group_by(logs.target_username)
+        .subquery("c_figures")
+    )
+    source = sa.select(
+        *(contacts.c[name] for name in columns),
+        figures.c.last_dm_at,
+        figures.c.dm_count,
+        figures.c.last_message,
+    ).join_from(contacts, figures, figures.c.target_username == contacts.c.target_username)
+    insert = postgresql.insert(prospects).from_select(
+        [*columns, "last_dm_at", "dm_count", "last_message"], source
+    )
     rule = rules_sql.contact_update(prospects.c, insert.excluded)
     return insert.on_conflict_do_update(
         index_elements=[prospects.c.target_username], set_=rule.values, where=rule.where
