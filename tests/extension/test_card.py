@@ -201,7 +201,10 @@ def test_each_page_stamps_its_first_answer_and_the_teams_dms_once(browser: Brows
     # The navigation cleared both, the local card stamped the first, the team's card
     # the second, and re-rendering with the team's DMs did not stamp the first again.
     assert [name for name, _ in log] == [
-        "data-shown-at", "data-team-at", "data-shown-at", "data-team-at"
+        "data-shown-at",
+        "data-team-at",
+        "data-shown-at",
+        "data-team-at",
     ], log
     assert log[0][1] is None and log[1][1] is None
     assert int(log[2][1]) <= int(log[3][1])
@@ -212,7 +215,9 @@ def test_each_page_stamps_its_first_answer_and_the_teams_dms_once(browser: Brows
     shown, team = browser.page.evaluate(STAMPS)
     assert shown is not None and team is None
     assert [name for name, _ in browser.page.evaluate("window.stampLog")] == [
-        "data-shown-at", "data-team-at", "data-shown-at"
+        "data-shown-at",
+        "data-team-at",
+        "data-shown-at",
     ]
 
 
