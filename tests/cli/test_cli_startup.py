@@ -1,5 +1,6 @@
 """`dmledger today` starts without the heavy libraries, and its fast path answers as
-the Typer command does (the time itself is measured in bench P11, not here)."""
+the Typer command does (the time itself is measured in bench P11, not here); the
+browser's line for the native host skips Typer too."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ def imported_by(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "dmledger", *args],
         capture_output=True,
+        stdin=subprocess.DEVNULL,  # the native host reads frames until stdin closes
         text=True,
         timeout=120,
         check=False,
@@ -117,3 +119,34 @@ def test_refusals_on_the_fast_path_are_the_typer_commands(cli: Cli, tmp_path: Pa
     done, _ = imported_by("--home", str(tmp_path / "none"), "today", "--json")
     assert done.returncode == 1 and "no DM Ledger home" in done.stderr
     assert done.stdout == ""
+
+
+def test_the_browsers_native_host_line_skips_typer(cli: Cli) -> None:
+    done, names = imported_by("--home", str(cli.home), "native-host", "chrome-extension://x/")
+    assert done.returncode == 0, done.stderr[-2000:]  # stdin closed: the host ends
+    assert "dmledger" in names and "sqlalchemy" in names  # the host ran
+    assert names.isdisjoint({"typer", "rich", "psycopg", "oracledb"})
+
+
+@pytest.mark.parametrize(
+    ("argv", "home"),
+    [
+        (["native-host"], None),
+        (["--home", "h", "native-host", "chrome-extension://x/"], "h"),
+        (["--home=h", "native-host", "chrome-extension://x/", "--parent-window=0"], "h"),
+        (["native-host", "--help"], False),
+        (["--json", "native-host"], False),
+        (["native-host", "--home", "h"], False),  # the root option after it
+        (["--home"], False),
+        (["--home", "h"], False),
+        (["today", "--json"], False),
+    ],
+)
+def test_the_native_host_fast_path_takes_only_the_launchers_line(
+    argv: list[str], home: str | bool | None
+) -> None:
+    found = fast.parse_native_host(argv)
+    if home is False:
+        assert found is None
+    else:
+        assert found == ({} if home is None else {"--home": home})

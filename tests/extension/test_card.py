@@ -175,6 +175,52 @@ def test_the_last_dms_include_the_teams_from_the_cloud(browser: Browser, tmp_pat
     assert "Hey! Loved your last post" in team.inner_text()
 
 
+STAMPS = """() => { const host = document.querySelector('#dmledger-root');
+  return [host.getAttribute('data-shown-at'), host.getAttribute('data-team-at')]; }"""
+WATCH_STAMPS = """() => { const host = document.querySelector('#dmledger-root');
+  window.stampLog = [];
+  new MutationObserver((records) => { for (const r of records) {
+    window.stampLog.push([r.attributeName, host.getAttribute(r.attributeName)]); } })
+    .observe(host, { attributes: true, attributeFilter: ['data-shown-at', 'data-team-at'] });
+}"""
+
+
+def test_each_page_stamps_its_first_answer_and_the_teams_dms_once(browser: Browser) -> None:
+    # What the benchmark reads (bench/figures_extension.py): data-shown-at when the
+    # page's first answer is on screen, data-team-at when the team's DMs are merged in.
+    browser.open("/glow.skin/")
+    browser.page.locator(f"{CARD}[data-team-at]").wait_for(state="attached")
+    browser.page.locator(f'{CARD} [data-part="dms"][data-team="yes"]').wait_for()
+    shown, team = browser.page.evaluate(STAMPS)
+    assert shown is not None and team is not None and int(shown) <= int(team)
+    browser.page.evaluate(WATCH_STAMPS)
+    browser.go("/quiet.lead/")
+    browser.page.wait_for_function("window.stampLog.length >= 4")
+    browser.wait_verdict("not-contacted", "quiet.lead")
+    log = browser.page.evaluate("window.stampLog")
+    # The navigation cleared both, the local card stamped the first, the team's card
+    # the second, and re-rendering with the team's DMs did not stamp the first again.
+    assert [name for name, _ in log] == [
+        "data-shown-at",
+        "data-team-at",
+        "data-shown-at",
+        "data-team-at",
+    ], log
+    assert log[0][1] is None and log[1][1] is None
+    assert int(log[2][1]) <= int(log[3][1])
+    # A problem is the page's answer too; it has no team's DMs to wait for.
+    browser.page.evaluate("window.stampLog = []")
+    browser.go("/direct/t/broken/")
+    browser.wait_verdict("unreadable")
+    shown, team = browser.page.evaluate(STAMPS)
+    assert shown is not None and team is None
+    assert [name for name, _ in browser.page.evaluate("window.stampLog")] == [
+        "data-shown-at",
+        "data-team-at",
+        "data-shown-at",
+    ]
+
+
 def test_in_a_narrow_window_the_card_leaves_the_lower_part_of_the_page_free(
     browser: Browser,
 ) -> None:

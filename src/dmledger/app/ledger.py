@@ -3,6 +3,11 @@
 Built from a home folder and its settings. Writes of prospects and DMs go to the
 local store first (the cache changes at once, the change is queued for sync);
 operators, actors and ``cloud`` actions go to the cloud directly.
+
+The cloud's modules (SQLAlchemy's dialects, psycopg, the cloud store, the sync engine)
+are imported where they are first needed, not with this module: the native host
+answers hello and the local card from the local store alone, and its start-up is most
+of the wait for the first card after the browser starts.
 """
 
 from __future__ import annotations
@@ -19,9 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dmledger import settings as config
-from dmledger.cloud import ddl
-from dmledger.cloud.engine import backend_of, redact_url
-from dmledger.cloud.store import CloudStore
 from dmledger.domain.handles import normalize_handle, validate_actor_username
 from dmledger.domain.notes import merge_note, note_line
 from dmledger.domain.records import ActorRow, CloudInfo, OutgoingLog, Prospect
@@ -34,15 +36,15 @@ from dmledger.errors import ConfigError, InvalidInput, NotFound, Refused
 from dmledger.local import meta_keys as keys
 from dmledger.local.effects import apply_dm_to_cache
 from dmledger.local.store import LocalStore, ProspectFilter
-from dmledger.sync.engine import Progress, SyncEngine, SyncReport, clock_offset
-from dmledger.sync.gateway import StoreGateway
 
-from .cloud_access import open_cloud_store
 from .filters import normalised_filter
 from .outgoing import new_dm, require_registered_actor
 from .views import IndexBuild, StatusCard, SyncStatus
 
 if TYPE_CHECKING:
+    from dmledger.cloud.store import CloudStore
+    from dmledger.sync.engine import Progress, SyncEngine, SyncReport
+
     from .followups import FollowUps
     from .importing import CsvFiles
     from .onboarding import JoinReport, PackReport
@@ -102,6 +104,8 @@ class Ledger:
         actor_name = validate_actor_username(actor) if actor else None
         url = cloud_url or config.embedded_cloud_url(home)
         url, password = config.split_password(url)
+        from dmledger.cloud.engine import backend_of  # lazy: see the module's docstring
+
         backend_of(url)
         config.secure_home(home)
         settings = config.Settings(
@@ -132,6 +136,8 @@ class Ledger:
 
         For ``app/`` and tests: interfaces call ``Ledger`` methods instead."""
         if self._cloud is None:
+            from .cloud_access import open_cloud_store  # lazy: see the module's docstring
+
             self._cloud = open_cloud_store(self.settings, self.home)
         return self._cloud
 
@@ -142,14 +148,21 @@ class Ledger:
 
     @property
     def cloud_label(self) -> str:
+        from dmledger.cloud.engine import redact_url  # lazy: see the module's docstring
+
         return redact_url(self.settings.cloud_url)
+
+    def _clock_offset(self) -> timedelta | None:
+        """The offset to the cloud's clock measured at the last sync (None before it)."""
+        from dmledger.sync.engine import clock_offset  # lazy: see the module's docstring
+
+        with self.local.reading() as conn:
+            return clock_offset(self.local, conn)
 
     def now(self) -> datetime:
         """This machine's clock corrected by the offset to the cloud's, measured at the
         last sync (UTC): the time stamped on DMs, edits and note lines."""
-        with self.local.reading() as conn:
-            offset = clock_offset(self.local, conn)
-        return self.clock() + (offset or timedelta(0))
+        return self.clock() + (self._clock_offset() or timedelta(0))
 
     @property
     def followups(self) -> FollowUps:
@@ -198,6 +211,9 @@ class Ledger:
         return Templates(self)
 
     def sync_engine(self) -> SyncEngine:
+        from dmledger.sync.engine import SyncEngine  # lazy: see the module's docstring
+        from dmledger.sync.gateway import StoreGateway
+
         return SyncEngine(self.home, self.local, StoreGateway(self.cloud), clock=self.clock)
 
     # -- the status card -----------------------------------------------------------
@@ -355,8 +371,7 @@ class Ledger:
 
         Refuses a DM to an excluded lead unless ``force``; never moves a status back.
         """
-        with self.local.reading() as conn:
-            offset = clock_offset(self.local, conn)
+        offset = self._clock_offset()
         # Before the first sync no offset is known: the raw time is corrected at that sync.
         raw_clock = at is None and offset is None
         now = self.clock() + (offset or timedelta(0))
@@ -477,6 +492,8 @@ class Ledger:
 
     @staticmethod
     def cloud_ddl(dialect: str) -> str:
+        from dmledger.cloud import ddl  # lazy: see the module's docstring
+
         return ddl.render_script(dialect)
 
     # -- team onboarding (the use cases live in app/onboarding.py) -------------------

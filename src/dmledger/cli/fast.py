@@ -1,4 +1,4 @@
-"""``dmledger today --json`` answered before Typer is loaded.
+"""``dmledger today --json`` and ``dmledger native-host`` answered before Typer is loaded.
 
 Typer builds every command and validates each parameter through pydantic before a
 command runs; for ``today --json`` (a script's or the launcher's question, asked
@@ -9,6 +9,10 @@ same ``app.today.read_today`` the Typer command calls. Anything else (``--help``
 unknown or repeated option, a limit that is not a number) and every refusal (no home,
 a bad handle, a limit out of range) goes to the Typer app, which parses and reports
 it in its one place: answering here is only ever a faster way to the same answer.
+
+``[--home H] native-host [ORIGIN] [--parent-window=N]``, the line the browser's
+launcher runs, starts the host here too: its start-up is most of the wait for the
+first card after the browser starts.
 """
 
 from __future__ import annotations
@@ -54,8 +58,41 @@ def parse(argv: Sequence[str]) -> dict[str, str] | None:
     return values
 
 
+def parse_native_host(argv: Sequence[str]) -> dict[str, str] | None:
+    """The ``--home`` of a plain ``native-host`` command line (``{}`` without one), or
+    None for anything else. After the command only what the browser passes: the
+    extension's origin, and on Windows ``--parent-window=N``."""
+    tokens = list(argv)
+    values: dict[str, str] = {}
+    if tokens and tokens[0].partition("=")[0] == "--home":
+        name, equals, value = tokens.pop(0).partition("=")
+        if not equals:
+            if not tokens:
+                return None
+            value = tokens.pop(0)
+        values[name] = value
+    if not tokens or tokens.pop(0) != "native-host":
+        return None
+    if any(t.startswith("-") and not t.startswith("--parent-window=") for t in tokens):
+        return None
+    return values
+
+
 def answer(argv: Sequence[str]) -> bool:
     """Print the answer and return True, or return False: the Typer app must answer."""
+    host = parse_native_host(argv)
+    if host is not None:
+        from dmledger.cli.state import configure_logging
+        from dmledger.homedir import resolve_home
+        from dmledger.native.host import run
+
+        try:
+            home = resolve_home(host.get("--home"))
+        except DmLedgerError:
+            return False  # said by the one handler in cli/main.py
+        configure_logging()
+        run(home)
+        return True
     values = parse(argv)
     if values is None:
         return False

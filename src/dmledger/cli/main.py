@@ -6,8 +6,6 @@ Exit codes: 0 success; 1 refused input or state (stderr says what and why);
 
 from __future__ import annotations
 
-import logging
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,7 +24,7 @@ from dmledger.cli import (
     today_cmds,
 )
 from dmledger.cli.render import escape
-from dmledger.cli.state import CliState, emit_json, err, out, state
+from dmledger.cli.state import CliState, configure_logging, emit_json, err, out, state
 from dmledger.errors import DmLedgerError
 from dmledger.homedir import resolve_home
 
@@ -131,8 +129,7 @@ def root(
     ] = None,
 ) -> None:
     """Global options apply to every command."""
-    level = logging.DEBUG if os.environ.get("DMLEDGER_DEBUG") else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     ctx.obj = CliState(home=resolve_home(home), json=json_output)
 
 

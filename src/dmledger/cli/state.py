@@ -69,6 +69,15 @@ def state(ctx: typer.Context) -> CliState:
     return found
 
 
+def configure_logging() -> None:
+    """Warnings and errors to stderr (stdout is for data); everything with DMLEDGER_DEBUG."""
+    import logging
+    import os
+
+    level = logging.DEBUG if os.environ.get("DMLEDGER_DEBUG") else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
     sys.stdout.flush()

@@ -37,12 +37,26 @@
     });
   }
 
+  // Two moments of a page, for the benchmark (bench/figures_extension.py), each stamped
+  // once per navigation with performance.now() on the card's host element:
+  // data-shown-at when the first answer for the page is on screen (its card, or the
+  // problem), data-team-at when the team's DMs are merged into that card. A navigation
+  // clears both; later renders (the team's DMs, a write) leave them as they are.
+  function stamp(name) {
+    if (!(name in view.host.dataset)) {
+      view.host.dataset[name] = String(Math.round(performance.now()));
+    }
+  }
+
+  function clearStamps() {
+    delete view.host.dataset.shownAt;
+    delete view.host.dataset.teamAt;
+  }
+
   function render() {
     if (state.mode !== "hidden") view.attach();
     view.render({ ...state, hello }, actions);
-    if (state.mode === "card" || state.mode === "problem") {
-      view.host.dataset.shownAt = String(Math.round(performance.now()));
-    }
+    if (state.mode === "card" || state.mode === "problem") stamp("shownAt");
   }
 
   function showProblem(verdict, handle, problem) {
@@ -107,6 +121,7 @@
     state.card = reply.card;
     if (state.ui.open) view.updateDms({ ...state, hello });
     else render();
+    stamp("teamAt");
   }
 
   function waitForThread(mine) {
@@ -143,6 +158,7 @@
     shownPath = path;
     generation += 1;
     const mine = generation;
+    clearStamps();
     state.sent = null;
     const route = Page.routeOf(path);
     if (route.kind === "none") {
