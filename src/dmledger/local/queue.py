@@ -77,24 +77,26 @@ class Journal(StoreBase):
 
     def pending_logs(self, conn: sa.Connection, limit: int) -> list[OutgoingLog]:
         """The oldest unsynced DMs that are not set aside, in the order they were logged."""
+        c = outreach_logs.c
         rows = conn.execute(
-            sa.select(outreach_logs)
-            .where(outreach_logs.c.synced_to_cloud == 0, outreach_logs.c.error.is_(None))
-            .order_by(outreach_logs.c.id)
+            sa.select(
+                c.client_log_id,
+                c.target_username,
+                c.actor_username,
+                c.operator_name,
+                c.message_snippet,
+                c.timestamp,
+                c.id,
+                c.template_name,
+            )
+            .where(c.synced_to_cloud == 0, c.error.is_(None))
+            .order_by(c.id)
             .limit(limit)
         )
+        # Rows unpacked as tuples: a push reads up to 10,000 of them at a time.
         return [
-            OutgoingLog(
-                client_log_id=r.client_log_id,
-                target=r.target_username,
-                actor=r.actor_username,
-                operator=r.operator_name,
-                message=r.message_snippet,
-                sent_at=datetime.fromisoformat(r.timestamp),
-                local_id=r.id,
-                template=r.template_name,
-            )
-            for r in rows
+            OutgoingLog(key, target, actor, operator, text, datetime.fromisoformat(at), lid, tpl)
+            for key, target, actor, operator, text, at, lid, tpl in rows
         ]
 
     def pending_logs_for(self, conn: sa.Connection, handles: Iterable[str]) -> list[OutgoingLog]:
