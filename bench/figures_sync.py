@@ -213,17 +213,11 @@ def queue_logs(home: Path, handles: list[str], actor: str, operator: str) -> Non
     """Record one DM to each handle in ``home``'s queue, as ``dmledger log`` would."""
     store = LocalStore.in_home(home)
     try:
-        for start in range(0, len(handles), 1000):
+        rows = _push_rows(handles, actor, operator)
+        for start in range(0, len(rows), 1000):
             with store.transaction() as conn:
-                for i, handle in enumerate(handles[start : start + 1000], start=start):
-                    item = OutgoingLog(
-                        str(uuid.uuid4()),
-                        handle,
-                        actor,
-                        operator,
-                        MESSAGE.format(handle),
-                        EPOCH + timedelta(days=220, seconds=i),
-                    )
+                for row in rows[start : start + 1000]:
+                    item = OutgoingLog(*row)
                     local_id = store.insert_log(conn, item)
                     assert local_id is not None
                     apply_dm_to_cache(store, conn, replace(item, local_id=local_id))
