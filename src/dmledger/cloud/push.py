@@ -58,7 +58,7 @@ def pg_push_statements(batch: Sequence[OutgoingLog]) -> tuple[sa.Insert, sa.Upda
     firsts, logs = _batch_rows(batch)
     columns = list(logs[0])
     rows = upsert.unnest(outreach_logs, columns, logs, "l").cte("batch_logs")
-    contacts = upsert.contacts_with_figures(firsts, rows)
+    contacts = upsert.contacts_statement("postgresql", firsts, rows)
     insert = (
         postgresql.insert(outreach_logs)
         .from_select(columns, sa.select(*(rows.c[name] for name in columns)))

@@ -65,17 +65,26 @@ def apply_contacts(conn: sa.Connection, dialect: str, firsts: Sequence[OutgoingL
     conn.execute(contacts_statement(dialect, firsts), rows)
 
 
-def contacts_statement(dialect: str, firsts: Sequence[OutgoingLog]) -> Any:
+def contacts_statement(
+    dialect: str, firsts: Sequence[OutgoingLog], batch_logs: sa.CTE | None = None
+) -> Any:
     """PostgreSQL and SQLite: ``INSERT … ON CONFLICT … DO UPDATE … WHERE`` with the
     DM rule's expressions (``rules_sql.contact_update``). PostgreSQL's carries the whole
-    batch as arrays; SQLite's is run as executemany of ``_contact_values``."""
+    batch as arrays; SQLite's is run as executemany of ``_contact_values``.
+
+    With ``batch_logs`` (PostgreSQL: the push's rows, as a CTE) the inserted leads also
+    get their DM figures from the batch's logs: a new lead has no DM but the batch's. A
+    lead already in the cloud keeps its figures here: the DM rule's update does not
+    touch them, ``followups.dm_figures_set_statement`` recounts them."""
     insert: Any
     if dialect == "postgresql":
         values = _contact_values(firsts)
         columns = list(values[0])
-        insert = postgresql.insert(prospects).from_select(
-            columns, unnest(prospects, columns, values, "c")
-        )
+        source = unnest(prospects, columns, values, "c")
+        if batch_logs is not None:
+            source = _with_dm_figures(source.subquery("c_rows"), columns, batch_logs)
+            columns += ["last_dm_at", "dm_count", "last_message"]
+        insert = postgresql.insert(prospects).from_select(columns, source)
     else:
         insert = sqlite.insert(prospects)
     rule = rules_sql.contact_update(prospects.c, insert.excluded)
@@ -84,14 +93,10 @@ def contacts_statement(dialect: str, firsts: Sequence[OutgoingLog]) -> Any:
     )
 
 
-def contacts_with_figures(firsts: Sequence[OutgoingLog], batch_logs: sa.CTE) -> Any:
-    """PostgreSQL: ``contacts_statement`` whose inserted leads also get their DM figures
-    from the batch's logs (``batch_logs``, the push's rows; a new lead has no DM but
-    the batch's). A lead already in the cloud keeps its figures here: the DM rule's
-    update does not touch them, ``followups.dm_figures_set_statement`` recounts them."""
-    values = _contact_values(firsts)
-    columns = list(values[0])
-    contacts = unnest(prospects, columns, values, "c").subquery("c_rows")
+def _with_dm_figures(
+    contacts: sa.Subquery, columns: Sequence[str], batch_logs: sa.CTE
+) -> sa.Select[Any]:
+    """The contacts' rows followed by each lead's DM figures over ``batch_logs``."""
     logs = batch_logs.c
     latest, count, text = followups.dm_figures_of(logs.created_at, logs.message_text)
     figures = (
@@ -104,19 +109,12 @@ def contacts_with_figures(firsts: Sequence[OutgoingLog], batch_logs: sa.CTE) -> 
         .group_by(logs.target_username)
         .subquery("c_figures")
     )
-    source = sa.select(
+    return sa.select(
         *(contacts.c[name] for name in columns),
         figures.c.last_dm_at,
         figures.c.dm_count,
         figures.c.last_message,
     ).join_from(contacts, figures, figures.c.target_username == contacts.c.target_username)
-    insert = postgresql.insert(prospects).from_select(
-        [*columns, "last_dm_at", "dm_count", "last_message"], source
-    )
-    rule = rules_sql.contact_update(prospects.c, insert.excluded)
-    return insert.on_conflict_do_update(
-        index_elements=[prospects.c.target_username], set_=rule.values, where=rule.where
-    )
 
 
 def contacts_merge() -> Merge:

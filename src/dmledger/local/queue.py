@@ -29,6 +29,28 @@ class QueueCounts:
     failed_changes: int
 
 
+#: A queued DM's columns, in ``OutgoingLog``'s field order (``_outgoing``).
+_OUTGOING = (
+    outreach_logs.c.client_log_id,
+    outreach_logs.c.target_username,
+    outreach_logs.c.actor_username,
+    outreach_logs.c.operator_name,
+    outreach_logs.c.message_snippet,
+    outreach_logs.c.timestamp,
+    outreach_logs.c.id,
+    outreach_logs.c.template_name,
+)
+
+
+def _outgoing(rows: Iterable[Any]) -> list[OutgoingLog]:
+    """Rows of ``_OUTGOING`` as queued DMs, unpacked as tuples: a push reads up to
+    10,000 of them at a time."""
+    return [
+        OutgoingLog(key, target, actor, operator, text, datetime.fromisoformat(at), lid, tpl)
+        for key, target, actor, operator, text, at, lid, tpl in rows
+    ]
+
+
 class Journal(StoreBase):
     """Queued DMs and edits, in the order they were made, until the cloud has them."""
 
@@ -79,25 +101,12 @@ class Journal(StoreBase):
         """The oldest unsynced DMs that are not set aside, in the order they were logged."""
         c = outreach_logs.c
         rows = conn.execute(
-            sa.select(
-                c.client_log_id,
-                c.target_username,
-                c.actor_username,
-                c.operator_name,
-                c.message_snippet,
-                c.timestamp,
-                c.id,
-                c.template_name,
-            )
+            sa.select(*_OUTGOING)
             .where(c.synced_to_cloud == 0, c.error.is_(None))
             .order_by(c.id)
             .limit(limit)
         )
-        # Rows unpacked as tuples: a push reads up to 10,000 of them at a time.
-        return [
-            OutgoingLog(key, target, actor, operator, text, datetime.fromisoformat(at), lid, tpl)
-            for key, target, actor, operator, text, at, lid, tpl in rows
-        ]
+        return _outgoing(rows)
 
     def pending_logs_for(self, conn: sa.Connection, handles: Iterable[str]) -> list[OutgoingLog]:
         """Unsynced DMs (set aside or not) to these leads, oldest first."""
@@ -105,26 +114,14 @@ class Journal(StoreBase):
         found: list[OutgoingLog] = []
         for start in range(0, len(chosen), 500):
             rows = conn.execute(
-                sa.select(outreach_logs)
+                sa.select(*_OUTGOING)
                 .where(
                     outreach_logs.c.synced_to_cloud == 0,
                     outreach_logs.c.target_username.in_(chosen[start : start + 500]),
                 )
                 .order_by(outreach_logs.c.timestamp, outreach_logs.c.id)
             )
-            found.extend(
-                OutgoingLog(
-                    r.client_log_id,
-                    r.target_username,
-                    r.actor_username,
-                    r.operator_name,
-                    r.message_snippet,
-                    datetime.fromisoformat(r.timestamp),
-                    r.id,
-                    r.template_name,
-                )
-                for r in rows
-            )
+            found.extend(_outgoing(rows))
         return found
 
     def correct_raw_clock(self, conn: sa.Connection, offset: timedelta) -> int:
