@@ -20,9 +20,13 @@ from typing import Any
 
 import psycopg
 
+# Every column the pull reads from the cloud (cloud/pull.py's page statement), so both
+# copies carry the same data: the leads, their owners' operators, and the DM figures,
+# reply and follow-up dates the cache keeps beside them.
 FLOOR_QUERY = """
 SELECT p.target_username, p.status, p.owner_actor, a.owner_operator, p.notes,
-       p.first_contacted, p.last_updated, p.row_version
+       p.first_contacted, p.last_updated, p.row_version, p.notes_replaced,
+       p.last_dm_at, p.dm_count, p.last_reply_at, p.follow_up_at, p.last_message
 FROM prospects p LEFT JOIN actors a ON a.username = p.owner_actor
 """
 # The plain copy: a SQLite table with only its primary key (no search index, no other
@@ -30,9 +34,11 @@ FROM prospects p LEFT JOIN actors a ON a.username = p.owner_actor
 FLOOR_TABLE = """
 CREATE TABLE copied (target_username TEXT PRIMARY KEY, status TEXT, owner_actor TEXT,
                      owner_operator TEXT, notes TEXT, first_contacted TEXT,
-                     last_updated TEXT, row_version INTEGER)
+                     last_updated TEXT, row_version INTEGER, notes_replaced TEXT,
+                     last_dm_at TEXT, dm_count INTEGER, last_reply_at TEXT,
+                     follow_up_at TEXT, last_message TEXT)
 """
-FLOOR_INSERT = "INSERT INTO copied VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+FLOOR_INSERT = "INSERT INTO copied VALUES (" + ", ".join("?" * 14) + ")"
 
 
 def peak_rss_mb() -> float:
@@ -71,10 +77,12 @@ def floor(home: Path, dsn: str) -> dict[str, Any]:
 
         def converted() -> Iterator[tuple[Any, ...]]:
             nonlocal rows
-            for handle, status, actor, operator, notes, first, last, version in cursor:
+            for (handle, status, actor, operator, notes, first, last, version, replaced,
+                 last_dm, dm_count, last_reply, follow_up, message) in cursor:  # fmt: skip
                 rows += 1
                 yield (handle, status or "new", actor, operator, notes, _iso(first), _iso(last),
-                       version)  # fmt: skip
+                       version, replaced, _iso(last_dm), dm_count, _iso(last_reply),
+                       _iso(follow_up), message)  # fmt: skip
 
         db.execute("BEGIN")
         db.executemany(FLOOR_INSERT, converted())

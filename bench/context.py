@@ -67,9 +67,12 @@ def run_child(*args: str, timeout: float = 3600) -> dict[str, Any]:
     return answer
 
 
+# What P2 compares between the pulled cache and the plain copy: every column the pull
+# reads from the cloud (the cache's own, such as due_at, the copy does not have).
 CACHE_COLUMNS = (
     "target_username, coalesce(status, 'new'), owner_actor, owner_operator, notes, "
-    "first_contacted, last_updated, row_version"
+    "first_contacted, last_updated, row_version, notes_replaced, last_dm_at, "
+    "coalesce(dm_count, 0), last_reply_at, follow_up_at, last_message"
 )
 
 
