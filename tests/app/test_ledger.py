@@ -64,6 +64,21 @@ def test_logging_with_the_same_client_log_id_records_one_dm(ledger: Ledger) -> N
     assert len(card.recent_logs) == 1
 
 
+def test_a_reply_sent_twice_with_the_same_reply_id_is_queued_once(ledger: Ledger) -> None:
+    ledger.followups.reply("new.writer", at=T0, reply_id="reply-1")  # nobody had DMed them
+    again = ledger.followups.reply("new.writer", at=T0 + timedelta(minutes=1), reply_id="reply-1")
+    assert again.was_contacted is False and again.prospect.status == "warm"
+    with ledger.local.reading() as conn:
+        queued = [(e.op, e.ref) for e in ledger.local.pending_edits(conn, 100)]
+    assert queued == [("add", None), ("reply", "reply-1")]
+    taken = r"'reply-1' is already the id of a reply from new\.writer"
+    with pytest.raises(InvalidInput, match=taken):
+        ledger.followups.reply("someone.else", reply_id="reply-1")
+    with pytest.raises(InvalidInput, match="reply_id 'no spaces!' must be 1-36 characters"):
+        ledger.followups.reply("someone.else", reply_id="no spaces!")
+    assert ledger.card("someone.else").known is False  # nothing written for either
+
+
 def test_a_dm_uses_the_actor_given_or_the_one_set_at_init(ledger: Ledger) -> None:
     ledger.add_actor("sarah.growth")
     item, card, _ = ledger.log_dm("foo.bar", "hi", actor="@Sarah.Growth", at=T0)

@@ -207,7 +207,7 @@ def test_record_a_reply_from_the_card_then_sync_delivers_it_once(browser: Browse
     browser.wait_verdict("contacted", "glow.skin")
     button = page.locator(f'{CARD} [data-action="reply"]')
     assert button.inner_text() == "They replied"
-    button.click()
+    button.dblclick()  # pressed twice: one reply (the page's reply_id)
     page.locator(f"{CARD} .note-ok", has_text="Reply recorded: follow-ups stop.").wait_for()
     page.locator(f'{CARD} [data-status="warm"]').wait_for()
     ledger = browser.ledger()

@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,7 @@ def test_a_dm_to_an_excluded_lead_needs_force(host: HostProcess) -> None:
         ({"id": 1, "type": "log_dm", "handle": "a.b", "message": "  "}, "InvalidInput", "empty"),
         ({"id": 1, "type": "reply", "handle": "no way!"}, "InvalidInput", "no way!"),
         ({"id": 1, "type": "reply", "handle": "a.b", "at": "2026"}, "malformed", "reply.at"),
+        ({"id": 1, "type": "reply", "handle": "a.b", "reply_id": "a b"}, "InvalidInput", "a b"),
     ],
 )
 def test_bad_requests_get_an_error_reply_naming_the_problem(
@@ -363,7 +365,10 @@ def test_a_team_card_merges_the_teams_dms_from_the_cloud(ready_home: Path, tmp_p
         other, "Marcus", actor="marcus.closes", cloud_url=f"sqlite:///{ready_home / 'cloud.db'}"
     )
     try:
-        ledger.log_dm("glow.skin", "Marcus's follow-up from his machine")
+        # A minute after the home's own DM: an SQLite cloud's clock has whole seconds, so
+        # two DMs at "now" a moment apart can swap once each home corrects its clock.
+        later = ledger.now() + timedelta(minutes=1)
+        ledger.log_dm("glow.skin", "Marcus's follow-up from his machine", at=later)
         ledger.sync()
     finally:
         ledger.close()

@@ -58,6 +58,33 @@ def test_replies_made_offline_on_two_homes_converge_each_stored_once(team: Team)
     assert ann.followups.today().items == []
 
 
+def test_a_reply_sent_twice_with_its_id_is_one_reply_before_and_after_a_sync(
+    team: Team,
+) -> None:
+    ann = team.agent("Ann")
+    ann.log_dm("twice.lead", "hi", at=T0)
+    ann.sync()
+    first = ann.followups.reply("twice.lead", at=T0 + timedelta(hours=1), reply_id="card-1")
+    again = ann.followups.reply("twice.lead", at=T0 + timedelta(hours=2), reply_id="card-1")
+    assert first.was_contacted and again.was_contacted
+    assert cached(ann, "twice.lead").last_reply_at == T0 + timedelta(hours=1)
+    with ann.local.reading() as conn:
+        assert [e.op for e in ann.local.pending_edits(conn, 100)] == ["reply"]
+    ann.sync()
+    # Sent once more after it reached the cloud (a form resubmitted from the history):
+    # queued again here, kept once there, and the cloud's time wins at the next pull.
+    ann.followups.reply("twice.lead", at=T0 + timedelta(hours=3), reply_id="card-1")
+    ann.sync()
+    ann.sync()
+    assert reply_count(team, "twice.lead") == 1
+    assert cached(ann, "twice.lead").last_reply_at == T0 + timedelta(hours=1)
+    assert_cache_equals_cloud(ann, team.cloud)
+    # Another reply (its own id) is another reply.
+    ann.followups.reply("twice.lead", at=T0 + timedelta(days=2), reply_id="card-2")
+    ann.sync()
+    assert reply_count(team, "twice.lead") == 2
+
+
 def test_a_reply_and_a_dm_logged_offline_on_different_homes_end_the_same(team: Team) -> None:
     ann, bob = team.agent("Ann"), team.agent("Bob")
     ann.log_dm("lead.x", "hi", at=T0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +63,20 @@ def test_the_card_records_a_reply(client: TestClient, ledger: Ledger) -> None:
     assert ledger.card("fit.coach").status == "warm"
 
 
+def test_a_reply_form_sent_twice_records_one_reply(client: TestClient, ledger: Ledger) -> None:
+    ledger.log_dm("twice.lead", "hi", at=OLD)
+    first, second = (
+        re.search(r'name="reply_id" value="([0-9a-f-]{36})"', client.get("/today").text)
+        for _ in range(2)
+    )
+    assert first and second and first[1] != second[1]  # each page shown has its own
+    for _ in range(2):  # a double click, or the form sent again
+        post_form(client, "/lead/twice.lead/reply", {"reply_id": first[1]}, page="/today")
+    with ledger.local.reading() as conn:
+        replies = [e.ref for e in ledger.local.pending_edits(conn, 100) if e.op == "reply"]
+    assert replies == [first[1]]
+
+
 def test_the_api_records_replies_and_lists_today(
     client: TestClient, ledger: Ledger, auth: dict[str, str]
 ) -> None:
@@ -80,6 +95,15 @@ def test_the_api_records_replies_and_lists_today(
     bad = client.post("/api/v1/replies", json={"handle": "no way!"}, headers=auth)
     assert bad.status_code == 422 and "no way!" in bad.text
     assert client.post("/api/v1/replies", json={"handle": "x.y"}).status_code == 401
+    # The same reply_id again (a retry) records nothing new; a bad one is refused.
+    body = {"handle": "late.lead", "reply_id": "api-reply-1"}
+    for _ in range(2):
+        assert client.post("/api/v1/replies", json=body, headers=auth).status_code == 201
+    with ledger.local.reading() as conn:
+        refs = [e.ref for e in ledger.local.pending_edits(conn, 100) if e.op == "reply"]
+    assert refs.count("api-reply-1") == 1
+    odd = client.post("/api/v1/replies", json={**body, "reply_id": "a b"}, headers=auth)
+    assert odd.status_code == 422 and "reply_id 'a b'" in odd.text
 
 
 def test_the_due_count_is_capped_and_says_so(

@@ -10,7 +10,6 @@ next sync. The due list is computed from the local cache, so Today works offline
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -27,6 +26,7 @@ from dmledger.local import followups as local_followups
 from dmledger.local.effects import apply_edit_to_cache
 from dmledger.local.store import iso
 
+from .outgoing import client_made_id
 from .today import TODAY_LIMIT_DEFAULT, Today, TodayQuery, build_today
 from .views import ReplyResult
 
@@ -41,10 +41,17 @@ class FollowUps:
 
     # -- replies ----------------------------------------------------------------------
 
-    def reply(self, raw_handle: str, *, at: datetime | None = None) -> ReplyResult:
+    def reply(
+        self, raw_handle: str, *, at: datetime | None = None, reply_id: str | None = None
+    ) -> ReplyResult:
         """Record that the lead answered (when, never what). ``contacted`` (or new, cold)
-        becomes ``warm``; the follow-up clock stops. A lead nobody contacted is added."""
+        becomes ``warm``; the follow-up clock stops. A lead nobody contacted is added.
+
+        ``reply_id`` is the client's id for this reply (a card's button pressed twice,
+        a form sent twice): a reply with an id already queued here records nothing new,
+        and the cloud keeps one reply per id whenever it arrives."""
         handle = normalize_handle(raw_handle)
+        ref = client_made_id(reply_id, "reply_id")
         now = self.ledger.now()
         when = at or now
         if when > now + timedelta(minutes=5):
@@ -57,12 +64,18 @@ class FollowUps:
             was_contacted = current is not None and (
                 current.first_contacted is not None or current.dm_count > 0
             )
-            if current is None:
-                self.local.put_prospect(conn, Prospect(handle, "new"))
-                self.local.enqueue_edit(conn, "add", handle, status="new", at=now)
-            reply_id = str(uuid.uuid4())
-            self.local.enqueue_edit(conn, "reply", handle, at=when, ref=reply_id)
-            apply_edit_to_cache(self.local, conn, Edit(0, "reply", handle, at=when, ref=reply_id))
+            queued_for = self.local.queued_edit_target(conn, "reply", ref)
+            if queued_for is not None and queued_for != handle:
+                raise InvalidInput(
+                    f"reply_id {ref!r} is already the id of a reply from {queued_for}: "
+                    "each reply needs an id of its own"
+                )
+            if queued_for is None:
+                if current is None:
+                    self.local.put_prospect(conn, Prospect(handle, "new"))
+                    self.local.enqueue_edit(conn, "add", handle, status="new", at=now)
+                self.local.enqueue_edit(conn, "reply", handle, at=when, ref=ref)
+                apply_edit_to_cache(self.local, conn, Edit(0, "reply", handle, at=when, ref=ref))
         return ReplyResult(was_contacted=was_contacted, prospect=self.ledger.card(handle))
 
     # -- follow-up dates --------------------------------------------------------------

@@ -16,7 +16,6 @@ import logging
 import os
 import subprocess
 import sys
-import uuid
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -38,7 +37,7 @@ from dmledger.local.effects import apply_dm_to_cache
 from dmledger.local.store import LocalStore, ProspectFilter
 
 from .filters import normalised_filter
-from .outgoing import new_dm, require_registered_actor
+from .outgoing import client_made_id, new_dm, require_registered_actor
 from .views import IndexBuild, StatusCard, SyncStatus
 
 if TYPE_CHECKING:
@@ -375,7 +374,7 @@ class Ledger:
         # Before the first sync no offset is known: the raw time is corrected at that sync.
         raw_clock = at is None and offset is None
         now = self.clock() + (offset or timedelta(0))
-        log_id = _client_log_id(client_log_id)
+        log_id = client_made_id(client_log_id, "client_log_id")
         item = new_dm(
             log_id,
             to,
@@ -607,17 +606,6 @@ class Ledger:
         with self.local.transaction() as conn:
             item = self.local.drop_set_aside(conn, kind, int(number))
         return f"dropped {item.kind} {item.id} ({item.detail} for {item.target})"
-
-
-def _client_log_id(raw: str | None) -> str:
-    if raw is None:
-        return str(uuid.uuid4())
-    text = raw.strip()
-    if not 1 <= len(text) <= 36 or not all(c.isalnum() or c in "-_." for c in text):
-        raise InvalidInput(
-            f"client_log_id {raw!r} must be 1-36 characters of letters, digits, '-', '_' or '.'"
-        )
-    return text
 
 
 def _z(text: str | None) -> str | None:

@@ -7,6 +7,7 @@ same DM is refused the same way everywhere, before anything is written.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -50,6 +51,19 @@ def new_dm(
             f"was sent (up to {FUTURE_SKEW.seconds // 60} minutes ahead is allowed for clock skew)"
         )
     return OutgoingLog(client_log_id, handle, sender, who, text, sent_at)
+
+
+def client_made_id(raw: str | None, field: str) -> str:
+    """The id a client makes for what it records (a DM's ``client_log_id``, a reply's
+    ``reply_id``), so that sending it again records nothing new; a new one if none."""
+    if raw is None:
+        return str(uuid.uuid4())
+    text = raw.strip()
+    if not 1 <= len(text) <= 36 or not all(c.isalnum() or c in "-_." for c in text):
+        raise InvalidInput(
+            f"{field} {raw!r} must be 1-36 characters of letters, digits, '-', '_' or '.'"
+        )
+    return text
 
 
 def require_registered_actor(store: LocalStore, conn: sa.Connection, actor: str) -> None:

@@ -160,6 +160,8 @@
     const mine = generation;
     clearStamps();
     state.sent = null;
+    // One reply per page shown: "They replied" pressed twice records it once.
+    state.replyId = crypto.randomUUID();
     const route = Page.routeOf(path);
     if (route.kind === "none") {
       Object.assign(state, { mode: "hidden", card: null, handle: null });
@@ -225,7 +227,8 @@
       await afterWrite(reply, "Note added.");
     },
     async recordReply() {
-      const reply = await host({ type: "reply", handle: state.card.handle });
+      const reply = await host({ type: "reply", handle: state.card.handle,
+        reply_id: state.replyId });
       await afterWrite(reply, reply.ok && reply.was_contacted === false
         ? "Reply recorded. Nobody had recorded a DM to them: the lead is added."
         : "Reply recorded: follow-ups stop.");

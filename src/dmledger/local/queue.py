@@ -256,6 +256,15 @@ class Journal(StoreBase):
             found.extend(_edit(r) for r in rows)
         return sorted(found, key=lambda e: e.seq)
 
+    def queued_edit_target(self, conn: sa.Connection, op: str, ref: str) -> str | None:
+        """The lead of the queued edit ``op`` with this client-made ``ref``, if one waits."""
+        found = conn.execute(
+            sa.select(outbox.c.target_username)
+            .where(outbox.c.op == op, outbox.c.ref == ref)
+            .limit(1)
+        ).first()
+        return None if found is None else str(found[0])
+
     def remove_edits(self, conn: sa.Connection, seqs: Sequence[int]) -> None:
         if seqs:
             conn.execute(

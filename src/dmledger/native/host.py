@@ -206,7 +206,7 @@ class Host:
             self.sync.request()
             return _card_reply(request.id, ledger.card(request.handle))
         if isinstance(request, RecordReply):
-            result = ledger.followups.reply(request.handle)
+            result = ledger.followups.reply(request.handle, reply_id=request.reply_id)
             self.sync.request()
             return _card_reply(request.id, result.prospect, was_contacted=result.was_contacted)
         if not ledger.card(request.handle).known:

@@ -69,6 +69,7 @@ class RecordReply(_Request):
 
     type: Literal["reply"]
     handle: HandleText
+    reply_id: Annotated[str | None, Field(max_length=36)] = None  # the card's, per lead shown
 
 
 AnyRequest = Hello | GetCard | LogDm | SetStatus | AddNote | RecordReply

@@ -222,7 +222,9 @@ def log_outreach(body: OutreachIn, response: Response, state: State) -> Recorded
 def post_reply(body: ReplyIn, state: State) -> ReplyResult:
     """contacted becomes warm and the follow-ups stop; a lead nobody contacted is added
     (``was_contacted`` false). Synced like a DM: exactly once."""
-    result = state.ledger.followups.reply(body.handle, at=_utc(body.replied_at))
+    result = state.ledger.followups.reply(
+        body.handle, at=_utc(body.replied_at), reply_id=body.reply_id
+    )
     state.request_sync()
     return result
 

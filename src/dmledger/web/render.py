@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -48,6 +49,7 @@ def make_templates() -> Environment:
         ACTOR_STATUSES=ACTOR_STATUSES,
         CSRF_FIELD=CSRF_FIELD,
         NAV=NAV,
+        new_id=lambda: str(uuid.uuid4()),  # a form's own id (a reply sent twice is one)
     )
     env.filters["utc"] = utc_text
     env.filters["ago"] = ago_text

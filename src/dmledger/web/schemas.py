@@ -84,6 +84,11 @@ class ReplyIn(BaseModel):
     replied_at: datetime | None = Field(
         default=None, description="When they answered (UTC if no offset; default now)."
     )
+    reply_id: str | None = Field(
+        default=None,
+        max_length=36,
+        description="Your id for this reply: sending the same one again records nothing new.",
+    )
 
 
 class TodayItemOut(BaseModel):

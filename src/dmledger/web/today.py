@@ -16,6 +16,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)]
 State = Annotated[WebState, Depends(web_state)]
 Next = Annotated[str, Form(max_length=2000)]
 Short = Annotated[str, Form(max_length=100)]
+ReplyId = Annotated[str | None, Form(max_length=36)]
 PAGE_ITEMS = 50  # the most overdue first; the rest follow as these are done
 
 
@@ -72,9 +73,10 @@ def snooze(
 
 
 @router.post("/lead/{handle}/reply")
-def reply(handle: str, state: State, next: Next = "") -> Response:
-    """They answered: contacted becomes warm and the follow-ups stop."""
-    result = state.ledger.followups.reply(handle)
+def reply(handle: str, state: State, next: Next = "", reply_id: ReplyId = None) -> Response:
+    """They answered: contacted becomes warm and the follow-ups stop. The form carries
+    an id made when it was shown, so sending it twice records one reply."""
+    result = state.ledger.followups.reply(handle, reply_id=reply_id)
     state.request_sync()
     said = "" if result.was_contacted else " (nobody had recorded a DM to them: added)"
     return flash_redirect(
