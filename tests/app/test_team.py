@@ -19,12 +19,16 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
 
+from dmledger.app.cloud_access import cloud_store_for
 from dmledger.app.ledger import Ledger
 from dmledger.app.team import TeamFilter, TeamReport
+from dmledger.cloud import rollup_fold
 from dmledger.cloud.schema import outreach_logs, prospects
 from dmledger.domain.records import ActorRow, Edit, OutgoingLog
 from dmledger.errors import CloudUnavailable, InvalidInput
@@ -170,6 +174,39 @@ def test_leaderboards_and_double_contacts_come_with_the_report(ledger: Ledger) -
             "messages": 3,
         }
     ]
+
+
+def test_the_report_reads_one_moment_while_a_teammate_folds_new_dms_in(
+    ledger: Ledger, cloud_url: str
+) -> None:
+    """A teammate's DM and fold commit between the report's first Team statement and
+    the rest: without one snapshot the week's days and its totals would disagree."""
+    rollup_fold.bring_up_to_date(ledger.cloud)  # nothing left for the report to fold
+    teammate = cloud_store_for(cloud_url)
+    landed: list[str] = []
+
+    def between(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if landed or "rollup_status" not in statement:
+            return
+        landed.append(statement)
+        with teammate.transaction() as conn:
+            sent = at(11, 28, 9)
+            teammate.push_logs(
+                conn, [OutgoingLog(str(uuid.uuid4()), "delta", "sarah.sells", "Sarah", "hi", sent)]
+            )
+        assert rollup_fold.bring_up_to_date(teammate) == 1
+
+    event.listen(ledger.cloud.engine, "after_cursor_execute", between)
+    try:
+        report, _, _ = ledger.team.report(TeamFilter("7d"))
+    finally:
+        event.remove(ledger.cloud.engine, "after_cursor_execute", between)
+        teammate.dispose()
+    assert landed, "no Team statement read rollup_status"
+    assert sum(n for _, n in report.messages_per_day) == report.totals["messages"] == 5
+    assert sum(r["messages"] for r in report.by_operator) == 5
+    after, _, _ = ledger.team.report(TeamFilter("7d"))
+    assert after.totals["messages"] == 6 and dict(after.messages_per_day)["2026-11-28"] == 1
 
 
 def test_all_time_runs_from_the_first_to_the_last_day_with_a_dm(ledger: Ledger) -> None:

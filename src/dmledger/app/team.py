@@ -292,7 +292,9 @@ def build_report(
     connection, each statement once: ``cloud.rollup_page``) and assemble."""
     where = analytics.LogFilter(start=start, end=end, operator=flt.operator, actor=flt.actor)
     rollup_fold.bring_up_to_date(cloud)
-    with cloud.reading() as conn:
+    # One snapshot: a teammate's fold committed between two statements would make the
+    # totals of one disagree with the rows of another.
+    with cloud.snapshot() as conn:
         rule = rule_of(read_team_config(conn).rules)
         found = team_figures(conn, where, rule, now)
     double_total, doubles = found.double_contacts

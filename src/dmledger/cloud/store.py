@@ -50,6 +50,13 @@ Row = dict[str, Any]
 SETTLE_WAIT = 2.0
 
 
+# What makes a transaction's reads one snapshot (see ``CloudStore.snapshot``).
+_SNAPSHOT_OPTIONS: dict[str, dict[str, Any]] = {
+    "postgresql": {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True},
+    "oracle": {"isolation_level": "SERIALIZABLE"},
+}
+
+
 class CloudStore:
     """The shared database, through one SQLAlchemy Engine.
 
@@ -87,6 +94,26 @@ class CloudStore:
         try:
             with self.engine.connect() as conn:
                 yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        except sa.exc.SQLAlchemyError as error:
+            raise translate(error, self.url) from error
+        except OSError as error:
+            raise translate(error, self.url) from error
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[sa.Connection]:
+        """Reads that all see the same moment, whatever commits meanwhile: one read-only
+        transaction (PostgreSQL ``BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ``;
+        Oracle SERIALIZABLE, checked on paper only; SQLite's WAL snapshot from an
+        explicit BEGIN, which pysqlite sends only before a write). For a page of
+        figures that must add up; a BEGIN and a COMMIT more than ``reading``."""
+        options: dict[str, Any] = _SNAPSHOT_OPTIONS.get(self.dialect, {})
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(**options)
+                with conn.begin():
+                    if self.dialect == "sqlite":
+                        conn.exec_driver_sql("BEGIN")
+                    yield conn
         except sa.exc.SQLAlchemyError as error:
             raise translate(error, self.url) from error
         except OSError as error:
