@@ -80,24 +80,14 @@ class CloudStore:
         Driver errors come out as DM Ledger errors (CloudUnavailable for a lost
         connection). The original SQLAlchemy error is kept as ``__cause__``.
         """
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except sa.exc.SQLAlchemyError as error:
-            raise translate(error, self.url) from error
-        except OSError as error:
-            raise translate(error, self.url) from error
+        with self._translated(), self.engine.begin() as conn:
+            yield conn
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sa.Connection]:
         """An autocommit connection for reads: each statement is one round trip."""
-        try:
-            with self.engine.connect() as conn:
-                yield conn.execution_options(isolation_level="AUTOCOMMIT")
-        except sa.exc.SQLAlchemyError as error:
-            raise translate(error, self.url) from error
-        except OSError as error:
-            raise translate(error, self.url) from error
+        with self._translated(), self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[sa.Connection]:
@@ -107,13 +97,19 @@ class CloudStore:
         explicit BEGIN, which pysqlite sends only before a write). For a page of
         figures that must add up; a BEGIN and a COMMIT more than ``reading``."""
         options: dict[str, Any] = _SNAPSHOT_OPTIONS.get(self.dialect, {})
+        with self._translated(), self.engine.connect() as opened:
+            conn = opened.execution_options(**options)
+            with conn.begin():
+                if self.dialect == "sqlite":
+                    conn.exec_driver_sql("BEGIN")
+                yield conn
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Driver and socket errors raised inside come out as DM Ledger errors
+        (``driver_errors.translate``), the original kept as ``__cause__``."""
         try:
-            with self.engine.connect() as conn:
-                conn = conn.execution_options(**options)
-                with conn.begin():
-                    if self.dialect == "sqlite":
-                        conn.exec_driver_sql("BEGIN")
-                    yield conn
+            yield
         except sa.exc.SQLAlchemyError as error:
             raise translate(error, self.url) from error
         except OSError as error:

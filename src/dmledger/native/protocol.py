@@ -69,7 +69,7 @@ class RecordReply(_Request):
 
     type: Literal["reply"]
     handle: HandleText
-    reply_id: Annotated[str | None, Field(max_length=36)] = None  # the card's, per lead shown
+    reply_id: Annotated[str | None, Field(max_length=36)] = None  # the card's, per page shown
 
 
 AnyRequest = Hello | GetCard | LogDm | SetStatus | AddNote | RecordReply
