@@ -9,6 +9,11 @@ a workbook, a picture, picked by mistake.
 :func:`inspect` reads the whole file once before anything is imported, so a file that
 cannot be read is refused with one line naming it and why, and nothing is
 half-imported. :func:`rows` then streams it. The limits below are the only ones.
+
+What DM Ledger writes as CSV goes through :class:`SpreadsheetWriter`: a cell a
+spreadsheet would run as a formula is written with a leading ``'``
+(:func:`spreadsheet_cell`), and :func:`rows` takes that mark off again
+(:func:`original_text`), so an export imported back gives the text it held.
 """
 
 from __future__ import annotations
@@ -16,10 +21,10 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from dmledger.errors import InvalidInput
 
@@ -48,6 +53,40 @@ _MAGIC = {
     b"\x89PNG": "a PNG picture",
     b"\xff\xd8\xff": "a JPEG picture",
 }
+# A cell starting with one of these is a formula (or the start of one) to Excel, LibreOffice
+# and Google Sheets: OWASP's list for CSV injection, and a line feed.
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r", "\n")
+TEXT_MARK = "'"
+
+
+def spreadsheet_cell(text: str) -> str:
+    """``text`` as a cell a spreadsheet shows as text, never runs: with a leading ``'``
+    when it starts with a :data:`FORMULA_LEADS` character, or with ``'`` marks before one
+    (so ``'=x`` is marked too, and :func:`original_text` can tell the two apart)."""
+    return TEXT_MARK + text if _needs_mark(text) else text
+
+
+def original_text(cell: str) -> str:
+    """The text :func:`spreadsheet_cell` made ``cell`` from; any other cell as it is."""
+    if cell.startswith(TEXT_MARK) and _needs_mark(cell[1:]):
+        return cell[1:]
+    return cell
+
+
+def _needs_mark(text: str) -> bool:
+    return text.lstrip(TEXT_MARK).startswith(FORMULA_LEADS)
+
+
+class SpreadsheetWriter:
+    """``csv.writer`` for what DM Ledger exports: every cell passes through
+    :func:`spreadsheet_cell` and is quoted, so a ``;`` inside a cell cannot split it into
+    a new cell (a formula) in a spreadsheet that reads ``;`` as the separator."""
+
+    def __init__(self, out: Any) -> None:
+        self._writer = csv.writer(out, quoting=csv.QUOTE_ALL)
+
+    def writerow(self, cells: Iterable[str]) -> None:
+        self._writer.writerow([spreadsheet_cell(cell) for cell in cells])
 
 
 @dataclass(frozen=True)
@@ -120,7 +159,8 @@ def inspect(
 
 
 def rows(layout: CsvLayout) -> Iterator[tuple[int, list[str]]]:
-    """Yield (line number, cells) for every data row; the header row is skipped."""
+    """Yield (line number, cells) for every data row; the header row is skipped. A cell
+    an export marked as text (:func:`spreadsheet_cell`) comes back as the text it held."""
     with _open(layout.path, layout.encoding) as handle:
         reader = csv.reader(handle, delimiter=layout.delimiter)
         if layout.header is not None:
@@ -128,7 +168,7 @@ def rows(layout: CsvLayout) -> Iterator[tuple[int, list[str]]]:
         for cells in reader:
             if not any(cell.strip() for cell in cells):
                 continue  # blank lines (Excel adds some at the end)
-            yield reader.line_num, cells
+            yield reader.line_num, [original_text(cell) for cell in cells]
 
 
 def _head(path: Path) -> bytes:
@@ -227,7 +267,7 @@ def _layout(
             ) from None
     if first is None:
         raise InvalidInput(f"{path.name} is empty: expected a header row and one lead per line")
-    cells = [cell.strip() for cell in first]
+    cells = [original_text(cell).strip() for cell in first]
     known = {name.strip().lower() for name in known_columns}
     data = (
         is_data is not None
