@@ -152,3 +152,37 @@ def test_each_hostile_frame_becomes_one_error_reply_in_process(
         host.close()
     assert reply["ok"] is False and reply["id"] == expected_id, (what, reply)
     assert reply["error"]["type"] == "malformed"
+
+
+def test_a_fault_while_answering_or_writing_one_request_does_not_end_the_loop(
+    ready_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dmledger.native.host as host_module
+
+    real_dispatch = Host._dispatch
+    real_dump = host_module._dump
+
+    def dispatch(self: Host, request: object) -> object:
+        if getattr(request, "id", None) == 2:
+            raise RecursionError("a bug deep in a use case")
+        return real_dispatch(self, request)  # type: ignore[arg-type]
+
+    def dump(reply: object) -> dict[str, object]:
+        data = real_dump(reply)  # type: ignore[arg-type]
+        if data.get("id") == 3 and data["ok"]:
+            data["unwritable"] = object()  # json.dumps cannot encode this
+        return data
+
+    monkeypatch.setattr(Host, "_dispatch", dispatch)
+    monkeypatch.setattr(host_module, "_dump", dump)
+    frames = b"".join(
+        frame_of(json.dumps({"id": n, "type": "card", "handle": "glow.skin"}).encode())
+        for n in (1, 2, 3, 4)
+    )
+    out = io.BytesIO()
+    Host(ready_home).serve(io.BytesIO(frames), out)
+    out.seek(0)
+    replies = [read_frame(out).value for _ in range(4)]
+    assert [(r["id"], r["ok"]) for r in replies] == [(1, True), (2, False), (3, False), (4, True)]
+    assert replies[1]["error"]["type"] == "internal"
+    assert replies[2]["error"]["type"] == "internal"
