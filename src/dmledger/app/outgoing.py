@@ -27,13 +27,15 @@ def new_dm(
     *,
     actor: str,
     operator: str,
-    sent_at: datetime,
+    sent_at: datetime | None,
     now: datetime,
 ) -> OutgoingLog:
     """A DM that was sent, validated: handle, sender, operator name, text, send time.
 
-    ``sent_at`` and ``now`` are naive UTC. Raises InvalidInput naming the value and
-    the rule it breaks.
+    ``sent_at`` and ``now`` are naive UTC; a ``sent_at`` given passes the event-time
+    rule, None is ``now`` (this machine's clock, which the first sync corrects, so a
+    clock set far wrong never loses a DM). Raises InvalidInput naming the value and the
+    rule it breaks.
     """
     handle = normalize_handle(to)
     sender = validate_actor_username(actor)
@@ -41,8 +43,8 @@ def new_dm(
     text = clean_text(message, "message", MESSAGE_MAX_CHARS)
     if not text:
         raise InvalidInput("message is empty: record the text that was sent")
-    check_event_time(sent_at, now, "send time")
-    return OutgoingLog(client_log_id, handle, sender, who, text, sent_at)
+    when = now if sent_at is None else check_event_time(sent_at, now, "send time")
+    return OutgoingLog(client_log_id, handle, sender, who, text, when)
 
 
 def client_made_id(raw: str | None, field: str) -> str:
