@@ -261,3 +261,20 @@ def test_dropping_a_set_aside_item_needs_a_kind_and_an_id(ledger: Ledger) -> Non
         ledger.drop_set_aside("table:3")
     with pytest.raises(NotFound, match="no set-aside edit with id 9"):
         ledger.drop_set_aside("edit:9")
+
+
+def test_a_clock_set_before_2010_still_records_a_dm_and_a_reply_before_the_first_sync(
+    home: Path, sqlite_url: str
+) -> None:
+    # A machine whose clock was reset (a flat battery): the floor is for times people
+    # give; this machine's own reading is kept and corrected at the first sync.
+    Ledger.init_home(home, "Sarah", actor="sarah.sells", cloud_url=sqlite_url)[0].close()
+    ledger = Ledger.open(home, clock=lambda: datetime(1999, 1, 1, 12, 0))
+    try:
+        _item, card, created = ledger.log_dm("reset.clock", "hi")
+        assert created and card.recent_logs[0].sent_at.startswith("1999-01-01")
+        assert ledger.followups.reply("reset.clock").was_contacted is True
+        with pytest.raises(InvalidInput, match="is before 2010-01-01"):
+            ledger.log_dm("reset.clock", "hi", at=datetime(1999, 1, 1))
+    finally:
+        ledger.close()

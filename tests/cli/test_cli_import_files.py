@@ -234,3 +234,48 @@ def test_import_logs_add_actors_registers_the_accounts_it_names(team: Cli, tmp_p
     more.write_text("handle,message,sent_at,actor\nd.lead,hi,2024-05-03,third.acct\n")
     printed = team.ok("import-logs", str(more), "--add-actors").stdout
     assert "accounts registered: third.acct" in printed
+
+
+def test_a_quote_left_open_to_the_end_refuses_the_file_naming_its_line(
+    team: Cli, tmp_path: Path
+) -> None:
+    leads = tmp_path / "open.csv"
+    leads.write_text('csv.q1,"never closed\ncsv.q2,x\n', encoding="utf-8")
+    refused(
+        team("import", str(leads)), 1, "open.csv, line 1", "never closed", "nothing was imported"
+    )
+    history = tmp_path / "history.csv"
+    history.write_text(
+        "handle,message,sent_at,actor\n"
+        "a.lead,hi,2024-05-01T10:00:00Z,sarah.sells\n"
+        'b.lead,"hi,2024-05-01T10:00:00Z,sarah.sells\n'
+        "c.lead,hi,2024-05-02T10:00:00Z,sarah.sells\n",
+        encoding="utf-8",
+    )
+    refused(team("import-logs", str(history)), 1, "history.csv, line 3", "never closed")
+    assert handles(team) == []
+
+
+def test_a_quoted_cell_swallowing_many_lines_refuses_the_file_naming_where_it_opened(
+    team: Cli, tmp_path: Path
+) -> None:
+    rows = "".join(f"lead{n},x\n" for n in range(1_500))
+    leads = tmp_path / "swallowed.csv"
+    leads.write_text(
+        f'handle,notes\nfirst.lead,fine\nsecond.lead,"oops\n{rows}last.lead,"\nafter.lead,x\n',
+        encoding="utf-8",
+    )
+    refused(team("import", str(leads)), 1, "swallowed.csv, line 3", "1,502 lines", "unclosed")
+    assert handles(team) == []
+
+
+def test_notes_over_a_few_lines_with_quotes_inside_still_import(team: Cli, tmp_path: Path) -> None:
+    leads = tmp_path / "notes.csv"
+    leads.write_text(
+        'handle,notes\r\nfirst.lead,"met at the expo\r\nsaid ""call me"" on Monday"\r\n'
+        'second.lead,"a ""quoted"" word"\r\n',
+        encoding="utf-8",
+    )
+    report = json.loads(team.ok("--json", "import", str(leads)).stdout)
+    assert report["added"] == 2
+    assert card(team, "first.lead")["notes"] == 'met at the expo\nsaid "call me" on Monday'

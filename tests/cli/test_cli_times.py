@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from cli_support import Cli, initialised, run_script
+from cli_support import Cli, initialised, refused, run_script
 
 from dmledger.domain.timeutil import human_time
 
@@ -57,3 +57,46 @@ def test_tables_show_local_times_that_fit_in_80_columns(home: Path, lisbon_summe
     assert "on Jan 7, 11:24" in shown and "T09:24" not in shown
     as_json = json.loads(team.ok("--json", "prospect", "list").stdout)
     assert as_json[0]["first_contacted"] == f"{this_year}-01-07T09:24:55.000000Z"
+
+
+# Times no DM of this tool can have: outside the calendar once in UTC, or before 2010.
+BAD_EVENT_TIMES = [
+    ("0001-01-01T00:00:00+14:00", "out of range once converted to UTC"),
+    ("9999-12-31T23:00:00-05:00", "out of range once converted to UTC"),
+    ("1653-01-01T00:00:00Z", "is before 2010-01-01"),
+    ("2009-12-31T23:59:59Z", "is before 2010-01-01"),
+]
+
+
+@pytest.mark.parametrize(("at", "rule"), BAD_EVENT_TIMES)
+def test_log_and_reply_refuse_an_event_time_out_of_range_naming_it(
+    home: Path, at: str, rule: str
+) -> None:
+    team: Cli = initialised(home)
+    logged = team("log", "--to", "early.lead", "--message", "hi", "--at", at)
+    refused(logged, 1, rule, at[:4])
+    replied = team("reply", "early.lead", "--at", at)
+    refused(replied, 1, rule, at[:4])
+    assert json.loads(team.ok("--json", "prospect", "list").stdout) == []
+
+
+def test_import_logs_reports_each_time_out_of_range_and_imports_the_other_rows(
+    home: Path, tmp_path: Path
+) -> None:
+    team: Cli = initialised(home)
+    rows = "".join(
+        f"lead.{n},hi,{at},sarah.sells\n" for n, (at, _rule) in enumerate(BAD_EVENT_TIMES)
+    )
+    history = tmp_path / "history.csv"
+    history.write_text(
+        f"handle,message,sent_at,actor\n{rows}good.lead,fine,2024-05-01T10:00:00Z,sarah.sells\n",
+        encoding="utf-8",
+    )
+    report = json.loads(team.ok("--json", "import-logs", str(history)).stdout)
+    assert (report["rows"], report["added"]) == (len(BAD_EVENT_TIMES) + 1, 1)
+    reasons = {item["line"]: item["reason"] for item in report["invalid"]}
+    for line, (at, rule) in enumerate(BAD_EVENT_TIMES, start=2):
+        assert rule in reasons[line] and at[:4] in reasons[line], reasons
+    assert [p["handle"] for p in json.loads(team.ok("--json", "prospect", "list").stdout)] == [
+        "good.lead"
+    ]

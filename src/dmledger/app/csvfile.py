@@ -9,6 +9,11 @@ a workbook, a picture, picked by mistake.
 :func:`inspect` reads the whole file once before anything is imported, so a file that
 cannot be read is refused with one line naming it and why, and nothing is
 half-imported. :func:`rows` then streams it. The limits below are the only ones.
+
+What DM Ledger writes as CSV goes through :class:`SpreadsheetWriter`: a cell a
+spreadsheet would run as a formula is written with a leading ``'``
+(:func:`spreadsheet_cell`), and :func:`rows` takes that mark off again
+(:func:`original_text`), so an export imported back gives the text it held.
 """
 
 from __future__ import annotations
@@ -16,17 +21,23 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from dmledger.domain.text import MESSAGE_MAX_CHARS, NOTES_MAX_CHARS
 from dmledger.errors import InvalidInput
 
 # -- limits (the only place they are set) ---------------------------------------------
 MAX_FIELD_CHARS = 131_072  # one cell; also the csv module's default field_size_limit
 MAX_ROW_CHARS = 1_048_576  # one row, every cell together
 MAX_COLUMNS = 1_000
+# A cell holding line breaks: notes or a message typed over several lines (each at most
+# 20,000 characters, twice that with CRLFs); longer, or over more lines than anyone
+# types into one cell, a quote was left open and swallowed the rows after it.
+MAX_MULTILINE_CELL_CHARS = 2 * max(NOTES_MAX_CHARS, MESSAGE_MAX_CHARS)
+MAX_CELL_LINES = 1_000
 
 DELIMITERS = (",", ";", "\t")
 # Tried in order when the file has no byte-order mark and no --encoding was given.
@@ -48,6 +59,40 @@ _MAGIC = {
     b"\x89PNG": "a PNG picture",
     b"\xff\xd8\xff": "a JPEG picture",
 }
+# A cell starting with one of these is a formula (or the start of one) to Excel, LibreOffice
+# and Google Sheets: OWASP's list for CSV injection, and a line feed.
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r", "\n")
+TEXT_MARK = "'"
+
+
+def spreadsheet_cell(text: str) -> str:
+    """``text`` as a cell a spreadsheet shows as text, never runs: with a leading ``'``
+    when it starts with a :data:`FORMULA_LEADS` character, or with ``'`` marks before one
+    (so ``'=x`` is marked too, and :func:`original_text` can tell the two apart)."""
+    return TEXT_MARK + text if _needs_mark(text) else text
+
+
+def original_text(cell: str) -> str:
+    """The text :func:`spreadsheet_cell` made ``cell`` from; any other cell as it is."""
+    if cell.startswith(TEXT_MARK) and _needs_mark(cell[1:]):
+        return cell[1:]
+    return cell
+
+
+def _needs_mark(text: str) -> bool:
+    return text.lstrip(TEXT_MARK).startswith(FORMULA_LEADS)
+
+
+class SpreadsheetWriter:
+    """``csv.writer`` for what DM Ledger exports: every cell passes through
+    :func:`spreadsheet_cell` and is quoted, so a ``;`` inside a cell cannot split it into
+    a new cell (a formula) in a spreadsheet that reads ``;`` as the separator."""
+
+    def __init__(self, out: Any) -> None:
+        self._writer = csv.writer(out, quoting=csv.QUOTE_ALL)
+
+    def writerow(self, cells: Iterable[str]) -> None:
+        self._writer.writerow([spreadsheet_cell(cell) for cell in cells])
 
 
 @dataclass(frozen=True)
@@ -120,7 +165,8 @@ def inspect(
 
 
 def rows(layout: CsvLayout) -> Iterator[tuple[int, list[str]]]:
-    """Yield (line number, cells) for every data row; the header row is skipped."""
+    """Yield (line number, cells) for every data row; the header row is skipped. A cell
+    an export marked as text (:func:`spreadsheet_cell`) comes back as the text it held."""
     with _open(layout.path, layout.encoding) as handle:
         reader = csv.reader(handle, delimiter=layout.delimiter)
         if layout.header is not None:
@@ -128,7 +174,7 @@ def rows(layout: CsvLayout) -> Iterator[tuple[int, list[str]]]:
         for cells in reader:
             if not any(cell.strip() for cell in cells):
                 continue  # blank lines (Excel adds some at the end)
-            yield reader.line_num, cells
+            yield reader.line_num, [original_text(cell) for cell in cells]
 
 
 def _head(path: Path) -> bytes:
@@ -210,32 +256,105 @@ def _layout(
     with _open(path, encoding) as handle:
         delimiter = _sniff_delimiter(handle.readline())
     first: list[str] | None = None
+    lines = _RowLines()
+    cells: list[str] = []
+    row_start = 1  # the line the row being read starts on
+    last_start = 1
     with _open(path, encoding) as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
+        reader = csv.reader(lines.recorded(handle), delimiter=delimiter)
         try:
             for cells in reader:
-                if first is None:
-                    if not any(cell.strip() for cell in cells):
-                        continue
+                if first is None and any(cell.strip() for cell in cells):
                     first = cells
                 _check_row(path, reader.line_num, cells)
+                _check_line_breaks(path, row_start, cells)
+                lines.next_row()
+                last_start, row_start = row_start, reader.line_num + 1
         except csv.Error as error:
             if "field limit" in str(error):
-                raise InvalidInput(_too_long(path, reader.line_num)) from None
+                raise InvalidInput(_too_long(path, row_start, reader.line_num)) from None
             raise InvalidInput(
                 f"{path.name} is not a readable CSV file (line {reader.line_num}: {error})"
             ) from None
+    if cells and _ends_in_open_quote(lines.last_row, delimiter):
+        raise InvalidInput(
+            f"{path.name}, line {last_start + _breaks(cells[:-1])}: a quote opened there is "
+            "never closed, so the rest of the file would be read as one cell; close or "
+            "remove it; nothing was imported"
+        )
     if first is None:
         raise InvalidInput(f"{path.name} is empty: expected a header row and one lead per line")
-    cells = [cell.strip() for cell in first]
+    names = [original_text(cell).strip() for cell in first]
     known = {name.strip().lower() for name in known_columns}
     data = (
         is_data is not None
-        and not any(cell.lower() in known for cell in cells)
-        and any(cells)
-        and all(is_data(cell) for cell in cells if cell)
+        and not any(name.lower() in known for name in names)
+        and any(names)
+        and all(is_data(name) for name in names if name)
     )
     return CsvLayout(path, encoding, delimiter, None if data else tuple(first), len(first))
+
+
+class _RowLines:
+    """The physical lines the csv reader took for the row it last gave: the csv module
+    reads an open quote to the end of the file as a cell without a word, so the last
+    row's own text is looked at again (:func:`_ends_in_open_quote`)."""
+
+    def __init__(self) -> None:
+        self._reading: list[str] = []
+        self.last: list[str] = []
+
+    def recorded(self, handle: TextIO) -> Iterator[str]:
+        for line in handle:
+            self._reading.append(line)
+            yield line
+
+    def next_row(self) -> None:
+        self.last, self._reading = self._reading, []
+
+    @property
+    def last_row(self) -> str:
+        return "".join(self.last)
+
+
+def _ends_in_open_quote(text: str, delimiter: str) -> bool:
+    """True when a quoted cell in ``text`` (one row) is still open at its end, read as
+    the csv module reads: a quote opens a cell only at its start, ``""`` inside one is a
+    quote."""
+    state = "start"  # of a cell; or "plain", "quoted", "closed" (just after its quote)
+    for char in text:
+        if state == "quoted":
+            if char == '"':
+                state = "closed"
+        elif char == '"' and state in ("start", "closed"):
+            state = "quoted"
+        elif char == delimiter or char in "\r\n":
+            state = "start"
+        else:
+            state = "plain"
+    return state == "quoted"
+
+
+def _breaks(cells: list[str]) -> int:
+    """Line breaks inside cells, counted as the file's lines are (CRLF, LF or CR)."""
+    return sum(cell.count("\n") + cell.count("\r") - cell.count("\r\n") for cell in cells)
+
+
+def _check_line_breaks(path: Path, row_start: int, cells: list[str]) -> None:
+    """A quoted cell over several lines is notes typed that way, up to a point; longer,
+    it is a quote left open that swallowed the lines after it."""
+    if not cells or max(map(len, cells)) <= MAX_CELL_LINES:
+        return  # the common case, at C speed: too short to break either limit
+    for index, cell in enumerate(cells):
+        breaks = _breaks([cell])
+        if breaks and (len(cell) > MAX_MULTILINE_CELL_CHARS or breaks >= MAX_CELL_LINES):
+            raise InvalidInput(
+                f"{path.name}, line {row_start + _breaks(cells[:index])}: a quoted cell "
+                f"opened there runs over {breaks + 1:,} lines and {len(cell):,} characters, "
+                f"more than a cell may ({MAX_CELL_LINES:,} lines, "
+                f"{MAX_MULTILINE_CELL_CHARS:,} characters): is a quote left unclosed? "
+                "nothing was imported"
+            )
 
 
 def _check_row(path: Path, line: int, cells: list[str]) -> None:
@@ -252,7 +371,13 @@ def _check_row(path: Path, line: int, cells: list[str]) -> None:
         )
 
 
-def _too_long(path: Path, line: int) -> str:
+def _too_long(path: Path, line: int, reached: int | None = None) -> str:
+    if reached is not None and reached > line:
+        return (
+            f"{path.name}, line {line}: a quoted cell opened there is still open at line "
+            f"{reached}, past the limit of {MAX_FIELD_CHARS:,} characters (an unclosed "
+            "quote makes the rest of the file one cell); nothing was imported"
+        )
     return (
         f"{path.name}, line {line}: a cell is longer than the limit of {MAX_FIELD_CHARS:,} "
         "characters (an unclosed quote makes the rest of the file one cell); "

@@ -10,7 +10,6 @@ adds nothing.
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from collections.abc import Callable, Sized
@@ -280,7 +279,7 @@ class CsvFiles:
 
         def write(out: io.TextIOBase) -> None:
             nonlocal written
-            writer = csv.writer(out)
+            writer = csvfile.SpreadsheetWriter(out)
             writer.writerow(EXPORT_COLUMNS)
             after: str | None = None
             while True:

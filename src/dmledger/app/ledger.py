@@ -381,7 +381,7 @@ class Ledger:
             message,
             actor=self._actor(actor),
             operator=self.settings.operator,
-            sent_at=at or now,
+            sent_at=at,
             now=now,
         )
         if template is not None:

@@ -8,20 +8,16 @@ same DM is refused the same way everywhere, before anything is written.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from dmledger.domain.handles import normalize_handle, validate_actor_username
 from dmledger.domain.records import OutgoingLog
 from dmledger.domain.text import MESSAGE_MAX_CHARS, clean_text, validate_name
-from dmledger.domain.timeutil import format_utc
+from dmledger.domain.timeutil import check_event_time
 from dmledger.errors import InvalidInput, Refused
 from dmledger.local.store import LocalStore
-
-# How far ahead of this machine's clock a send time may be (another machine's clock,
-# a time zone typed a little wrong); anything later has not happened yet.
-FUTURE_SKEW = timedelta(minutes=5)
 
 
 def new_dm(
@@ -31,13 +27,15 @@ def new_dm(
     *,
     actor: str,
     operator: str,
-    sent_at: datetime,
+    sent_at: datetime | None,
     now: datetime,
 ) -> OutgoingLog:
     """A DM that was sent, validated: handle, sender, operator name, text, send time.
 
-    ``sent_at`` and ``now`` are naive UTC. Raises InvalidInput naming the value and
-    the rule it breaks.
+    ``sent_at`` and ``now`` are naive UTC; a ``sent_at`` given passes the event-time
+    rule, None is ``now`` (this machine's clock, which the first sync corrects, so a
+    clock set far wrong never loses a DM). Raises InvalidInput naming the value and the
+    rule it breaks.
     """
     handle = normalize_handle(to)
     sender = validate_actor_username(actor)
@@ -45,12 +43,8 @@ def new_dm(
     text = clean_text(message, "message", MESSAGE_MAX_CHARS)
     if not text:
         raise InvalidInput("message is empty: record the text that was sent")
-    if sent_at > now + FUTURE_SKEW:
-        raise InvalidInput(
-            f"send time {format_utc(sent_at)} is in the future: a DM is recorded after it "
-            f"was sent (up to {FUTURE_SKEW.seconds // 60} minutes ahead is allowed for clock skew)"
-        )
-    return OutgoingLog(client_log_id, handle, sender, who, text, sent_at)
+    when = now if sent_at is None else check_event_time(sent_at, now, "send time")
+    return OutgoingLog(client_log_id, handle, sender, who, text, when)
 
 
 def client_made_id(raw: str | None, field: str) -> str:

@@ -1,17 +1,27 @@
 """Time: every timestamp DM Ledger stores is UTC.
 
-Event times (when a DM was sent) come from the sender's clock, read through
-``utcnow`` so tests can skew it. Sync cursors never use a client clock at all.
+Event times (when a DM was sent, when a lead replied) come from the sender's clock,
+read through ``utcnow`` so tests can skew it, and pass one rule however they arrive
+(``log --at``, ``reply --at``, the API's ``sent_at`` and ``replied_at``, the pages,
+the native host, ``import-logs``): :func:`check_event_time`. Sync cursors never use a
+client clock at all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from dmledger.errors import InvalidInput
 
 Clock = Callable[[], datetime]
+
+# No DM recorded by this tool can have been sent before this (naive UTC): an earlier
+# time is a typo or a number read as seconds since 1970, not history.
+EVENT_FLOOR = datetime(2010, 1, 1)
+# How far ahead of this machine's clock an event time may be (another machine's clock,
+# a time zone typed a little wrong); anything later has not happened yet.
+FUTURE_SKEW = timedelta(minutes=5)
 
 
 def utcnow() -> datetime:
@@ -33,9 +43,42 @@ def parse_utc(raw: str) -> datetime:
         raise InvalidInput(
             f"time {raw!r} is not ISO 8601: expected e.g. 2026-11-25T14:30:00Z"
         ) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
+    return to_utc(moment)
+
+
+def to_utc(moment: datetime) -> datetime:
+    """A datetime as naive UTC (a naive one is taken as UTC already). Raises
+    InvalidInput naming the value when its offset takes it outside the years 1-9999."""
+    if moment.tzinfo is None:
+        return moment
+    try:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        raise InvalidInput(
+            f"time {moment.isoformat()} is out of range once converted to UTC "
+            "(before year 1 or after year 9999)"
+        ) from None
+
+
+def check_event_time(moment: datetime, now: datetime, what: str) -> datetime:
+    """The rule for every event time: ``moment`` (naive UTC) is no earlier than
+    :data:`EVENT_FLOOR` and no later than ``now`` (naive UTC) plus :data:`FUTURE_SKEW`.
+
+    Returns ``moment``. Raises InvalidInput naming ``what`` ("send time", "reply
+    time"), the value and the rule.
+    """
+    latest = now + FUTURE_SKEW
+    if EVENT_FLOOR <= moment <= latest:
+        return moment
+    rule = (
+        f"{what}s run from {EVENT_FLOOR:%Y-%m-%d} to {FUTURE_SKEW.seconds // 60} minutes "
+        "past now (clock skew)"
+    )
+    if moment < EVENT_FLOOR:
+        raise InvalidInput(f"{what} {format_utc(moment)} is before {EVENT_FLOOR:%Y-%m-%d}: {rule}")
+    raise InvalidInput(
+        f"{what} {format_utc(moment)} is in the future: it has not happened yet; {rule}"
+    )
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import exc as sa_exc
 
 from dmledger.app.ledger import Ledger
@@ -31,7 +31,7 @@ from dmledger.app.views import StatusCard
 from dmledger.domain.statuses import STATUSES
 from dmledger.errors import ConfigError, DmLedgerError
 
-from .framing import EndOfStream, Frame, encode_frame, read_frame
+from .framing import EndOfStream, Frame, ReplyTooLarge, encode_frame, read_frame
 from .protocol import (
     AnyRequest,
     ErrorBody,
@@ -42,6 +42,7 @@ from .protocol import (
     RecordReply,
     Reply,
     Request,
+    RequestId,
     SetStatus,
 )
 
@@ -52,6 +53,7 @@ SYNC_RETRY_DELAY_S = 2.0
 EXIT_CLOUD_UNAVAILABLE = 3
 CLOUD_RETRY_S = 60.0  # after the cloud failed, team cards are local-only this long
 TEAM_UNAVAILABLE = "the team's DMs could not be read from the cloud (offline?)"
+_REQUEST_ID: TypeAdapter[int] = TypeAdapter(RequestId)
 
 
 class SyncScheduler:
@@ -145,15 +147,18 @@ class Host:
         return parsed if isinstance(parsed, dict) else self.answer(parsed)
 
     def parse(self, frame: Frame) -> AnyRequest | dict[str, Any]:
-        """The validated request, or the error reply for a frame that is not one."""
+        """The validated request, or the error reply for a frame that is not one (with
+        the frame's id when that is a valid request id, else none); never raises."""
         if frame.error is not None:
             return _error(None, frame.error.kind, str(frame.error))
-        raw_id = frame.value.get("id") if isinstance(frame.value, dict) else None
-        request_id = raw_id if isinstance(raw_id, int) and raw_id >= 0 else None
+        request_id = _safe_id(frame.value)
         try:
             return Request.model_validate({"body": frame.value}).body
         except ValidationError as error:
             return _error(request_id, "malformed", _validation_message(error))
+        except Exception:  # a validator's own fault: this frame fails, the host goes on
+            log.exception("request %s could not be validated", request_id)
+            return _error(request_id, "malformed", "the request could not be validated")
 
     def answer(self, request: AnyRequest) -> dict[str, Any]:
         """The reply for one valid request; never raises."""
@@ -289,10 +294,16 @@ class Host:
 
 
 def _write(stdout: BinaryIO, reply: dict[str, Any]) -> None:
+    """Write one reply; a reply that cannot be encoded is answered by an error instead."""
     try:
         data = encode_frame(reply)
-    except ValueError as error:
+    except ReplyTooLarge as error:
         data = encode_frame(_error(reply.get("id"), "too_large", str(error)))
+    except Exception:
+        log.exception("reply to request %s could not be encoded", reply.get("id"))
+        data = encode_frame(
+            _error(reply.get("id"), "internal", "the host could not write its reply (see its log)")
+        )
     stdout.write(data)
     stdout.flush()
 
@@ -321,10 +332,20 @@ def _dump(reply: Reply) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None or k == "id"}
 
 
+def _safe_id(value: Any) -> int | None:
+    """The frame's ``id`` when it is a valid request id (an integer, not a bool, within
+    the protocol's bounds), else None: a reply never echoes what it cannot carry."""
+    raw = value.get("id") if isinstance(value, dict) else None
+    try:
+        return _REQUEST_ID.validate_python(raw, strict=True)
+    except ValidationError:
+        return None
+
+
 def _validation_message(error: ValidationError) -> str:
-    first = error.errors()[0]
+    first = error.errors(include_url=False, include_input=False)[0]
     where = ".".join(str(part) for part in first["loc"] if part != "body") or "request"
-    return f"request field {where!r}: {first['msg']}"
+    return f"request field {where[:100]!r}: {first['msg'][:300]}"
 
 
 def run(home: Path) -> None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from dmledger.app.views import LeadView, RecordedDm, ReplyResult, StatusCard
+from dmledger.domain.timeutil import to_utc
 from dmledger.errors import InvalidInput
 from dmledger.local.store import ProspectFilter
 
@@ -78,14 +79,7 @@ def decode_cursor(cursor: str) -> str:
 
 def _utc(moment: datetime | None) -> datetime | None:
     """A naive UTC datetime; InvalidInput when the offset pushes it out of range."""
-    if moment is None or moment.tzinfo is None:
-        return moment
-    try:
-        return moment.astimezone(UTC).replace(tzinfo=None)
-    except OverflowError:
-        raise InvalidInput(
-            f"time {moment.isoformat()} is out of range once converted to UTC"
-        ) from None
+    return None if moment is None else to_utc(moment)
 
 
 @router.get(

@@ -14,6 +14,9 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from dmledger.app.views import LeadView, SyncStatus
+from dmledger.domain.timeutil import EVENT_FLOOR, FUTURE_SKEW
+
+_EVENT_RANGE = f"From {EVENT_FLOOR:%Y-%m-%d} to {FUTURE_SKEW.seconds // 60} minutes ahead of now."
 
 
 class ProspectPage(BaseModel):
@@ -48,7 +51,8 @@ class OutreachIn(BaseModel):
         default=None, max_length=100, description="Sending account (default: from init)."
     )
     sent_at: datetime | None = Field(
-        default=None, description="When it was sent (default: now). No offset means UTC."
+        default=None,
+        description=f"When it was sent (default: now). No offset means UTC. {_EVENT_RANGE}",
     )
     client_log_id: str | None = Field(
         default=None, max_length=36, description="Your id for this DM: makes retries safe."
@@ -82,7 +86,8 @@ class ReplyIn(BaseModel):
 
     handle: str = Field(max_length=500, description="Handle, @handle or profile URL.")
     replied_at: datetime | None = Field(
-        default=None, description="When they answered (UTC if no offset; default now)."
+        default=None,
+        description=f"When they answered (UTC if no offset; default now). {_EVENT_RANGE}",
     )
     reply_id: str | None = Field(
         default=None,
