@@ -80,11 +80,11 @@ screenshots: venv chromium
 	$(PY) -m bench.screenshots
 	$(PY) -m bench.screenshots_extension
 
-# The zip a browser's extension store takes: the extension folder as it ships.
+# The zips the extension stores take (Chrome Web Store and Edge Add-ons; addons.mozilla.org):
+# the extension folder with each store's manifest, no `key` (src/dmledger/native/package.py).
 extension: venv
-	@mkdir -p dist
-	$(PY) -c 'import shutil, sys; from dmledger.native.install import extension_dir; \
-	  print(shutil.make_archive("dist/dmledger-extension", "zip", extension_dir()))'
+	$(PY) -c 'from pathlib import Path; from dmledger.native.package import build_all; \
+	  print(*build_all(Path("dist")), sep="\n")'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist
