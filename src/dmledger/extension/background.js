@@ -91,12 +91,22 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
 });
 
 // Start the host when the browser (or the extension) starts, not on the first card:
-// a Python process takes most of a second to start, the card should not wait for it.
+// its Python takes about 0.3 s to start on an idle machine, more while the browser
+// itself starts, and the card should not wait for it. The onStartup listener is what
+// makes the browser run this worker at its start; the worker then connects as soon as
+// it runs, before the event is dispatched. Any later start of the worker reconnects.
 function warm() {
-  if (!port) port = connect();
+  if (!port) {
+    try {
+      port = connect();
+    } catch (error) {
+      port = null; // said again, with the fix, to the first request that needs the host
+    }
+  }
 }
 chrome.runtime.onStartup.addListener(warm);
 chrome.runtime.onInstalled.addListener(warm);
+warm();
 
 // The toolbar button opens the settings (connection, recording, the page self-check).
 chrome.action.onClicked.addListener(() => chrome.runtime.openOptionsPage());
