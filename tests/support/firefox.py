@@ -137,7 +137,7 @@ class Firefox:
         value = result["result"].get("value")
         return None if value is None else json.loads(value)
 
-    def wait_for(self, expression: str, timeout: float = 20.0) -> Any:
+    def wait_for(self, expression: str, timeout: float = 30.0) -> Any:
         """Poll ``expression`` in the page until it is truthy; its value."""
         deadline = time.monotonic() + timeout
         while True:
