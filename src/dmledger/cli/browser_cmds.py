@@ -127,7 +127,10 @@ def status(ctx: typer.Context) -> None:
     if st.json:
         emit_json(report.to_dict())
         return
-    out.print(f"Extension folder: {escape(report.extension_dir)} (id {report.extension_id})")
+    out.print(
+        f"Extension folder: {escape(report.extension_dir)} (id {report.extension_id}; "
+        f"in Firefox {escape(report.firefox_id)})"
+    )
     if report.store_extension_ids:
         out.print(f"Store copies allowed: {escape(', '.join(report.store_extension_ids))}")
     if not report.manifests:
