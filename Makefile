@@ -9,7 +9,7 @@ PORT ?= 8765
 QUICK ?=
 MINUTES ?= 10
 
-.PHONY: help venv run test lint format pg chromium faketime bench soak screenshots extension clean
+.PHONY: help venv run test lint format pg chromium firefox web-ext faketime bench soak screenshots extension clean
 
 help:
 	@echo "make run    - set up and serve DM Ledger (http://127.0.0.1:8765) on the embedded cloud with demo data"
@@ -60,6 +60,23 @@ chromium:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null) \
 	  || echo "could not install chromium: browser tests will skip (fail under CI=true)"; }
 
+# Debian's firefox-esr for the Firefox extension tests (tests/extension/test_firefox.py),
+# driven over its own WebDriver BiDi agent: no geckodriver, never a downloaded browser.
+firefox:
+	@command -v firefox-esr >/dev/null 2>&1 || { \
+	  echo "installing Debian's firefox-esr"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq firefox-esr >/dev/null) \
+	  || echo "could not install firefox-esr: the Firefox tests will skip (fail under CI=true)"; }
+
+# Mozilla's web-ext (pinned in package.json and package-lock.json) lints the Firefox zip.
+web-ext: node_modules/.bin/web-ext
+
+node_modules/.bin/web-ext: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --loglevel=error && touch $@ \
+	  || echo "could not install web-ext: its lint test will skip (fail under CI=true)"; \
+	else echo "npm is missing: the web-ext lint test will skip (fail under CI=true)"; fi
+
 # Debian's faketime for the process test of skewed clocks (tests/sync/test_sync_faketime.py).
 faketime:
 	@command -v faketime >/dev/null 2>&1 || { \
@@ -67,7 +84,7 @@ faketime:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null) \
 	  || echo "could not install faketime: its clock test will skip (fail under CI=true)"; }
 
-test: venv pg chromium faketime lint
+test: venv pg chromium firefox web-ext faketime lint
 	$(VENV)/bin/pytest -q
 
 bench: venv pg
@@ -80,11 +97,11 @@ screenshots: venv chromium
 	$(PY) -m bench.screenshots
 	$(PY) -m bench.screenshots_extension
 
-# The zip a browser's extension store takes: the extension folder as it ships.
+# The zips the extension stores take (Chrome Web Store and Edge Add-ons; addons.mozilla.org):
+# the extension folder with each store's manifest, no `key` (src/dmledger/native/package.py).
 extension: venv
-	@mkdir -p dist
-	$(PY) -c 'import shutil, sys; from dmledger.native.install import extension_dir; \
-	  print(shutil.make_archive("dist/dmledger-extension", "zip", extension_dir()))'
+	$(PY) -c 'from pathlib import Path; from dmledger.native.package import build_all; \
+	  print(*build_all(Path("dist")), sep="\n")'
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist node_modules

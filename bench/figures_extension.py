@@ -11,8 +11,14 @@ page's own navigation timing gives its load. "After load" is a stamp minus
 are our stand-in for instagram.com (tests/support/instagram.py), served by
 Playwright's routing, so the network plays no part. Each load waits for the team's
 DMs before the next starts, so a page's cloud request never overlaps the next page.
-The first card after the browser starts is reported apart (the worker starts the
-host when the browser starts).
+
+The first card after the browser starts is a figure of its own: the same profile,
+with the host installed, is started again COLD_STARTS times (Chromium's start as a
+setter's is: the extension's worker runs at the browser's start and starts the host),
+each time opening a profile page at once, and the figure is the median of those first
+answers after their page's load (each start's numbers, the slowest included, in the
+details). The stand-in page loads in about 0.1 s, far faster than instagram.com, so
+the host's own start-up is nearly all of it.
 
 Before measuring, the run waits (bounded) until the machine is quiet: no autovacuum
 worker and no other active backend on the bench database (earlier figures leave
@@ -34,6 +40,8 @@ from bench.context import RunContext
 from bench.harness import Figure, percentile
 
 TARGET_MS = 300.0
+COLD_TARGET_MS = 500.0
+COLD_STARTS = 5
 QUIET_WAIT_S = 120.0  # at most this long for the database and the home to be quiet
 QUIET_FOR_S = 2.0  # quiet means: nothing seen for this long
 TEAM_WAIT_MS = 15000  # the team's DMs may not come (cloud down): then the load says so
@@ -136,6 +144,20 @@ def _rounded(load: dict[str, Any]) -> dict[str, Any]:
     return {k: round(v, 1) if isinstance(v, float) else v for k, v in load.items()}
 
 
+def _cold_start(driver: Any, folder: Path, home: Path, handle: str) -> dict[str, Any]:
+    """Start the browser again on the profile whose host is installed, open ``handle``'s
+    page at once, and return that first page's numbers (as :func:`_one_load`)."""
+    from tests.support.extension import start
+
+    browser = start(driver, folder, home, install=False)
+    try:
+        browser.open(f"/{handle}/")
+        _wait_card(browser, handle)
+        return _one_load(browser.page.evaluate(STAMPS), handle)
+    finally:
+        browser.close()
+
+
 def card_in_the_tab(ctx: RunContext) -> list[Figure]:
     from playwright.sync_api import sync_playwright
     from tests.support.extension import seeded_home, start
@@ -183,6 +205,10 @@ def card_in_the_tab(ctx: RunContext) -> list[Figure]:
                         in_app_team.append(stamps["team"] - before)
             finally:
                 browser.close()
+            cold_starts = [
+                _cold_start(driver, Path(folder), home, rng.choice(handles))
+                for _ in range(COLD_STARTS)
+            ]
     after_load = [m["after_load_ms"] for m in measured]
     after_start = [m["after_navigation_start_ms"] for m in measured]
     team = [m["team_after_load_ms"] for m in measured if m["team_after_load_ms"] is not None]
@@ -198,9 +224,15 @@ def card_in_the_tab(ctx: RunContext) -> list[Figure]:
         "team_after_load_p95_ms": round(percentile(team, 0.95), 1) if team else None,
         "loads_without_team_dms": len(measured) - len(team),
         "slowest_loads": [_rounded(m) for m in slowest],
-        "first_card_after_browser_start_ms": round(cold["after_load_ms"], 1),
-        "first_card_after_browser_start": _rounded(cold),
+        "first_card_after_install": _rounded(cold),
         **quiet,
+    }
+    cold_after_load = [c["after_load_ms"] for c in cold_starts]
+    cold_median = percentile(cold_after_load, 0.5)
+    cold_details: dict[str, Any] = {
+        "browser_starts": COLD_STARTS,
+        "slowest_ms": round(max(cold_after_load), 1),
+        "starts": [_rounded(c) for c in cold_starts],
     }
     in_app_details: dict[str, Any] = {
         "navigations": loads,
@@ -232,5 +264,18 @@ def card_in_the_tab(ctx: RunContext) -> list[Figure]:
             f"p95 ≤ {TARGET_MS:.0f} ms",
             percentile(in_app, 0.95) <= TARGET_MS,
             in_app_details,
+        ),
+        Figure(
+            "P10",
+            f"first card after the browser starts (Chromium started again, host installed): "
+            f"median of {COLD_STARTS}, after the page's load",
+            round(cold_median, 1),
+            "ms",
+            None,
+            None,
+            None,
+            f"≤ {COLD_TARGET_MS:.0f} ms",
+            cold_median <= COLD_TARGET_MS,
+            cold_details,
         ),
     ]

@@ -12,37 +12,54 @@ from pathlib import Path
 
 import pytest
 
+from dmledger.errors import InvalidInput
 from dmledger.native.install import (
     BROWSERS,
+    CHROMIUM_BROWSERS,
     EXTENSION_ID,
+    FIREFOX_ID,
     HOST_NAME,
     Installer,
     extension_dir,
     extension_id_of,
     launcher_text,
+    parse_extension_ids,
     targets,
 )
 
 USER = Path("/users/sam")
 HOME = Path("/data/dml")
 
+MAC_CHROME = USER / "Library/Application Support/Google/Chrome/NativeMessagingHosts"
 EXPECTED = {
-    ("linux", "chrome"): USER / ".config/google-chrome/NativeMessagingHosts",
-    ("linux", "chromium"): USER / ".config/chromium/NativeMessagingHosts",
-    ("linux", "edge"): USER / ".config/microsoft-edge/NativeMessagingHosts",
-    ("linux", "brave"): USER / ".config/BraveSoftware/Brave-Browser/NativeMessagingHosts",
-    ("darwin", "chrome"): USER / "Library/Application Support/Google/Chrome/NativeMessagingHosts",
-    ("darwin", "chromium"): USER / "Library/Application Support/Chromium/NativeMessagingHosts",
-    ("darwin", "edge"): USER / "Library/Application Support/Microsoft Edge/NativeMessagingHosts",
-    ("darwin", "brave"): USER
-    / "Library/Application Support/BraveSoftware/Brave-Browser/NativeMessagingHosts",
+    ("linux", "chrome"): [USER / ".config/google-chrome/NativeMessagingHosts"],
+    ("linux", "chromium"): [USER / ".config/chromium/NativeMessagingHosts"],
+    ("linux", "edge"): [USER / ".config/microsoft-edge/NativeMessagingHosts"],
+    ("linux", "brave"): [USER / ".config/BraveSoftware/Brave-Browser/NativeMessagingHosts"],
+    ("linux", "firefox"): [USER / ".mozilla/native-messaging-hosts"],
+    ("darwin", "chrome"): [MAC_CHROME],
+    ("darwin", "chromium"): [USER / "Library/Application Support/Chromium/NativeMessagingHosts"],
+    ("darwin", "edge"): [USER / "Library/Application Support/Microsoft Edge/NativeMessagingHosts"],
+    # Brave on macOS reads Chrome's folder (and sometimes its own): both.
+    ("darwin", "brave"): [
+        USER / "Library/Application Support/BraveSoftware/Brave-Browser/NativeMessagingHosts",
+        MAC_CHROME,
+    ],
+    ("darwin", "firefox"): [USER / "Library/Application Support/Mozilla/NativeMessagingHosts"],
 }
+CHROME_KEY = r"Software\Google\Chrome\NativeMessagingHosts\com.dmledger.host"
 WINDOWS_KEYS = {
-    "chrome": r"Software\Google\Chrome\NativeMessagingHosts\com.dmledger.host",
-    "chromium": r"Software\Chromium\NativeMessagingHosts\com.dmledger.host",
-    "edge": r"Software\Microsoft\Edge\NativeMessagingHosts\com.dmledger.host",
-    "brave": r"Software\BraveSoftware\Brave-Browser\NativeMessagingHosts\com.dmledger.host",
+    "chrome": [CHROME_KEY],
+    "chromium": [r"Software\Chromium\NativeMessagingHosts\com.dmledger.host"],
+    "edge": [r"Software\Microsoft\Edge\NativeMessagingHosts\com.dmledger.host"],
+    # Brave on Windows reads Chrome's key (and sometimes its own): both.
+    "brave": [
+        r"Software\BraveSoftware\Brave-Browser\NativeMessagingHosts\com.dmledger.host",
+        CHROME_KEY,
+    ],
+    "firefox": [r"Software\Mozilla\NativeMessagingHosts\com.dmledger.host"],
 }
+OTHER_ID = "abcdefghijklmnopabcdefghijklmnop"
 
 
 class MemoryRegistry:
@@ -63,16 +80,19 @@ class MemoryRegistry:
 
 @pytest.mark.parametrize(("system", "browser"), sorted(EXPECTED))
 def test_manifest_locations_on_linux_and_macos(system: str, browser: str) -> None:
-    [target] = targets(system, USER, HOME, (browser,))
-    assert target.manifest == EXPECTED[(system, browser)] / f"{HOST_NAME}.json"
-    assert target.registry_key is None
+    found = targets(system, USER, HOME, (browser,))
+    assert [t.manifest for t in found] == [
+        folder / f"{HOST_NAME}.json" for folder in EXPECTED[(system, browser)]
+    ]
+    assert all(t.registry_key is None and t.launcher.parent == t.manifest.parent for t in found)
 
 
 @pytest.mark.parametrize("browser", BROWSERS)
 def test_windows_uses_a_registry_key_per_browser_naming_one_manifest(browser: str) -> None:
-    [target] = targets("windows", USER, HOME, (browser,))
-    assert target.registry_key == WINDOWS_KEYS[browser]
-    assert target.manifest == HOME.resolve() / "native" / f"{HOST_NAME}.json"
+    found = targets("windows", USER, HOME, (browser,))
+    assert [t.registry_key for t in found] == WINDOWS_KEYS[browser]
+    name = f"{HOST_NAME}.firefox.json" if browser == "firefox" else f"{HOST_NAME}.json"
+    assert {t.manifest for t in found} == {HOME.resolve() / "native" / name}
 
 
 @pytest.mark.parametrize("system", ["linux", "darwin", "windows"])
@@ -81,14 +101,110 @@ def test_a_profile_folder_gets_its_own_manifest(system: str, tmp_path: Path) -> 
     assert target.manifest == tmp_path / "p" / "NativeMessagingHosts" / f"{HOST_NAME}.json"
 
 
+def test_firefox_has_no_profile_folder_so_profile_is_refused_for_it_alone() -> None:
+    with pytest.raises(InvalidInput, match="Firefox reads the native host only from"):
+        targets("linux", USER, HOME, ("firefox",), Path("/p"))
+
+
 def test_an_unknown_browser_or_system_is_refused_by_name() -> None:
-    from dmledger.errors import InvalidInput
     from dmledger.native.install import parse_browsers
 
-    with pytest.raises(InvalidInput, match="'firefox' is not one of: chrome"):
-        parse_browsers("firefox")
+    with pytest.raises(InvalidInput, match=r"'netscape' is not one of: chrome, .*firefox, all"):
+        parse_browsers("netscape")
     with pytest.raises(InvalidInput, match="'beos'"):
         targets("beos", USER, HOME, BROWSERS)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "ABCDEFGHIJKLMNOPABCDEFGHIJKLMNOP",  # capitals
+        "abcdefghijklmnopabcdefghijklmnoq",  # q is past p
+        "abcdefghijklmnop",  # too short
+        "chrome-extension://abcdefghijklmnopabcdefghijklmnop/",  # an origin, not an id
+        "",
+    ],
+)
+def test_an_extension_id_is_32_letters_a_to_p_and_the_refusal_names_value_and_rule(
+    bad: str,
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        parse_extension_ids(["elbjedidhbmeiaeppbinbpjpolghpemo", bad])
+    assert repr(bad) in str(refused.value)
+    assert "32 letters from a to p" in str(refused.value)
+
+
+def test_extension_ids_are_kept_once_each_in_the_order_given() -> None:
+    assert parse_extension_ids([OTHER_ID, EXTENSION_ID, OTHER_ID]) == (OTHER_ID, EXTENSION_ID)
+
+
+def test_store_copies_are_allowed_beside_the_fixed_id_and_stay_allowed(tmp_path: Path) -> None:
+    installer = Installer(tmp_path / "home", system="linux", user_home=tmp_path / "user")
+    report = installer.install(BROWSERS, extension_ids=(OTHER_ID,))
+    by_browser = {p.browser: json.loads(Path(p.manifest).read_text()) for p in report.manifests}
+    for browser in CHROMIUM_BROWSERS:
+        assert by_browser[browser]["allowed_origins"] == [
+            f"chrome-extension://{EXTENSION_ID}/",
+            f"chrome-extension://{OTHER_ID}/",
+        ]
+        assert "allowed_extensions" not in by_browser[browser]
+    assert by_browser["firefox"]["allowed_extensions"] == [FIREFOX_ID]
+    assert "allowed_origins" not in by_browser["firefox"]
+    # Installing again without the option keeps the store copy working.
+    again = installer.install(("chrome",))
+    assert again.store_extension_ids == [OTHER_ID]
+    manifest = json.loads(Path(again.manifests[0].manifest).read_text())
+    assert manifest["allowed_origins"][1] == f"chrome-extension://{OTHER_ID}/"
+    assert installer.status().store_extension_ids == [OTHER_ID]
+
+
+def test_extension_ids_for_firefox_alone_are_refused(tmp_path: Path) -> None:
+    installer = Installer(tmp_path / "home", system="linux", user_home=tmp_path / "user")
+    with pytest.raises(InvalidInput, match=f"Firefox's add-on has the id {FIREFOX_ID}"):
+        installer.install(("firefox",), extension_ids=(OTHER_ID,))
+    assert not (tmp_path / "user").exists()
+
+
+def test_an_older_record_of_placements_alone_is_still_read(tmp_path: Path) -> None:
+    installer = Installer(tmp_path / "home", system="linux", user_home=tmp_path / "user")
+    report = installer.install(("chrome",))
+    record = tmp_path / "home" / "native" / "installed.json"
+    rows = json.loads(record.read_text())["placements"]
+    record.write_text(json.dumps(rows))  # as install wrote it before store ids existed
+    assert [p.manifest for p in installer.status().manifests] == report.to_dict()["manifest_paths"]
+    installer.uninstall()
+    assert not Path(report.manifests[0].manifest).exists()
+
+
+def test_brave_on_macos_shares_chromes_manifest_and_uninstall_keeps_what_chrome_needs(
+    tmp_path: Path,
+) -> None:
+    user = tmp_path / "user"
+    installer = Installer(tmp_path / "home", system="darwin", user_home=user)
+    installer.install(("chrome", "brave"))
+    chrome = user / "Library/Application Support/Google/Chrome/NativeMessagingHosts"
+    brave = user / "Library/Application Support/BraveSoftware/Brave-Browser/NativeMessagingHosts"
+    assert (chrome / f"{HOST_NAME}.json").exists() and (brave / f"{HOST_NAME}.json").exists()
+    installer.uninstall(("brave",))
+    assert (chrome / f"{HOST_NAME}.json").exists()  # Chrome still uses it
+    assert not (brave / f"{HOST_NAME}.json").exists()
+    installer.uninstall()
+    assert not (chrome / f"{HOST_NAME}.json").exists()
+
+
+def test_brave_alone_on_windows_sets_chromes_key_too_and_uninstall_clears_both(
+    tmp_path: Path,
+) -> None:
+    registry = MemoryRegistry()
+    home = tmp_path / "home"
+    installer = Installer(home, system="windows", user_home=tmp_path, registry=registry)
+    installer.install(("brave",))
+    assert sorted(registry.keys) == sorted(WINDOWS_KEYS["brave"])
+    installer.install(("chrome",))
+    installer.uninstall(("brave",))
+    assert list(registry.keys) == [CHROME_KEY]  # Chrome, still installed, keeps its key
+    installer.uninstall()
+    assert registry.keys == {}
 
 
 def test_the_extension_id_constant_is_the_one_of_the_manifest_key() -> None:
@@ -119,18 +235,21 @@ def test_the_windows_install_writes_registry_keys_and_uninstall_removes_them(
     installer = Installer(home, system="windows", user_home=tmp_path, registry=registry)
     report = installer.install(BROWSERS)
     manifest = home.resolve() / "native" / f"{HOST_NAME}.json"
-    assert registry.keys == {key: str(manifest) for key in WINDOWS_KEYS.values()}
+    firefox = home.resolve() / "native" / f"{HOST_NAME}.firefox.json"
+    expected = {key: str(manifest) for b in CHROMIUM_BROWSERS for key in WINDOWS_KEYS[b]}
+    assert registry.keys == {**expected, WINDOWS_KEYS["firefox"][0]: str(firefox)}
     written = json.loads(manifest.read_text(encoding="utf-8"))
     assert written["path"].endswith("dmledger-native-host.bat")
     assert written["allowed_origins"] == [f"chrome-extension://{EXTENSION_ID}/"]
+    assert json.loads(firefox.read_text())["allowed_extensions"] == [FIREFOX_ID]
     launcher = Path(report.manifests[0].launcher)
     assert launcher == home.resolve() / "native" / "dmledger-native-host.bat"
     assert launcher.read_bytes().startswith(b"@echo off\r\n")
     assert all(p.points_here for p in installer.status().manifests)
     installer.uninstall(("edge",))
-    assert WINDOWS_KEYS["edge"] not in registry.keys and manifest.exists()
+    assert WINDOWS_KEYS["edge"][0] not in registry.keys and manifest.exists()
     installer.uninstall()
-    assert registry.keys == {} and not manifest.exists()
+    assert registry.keys == {} and not manifest.exists() and not firefox.exists()
 
 
 def test_launcher_texts_quote_the_paths_and_pass_the_browsers_arguments() -> None:
@@ -179,9 +298,11 @@ def test_install_status_uninstall_end_to_end_and_the_launcher_runs_the_host(
     report = json.loads(done.stdout)
     assert report["extension_id"] == EXTENSION_ID
     assert report["extension_dir"] == str(extension_dir())
-    assert len(report["manifest_paths"]) == 4
+    assert len(report["manifest_paths"]) == 5
     for path in report["manifest_paths"]:
-        assert Path(path).is_relative_to(user / ".config")
+        assert Path(path).is_relative_to(user / ".config") or Path(path).is_relative_to(
+            user / ".mozilla/native-messaging-hosts"
+        )
         manifest = json.loads(Path(path).read_text())
         assert manifest["name"] == HOST_NAME and manifest["type"] == "stdio"
         assert Path(manifest["path"]).is_absolute()
@@ -202,15 +323,22 @@ def test_install_status_uninstall_end_to_end_and_the_launcher_runs_the_host(
     assert reply["ok"] and reply["hello"]["operator"] == "Sarah"
 
     status = json.loads(_cli(home, user, "status").stdout)
-    assert [p["points_here"] for p in status["manifests"]] == [True] * 4
+    assert [p["points_here"] for p in status["manifests"]] == [True] * 5
     profile = tmp_path / "profile"
     assert _cli(home, user, "install", "--profile", str(profile)).returncode == 0
     assert (profile / "NativeMessagingHosts" / f"{HOST_NAME}.json").exists()
     bad = _cli(home, user, "install", "--browser", "netscape")
     assert bad.returncode == 1 and "'netscape' is not one of" in bad.stderr
+    bad_id = _cli(home, user, "install", "--extension-id", "not-an-id")
+    assert bad_id.returncode == 1 and "'not-an-id' is not a Chrome extension id" in bad_id.stderr
+    assert "Traceback" not in bad_id.stderr
+    store = _cli(home, user, "install", "--browser", "chrome", "--extension-id", OTHER_ID)
+    assert json.loads(store.stdout)["store_extension_ids"] == [OTHER_ID]
+    chrome = json.loads(Path(report["manifest_paths"][0]).read_text())
+    assert f"chrome-extension://{OTHER_ID}/" in chrome["allowed_origins"]
 
     removed = json.loads(_cli(home, user, "uninstall").stdout)
-    assert len(removed["removed"]) == 5
+    assert len(removed["removed"]) == 6
     assert not any(Path(p).exists() for p in report["manifest_paths"])
     assert not launcher.exists()
     assert json.loads(_cli(home, user, "status").stdout)["manifests"] == []

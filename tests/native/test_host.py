@@ -408,3 +408,29 @@ def test_an_unreachable_cloud_leaves_the_team_card_local_and_says_so(home: Path)
         assert "could not be read from the cloud" in answer["card"]["team_error"]
         assert [e["message"] for e in answer["card"]["recent_logs"]] == ["offline hello"]
         assert "postgres" not in json.dumps(answer)  # no database details reach the page
+
+
+def test_the_host_opens_the_home_before_the_first_request_comes(ready_home: Path) -> None:
+    """The browser starts the host when it starts: the home is opened then, while the
+    first page still loads, not when that page asks."""
+    from dmledger.native.host import Host
+    from dmledger.native.protocol import Hello
+
+    host = Host(ready_home)
+    try:
+        host.prepare()
+        assert host._ledger is not None
+        assert host.answer(Hello(id=1, type="hello"))["hello"]["operator"] == "Sarah"
+    finally:
+        host.close()
+
+
+def test_preparing_a_home_not_set_up_leaves_the_reason_to_the_first_request(home: Path) -> None:
+    from dmledger.native.host import Host
+    from dmledger.native.protocol import Hello
+
+    host = Host(home)
+    host.prepare()  # says nothing, raises nothing
+    reply = host.answer(Hello(id=1, type="hello"))
+    assert reply["ok"] is False and reply["error"]["type"] == "ConfigError"
+    assert "init" in reply["error"]["fix"]

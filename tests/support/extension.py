@@ -100,8 +100,14 @@ class Browser:
         self.context.close()
 
 
-def launch(playwright: Any, profile: Path, viewport: dict[str, int] | None = None) -> Any:
-    folder = str(extension_dir())
+def launch(
+    playwright: Any,
+    profile: Path,
+    viewport: dict[str, int] | None = None,
+    extension: Path | None = None,
+) -> Any:
+    """Chromium on ``profile`` with the unpacked extension (or ``extension``) loaded."""
+    folder = str(extension or extension_dir())
     args = [a for a in CHROMIUM_ARGS if not a.startswith("--headless")]
     return playwright.chromium.launch_persistent_context(
         str(profile),
@@ -120,14 +126,16 @@ def start(
     *,
     install: bool = True,
     viewport: dict[str, int] | None = None,
+    extension: Path | None = None,
 ) -> Browser:
-    """Install the host for ``home`` (unless not ``install``) and start the browser."""
+    """Install the host for ``home`` (unless not ``install``) and start the browser
+    with the unpacked extension, or the one in ``extension``."""
     profile = folder / "profile"
     profile.mkdir(exist_ok=True)
     if install:
         done = dmledger(home, "--json", "browser", "install", "--profile", str(profile))
         assert json.loads(done.stdout)["extension_id"] == EXTENSION_ID
-    context = launch(playwright, profile, viewport)
+    context = launch(playwright, profile, viewport, extension)
     site = FakeInstagram(threads=dict(THREADS))
     site.install(context)
     page = context.pages[0] if context.pages else context.new_page()

@@ -19,32 +19,48 @@ app = typer.Typer(
 BrowserOption = Annotated[
     str,
     typer.Option(
-        "--browser", help="chrome, chromium, edge, brave, or all (the default).", show_default=False
+        "--browser",
+        help="chrome, chromium, edge, brave, firefox, or all (the default).",
+        show_default=False,
     ),
 ]
 ProfileOption = Annotated[
     Path | None,
     typer.Option(
         "--profile",
-        help="A browser user-data folder (--user-data-dir): write the manifest into "
-        "DIR/NativeMessagingHosts instead of the browser's per-user location.",
+        help="A Chromium browser's user-data folder (--user-data-dir): write the manifest "
+        "into DIR/NativeMessagingHosts instead of the browser's per-user location.",
         file_okay=False,
+    ),
+]
+ExtensionIdOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--extension-id",
+        help="Also allow the extension with this id: a copy installed from the Chrome Web "
+        "Store or Edge Add-ons, which gives it its own id (32 letters a-p, shown in "
+        "chrome://extensions). Repeatable; ids allowed before stay allowed.",
+        show_default=False,
     ),
 ]
 
 
 @app.command("install")
 def install(
-    ctx: typer.Context, browser: BrowserOption = "all", profile: ProfileOption = None
+    ctx: typer.Context,
+    browser: BrowserOption = "all",
+    profile: ProfileOption = None,
+    extension_id: ExtensionIdOption = None,
 ) -> None:
     """Install the native host for this home, so the extension's card can reach it."""
     from dmledger import settings as config
-    from dmledger.native.install import Installer, parse_browsers
+    from dmledger.native.install import Installer, parse_browsers, parse_extension_ids
 
     st = state(ctx)
     browsers = parse_browsers(browser)
+    store_ids = parse_extension_ids(extension_id or [])
     installer = Installer(st.home)
-    report = installer.install(browsers, profile)
+    report = installer.install(browsers, profile, store_ids)
     set_up = (st.home / config.CONFIG_NAME).exists()
     if st.json:
         emit_json(report.to_dict())
@@ -56,11 +72,20 @@ def install(
         )
         out.print(f"  {escape(placed.browser)}: {escape(where)}")
     out.print(f"Extension folder: {escape(report.extension_dir)}")
-    out.print(
-        "In the browser: open chrome://extensions, turn on Developer mode, click "
-        "“Load unpacked” and choose the folder above (or drag the zip from "
-        "`make extension`). Then open an Instagram profile."
-    )
+    if report.store_extension_ids:
+        out.print(f"Also allowed (store copies): {escape(', '.join(report.store_extension_ids))}")
+    if any(p.browser != "firefox" for p in report.manifests):
+        out.print(
+            "In Chrome, Edge or Brave: open chrome://extensions, turn on Developer mode, "
+            "click “Load unpacked” and choose the folder above, or install the team's copy "
+            "from the store. Then open an Instagram profile."
+        )
+    if any(p.browser == "firefox" for p in report.manifests):
+        out.print(
+            "In Firefox: install the team's add-on (addons.mozilla.org), or for a try open "
+            "about:debugging, “This Firefox”, “Load Temporary Add-on…” and choose "
+            "manifest.json in the folder above."
+        )
     if not set_up:
         err.print(
             f"[yellow]This home is not set up yet: run `dmledger --home {escape(report.home)} "
@@ -102,7 +127,12 @@ def status(ctx: typer.Context) -> None:
     if st.json:
         emit_json(report.to_dict())
         return
-    out.print(f"Extension folder: {escape(report.extension_dir)} (id {report.extension_id})")
+    out.print(
+        f"Extension folder: {escape(report.extension_dir)} (id {report.extension_id}; "
+        f"in Firefox {escape(report.firefox_id)})"
+    )
+    if report.store_extension_ids:
+        out.print(f"Store copies allowed: {escape(', '.join(report.store_extension_ids))}")
     if not report.manifests:
         out.print("No native host manifest installed: run `dmledger browser install`.")
     for placed in report.manifests:

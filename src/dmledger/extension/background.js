@@ -14,15 +14,21 @@ function failure(type, message, fix) {
   return { ok: false, error: { type, message, fix } };
 }
 
+// Chrome says "Specified native messaging host not found." / "Access to the specified
+// native messaging host is forbidden."; Firefox says "No such native application …" for
+// both (a host that does not list this add-on is not found there).
 function explain(lastError) {
   const text = (lastError && lastError.message) || "the native host stopped";
-  if (/not found/i.test(text)) {
+  if (/not found|no such native application/i.test(text)) {
     return failure("host_missing", "DM Ledger's native host is not installed for this browser.",
       "dmledger browser install");
   }
   if (/forbidden/i.test(text)) {
-    return failure("host_forbidden", "The native host does not allow this extension.",
-      "dmledger browser install");
+    // A copy from a store has the id the store gave it: the host must allow that id.
+    const id = chrome.runtime.id;
+    return failure("host_forbidden",
+      `DM Ledger's native host does not allow this copy of the extension (id ${id}).`,
+      `dmledger browser install --extension-id ${id}`);
   }
   return failure("host_exited", `DM Ledger's native host stopped: ${text}`,
     "dmledger browser status");
@@ -37,8 +43,9 @@ function connect() {
     clearTimeout(waiting.timer);
     waiting.resolve(reply);
   });
-  opened.onDisconnect.addListener(() => {
-    const answer = explain(chrome.runtime.lastError);
+  opened.onDisconnect.addListener((gone) => {
+    // Chrome reports why in runtime.lastError, Firefox in the port's error.
+    const answer = explain(chrome.runtime.lastError || (gone && gone.error));
     if (port === opened) port = null;
     for (const [id, waiting] of pending) {
       clearTimeout(waiting.timer);
@@ -84,12 +91,22 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
 });
 
 // Start the host when the browser (or the extension) starts, not on the first card:
-// a Python process takes most of a second to start, the card should not wait for it.
+// its Python takes about 0.3 s to start on an idle machine, more while the browser
+// itself starts, and the card should not wait for it. The onStartup listener is what
+// makes the browser run this worker at its start; the worker then connects as soon as
+// it runs, before the event is dispatched. Any later start of the worker reconnects.
 function warm() {
-  if (!port) port = connect();
+  if (!port) {
+    try {
+      port = connect();
+    } catch (error) {
+      port = null; // said again, with the fix, to the first request that needs the host
+    }
+  }
 }
 chrome.runtime.onStartup.addListener(warm);
 chrome.runtime.onInstalled.addListener(warm);
+warm();
 
 // The toolbar button opens the settings (connection, recording, the page self-check).
 chrome.action.onClicked.addListener(() => chrome.runtime.openOptionsPage());

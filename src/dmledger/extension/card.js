@@ -249,6 +249,21 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
     return h("div", { class: `verdict v-${state.verdict}`, role: "status" }, h("strong", {}, title));
   }
 
+  // The card's style in its shadow root: a constructed sheet, or where assigning one
+  // throws (Firefox's content scripts, whose objects reach the page through wrappers)
+  // a <style> element with the same text.
+  function adoptStyle(shadow, doc, css) {
+    try {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      shadow.adoptedStyleSheets = [sheet];
+    } catch (refused) {
+      const style = doc.createElement("style");
+      style.textContent = css;
+      shadow.append(style);
+    }
+  }
+
   function mount(doc, onMove) {
     // Not a div: the site's rules for divs (or any tag it uses) cannot reach it, and its
     // display is set inline with !important, which no stylesheet of the page overrides.
@@ -257,9 +272,7 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
     const show = (visible) => host.style.setProperty("display", visible ? "block" : "none", "important");
     show(false);
     const shadow = host.attachShadow({ mode: "open" });
-    const sheet = new CSSStyleSheet();
-    sheet.replaceSync(STYLE);
-    shadow.adoptedStyleSheets = [sheet];
+    adoptStyle(shadow, doc, STYLE);
     const frame = h("section", { class: "card", "aria-label": "DM Ledger" });
     shadow.append(frame);
     let collapsed = false;

@@ -13,6 +13,7 @@ reply.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import queue
@@ -138,6 +139,19 @@ class Host:
         if self._ledger is None:
             self._ledger = Ledger.open(self.home)
         return self._ledger
+
+    def prepare(self) -> None:
+        """Open the home and read what ``hello`` reads, before the first request: the
+        browser starts the host when it starts, so this overlaps the first page's load
+        instead of delaying its card. A home that cannot be opened yet is left to the
+        first request, whose reply says why; nothing here is kept but the open Ledger."""
+        try:
+            self._hello(self.ledger())
+        except (DmLedgerError, sa_exc.SQLAlchemyError):
+            self.close()
+        except Exception:
+            log.exception("opening the home ahead of the first request failed")
+            self.close()
 
     # -- one request ------------------------------------------------------------------
 
@@ -359,7 +373,13 @@ def run(home: Path) -> None:
     stdout = sys.stdout.buffer
     # Anything printed by mistake must not corrupt the frames: stdout is ours alone.
     sys.stdout = sys.stderr
-    Host(home, sync=SyncScheduler(home)).serve(stdin, stdout)
+    host = Host(home, sync=SyncScheduler(home))
+    host.prepare()
+    # What start-up made lives as long as the host: keep the collector off it from now
+    # on (and on again, if the launcher turned it off for the start).
+    gc.freeze()
+    gc.enable()
+    host.serve(stdin, stdout)
 
 
 __all__ = ["Host", "SyncScheduler", "run"]
