@@ -25,7 +25,7 @@ import pytest
 
 from dmledger import settings as config
 from dmledger.app.ledger import Ledger
-from dmledger.cloud.oracle_connect import ThinConnector
+from dmledger.cloud.connecting.oracle_connect import ThinConnector
 from dmledger.errors import (
     CloudPermissionDenied,
     CloudUnavailable,

@@ -30,8 +30,9 @@ from typer.testing import CliRunner
 
 from dmledger.app.cloud_access import cloud_store_for
 from dmledger.cli import app
-from dmledger.cloud import rollups, schema
-from dmledger.cloud.engine import create_cloud_engine
+from dmledger.cloud import tables as schema
+from dmledger.cloud.analytics import rollups
+from dmledger.cloud.connecting.engine import create_cloud_engine
 from dmledger.cloud.store import CloudStore
 from dmledger.domain.records import Cursor, Edit, OutgoingLog
 from dmledger.domain.timeutil import iso

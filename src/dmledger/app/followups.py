@@ -23,9 +23,7 @@ from dmledger.domain.handles import normalize_handle
 from dmledger.domain.records import Edit, Prospect, TeamEdit
 from dmledger.domain.timeutil import check_event_time
 from dmledger.errors import CloudUnavailable, InvalidInput, NotFound, Refused, SyncBusy
-from dmledger.local import followups as local_followups
-from dmledger.local.effects import apply_edit_to_cache
-from dmledger.local.store import iso
+from dmledger.local import apply_edit_to_cache, iso, pending_team_edits, queue_team_edit
 
 from .outgoing import client_made_id
 from .today import TODAY_LIMIT_DEFAULT, Today, TodayQuery, build_today
@@ -151,7 +149,7 @@ class FollowUps:
         now = self.ledger.now()
         with self.local.transaction() as conn:
             for edit in edits:
-                local_followups.queue_team_edit(self.local, conn, edit, now)
+                queue_team_edit(self.local, conn, edit, now)
         return self.share_team_edits()
 
     def share_team_edits(self) -> bool:
@@ -169,4 +167,4 @@ class FollowUps:
     def team_edits_waiting(self) -> int:
         """How many changes to the team's templates and rule wait for a sync."""
         with self.local.reading() as conn:
-            return len(local_followups.pending_team_edits(conn))
+            return len(pending_team_edits(conn))

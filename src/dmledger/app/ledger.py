@@ -32,16 +32,15 @@ from dmledger.domain.text import NOTES_MAX_CHARS, validate_name
 from dmledger.domain.text import clean_text as _clean_text
 from dmledger.domain.timeutil import Clock, utcnow
 from dmledger.errors import ConfigError, InvalidInput, NotFound, Refused
+from dmledger.local import LocalStore, ProspectFilter, apply_dm_to_cache
 from dmledger.local import meta_keys as keys
-from dmledger.local.effects import apply_dm_to_cache
-from dmledger.local.store import LocalStore, ProspectFilter
 
 from .filters import normalised_filter
 from .outgoing import client_made_id, new_dm, require_registered_actor
 from .views import IndexBuild, StatusCard, SyncStatus
 
 if TYPE_CHECKING:
-    from dmledger.cloud.store import CloudStore
+    from dmledger.cloud import CloudStore
     from dmledger.sync.engine import Progress, SyncEngine, SyncReport
 
     from .followups import FollowUps
@@ -103,7 +102,7 @@ class Ledger:
         actor_name = validate_actor_username(actor) if actor else None
         url = cloud_url or config.embedded_cloud_url(home)
         url, password = config.split_password(url)
-        from dmledger.cloud.engine import backend_of  # lazy: see the module's docstring
+        from dmledger.cloud import backend_of  # lazy: see the module's docstring
 
         backend_of(url)
         config.secure_home(home)
@@ -147,7 +146,7 @@ class Ledger:
 
     @property
     def cloud_label(self) -> str:
-        from dmledger.cloud.engine import redact_url  # lazy: see the module's docstring
+        from dmledger.cloud import redact_url  # lazy: see the module's docstring
 
         return redact_url(self.settings.cloud_url)
 
@@ -480,7 +479,7 @@ class Ledger:
 
     def cloud_grants(self, role: str, user: str, *, apply: bool = False) -> list[str]:
         """The least-privilege grants for ``user`` on this cloud; run them if ``apply``."""
-        from dmledger.cloud.grants import grant_statements
+        from dmledger.cloud import grant_statements
 
         statements = grant_statements(
             self.cloud.dialect, role, user, owner=self.cloud.current_schema()
@@ -491,9 +490,9 @@ class Ledger:
 
     @staticmethod
     def cloud_ddl(dialect: str) -> str:
-        from dmledger.cloud import ddl  # lazy: see the module's docstring
+        from dmledger.cloud import render_script  # lazy: see the module's docstring
 
-        return ddl.render_script(dialect)
+        return render_script(dialect)
 
     # -- team onboarding (the use cases live in app/onboarding.py) -------------------
 

@@ -29,9 +29,16 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from dmledger import settings as config
-from dmledger.cloud.engine import backend_of, redact_url
-from dmledger.cloud.grants import ROLES, ensure_login, login_name
-from dmledger.cloud.oracle_wallet import EWALLET_PEM, TNSNAMES_ORA, oracle_target
+from dmledger.cloud import (
+    EWALLET_PEM,
+    ROLES,
+    TNSNAMES_ORA,
+    backend_of,
+    ensure_login,
+    login_name,
+    oracle_target,
+    redact_url,
+)
 from dmledger.domain.handles import validate_actor_username
 from dmledger.domain.text import validate_name
 from dmledger.errors import CloudError, InvalidInput, PackError, Refused
@@ -149,7 +156,7 @@ def make_pack(
     without_password = _contents_for(ledger, backend, name, role)
 
     password = new_password()
-    created = ensure_login(ledger.cloud, name, password)
+    created = ensure_login(ledger.cloud.db, name, password)
     statements = ledger.cloud_grants(role, name, apply=True)
     log.info(
         "database user %s %s, %d grants applied",

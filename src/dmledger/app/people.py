@@ -18,8 +18,8 @@ from dmledger.errors import CloudError, ConfigError, DmLedgerError, InvalidInput
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from dmledger.cloud.store import CloudStore
-    from dmledger.local.store import LocalStore
+    from dmledger.cloud import CloudStore
+    from dmledger.local import LocalStore
 
     from .ledger import Ledger
 

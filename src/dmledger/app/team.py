@@ -1,6 +1,6 @@
 """The Team page's use case: the team's numbers from the cloud, cached for offline viewing.
 
-Every aggregation runs in the cloud database (``dmledger.cloud.analytics``); this
+Every aggregation runs in the cloud database (``cloud/analytics/``); this
 module turns the filter into UTC bounds, fills in what SQL leaves out (days and
 statuses with no rows, the 7 × 24 heatmap grid) and keeps the last answer for each
 filter in the local store, so the page still shows something, with its age, when
@@ -15,10 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from dmledger.cloud import analytics, rollup_fold
-from dmledger.cloud.followup_analytics import rate_row
-from dmledger.cloud.followups import read_team_config
-from dmledger.cloud.rollup_page import team_figures
+from dmledger.cloud import LogFilter, bring_up_to_date, rate_row, read_team_config, team_figures
 from dmledger.domain.followups import rule_of
 from dmledger.domain.handles import validate_actor_username
 from dmledger.domain.statuses import STATUSES, Status, read_stored_status
@@ -29,9 +26,9 @@ from dmledger.errors import CloudUnavailable, InvalidInput
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from dmledger.cloud.store import CloudStore
+    from dmledger.cloud import CloudStore
     from dmledger.domain.timeutil import Clock
-    from dmledger.local.store import LocalStore
+    from dmledger.local import LocalStore
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +175,7 @@ class TeamReport:
     heatmap: list[list[int]]
     double_contacts: list[dict[str, Any]] = field(default_factory=list)
     # Issue 12: reply rates, time to first reply, follow-ups per day, leads lost
-    # (cloud/rollup_followups.py: followup_figures), JSON-ready as they come.
+    # (cloud/analytics/followup_figures.py: followup_figures), JSON-ready as they come.
     followups: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -289,9 +286,9 @@ def build_report(
     now: datetime,
 ) -> TeamReport:
     """Fold the latest writes into the rollups, run the Team queries from them (one
-    connection, each statement once: ``cloud.rollup_page``) and assemble."""
-    where = analytics.LogFilter(start=start, end=end, operator=flt.operator, actor=flt.actor)
-    rollup_fold.bring_up_to_date(cloud)
+    connection, each statement once: ``cloud/analytics/page.py``) and assemble."""
+    where = LogFilter(start=start, end=end, operator=flt.operator, actor=flt.actor)
+    bring_up_to_date(cloud.db)
     # One snapshot: a teammate's fold committed between two statements would make the
     # totals of one disagree with the rows of another.
     with cloud.snapshot() as conn:

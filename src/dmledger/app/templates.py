@@ -14,7 +14,7 @@ from dmledger.domain.records import OutgoingLog, TeamEdit
 from dmledger.domain.templates import check_template, render_template
 from dmledger.domain.text import validate_name
 from dmledger.errors import NotFound
-from dmledger.local import followups as local_followups
+from dmledger.local import cached_templates
 
 from .views import StatusCard
 
@@ -55,7 +55,7 @@ class Templates:
 
     def list(self) -> list[Template]:
         with self.ledger.local.reading() as conn:
-            return [Template(n, t) for n, t in local_followups.cached_templates(conn).items()]
+            return [Template(n, t) for n, t in cached_templates(conn).items()]
 
     def get(self, name: str) -> Template:
         clean_name = validate_name(name, "template name")

@@ -103,13 +103,13 @@ def set_(
 
 
 if TYPE_CHECKING:
-    from dmledger.local.store import ProspectFilter
+    from dmledger.local import ProspectFilter
 
 
 def _filter(
     status: str | None, owner: str | None, search: str | None, operator: str | None = None
 ) -> ProspectFilter:
-    from dmledger.local.store import ProspectFilter
+    from dmledger.local import ProspectFilter
 
     return ProspectFilter(status=status, owner_actor=owner, search=search, owner_operator=operator)
 

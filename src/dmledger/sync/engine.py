@@ -39,7 +39,7 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 
-from dmledger.cloud.schema import SCHEMA_VERSION
+from dmledger.cloud import SCHEMA_VERSION
 from dmledger.domain.records import ActorRow, CloudHeader, Cursor, Edit, OutgoingLog, PulledRow
 from dmledger.domain.timeutil import Clock, utcnow
 from dmledger.errors import (
@@ -49,14 +49,15 @@ from dmledger.errors import (
     CloudSchemaError,
     DmLedgerError,
 )
-from dmledger.local import meta_keys as keys
-from dmledger.local.effects import apply_to_cache
-from dmledger.local.followups import (
+from dmledger.local import (
+    LocalStore,
+    apply_to_cache,
+    iso,
     keep_team_config,
     pending_team_edits,
     remove_team_edits,
 )
-from dmledger.local.store import LocalStore, iso
+from dmledger.local import meta_keys as keys
 from dmledger.sync.gateway import CloudGateway
 from dmledger.sync.lock import sync_lock
 

@@ -24,7 +24,7 @@ from dmledger.app.people import set_status_many
 from dmledger.app.views import LeadView
 from dmledger.domain.timeutil import utcnow
 from dmledger.errors import InvalidInput
-from dmledger.local.store import ProspectFilter
+from dmledger.local import ProspectFilter
 
 from .errors import status_for
 from .render import flash_redirect, page

@@ -18,7 +18,7 @@ against a local ``openssl s_server`` (see ``tests/cloud/test_oracle_mtls.py``):
   shuts the socket down instead, which the driver reports as a closed connection.
 
 The wallet is read and checked in ``oracle_wallet.py``; a failed connect is explained
-by ``errors_oracle.py``.
+by ``oracle_failures.py``.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from typing import Any
 import oracledb
 import sqlalchemy
 
-from dmledger.cloud.errors_oracle import explain_oracle_error
-from dmledger.cloud.oracle_wallet import STOPPED_ADVICE, OracleWallet
+from dmledger.cloud.connecting.oracle_failures import explain_oracle_error
+from dmledger.cloud.connecting.oracle_wallet import STOPPED_ADVICE, OracleWallet
 from dmledger.errors import CloudUnavailable, ConfigError
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def session_statements(current_schema: str | None) -> list[str]:
     ConfigError when ``current_schema`` is not a plain identifier: it is written into
     SQL, so nothing else is accepted.
     """
-    from dmledger.cloud.grants import check_identifier
+    from dmledger.cloud.connecting.identifiers import check_identifier
     from dmledger.errors import InvalidInput
 
     statements = [SESSION_TIME_ZONE]

@@ -1,8 +1,8 @@
-"""Engines for the SQLite and PostgreSQL clouds, cloud URLs, round-trip counting, and
-PostgreSQL pipelines (several statements in one round trip).
+"""Engines for the SQLite and PostgreSQL clouds, round-trip counting, and PostgreSQL
+pipelines (several statements in one round trip).
 
 Oracle's engine is made in ``oracle_connect.py``; driver errors are translated in
-``driver_errors.py``.
+``cloud/driver_errors/``; cloud URLs are read in ``cloud/urls.py``.
 
 Every cloud connection runs in UTC: PostgreSQL and Oracle sessions get their time
 zone set, SQLite has no other. The embedded SQLite cloud gets WAL, a busy timeout
@@ -25,40 +25,15 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.sql.compiler import Compiled
 
+from dmledger.cloud.urls import backend_of
 from dmledger.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SCHEMES = ("sqlite", "postgresql", "oracle")
 #: UTC sessions; a write waiting on a lock gives up after 30 s; no JIT: our statements
 #: are short (a push, a page, a rollup read), and compiling one cost more than running
 #: it (350 ms of JIT on a 10,000-lead push's 500 ms update, measured with EXPLAIN).
 _PG_OPTIONS = "-c timezone=UTC -c lock_timeout=30000 -c jit=off"
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***``, safe to print or log."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except exc.ArgumentError:
-        return "<unparseable URL>"
-
-
-def backend_of(url: str) -> str:
-    """``sqlite``, ``postgresql`` or ``oracle``; InvalidInput for anything else."""
-    try:
-        name = make_url(url).get_backend_name()
-    except exc.ArgumentError:
-        raise InvalidInput(
-            f"cloud URL {redact_url(url)!r} is not a database URL: expected e.g. "
-            "sqlite:///PATH, postgresql+psycopg://USER@HOST/DB or oracle+oracledb://USER@ALIAS"
-        ) from None
-    if name not in SUPPORTED_SCHEMES:
-        raise InvalidInput(
-            f"cloud URL {redact_url(url)!r} uses {name!r}: supported are "
-            + ", ".join(SUPPORTED_SCHEMES)
-        )
-    return name
 
 
 def create_cloud_engine(

@@ -6,7 +6,7 @@
   "replied" means it has a recorded reply at all);
 - median time from first contact to first reply, over the leads messaged in the period
   that replied (here the median is taken in Python over one row per such lead: the
-  definition; ``rollup_followups`` picks the middle delays in SQL);
+  definition; ``followup_figures`` picks the middle delays in SQL);
 - follow-ups sent per day: DMs in the period later than their lead's first contact;
 - leads lost to "no reply after the last follow-up": the SQL mirror of
   ``domain.followups.lost`` under the team's rule (a test keeps the two in agreement).
@@ -21,8 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dmledger.cloud.analytics import LogFilter, as_date, day_of, filtered_logs
-from dmledger.cloud.schema import prospect_replies, prospects
+from dmledger.cloud.analytics.raw import LogFilter, as_date, day_of, filtered_logs
+from dmledger.cloud.tables import prospect_replies, prospects
 from dmledger.domain.followups import CLOSING, FollowUpRule
 
 Row = dict[str, Any]

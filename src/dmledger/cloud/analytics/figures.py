@@ -1,11 +1,11 @@
 """The Team queries answered from the rollups (``rollups.py``), with the same names,
-arguments and row shapes as ``analytics.py``, whose statements over the raw logs are
+arguments and row shapes as ``raw.py``, whose statements over the raw logs are
 the definition these answers are tested against.
 
 A period whose bounds are whole UTC days (every period the Team page offers except a
 custom one typed with a time of day) is answered from the rollups alone; a period
 bounded inside a day cannot be cut out of day buckets, and is answered by the raw
-statements (``analytics``). Call ``rollup_fold.fold`` first (``app.team`` does), so
+statements (``analytics``). Call ``fold.fold`` first (``app.team`` does), so
 the rollups include every write.
 
 How each figure is read (S, E: the period's first and after-last day):
@@ -16,7 +16,7 @@ How each figure is read (S, E: the period's first and after-last day):
 - leads (distinct) per status, operator or actor, booked leads and replied leads: SUM
   over the "first in period" rows of ``rollup_firsts`` -- day in [S, E), previous day
   NULL or before S -- of the grouping the filter needs (``KINDS``); the rows per
-  operator and per account are also issue 12's reply rates (``rollup_followups``);
+  operator and per account are also issue 12's reply rates (``followup_figures``);
 - DMs per status, operator or actor: SUM over ``rollup_status``, one statement per
   (status, operator, actor) summed in Python for each;
 - double contacts: all time unfiltered, ``rollup_doubles`` itself; else
@@ -31,16 +31,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dmledger.cloud import analytics
-from dmledger.cloud.analytics import (
+from dmledger.cloud.analytics import raw
+from dmledger.cloud.analytics.raw import (
     BOOKED_STATUSES,
     DOUBLE_CONTACTS_LIMIT,
     LogFilter,
     Row,
     as_date,
 )
-from dmledger.cloud.rollups import double_rows, doubles, firsts, hours, status_days
-from dmledger.cloud.schema import actors, prospects
+from dmledger.cloud.analytics.rollups import double_rows, doubles, firsts, hours, status_days
+from dmledger.cloud.tables import actors, prospects
 
 
 def answers(flt: LogFilter) -> bool:
@@ -278,7 +278,7 @@ def statements(flt: LogFilter, dialect: str) -> dict[str, sa.Select[Any]]:
 
 def messages_per_day(conn: sa.Connection, flt: LogFilter) -> list[tuple[date, int]]:
     if not answers(flt):
-        return analytics.messages_per_day(conn, flt)
+        return raw.messages_per_day(conn, flt)
     return per_day(list(conn.execute(per_day_statement(flt, conn.dialect.name))))
 
 
@@ -289,7 +289,7 @@ def per_day(rows: list[Any]) -> list[tuple[date, int]]:
 
 def heatmap(conn: sa.Connection, flt: LogFilter) -> list[tuple[int, int, int]]:
     if not answers(flt):
-        return analytics.heatmap(conn, flt)
+        return raw.heatmap(conn, flt)
     rows = conn.execute(heatmap_statement(flt, conn.dialect.name))
     return [(int(r.wd), int(r.hr), int(r.messages)) for r in rows]
 
@@ -306,7 +306,7 @@ def messages(conn: sa.Connection, flt: LogFilter) -> list[Any]:
 
 def lead_statuses(conn: sa.Connection, flt: LogFilter) -> list[tuple[str | None, int, int]]:
     if not answers(flt):
-        return analytics.lead_statuses(conn, flt)
+        return raw.lead_statuses(conn, flt)
     return statuses_from(leads(conn, flt, "status"), messages(conn, flt))
 
 
@@ -332,7 +332,7 @@ def _board(
 
 def by_operator(conn: sa.Connection, flt: LogFilter) -> list[Row]:
     if not answers(flt):
-        return analytics.by_operator(conn, flt)
+        return raw.by_operator(conn, flt)
     return operators_from(conn, leads(conn, flt, "operator"), messages(conn, flt))
 
 
@@ -348,7 +348,7 @@ def operators_from(conn: sa.Connection, lead_rows: list[Any], message_rows: list
 
 def by_actor(conn: sa.Connection, flt: LogFilter) -> list[Row]:
     if not answers(flt):
-        return analytics.by_actor(conn, flt)
+        return raw.by_actor(conn, flt)
     return actors_from(conn, leads(conn, flt, "actor"), messages(conn, flt))
 
 
@@ -385,8 +385,6 @@ def double_contacts(
     conn: sa.Connection, flt: LogFilter, limit: int = DOUBLE_CONTACTS_LIMIT
 ) -> tuple[int, list[Row]]:
     if not answers(flt):
-        return analytics.double_contacts(conn, flt, limit)
+        return raw.double_contacts(conn, flt, limit)
     found = list(conn.execute(double_contacts_statement(flt, conn.dialect.name, limit)))
-    return analytics.double_contact_rows(
-        conn, found, lambda handles: lead_actors_statement(flt, handles)
-    )
+    return raw.double_contact_rows(conn, found, lambda handles: lead_actors_statement(flt, handles))

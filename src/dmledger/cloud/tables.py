@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 
 # 1 seed; 2 everything above; 3 cloud_id, notes_replaced; 4 PG xid cursor; 5 follow-ups;
-# 6 the Team rollups (cloud/rollups.py)
+# 6 the Team rollups (cloud/analytics/rollups.py)
 SCHEMA_VERSION = 6
 
 

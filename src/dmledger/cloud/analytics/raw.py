@@ -48,7 +48,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-from dmledger.cloud.schema import actors, outreach_logs, prospects
+from dmledger.cloud.tables import actors, outreach_logs, prospects
 
 #: Statuses (lower-case) that count as booked.
 BOOKED_STATUSES = ("booked", "client")
@@ -224,7 +224,7 @@ def _filtered_logs(
     return sa.select(*columns).select_from(source).where(*conditions).subquery("fl")
 
 
-# The follow-up figures (followup_analytics.py) read the same filtered logs.
+# The follow-up figures (raw_followups.py) read the same filtered logs.
 filtered_logs = _filtered_logs
 
 

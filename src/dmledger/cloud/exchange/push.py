@@ -1,31 +1,28 @@
 """The push: a batch of DMs and a run of outbox edits, applied in the caller's
 transaction.
 
-Called through ``CloudStore.push_logs`` / ``push_edits`` / ``delete_prospects``. The
+Called through ``CloudStore.push_logs`` / ``push_edits`` / ``delete_prospects``, with
+the caller's connection (its dialect picks the statements). The
 per-dialect statements (insert-if-absent, the contact upsert) are in ``upsert``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from dmledger.cloud import followups as fu
-from dmledger.cloud import upsert
-from dmledger.cloud.engine import pipelined
-from dmledger.cloud.schema import outreach_logs, prospects
+from dmledger.cloud.connecting.engine import pipelined
+from dmledger.cloud.exchange import team_settings, upsert
+from dmledger.cloud.tables import outreach_logs, prospect_replies, prospects
 from dmledger.domain.notes import merge_note
 from dmledger.domain.records import Edit, OutgoingLog
 from dmledger.domain.text import MESSAGE_MAX_BYTES, NOTES_MAX_BYTES, fit_bytes
 
-if TYPE_CHECKING:
-    from dmledger.cloud.store import CloudStore
 
-
-def push_logs(store: CloudStore, conn: sa.Connection, batch: Sequence[OutgoingLog]) -> None:
+def push_logs(conn: sa.Connection, batch: Sequence[OutgoingLog]) -> None:
     """Apply a batch of DMs: the prospects they touch, then the logs themselves.
 
     Idempotent: a log whose client_log_id is already in the cloud inserts nothing,
@@ -34,15 +31,16 @@ def push_logs(store: CloudStore, conn: sa.Connection, batch: Sequence[OutgoingLo
     """
     if not batch:
         return
-    if store.dialect == "postgresql":
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
         # One round trip: both statements in a pipeline (BEGIN goes along).
         statements = pg_push_statements(batch)
         pipelined(conn, [(s.compile(dialect=conn.dialect), {}) for s in statements])
         return
     firsts, logs = _batch_rows(batch)
-    upsert.apply_contacts(conn, store.dialect, firsts)
-    upsert.insert_ignore(conn, store.dialect, outreach_logs, logs, ["client_log_id"])
-    fu.refresh_dm_figures(conn, [item.target for item in batch])
+    upsert.apply_contacts(conn, dialect, firsts)
+    upsert.insert_ignore(conn, dialect, outreach_logs, logs, ["client_log_id"])
+    team_settings.refresh_dm_figures(conn, [item.target for item in batch])
 
 
 def pg_push_statements(batch: Sequence[OutgoingLog]) -> tuple[sa.Insert, sa.Update]:
@@ -65,7 +63,7 @@ def pg_push_statements(batch: Sequence[OutgoingLog]) -> tuple[sa.Insert, sa.Upda
         .on_conflict_do_nothing(index_elements=["client_log_id"])
         .add_cte(contacts.cte("contacts"))
     )
-    return insert, fu.dm_figures_set_statement(sorted({item.target for item in batch}))
+    return insert, team_settings.dm_figures_set_statement(sorted({item.target for item in batch}))
 
 
 def _batch_rows(batch: Sequence[OutgoingLog]) -> tuple[list[OutgoingLog], list[upsert.Row]]:
@@ -90,7 +88,7 @@ def _batch_rows(batch: Sequence[OutgoingLog]) -> tuple[list[OutgoingLog], list[u
     return list(earliest.values()), logs
 
 
-def push_edits(store: CloudStore, conn: sa.Connection, edits: Sequence[Edit]) -> list[Edit]:
+def push_edits(conn: sa.Connection, edits: Sequence[Edit]) -> list[Edit]:
     """Apply outbox edits in order; returns the edits dropped because their lead is
     not in the cloud (a teammate deleted it: deletion wins over concurrent edits).
 
@@ -101,16 +99,16 @@ def push_edits(store: CloudStore, conn: sa.Connection, edits: Sequence[Edit]) ->
     segment: list[Edit] = []
     for edit in edits:
         if edit.op == "delete":
-            dropped += _apply_segment(store, conn, segment)
+            dropped += _apply_segment(conn, segment)
             segment = []
-            store.delete_prospects(conn, [edit.target])
+            delete_prospects(conn, [edit.target])
         else:
             segment.append(edit)
-    dropped += _apply_segment(store, conn, segment)
+    dropped += _apply_segment(conn, segment)
     return dropped
 
 
-def _apply_segment(store: CloudStore, conn: sa.Connection, segment: Sequence[Edit]) -> list[Edit]:
+def _apply_segment(conn: sa.Connection, segment: Sequence[Edit]) -> list[Edit]:
     if not segment:
         return []
     adds: dict[str, Edit] = {}
@@ -120,7 +118,7 @@ def _apply_segment(store: CloudStore, conn: sa.Connection, segment: Sequence[Edi
     if adds:
         upsert.insert_ignore(
             conn,
-            store.dialect,
+            conn.dialect.name,
             prospects,
             [
                 {
@@ -171,8 +169,39 @@ def _apply_segment(store: CloudStore, conn: sa.Connection, segment: Sequence[Edi
             [{"t": t, "n": n, "r": r} for t, n, r in changed],
         )
     # Replies and follow-up dates (issue 12) come after the status and notes.
-    fu.apply_replies_and_follow_ups(store, conn, [e for e in changes if e.target in found])
+    _apply_replies_and_follow_ups(conn, [e for e in changes if e.target in found])
     return [e for e in changes if e.target not in found]
+
+
+def _apply_replies_and_follow_ups(conn: sa.Connection, edits: Sequence[Edit]) -> None:
+    """Store replies (insert-if-absent on their client-made id) and follow-up dates (the
+    later edit wins) of leads that exist; in the order given."""
+    replies = [e for e in edits if e.op == "reply" and e.ref and e.at is not None]
+    if replies:
+        upsert.insert_ignore(
+            conn,
+            conn.dialect.name,
+            prospect_replies,
+            [
+                {
+                    "client_reply_id": e.ref,
+                    "target_username": e.target,
+                    "replied_at": e.at,
+                }
+                for e in replies
+            ],
+            ["client_reply_id"],
+        )
+        targets = sorted({e.target for e in replies})
+        conn.execute(team_settings.reply_effect_statement(), [{"t": t} for t in targets])
+    dates: dict[str, datetime | None] = {}
+    for e in edits:
+        if e.op == "follow_up":
+            dates[e.target] = datetime.fromisoformat(e.ref) if e.ref else None
+    if dates:
+        conn.execute(
+            team_settings.follow_up_statement(), [{"t": t, "f": f} for t, f in dates.items()]
+        )
 
 
 def _notes_of(
@@ -196,7 +225,7 @@ def delete_prospects(conn: sa.Connection, handles: Sequence[str]) -> None:
     if not handles:
         return
     params = [{"t": h} for h in handles]
-    fu.delete_replies(conn, handles)
+    team_settings.delete_replies(conn, handles)
     conn.execute(
         sa.delete(outreach_logs).where(outreach_logs.c.target_username == sa.bindparam("t")),
         params,

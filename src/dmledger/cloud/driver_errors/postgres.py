@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 if TYPE_CHECKING:
-    from dmledger.cloud.driver_errors import Refusal
+    from dmledger.cloud.driver_errors.kinds import Refusal
 
 _BY_SQLSTATE: dict[str, Refusal] = {
     "40001": "busy",  # serialization_failure

@@ -19,7 +19,7 @@ Tables (all new; the seed's tables are unchanged):
 - ``rollup_doubles``: the leads that more than one actor ever messaged, with their
   first and last day (the candidates of a period's double contacts);
 - ``rollup_double_rows``: those leads' detail rows (what double contacts read);
-- issue 12's follow-up figures (``rollup_followups``): on each detail row, its DMs
+- issue 12's follow-up figures (``followup_figures.py``): on each detail row, its DMs
   later than the lead's first contact and the lead's facts (replied, first contact,
   first reply, open, DM count, last DM); ``rollup_firsts.replied``;
   ``rollup_status.followups``; ``rollup_reply_firsts`` / ``rollup_open_firsts``: the
@@ -47,17 +47,14 @@ transaction (a trigger on ``prospects``); the next fold subtracts those rows.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from dmledger.cloud import schema
-from dmledger.cloud.schema import varchar
-
-if TYPE_CHECKING:
-    from dmledger.cloud.store import CloudStore
+from dmledger.cloud import tables
+from dmledger.cloud.tables import varchar
 
 #: Rollup schema version: the cloud schema version that added the rollups.
 ROLLUP_VERSION = 6
@@ -69,7 +66,7 @@ KINDS = {0: (), 1: ("actor",), 2: ("op",), 3: ("actor", "op")}
 _NUMBER_19 = oracle.NUMBER(19)  # type: ignore[no-untyped-call]
 _COUNT = sa.BigInteger().with_variant(_NUMBER_19, "oracle")
 _ID = sa.BigInteger().with_variant(_NUMBER_19, "oracle").with_variant(sa.Integer(), "sqlite")
-_md = schema.metadata
+_md = tables.metadata
 
 
 def _who() -> list[sa.Column[Any]]:
@@ -87,6 +84,21 @@ def _first_marks() -> list[sa.Column[Any]]:
             sa.Column(f"p_{kind}", sa.Date),
         )
     ]
+
+
+def _first_rows(name: str, *facts: sa.Column[Any]) -> sa.Table:
+    """A summary of first rows: per grouping ``kind`` (``KINDS``), day, the grouping's
+    previous day with DMs, actor and operator, and ``facts``, the ``leads`` counted."""
+    return sa.Table(
+        name,
+        _md,
+        sa.Column("kind", sa.Integer, nullable=False),
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("prev_day", sa.Date),
+        *_who(),
+        *facts,
+        sa.Column("leads", _COUNT, nullable=False),
+    )
 
 
 _DOUBLE_COLUMNS = (
@@ -122,44 +134,26 @@ lead_days = sa.Table(
     *_first_marks(),
 )
 
-firsts = sa.Table(
+firsts = _first_rows(
     "rollup_firsts",
-    _md,
-    sa.Column("kind", sa.Integer, nullable=False),
-    sa.Column("day", sa.Date, nullable=False),
-    sa.Column("prev_day", sa.Date),
-    *_who(),
     sa.Column("status", varchar(50)),
     sa.Column("replied", sa.Integer, nullable=False),
-    sa.Column("leads", _COUNT, nullable=False),
 )
 
 # Issue 12: the first rows (as in rollup_firsts) of the leads that replied, with the
 # lead's first contact and first reply (the median time to first reply), and of the
 # open leads, with their DMs, last DM and status (leads lost to "no reply").
-reply_firsts = sa.Table(
+reply_firsts = _first_rows(
     "rollup_reply_firsts",
-    _md,
-    sa.Column("kind", sa.Integer, nullable=False),
-    sa.Column("day", sa.Date, nullable=False),
-    sa.Column("prev_day", sa.Date),
-    *_who(),
     sa.Column("first_contacted", sa.TIMESTAMP, nullable=False),
     sa.Column("first_reply", sa.TIMESTAMP, nullable=False),
-    sa.Column("leads", _COUNT, nullable=False),
 )
 
-open_firsts = sa.Table(
+open_firsts = _first_rows(
     "rollup_open_firsts",
-    _md,
-    sa.Column("kind", sa.Integer, nullable=False),
-    sa.Column("day", sa.Date, nullable=False),
-    sa.Column("prev_day", sa.Date),
-    *_who(),
     sa.Column("status", varchar(50)),
     sa.Column("dm_count", sa.Integer, nullable=False),
     sa.Column("last_dm_at", sa.TIMESTAMP, nullable=False),
-    sa.Column("leads", _COUNT, nullable=False),
 )
 
 # Issue 12: the DMs sent from a template, per (lead, template, actor, operator, day),
@@ -177,16 +171,10 @@ lead_templates = sa.Table(
 )
 
 # ... and those first rows summed, as rollup_firsts sums rollup_lead_days'.
-template_firsts = sa.Table(
+template_firsts = _first_rows(
     "rollup_template_firsts",
-    _md,
-    sa.Column("kind", sa.Integer, nullable=False),
-    sa.Column("day", sa.Date, nullable=False),
-    sa.Column("prev_day", sa.Date),
-    *_who(),
     sa.Column("template_name", varchar(100), nullable=False),
     sa.Column("replied", sa.Integer, nullable=False),
-    sa.Column("leads", _COUNT, nullable=False),
 )
 
 status_days = sa.Table(
@@ -266,7 +254,7 @@ TABLES = (
     work,
     state,
 )
-#: What the operator role needs here (cloud/grants.py): an agent showing the Team page
+#: What the operator role needs here (cloud/schema/grants.py): an agent showing the Team page
 #: folds (the triggers that queue run with the schema owner's rights on PostgreSQL).
 OPERATOR_GRANTS = tuple((table.name, "SELECT, INSERT, UPDATE, DELETE") for table in TABLES)
 SUMMARIES = (firsts, reply_firsts, open_firsts, template_firsts, status_days, hours)
@@ -568,17 +556,6 @@ def drop(conn: sa.Connection) -> None:
             conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {function} CASCADE")
 
 
-def install(conn: sa.Connection) -> list[str]:
-    """``cloud upgrade`` to version 6: create the rollups and fill them from the raw
-    logs once (in the upgrade's transaction). Returns the steps taken."""
-    from dmledger.cloud import rollup_fold
-
-    for statement in create_statements(conn.dialect):
-        conn.exec_driver_sql(statement)
-    rows = rollup_fold.rebuild(conn)
-    return ["CREATE rollup tables and triggers", f"rollups filled from the logs ({rows} rows)"]
-
-
 def refresh(conn: sa.Connection) -> list[str]:
     """Bring a current schema's rollups to this release's code: the indexes it lacks
     are created, and (PostgreSQL) the trigger functions whose code is not this
@@ -611,16 +588,6 @@ def refresh(conn: sa.Connection) -> list[str]:
     return replaced
 
 
-def upgrade_from_5(store: CloudStore) -> list[str]:
-    """Version 5 to 6 (a step of ``upgrade.STEPS``): the rollups, filled once."""
-    from dmledger.cloud.upgrade import set_schema_version
-
-    with store.transaction() as conn:
-        steps = install(conn)
-        set_schema_version(conn, ROLLUP_VERSION)
-    return [*steps, f"schema_version = {ROLLUP_VERSION}"]
-
-
 __all__ = [
     "INDEXES",
     "KINDS",
@@ -629,8 +596,6 @@ __all__ = [
     "TABLES",
     "create_statements",
     "drop",
-    "install",
     "refresh",
     "trigger_statements",
-    "upgrade_from_5",
 ]

@@ -1,22 +1,21 @@
 """Cloud statements for replies, follow-up dates, the team's rules and its templates.
 
-Called by ``CloudStore`` inside the push's transaction (replies, follow-up dates, the
-per-lead DM figures) and by the app for the team-wide rules and templates. Every
-statement here is portable SQLAlchemy Core except the insert-if-absent, which reuses
-the store's per-dialect variants; ``statements()`` lists them for the Oracle checks.
+Used by the push inside its transaction (the statements for replies and follow-up
+dates, the per-lead DM figures) and by the app for the team-wide rules and templates. Every
+statement here is portable SQLAlchemy Core (the push adds replies with the
+insert-if-absent of ``upsert``); ``statements()`` lists them for the Oracle checks.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from dmledger.cloud.schema import (
+from dmledger.cloud.tables import (
     dmledger_info,
     message_templates,
     outreach_logs,
@@ -24,11 +23,8 @@ from dmledger.cloud.schema import (
     prospects,
     team_rules,
 )
-from dmledger.domain.records import Edit, TeamConfig, TeamEdit
+from dmledger.domain.records import TeamConfig, TeamEdit
 from dmledger.domain.statuses import LEGACY_ALIASES, Status, status_after_reply
-
-if TYPE_CHECKING:
-    from dmledger.cloud.store import CloudStore
 
 TEAM_VERSION_KEY = "team_version"
 
@@ -217,36 +213,6 @@ def refresh_dm_figures(conn: sa.Connection, handles: Sequence[str]) -> None:
         conn.execute(dm_figures_set_statement(unique))
     else:
         conn.execute(dm_figures_statement(), [{"t": h} for h in unique])
-
-
-def apply_replies_and_follow_ups(
-    store: CloudStore, conn: sa.Connection, edits: Sequence[Edit]
-) -> None:
-    """Store replies (insert-if-absent on their client-made id) and follow-up dates (the
-    later edit wins) of leads that exist; in the order given."""
-    replies = [e for e in edits if e.op == "reply" and e.ref and e.at is not None]
-    if replies:
-        store.insert_ignore(
-            conn,
-            prospect_replies,
-            [
-                {
-                    "client_reply_id": e.ref,
-                    "target_username": e.target,
-                    "replied_at": e.at,
-                }
-                for e in replies
-            ],
-            ["client_reply_id"],
-        )
-        targets = sorted({e.target for e in replies})
-        conn.execute(reply_effect_statement(), [{"t": t} for t in targets])
-    dates: dict[str, datetime | None] = {}
-    for e in edits:
-        if e.op == "follow_up":
-            dates[e.target] = datetime.fromisoformat(e.ref) if e.ref else None
-    if dates:
-        conn.execute(follow_up_statement(), [{"t": t, "f": f} for t, f in dates.items()])
 
 
 def delete_replies(conn: sa.Connection, handles: Sequence[str]) -> None:

@@ -1,11 +1,11 @@
 """Issue 12's follow-up figures answered from the rollups (``rollups.py``), with the
-shape of ``followup_analytics.followup_figures``, whose statements over the raw logs
+shape of ``raw_followups.followup_figures``, whose statements over the raw logs
 are the definition these answers are tested against (tests/cloud/test_rollups.py).
 
-As in ``rollup_figures``, a period whose bounds are whole UTC days is answered from
+As in ``figures``, a period whose bounds are whole UTC days is answered from
 the rollups alone, any other by the raw statements. How each figure is read:
 
-- reply rate by operator and by account: the rows of ``rollup_figures.leads_statement``
+- reply rate by operator and by account: the rows of ``figures.leads_statement``
   (the "first in period" rows of ``rollup_firsts`` of the grouping the filter needs,
   summed; the replied leads are those with ``replied`` = 1), which the Team page also
   reads for its leads per operator and per account; by template: the same over
@@ -13,12 +13,12 @@ the rollups alone, any other by the raw statements. How each figure is read:
   ``rollup_lead_templates``, each with the template);
 - median time to first reply: the "first in period" rows of ``rollup_reply_firsts``
   (one per replied lead and grouping, with its first contact and first reply) summed
-  per delay (exact: ``analytics.delay_of``); a running SUM over the delays in order
+  per delay (exact: ``raw.delay_of``); a running SUM over the delays in order
   picks the middle one or two (the leads at positions ceil(n/2) and floor(n/2) + 1 of
   n), whose median is then taken in Python by the raw figure's own rule
-  (``followup_analytics.median_hours``): only those rows and n leave the database;
+  (``raw_followups.median_hours``): only those rows and n leave the database;
 - follow-ups per day: SUM of ``rollup_status.followups`` per day, in
-  ``rollup_figures.per_day_statement`` (the messages per day's statement);
+  ``figures.per_day_statement`` (the messages per day's statement);
 - leads lost to "no reply": SUM over the "first in period" rows of
   ``rollup_open_firsts`` (the leads with no reply and no follow-up date) with enough
   DMs, a last DM before the rule's cutoff and a status that does not close the lead.
@@ -31,16 +31,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dmledger.cloud import followup_analytics
-from dmledger.cloud.analytics import LogFilter, as_delay, delay_of
-from dmledger.cloud.rollup_figures import (
-    answers,
-    fresh,
-    lead_kind,
-    leads,
-    per_day_statement,
-)
-from dmledger.cloud.rollups import open_firsts, reply_firsts, template_firsts
+from dmledger.cloud.analytics import raw_followups
+from dmledger.cloud.analytics.figures import answers, fresh, lead_kind, leads, per_day_statement
+from dmledger.cloud.analytics.raw import LogFilter, as_delay, delay_of
+from dmledger.cloud.analytics.rollups import open_firsts, reply_firsts, template_firsts
 from dmledger.domain.followups import CLOSING, FollowUpRule
 
 
@@ -90,13 +84,13 @@ def first_reply_statement(flt: LogFilter, dialect: str) -> sa.Select[Any]:
 
 
 def first_reply(conn: sa.Connection, flt: LogFilter) -> tuple[float | None, int]:
-    """``followup_analytics.first_reply`` from the rollups: the same median, bit for
+    """``raw_followups.first_reply`` from the rollups: the same median, bit for
     bit, and count."""
     rows = list(conn.execute(first_reply_statement(flt, conn.dialect.name)))
     if not rows:
         return None, 0
     middle = [as_delay(row.delay) for row in rows]
-    return followup_analytics.median_hours(middle), int(rows[0].total)
+    return raw_followups.median_hours(middle), int(rows[0].total)
 
 
 def lost_statement(flt: LogFilter, rule: FollowUpRule, now: datetime) -> sa.Select[Any]:
@@ -117,7 +111,7 @@ def lost_statement(flt: LogFilter, rule: FollowUpRule, now: datetime) -> sa.Sele
 def statements(flt: LogFilter, dialect: str) -> dict[str, sa.Select[Any]]:
     """Every statement this module sends (for the static Oracle checks); the reply
     rates by operator and by account, and the follow-ups per day, are
-    ``rollup_figures.statements``'."""
+    ``figures.statements``'."""
     return {
         "reply_rate_by_template": template_statement(flt),
         "first_reply": first_reply_statement(flt, dialect),
@@ -128,10 +122,10 @@ def statements(flt: LogFilter, dialect: str) -> dict[str, sa.Select[Any]]:
 def followup_figures(
     conn: sa.Connection, flt: LogFilter, rule: FollowUpRule, now: datetime
 ) -> dict[str, Any]:
-    """The follow-up figures for the Team page, JSON-ready (``followup_analytics``'
-    shape). Call ``rollup_fold.fold`` first, as for ``rollup_figures``."""
+    """The follow-up figures for the Team page, JSON-ready (``raw_followups``'
+    shape). Call ``fold.fold`` first, as for ``figures``."""
     if not answers(flt):
-        return followup_analytics.followup_figures(conn, flt, rule, now)
+        return raw_followups.followup_figures(conn, flt, rule, now)
     return figures_from(
         conn,
         flt,
@@ -154,9 +148,9 @@ def figures_from(
     per_day: list[Any],
 ) -> dict[str, Any]:
     """``followup_figures`` given what the Team page read already (``answers(flt)``
-    only): ``rollup_figures.leads``' rows per operator and per account, and
+    only): ``figures.leads``' rows per operator and per account, and
     ``per_day_statement``'s rows."""
-    return followup_analytics.assemble(
+    return raw_followups.assemble(
         {
             "by_operator": by_operator,
             "by_actor": by_actor,

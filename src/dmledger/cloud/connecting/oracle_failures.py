@@ -1,14 +1,10 @@
-"""python-oracledb's errors, translated by their ORA-/DPY- numbers.
+"""Why an Oracle *connect* failed, in words a person can act on: wallet files, alias,
+wallet password, TLS, network, a stopped database, a refused login.
 
-Two questions, one table of codes each, side by side:
-
-- :func:`classify_oracle`: what a failed *statement* means for the sync (the kinds of
-  ``driver_errors.Refusal``); ``driver_errors.translate`` writes the message.
-- :func:`explain_oracle_error`: why a *connect* failed, in words a person can act on
-  (wallet files, alias, wallet password, TLS, network, a stopped database, a refused
-  login). Thin mode folds the errors it wraps into its text (``DPY-6005 ... DPY-2018``,
-  ``DPY-6000 ... (Similar to ORA-12506)``) and lets bare ``OSError``/``ssl.SSLError``
-  through, so those are read too.
+Thin mode folds the errors it wraps into its text (``DPY-6005 ... DPY-2018``,
+``DPY-6000 ... (Similar to ORA-12506)``) and lets bare ``OSError``/``ssl.SSLError``
+through, so those are read too. The codes are read with the tables of
+``driver_errors/oracle.py``, which classifies a failed *statement*.
 """
 
 from __future__ import annotations
@@ -18,12 +14,10 @@ import logging
 import re
 import socket
 import ssl
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import oracledb
 
-from dmledger.cloud.oracle_wallet import (
+from dmledger.cloud.connecting.oracle_wallet import (
     DOWNLOAD_ADVICE,
     EWALLET_PEM,
     STOPPED_ADVICE,
@@ -33,91 +27,19 @@ from dmledger.cloud.oracle_wallet import (
     tns_aliases,
     wallet_password_problem,
 )
+from dmledger.cloud.driver_errors.oracle import (
+    BAD_DESCRIPTOR,
+    NO_PRIVILEGE,
+    NOT_SERVING,
+    SERVER_NAME_MISMATCH,
+    TIMEOUT,
+    WRONG_LOGIN,
+    error_codes,
+    exception_chain,
+)
 from dmledger.errors import CloudError, CloudPermissionDenied, CloudUnavailable, ConfigError
 
-if TYPE_CHECKING:
-    from dmledger.cloud.driver_errors import Refusal
-
 logger = logging.getLogger(__name__)
-
-
-_CODE_RE = re.compile(r"\b(DPY|DPI|ORA|TNS)-(\d{4,5})\b")
-
-_WRONG_LOGIN = {"ORA-01017", "DPY-4001", "ORA-01005"}
-_NO_PRIVILEGE = {"ORA-01031", "ORA-01950", "ORA-01536", "ORA-01045"}
-_BAD_DESCRIPTOR = {"DPY-4017", "DPY-4018", "DPY-4021", "DPY-2049"}
-_TIMEOUT = {"DPY-4024", "ORA-12170", "ORA-12535"}
-# Nothing accepts sessions for the service: database stopped, starting, full, no listener.
-_NOT_SERVING = {
-    "DPY-6000",
-    "DPY-6001",
-    "DPY-6003",
-    "ORA-12514",
-    "ORA-12541",
-    "ORA-12505",
-    "ORA-12528",
-    "ORA-12516",
-    "ORA-12519",
-    "ORA-12520",
-    "ORA-01033",
-    "ORA-01034",
-    "ORA-01089",
-    "ORA-01090",
-}
-_SERVER_NAME_MISMATCH = {"DPY-6002", "DPY-6006"}
-
-# What a failed statement means for the sync, by code (driver_errors.Refusal).
-_BUSY = {
-    "ORA-00060",  # deadlock detected
-    "ORA-08177",  # cannot serialize access
-    "ORA-00054",  # resource busy (NOWAIT)
-    "ORA-30006",  # resource busy, WAIT timeout expired
-}
-_LOGIN = _WRONG_LOGIN | {"ORA-28000", "ORA-28001"}  # wrong login, locked, expired
-_SCHEMA = {"ORA-00942", "ORA-00904"}  # table or view does not exist, invalid identifier
-_ROW = {
-    "ORA-00001",  # unique constraint
-    "ORA-01400",  # cannot insert NULL
-    "ORA-01407",  # cannot update to NULL
-    "ORA-02290",  # check constraint
-    "ORA-02291",  # parent key not found
-    "ORA-02292",  # child record found
-    "ORA-01438",  # value larger than precision
-    "ORA-01722",  # invalid number
-    "ORA-12899",  # value too large for column
-    "ORA-01841",  # (full) year out of range
-    "ORA-01847",  # day of month out of range
-    "ORA-01861",  # literal does not match format
-}
-_ROW_USER_RANGE = range(20000, 21000)  # raise_application_error in a trigger
-# The connection is gone or was never made: DPY-1001 not connected, DPY-4011 closed
-# (the driver folds ORA-03113, ORA-03135 … into it), DPY-6xxx connect failures.
-_UNREACHABLE = _TIMEOUT | _NOT_SERVING | {"DPY-1001", "DPY-4011", "DPY-6005"}
-
-
-def classify_oracle(error: BaseException) -> Refusal | None:
-    """The kind of a python-oracledb error raised by a statement, from its codes.
-
-    None when ``error`` is not the driver's (the caller decides then).
-    """
-    if not isinstance(error, oracledb.Error):
-        return None
-    codes = _error_codes([error])
-    detail = error.args[0] if error.args else None
-    if getattr(detail, "is_session_dead", False) or codes & _UNREACHABLE:
-        return "unreachable"
-    if codes & _BUSY:
-        return "busy"
-    if codes & _LOGIN:
-        return "login"
-    if codes & _NO_PRIVILEGE:
-        return "right"
-    if codes & _SCHEMA:
-        return "schema"
-    ora_numbers = {int(code[4:]) for code in codes if code.startswith("ORA-")}
-    if codes & _ROW or any(number in _ROW_USER_RANGE for number in ora_numbers):
-        return "row"
-    return "other"
 
 
 def explain_oracle_error(exc: BaseException, w: OracleWallet | None) -> CloudError:
@@ -137,53 +59,14 @@ def explain_oracle_error(exc: BaseException, w: OracleWallet | None) -> CloudErr
     The message ends with the driver's own words for support, with any password
     removed; use ``raise explain_oracle_error(e, w) from e`` to keep the chain.
     """
-    chain = list(_exception_chain(exc))
-    codes = _error_codes(chain)
+    chain = list(exception_chain(exc))
+    codes = error_codes(chain)
     kind, message = _classify(chain, codes, w)
     # Our own sentences never hold a secret; the driver's text might (a connect string
     # typed with "user/password@host"), so only that part is scrubbed.
     detail = _scrub(_driver_detail(chain), w)
     logger.debug("Oracle error %s classified as %s", sorted(codes), kind.__name__)
     return kind(f"{message} (oracledb: {detail})")
-
-
-def _exception_chain(exc: BaseException) -> Iterator[BaseException]:
-    """``exc``, the driver error a SQLAlchemy wrapper holds, and their causes."""
-    seen: set[int] = set()
-    todo: list[BaseException] = [exc]
-    while todo and len(seen) < 20:
-        current = todo.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        orig = getattr(current, "orig", None)
-        if isinstance(orig, BaseException):
-            todo.append(orig)
-        for linked in (current.__cause__, current.__context__):
-            if linked is not None:
-                todo.append(linked)
-
-
-def _error_codes(chain: list[BaseException]) -> set[str]:
-    """Every DPY-/ORA- code in the chain: structured ``full_code`` plus message text.
-
-    Thin mode folds the wrapped error into the text (``DPY-6005 ... DPY-2018 ...``,
-    ``DPY-6000 ... (Similar to ORA-12506)``), so the text is part of the answer.
-    """
-    codes: set[str] = set()
-    for item in chain:
-        if not isinstance(item, oracledb.Error):
-            continue
-        error = item.args[0] if item.args else None
-        full_code = getattr(error, "full_code", None)
-        if isinstance(full_code, str) and full_code:
-            codes.add(full_code)
-        code = getattr(error, "code", None)
-        if isinstance(code, int) and code > 0:
-            codes.add(f"ORA-{code:05d}")
-        codes.update(f"{prefix}-{number}" for prefix, number in _CODE_RE.findall(str(item)))
-    return codes
 
 
 def _first(chain: list[BaseException], kind: type[BaseException]) -> BaseException | None:
@@ -225,7 +108,7 @@ def _classify(
         return CloudUnavailable, (
             f"Connection alias {alias!r} is not defined in {folder}/{TNSNAMES_ORA}.{listed}"
         )
-    if codes & _BAD_DESCRIPTOR:
+    if codes & BAD_DESCRIPTOR:
         return CloudUnavailable, (
             f"The entry for {target} in {TNSNAMES_ORA} cannot be understood by the driver. "
             f"{DOWNLOAD_ADVICE}"
@@ -249,7 +132,7 @@ def _classify(
             f"No database password is set for {user}: set DMLEDGER_CLOUD_PASSWORD, keep it "
             "in the OS keyring, or join the team again with a setup pack."
         )
-    if codes & _WRONG_LOGIN:
+    if codes & WRONG_LOGIN:
         return CloudPermissionDenied, (
             f"{_cap(target)} refused the login of {user}: wrong user name "
             "or password (ORA-01017). Check DMLEDGER_CLOUD_PASSWORD; note it is the "
@@ -262,10 +145,10 @@ def _classify(
             f"tables) does not exist in {target}: correct cloud_schema, or ask the team "
             "lead for a new setup pack."
         )
-    if codes & _NO_PRIVILEGE:
+    if codes & NO_PRIVILEGE:
         return CloudPermissionDenied, (
             f"{_cap(user)} lacks a database privilege this action needs "
-            f"({', '.join(sorted(codes & _NO_PRIVILEGE))}). An administrator can grant DM "
+            f"({', '.join(sorted(codes & NO_PRIVILEGE))}). An administrator can grant DM "
             "Ledger's role with 'dmledger cloud grants --role operator --user NAME --apply'."
         )
 
@@ -282,10 +165,10 @@ def _classify(
             "control list in the Oracle console, or connect from an allowed network."
         )
     refused = _first(chain, ConnectionRefusedError) is not None
-    timed_out = bool(codes & _TIMEOUT) or _first(chain, TimeoutError) is not None
-    if refused or timed_out or codes & _NOT_SERVING:
+    timed_out = bool(codes & TIMEOUT) or _first(chain, TimeoutError) is not None
+    if refused or timed_out or codes & NOT_SERVING:
         how = "refused the connection" if refused else "did not answer in time"
-        if codes & _NOT_SERVING:
+        if codes & NOT_SERVING:
             how = "is not accepting connections right now"
         return CloudUnavailable, f"{_cap(target)} {how}. {STOPPED_ADVICE}"
 
@@ -296,7 +179,7 @@ def _classify(
         problem = wallet_password_problem(pem, state)
         if problem is not None:
             return CloudUnavailable, problem
-    if codes & _SERVER_NAME_MISMATCH:
+    if codes & SERVER_NAME_MISMATCH:
         return CloudUnavailable, (
             f"The server's certificate does not match the name {TNSNAMES_ORA} expects for "
             f"{target}: the wallet is for another database, or something on the network "

@@ -11,16 +11,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import Compiled
 
-from dmledger.cloud import followups as fu
-from dmledger.cloud import schema
-from dmledger.cloud.engine import pipelined
-from dmledger.cloud.schema import (
+from dmledger.cloud import tables
+from dmledger.cloud.connecting.engine import pipelined
+from dmledger.cloud.exchange import team_settings
+from dmledger.cloud.tables import (
     actors,
     dmledger_info,
     operators,
@@ -32,35 +32,34 @@ from dmledger.domain.records import ActorRow, CloudHeader, Cursor, PulledRow
 from dmledger.domain.timeutil import iso
 from dmledger.errors import CloudSchemaError
 
-if TYPE_CHECKING:
-    from dmledger.cloud.store import CloudStore
-
 
 def header(
-    store: CloudStore, conn: sa.Connection, *, with_count: bool = False, settle: bool = False
+    conn: sa.Connection, *, with_count: bool = False, settle_wait: float | None = None
 ) -> CloudHeader:
     """The clock, the tombstone horizon, operators and actors: one statement.
 
     ``with_count`` adds a second statement counting prospects (for a progress bar
-    on a full pull only: a no-op sync must stay at one round trip). ``settle``
-    (PostgreSQL) makes the same statement wait, at most ``settle_wait``, for the
+    on a full pull only: a no-op sync must stay at one round trip). ``settle_wait``
+    (PostgreSQL) makes the same statement wait, at most that many seconds, for the
     transactions open when it began, so a pull sent next reads what they commit.
     """
-    rows = conn.execute(_header_statement(store.dialect, _settle_ms(store, settle))).all()
+    dialect = conn.dialect.name
+    rows = conn.execute(_header_statement(dialect, _settle_ms(dialect, settle_wait))).all()
     count = None
     if with_count:
         count = int(conn.execute(sa.select(sa.func.count()).select_from(prospects)).scalar_one())
     return _header_of(rows, count)
 
 
-def pull_page(store: CloudStore, conn: sa.Connection, after: Cursor, limit: int) -> list[PulledRow]:
+def pull_page(conn: sa.Connection, after: Cursor, limit: int) -> list[PulledRow]:
     """Prospect changes and deletions after ``after`` in (version, handle) order."""
-    statement = _page_statement(store.dialect, limit)
-    return _page_of(store.dialect, conn.execute(statement, _cursor_params(after)).all())
+    dialect = conn.dialect.name
+    statement = _page_statement(dialect, limit)
+    return _page_of(dialect, conn.execute(statement, _cursor_params(after)).all())
 
 
 def header_and_page(
-    store: CloudStore, conn: sa.Connection, after: Cursor, limit: int, *, settle: bool = False
+    conn: sa.Connection, after: Cursor, limit: int, *, settle_wait: float | None = None
 ) -> tuple[CloudHeader, list[PulledRow]]:
     """The header, then the first page after ``after``, as two statements in that order.
 
@@ -69,21 +68,22 @@ def header_and_page(
     sent next, and its watermark is computed with its rows. Elsewhere two round trips
     (SQLite is a file; Oracle is checked statically only).
     """
-    settle_ms = _settle_ms(store, settle)
+    dialect = conn.dialect.name
+    settle_ms = _settle_ms(dialect, settle_wait)
     params = _cursor_params(after)
     head_rows: Sequence[Any]
     page_rows: Sequence[Any]
-    if store.dialect == "postgresql":
+    if dialect == "postgresql":
         head, page = _compiled(conn.dialect, settle_ms, limit)
         head_rows, page_rows = pipelined(conn, ((head, {}), (page, params)))
     else:
-        head_rows = conn.execute(_header_statement(store.dialect, settle_ms)).all()
-        page_rows = conn.execute(_page_statement(store.dialect, limit), params).all()
-    return _header_of(head_rows, None), _page_of(store.dialect, page_rows)
+        head_rows = conn.execute(_header_statement(dialect, settle_ms)).all()
+        page_rows = conn.execute(_page_statement(dialect, limit), params).all()
+    return _header_of(head_rows, None), _page_of(dialect, page_rows)
 
 
-def _settle_ms(store: CloudStore, settle: bool) -> int | None:
-    return int(store.settle_wait * 1000) if settle and store.dialect == "postgresql" else None
+def _settle_ms(dialect: str, settle_wait: float | None) -> int | None:
+    return int(settle_wait * 1000) if settle_wait is not None and dialect == "postgresql" else None
 
 
 def _cursor_params(after: Cursor) -> dict[str, Any]:
@@ -119,7 +119,7 @@ def _header_statement(dialect: str, settle_ms: int | None) -> sa.CompoundSelect[
             sa.literal("C").label("kind"),
             info("cloud_id").label("name"),
             info("schema_version").label("owner"),
-            info(fu.TEAM_VERSION_KEY).label("status"),
+            info(team_settings.TEAM_VERSION_KEY).label("status"),
             watermark_of(dialect).label("version"),
             sync_clock.c.purged_through.label("purged"),
             now_of(dialect).label("now"),
@@ -222,15 +222,15 @@ def _page_statement(dialect: str, limit: int) -> sa.Select[Any]:
         text,
         text,
         text,
-        sa.cast(sa.null(), schema.varchar(4000)),
+        sa.cast(sa.null(), tables.varchar(4000)),
         stamp_null,
         stamp(t.c.deleted_at),
-        sa.cast(sa.null(), schema.varchar(4000)),
+        sa.cast(sa.null(), tables.varchar(4000)),
         stamp_null,
         sa.cast(sa.null(), sa.Integer),
         stamp_null,
         stamp_null,
-        sa.cast(sa.null(), schema.varchar(4000)),
+        sa.cast(sa.null(), tables.varchar(4000)),
     )
     # Labelled as the changes' columns: unlabelled, the NULLs of a subquery collapse.
     names = changes.selected_columns.keys()

@@ -1,11 +1,11 @@
 """The one translation of driver errors into DM Ledger errors, for every backend.
 
-Each driver's codes are read in its own module, one table each: ``errors_pg.py``
-(psycopg's SQLSTATE), ``errors_sqlite.py`` (sqlite3's result codes) and
-``errors_oracle.py`` (python-oracledb's ORA-/DPY- numbers, which also explains failed
-Oracle connects). They answer one question, :data:`Refusal`: what the error means for
-the sync. :func:`translate` turns that answer into the error class the sync acts on
-and a message a person can act on:
+Each driver's codes are read in its own module, one table each: ``postgres.py``
+(psycopg's SQLSTATE), ``sqlite.py`` (sqlite3's result codes) and ``oracle.py``
+(python-oracledb's ORA-/DPY- numbers; ``connecting/oracle_failures.py`` reads them to
+explain a failed Oracle connect). They answer one question, ``kinds.Refusal``: what
+the error means for the sync. :func:`translate` turns that answer into the error
+class the sync acts on and a message a person can act on:
 
     unreachable, busy → CloudUnavailable      retry later, the queue intact
     login             → CloudPermissionDenied the user name or password is refused
@@ -18,12 +18,12 @@ and a message a person can act on:
 from __future__ import annotations
 
 import re
-from typing import Literal
 
 from sqlalchemy import exc
 from sqlalchemy.engine import make_url
 
-from dmledger.cloud.engine import backend_of, redact_url
+from dmledger.cloud.driver_errors.kinds import Refusal
+from dmledger.cloud.urls import backend_of, redact_url
 from dmledger.errors import (
     CloudError,
     CloudPermissionDenied,
@@ -32,8 +32,6 @@ from dmledger.errors import (
     CloudUnavailable,
     InvalidInput,
 )
-
-Refusal = Literal["unreachable", "busy", "login", "row", "right", "schema", "other"]
 
 
 def classify(error: exc.DBAPIError) -> Refusal:
@@ -57,15 +55,15 @@ def _by_driver(original: BaseException | None) -> Refusal | None:
         return None
     driver = type(original).__module__.split(".")[0]
     if driver == "psycopg":
-        from dmledger.cloud.errors_pg import classify_pg
+        from dmledger.cloud.driver_errors.postgres import classify_pg
 
         return classify_pg(original)
     if driver == "sqlite3":
-        from dmledger.cloud.errors_sqlite import classify_sqlite
+        from dmledger.cloud.driver_errors.sqlite import classify_sqlite
 
         return classify_sqlite(original)
     if driver == "oracledb":
-        from dmledger.cloud.errors_oracle import classify_oracle
+        from dmledger.cloud.driver_errors.oracle import classify_oracle
 
         return classify_oracle(original)
     return None

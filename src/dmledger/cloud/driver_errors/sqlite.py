@@ -16,7 +16,7 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dmledger.cloud.driver_errors import Refusal
+    from dmledger.cloud.driver_errors.kinds import Refusal
 
 _BY_CODE: dict[int, Refusal] = {
     sqlite3.SQLITE_BUSY: "busy",  # another connection holds the write lock

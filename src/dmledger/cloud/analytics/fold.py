@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from dmledger.cloud.analytics import day_of, hour_of, weekday_of
-from dmledger.cloud.rollups import (
+from dmledger.cloud.analytics.raw import day_of, hour_of, weekday_of
+from dmledger.cloud.analytics.rollups import (
     KINDS,
     SUMMARIES,
+    create_statements,
     dirty,
     double_rows,
     doubles,
@@ -37,10 +38,10 @@ from dmledger.cloud.rollups import (
     template_firsts,
     work,
 )
-from dmledger.cloud.schema import actors, outreach_logs, prospect_replies, prospects, varchar
+from dmledger.cloud.tables import actors, outreach_logs, prospect_replies, prospects, varchar
 
 if TYPE_CHECKING:
-    from dmledger.cloud.store import CloudStore
+    from dmledger.cloud.connecting.database import CloudDatabase
 
 #: The summaries are recomputed from the detail once their delta rows outnumber
 #: their rows at the last recompute (and at least this many).
@@ -327,13 +328,22 @@ def pending(conn: sa.Connection) -> bool:
     return conn.execute(sa.select(dirty.c.dirty_id).limit(1)).first() is not None
 
 
-def bring_up_to_date(store: CloudStore) -> int:
+def install(conn: sa.Connection) -> list[str]:
+    """``cloud upgrade`` to version 6: create the rollups and fill them from the raw
+    logs once (in the upgrade's transaction). Returns the steps taken."""
+    for statement in create_statements(conn.dialect):
+        conn.exec_driver_sql(statement)
+    rows = rebuild(conn)
+    return ["CREATE rollup tables and triggers", f"rollups filled from the logs ({rows} rows)"]
+
+
+def bring_up_to_date(db: CloudDatabase) -> int:
     """Fold, in a transaction of its own, when anything is queued (one cheap read when
     nothing is). Returns how many leads were recomputed."""
-    with store.reading() as conn:
+    with db.reading() as conn:
         if not pending(conn):
             return 0
-    with store.transaction() as conn:
+    with db.transaction() as conn:
         return fold(conn)
 
 

@@ -1,11 +1,11 @@
 """The whole Team page's figures in one call, each statement sent once.
 
-``rollup_figures`` and ``rollup_followups`` answer one figure at a time; several of
+``figures`` and ``followup_figures`` answer one figure at a time; several of
 their figures are read from the same rows, which the page then reads once and hands
 to each: the leads per operator and per account (the boards' lead counts and issue
 12's reply rates), the DMs per (status, operator, actor) (the funnel's, the
 operators' and the accounts' message counts), and the messages and follow-ups per
-day. A period the rollups do not answer (``rollup_figures.answers``) is read from the
+day. A period the rollups do not answer (``figures.answers``) is read from the
 raw logs, figure by figure, as there.
 """
 
@@ -17,9 +17,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dmledger.cloud import analytics, followup_analytics, rollup_followups
-from dmledger.cloud import rollup_figures as figures
-from dmledger.cloud.analytics import LogFilter, Row
+from dmledger.cloud.analytics import figures, followup_figures, raw, raw_followups
+from dmledger.cloud.analytics.raw import LogFilter, Row
 from dmledger.domain.followups import FollowUpRule
 
 
@@ -39,16 +38,16 @@ class TeamFigures:
 def team_figures(
     conn: sa.Connection, flt: LogFilter, rule: FollowUpRule, now: datetime
 ) -> TeamFigures:
-    """The Team page's figures under ``flt`` (call ``rollup_fold.fold`` first)."""
+    """The Team page's figures under ``flt`` (call ``fold.fold`` first)."""
     if not figures.answers(flt):
         return TeamFigures(
-            analytics.messages_per_day(conn, flt),
-            analytics.heatmap(conn, flt),
-            analytics.lead_statuses(conn, flt),
-            analytics.by_operator(conn, flt),
-            analytics.by_actor(conn, flt),
-            analytics.double_contacts(conn, flt),
-            followup_analytics.followup_figures(conn, flt, rule, now),
+            raw.messages_per_day(conn, flt),
+            raw.heatmap(conn, flt),
+            raw.lead_statuses(conn, flt),
+            raw.by_operator(conn, flt),
+            raw.by_actor(conn, flt),
+            raw.double_contacts(conn, flt),
+            raw_followups.followup_figures(conn, flt, rule, now),
         )
     per_day = list(conn.execute(figures.per_day_statement(flt, conn.dialect.name)))
     sent = figures.messages(conn, flt)
@@ -61,7 +60,7 @@ def team_figures(
         figures.operators_from(conn, by_operator, sent),
         figures.actors_from(conn, by_actor, sent),
         figures.double_contacts(conn, flt),
-        rollup_followups.figures_from(
+        followup_figures.figures_from(
             conn, flt, rule, now, by_operator=by_operator, by_actor=by_actor, per_day=per_day
         ),
     )

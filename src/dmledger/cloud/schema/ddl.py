@@ -14,7 +14,8 @@ from sqlalchemy.dialects import oracle, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from dmledger.cloud import rollups, schema
+from dmledger.cloud import tables
+from dmledger.cloud.analytics import rollups
 from dmledger.errors import InvalidInput
 
 DIALECTS = ("oracle", "postgresql", "sqlite")
@@ -216,7 +217,7 @@ def seed_rows_statements(dialect_name: str) -> tuple[str, ...]:
     return (
         "INSERT INTO sync_clock (id, version, purged_through) VALUES (1, 0, 0)",
         "INSERT INTO dmledger_info (info_key, info_value) "
-        f"VALUES ('schema_version', '{schema.SCHEMA_VERSION}')",
+        f"VALUES ('schema_version', '{tables.SCHEMA_VERSION}')",
         cloud_id_statement(dialect_name),
     )
 
@@ -224,9 +225,9 @@ def seed_rows_statements(dialect_name: str) -> tuple[str, ...]:
 def create_statements(dialect_name: str) -> Iterator[str]:
     """Every statement that creates the current schema on an empty database, in order."""
     dialect = dialect_named(dialect_name)
-    for table in (*schema.SEED_TABLES, *schema.ADDED_TABLES):
+    for table in (*tables.SEED_TABLES, *tables.ADDED_TABLES):
         yield str(CreateTable(table).compile(dialect=dialect)).strip()
-    for index in schema.INDEXES:
+    for index in tables.INDEXES:
         yield str(CreateIndex(index).compile(dialect=dialect)).strip()
     yield from trigger_statements(dialect_name)
     yield from rollups.create_statements(dialect)
@@ -240,7 +241,7 @@ def render_script(dialect_name: str) -> str:
     SQL worksheet expect; every other statement ends with ``;``.
     """
     dialect_named(dialect_name)  # refuse unknown names before rendering anything
-    parts = [f"-- DM Ledger cloud schema, version {schema.SCHEMA_VERSION}, for {dialect_name}"]
+    parts = [f"-- DM Ledger cloud schema, version {tables.SCHEMA_VERSION}, for {dialect_name}"]
     if dialect_name != "oracle":
         # One transaction, so the closing COMMIT has one to end (SQLite refuses a bare
         # COMMIT) and a failure halfway leaves nothing behind. Oracle commits DDL itself.

@@ -13,12 +13,12 @@ Facts about thin mode this module relies on, verified against a local
   ``ssl.SSLError`` from ``load_cert_chain`` and connects *without* a client
   certificate, so the failure surfaces later as a TLS error with nothing saying
   "password". :func:`client_key_state` re-opens the key to tell (used by
-  ``errors_oracle.py`` when a handshake fails).
+  ``oracle_failures.py`` when a handshake fails).
 - With an encrypted key and *no* wallet password, OpenSSL prompts
   ``Enter PEM pass phrase:`` on the terminal, which would stall an interactive
   command; :func:`load_wallet` refuses that combination up front.
 
-Connecting lives in ``oracle_connect.py``; the driver's errors in ``errors_oracle.py``.
+Connecting lives in ``oracle_connect.py``; the driver's errors in ``oracle_failures.py``.
 """
 
 from __future__ import annotations

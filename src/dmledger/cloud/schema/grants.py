@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from dmledger.cloud.rollups import OPERATOR_GRANTS as ROLLUP_GRANTS
+from dmledger.cloud.analytics.rollups import OPERATOR_GRANTS as ROLLUP_GRANTS
+from dmledger.cloud.connecting.identifiers import check_identifier
 from dmledger.errors import InvalidInput, Refused
 
 if TYPE_CHECKING:
-    from dmledger.cloud.store import CloudStore
+    from dmledger.cloud.connecting.database import CloudDatabase
 
 log = logging.getLogger(__name__)
 
 ROLES = ("operator",)
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
 
 # (table, privileges): the operator role's whole grant.
 OPERATOR_GRANTS: tuple[tuple[str, str], ...] = (
@@ -45,19 +45,8 @@ OPERATOR_GRANTS: tuple[tuple[str, str], ...] = (
     ("message_templates", "SELECT, INSERT, UPDATE, DELETE"),
     ("team_rules", "SELECT, INSERT, UPDATE"),
     ("dmledger_info", "SELECT, INSERT, UPDATE"),
-    *ROLLUP_GRANTS,  # the Team rollups (cloud/rollups.py)
+    *ROLLUP_GRANTS,  # the Team rollups (cloud/analytics/rollups.py)
 )
-
-
-def check_identifier(name: str, what: str = "database user") -> str:
-    """A plain SQL identifier; anything else is refused (identifiers are never quoted
-    user input)."""
-    if not _IDENTIFIER.fullmatch(name):
-        raise InvalidInput(
-            f"{what} {name!r} is not a plain identifier: use letters, digits, '_' or '$', "
-            "starting with a letter or '_', at most 63 characters"
-        )
-    return name
 
 
 def grant_statements(dialect: str, role: str, user: str, *, owner: str | None = None) -> list[str]:
@@ -122,14 +111,14 @@ def login_statement(dialect: str, user: str, secret: str, *, exists: bool) -> st
     )
 
 
-def ensure_login(store: CloudStore, user: str, password: str) -> bool:
+def ensure_login(db: CloudDatabase, user: str, password: str) -> bool:
     """Make ``user`` a login user of the cloud with ``password``; True when it was created,
     False when it existed and only its password was set (and, on Oracle, unlocked).
 
     ``password`` must be 16 to 30 letters and digits (what ``team pack`` generates; it
     fits Oracle's password rules and needs no quoting). On PostgreSQL the password is
     turned into a SCRAM verifier here, so the plain text never reaches the server or
-    its statement log. Refused: the user this store is connected as, the owner of the
+    its statement log. Refused: the user ``db`` is connected as, the owner of the
     tables, and administrators (PostgreSQL roles that are superusers or may create
     roles or databases, replicate or bypass row security; Oracle's ADMIN, SYS, SYSTEM):
     resetting their password would lock the lead out, and handing them to an agent
@@ -137,10 +126,10 @@ def ensure_login(store: CloudStore, user: str, password: str) -> bool:
     """
     if not _LOGIN_PASSWORD.fullmatch(password):
         raise InvalidInput("a login password must be 16 to 30 letters and digits")
-    dialect = store.dialect
+    dialect = db.dialect
     name = login_name(dialect, user)
-    owner = (store.current_schema() or "").lower()
-    with store.transaction() as conn:
+    owner = (db.current_schema() or "").lower()
+    with db.transaction() as conn:
         if dialect == "postgresql":
             current = str(conn.exec_driver_sql("SELECT current_user").scalar())
             row = conn.execute(

@@ -1,7 +1,7 @@
 """Insert-if-absent and the contact upsert, each dialect's variant side by side.
 
-PostgreSQL and SQLite use ``ON CONFLICT``; Oracle uses ``MERGE`` (``cloud/merge.py``).
-Every variant is built from the same rule expressions (``cloud/rules_sql.py``), so the
+PostgreSQL and SQLite use ``ON CONFLICT``; Oracle uses ``MERGE`` (``merge.py``).
+Every variant is built from the same rule expressions (``rules_sql.py``), so the
 rule is written once. PostgreSQL carries a whole batch as one array per column
 (``unnest``), so a batch is one round trip.
 """
@@ -14,9 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from dmledger.cloud import followups, rules_sql
-from dmledger.cloud.merge import TARGET, Merge, merge_source
-from dmledger.cloud.schema import prospects
+from dmledger.cloud.exchange import rules_sql
+from dmledger.cloud.exchange import team_settings as followups
+from dmledger.cloud.exchange.merge import TARGET, Merge, merge_source
+from dmledger.cloud.tables import prospects
 from dmledger.domain.records import OutgoingLog
 
 Row = dict[str, Any]

@@ -1,7 +1,7 @@
 """Oracle's ``MERGE`` as a SQLAlchemy construct, so its conditions are expressions.
 
 SQLAlchemy has no MERGE. This construct takes the same expressions the PostgreSQL and
-SQLite ``ON CONFLICT`` statements are built from (``cloud/rules_sql.py``) and renders
+SQLite ``ON CONFLICT`` statements are built from (``rules_sql.py``) and renders
 them in Oracle's form; only Oracle compiles it. The source is one row of bound
 parameters selected from ``dual``, run as array DML (one execute for a batch).
 """
