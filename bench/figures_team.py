@@ -192,7 +192,7 @@ def _followup_statements(flt: Any) -> dict[str, Any]:
 
 def _whole_page(ctx: RunContext, logs: int) -> Figure:
     """The Team page's service call as the web page makes it (period "all": every log)."""
-    from dmledger.app import team
+    from dmledger.app import dashboard as team
     from dmledger.domain.timeutil import utcnow
 
     # The report reads only the cloud: any home will do.
@@ -219,7 +219,7 @@ def _whole_page(ctx: RunContext, logs: int) -> Figure:
         ledger.close()
     return Figure(
         "P7",
-        f"whole Team page (app.team.build_report, all six queries), {logs:,} logs, all time",
+        f"whole Team page (app.dashboard.build_report, all six queries), {logs:,} logs, all time",
         median(runs) * 1000,
         "ms",
         None,

@@ -281,10 +281,10 @@ def test_code_outside_the_stores_uses_only_their_front_doors() -> None:
     assert past_front_doors(PACKAGE) == []
 
 
-def test_team_sits_below_app() -> None:
+def test_the_setup_pack_sits_below_app() -> None:
     graph = package_graph(PACKAGE)
     assert "app" in graph["cli"]  # the graph is built at all
-    assert not graph.get("team", set()) & {"app", "cli", "web", "native", "sync"}
+    assert not graph.get("setup_pack", set()) & {"app", "cli", "web", "native", "sync"}
 
 
 def test_interfaces_never_reach_past_ledger_into_its_stores() -> None:
@@ -311,12 +311,12 @@ def test_each_check_finds_a_breach_of_its_rule(tmp_path: Path) -> None:
             "    conn.execute(sa.text('x'))\n"
             "    store.delete_meta(conn, 'pull_version')\n"
             "def pack():\n"
-            "    from dmledger.team.onboarding import make_pack\n"
+            "    from dmledger.setup_pack.onboarding import make_pack\n"
             "from dmledger.local.store import get\n"
             "from dmledger.local import get as got\n"
         ),
-        "team/__init__.py": "",
-        "team/onboarding.py": "from dmledger.app.ledger import Ledger\n",
+        "setup_pack/__init__.py": "",
+        "setup_pack/onboarding.py": "from dmledger.app.ledger import Ledger\n",
         "cli/__init__.py": "",
         "cli/cloud_cmds.py": (
             "from ..app import ledger as _l\n"
@@ -334,8 +334,8 @@ def test_each_check_finds_a_breach_of_its_rule(tmp_path: Path) -> None:
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text, encoding="utf-8")
-    assert import_cycles(root) == [["app", "team", "app"]]
-    assert inner_cycles(root) == [".: app → team → app", "cli: a → b → a"]
+    assert import_cycles(root) == [["app", "setup_pack", "app"]]
+    assert inner_cycles(root) == [".: app → setup_pack → app", "cli: a → b → a"]
     assert past_front_doors(root) == [
         "app/ledger.py:8 from dmledger.local.store import get",
         "app/ledger.py:9 from dmledger.local import get as got",

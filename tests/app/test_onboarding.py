@@ -33,8 +33,8 @@ from dmledger.errors import (
     PackError,
     Refused,
 )
-from dmledger.team import pack
-from dmledger.team.pack import PackContents, write_pack
+from dmledger.setup_pack import pack
+from dmledger.setup_pack.pack import PackContents, write_pack
 
 PASSPHRASE = "correct horse battery staple"
 

@@ -26,8 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from dmledger.app.cloud_access import cloud_store_for
+from dmledger.app.dashboard import TeamFilter, TeamReport
 from dmledger.app.ledger import Ledger
-from dmledger.app.team import TeamFilter, TeamReport
 from dmledger.cloud.analytics import fold as rollup_fold
 from dmledger.cloud.tables import outreach_logs, prospects
 from dmledger.domain.records import ActorRow, Edit, OutgoingLog

@@ -407,8 +407,8 @@ def store_rows(store: CloudStore) -> list[Any]:
 def test_legacy_statuses_read_as_the_matching_status_everywhere(
     seed_cloud: tuple[str, CloudStore], tmp_path: Path
 ) -> None:
+    from dmledger.app.dashboard import TeamFilter
     from dmledger.app.ledger import Ledger
-    from dmledger.app.team import TeamFilter
 
     url, store = seed_cloud
     home = tmp_path / "home"

@@ -189,7 +189,7 @@ def test_replies_pushed_through_random_connection_losses_are_stored_exactly_once
 
 
 def test_team_follow_up_figures_are_computed_in_the_cloud(team: Team) -> None:
-    from dmledger.app.team import TeamFilter
+    from dmledger.app.dashboard import TeamFilter
     from dmledger.cloud.analytics.raw import LogFilter
     from dmledger.cloud.analytics.raw_followups import followup_figures
     from dmledger.domain.followups import FollowUpRule, FollowUpState, lost

@@ -82,7 +82,7 @@ _SECOND = (
     "coffee",
     "jewelry",
 )
-# The team's templates (issue 12): every demo DM is written from one of them.
+# The team's templates (the follow-up feature): every demo DM is written from one of them.
 _OPENERS = {
     "intro": "Hey {handle}! Loved your last post, quick question about your bookings?",
     "studio": "Hi {handle} 👋 we help studios like yours fill their calendar. Open to a chat?",

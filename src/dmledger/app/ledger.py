@@ -43,11 +43,11 @@ if TYPE_CHECKING:
     from dmledger.cloud import CloudStore
     from dmledger.sync.engine import Progress, SyncEngine, SyncReport
 
+    from .dashboard import TeamDashboard
     from .followups import FollowUps
     from .importing import CsvFiles
     from .onboarding import JoinReport, PackReport
     from .people import Roster
-    from .team import TeamDashboard
     from .templates import Templates
     from .timeline import Timelines
 
@@ -178,8 +178,8 @@ class Ledger:
 
     @cached_property
     def team(self) -> TeamDashboard:
-        """The Team page's numbers from the cloud, cached for offline viewing (app/team.py)."""
-        from .team import TeamDashboard
+        """The Team page's numbers from the cloud, cached for offline viewing (app/dashboard.py)."""
+        from .dashboard import TeamDashboard
 
         return TeamDashboard(self.local, self._cloud_store, self.clock)
 

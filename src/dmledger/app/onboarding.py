@@ -3,7 +3,7 @@
 ``make_pack`` runs on the team lead's machine, against a PostgreSQL or Oracle cloud:
 it creates a least-privilege database user for the teammates' agents (or gives an
 existing one a new password), grants it the operator role, and writes an encrypted
-setup pack (``team/pack.py``: the file format, a layer below) with everything a
+setup pack (``setup_pack/pack.py``: the file format, a layer below) with everything a
 teammate needs: the cloud URL for that user, its password, and for Oracle the wallet,
 its password and the schema owning the tables. The passphrase is never stored anywhere.
 
@@ -42,14 +42,14 @@ from dmledger.cloud import (
 from dmledger.domain.handles import validate_actor_username
 from dmledger.domain.text import validate_name
 from dmledger.errors import CloudError, InvalidInput, PackError, Refused
-from dmledger.sync.engine import Progress, SyncReport
-from dmledger.team.pack import (
+from dmledger.setup_pack.pack import (
     MIN_PASSPHRASE_LENGTH,
     PackContents,
     install_wallet,
     read_pack,
     write_pack,
 )
+from dmledger.sync.engine import Progress, SyncReport
 
 from .ledger import Ledger
 

@@ -70,7 +70,7 @@ LOG_BATCH = 10_000
 EDIT_BATCH = 10_000
 # Large pages: fewer commits and round trips (a full resync writes its rows without
 # indexes, so a page of 50,000 is about a second's write lock; incremental pulls are
-# small). Memory is bounded by the page: P2's peak RSS.
+# small). Memory is bounded by the page: the initial pull's peak RSS (``make bench``).
 PULL_PAGE = 50_000
 # With nothing to push, the first page comes in the header's round trip (one round trip
 # for a sync with nothing to do). Kept small: the clock offset takes the middle of that

@@ -5,18 +5,18 @@ the definition these answers are tested against.
 A period whose bounds are whole UTC days (every period the Team page offers except a
 custom one typed with a time of day) is answered from the rollups alone; a period
 bounded inside a day cannot be cut out of day buckets, and is answered by the raw
-statements (``analytics``). Call ``fold.fold`` first (``app.team`` does), so
+statements (``analytics``). Call ``fold.fold`` first (``app.dashboard`` does), so
 the rollups include every write.
 
 How each figure is read (S, E: the period's first and after-last day):
 
-- messages per day: SUM over ``rollup_status`` in [S, E) (with issue 12's follow-ups
+- messages per day: SUM over ``rollup_status`` in [S, E) (with the follow-ups
   per day, in the same statement); the heatmap: over ``rollup_hours`` (its weekday
   stored);
 - leads (distinct) per status, operator or actor, booked leads and replied leads: SUM
   over the "first in period" rows of ``rollup_firsts`` -- day in [S, E), previous day
   NULL or before S -- of the grouping the filter needs (``KINDS``); the rows per
-  operator and per account are also issue 12's reply rates (``followup_figures``);
+  operator and per account are also the reply rates (``followup_figures``);
 - DMs per status, operator or actor: SUM over ``rollup_status``, one statement per
   (status, operator, actor) summed in Python for each;
 - double contacts: all time unfiltered, ``rollup_doubles`` itself; else
@@ -80,7 +80,7 @@ def _kind(actor: bool, op: bool) -> int:
 
 def fresh(table: sa.Table, flt: LogFilter, kind: int) -> list[sa.ColumnElement[bool]]:
     """The first-in-period rows of grouping ``kind`` of ``table`` (``rollup_firsts`` or
-    one of issue 12's tables of first rows) under ``flt``."""
+    one of the follow-up figures' tables of first rows) under ``flt``."""
     c = table.c
     start = _day(flt.start, "d_from")
     fresh = (
@@ -117,7 +117,7 @@ def _booked(status: sa.ColumnElement[Any], value: sa.ColumnElement[Any]) -> sa.C
 
 
 def per_day_statement(flt: LogFilter, dialect: str) -> sa.Select[Any]:
-    """Messages and issue 12's follow-ups per day (follow-ups are some of the day's
+    """Messages and follow-ups per day (follow-ups are some of the day's
     DMs: a day with any has messages)."""
     # rollup_status has fewer rows a day than rollup_hours.
     s = status_days.c
@@ -146,7 +146,7 @@ def heatmap_statement(flt: LogFilter, dialect: str) -> sa.Select[Any]:
 
 def leads_statement(flt: LogFilter, by: str) -> sa.Select[Any]:
     """``name, leads, booked, replied`` per ``LEAD_KEYS[by]``, most leads first (then
-    the name, in the database's order: issue 12's reply rates are listed so)."""
+    the name, in the database's order: the reply rates are listed so)."""
     key = LEAD_KEYS[by]
     c = firsts.c
     total = sa.func.sum(c.leads)

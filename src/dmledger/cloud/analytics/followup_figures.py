@@ -1,4 +1,4 @@
-"""Issue 12's follow-up figures answered from the rollups (``rollups.py``), with the
+"""The follow-up figures answered from the rollups (``rollups.py``), with the
 shape of ``raw_followups.followup_figures``, whose statements over the raw logs
 are the definition these answers are tested against (tests/cloud/test_rollups.py).
 

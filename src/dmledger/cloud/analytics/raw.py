@@ -24,7 +24,8 @@ sit side by side in one function. Constants inside those expressions are literal
 never bind parameters: PostgreSQL and Oracle only match a GROUP BY expression with a
 SELECT expression when both are textually the same, and two binds never are.
 
-Performance (P7: each Team query within 300 ms on PostgreSQL with 1,000,000 logs).
+Performance (the Team queries' benchmark: each within 300 ms on PostgreSQL with
+1,000,000 logs).
 What EXPLAIN shows on a generated million-log table, index by index of
 ``schema.INDEXES``: ``ix_logs_created`` bounds every period (bitmap or index-only
 scan); ``ix_logs_operator_created`` serves the operator filter, both its
@@ -212,7 +213,7 @@ def _filtered_logs(
             logs.c.actor_username == sa.bindparam("actor_name", flt.actor, type_=sa.String)
         )
     if template:
-        # Issue 12: the template a DM came from, and its time.
+        # The follow-up figures: the template a DM came from, and its time.
         columns += [logs.c.template_name.label("template"), logs.c.created_at.label("created")]
     if buckets:
         created = logs.c.created_at

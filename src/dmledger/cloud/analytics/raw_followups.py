@@ -1,4 +1,4 @@
-"""The Team page's follow-up figures (issue 12), aggregated in the cloud like the rest of
+"""The Team page's follow-up figures, aggregated in the cloud like the rest of
 ``analytics.py`` and over the same filtered logs (period, operator, actor):
 
 - reply rate = replied leads / contacted leads, by operator, by account and by template

@@ -19,7 +19,7 @@ Tables (all new; the seed's tables are unchanged):
 - ``rollup_doubles``: the leads that more than one actor ever messaged, with their
   first and last day (the candidates of a period's double contacts);
 - ``rollup_double_rows``: those leads' detail rows (what double contacts read);
-- issue 12's follow-up figures (``followup_figures.py``): on each detail row, its DMs
+- the follow-up figures (``followup_figures.py``): on each detail row, its DMs
   later than the lead's first contact and the lead's facts (replied, first contact,
   first reply, open, DM count, last DM); ``rollup_firsts.replied``;
   ``rollup_status.followups``; ``rollup_reply_firsts`` / ``rollup_open_firsts``: the
@@ -121,7 +121,7 @@ lead_days = sa.Table(
     sa.Column("wd", sa.Integer, nullable=False),
     sa.Column("messages", _COUNT, nullable=False),
     sa.Column("last_at", sa.TIMESTAMP, nullable=False),
-    # Issue 12's follow-up figures: the row's DMs later than the lead's first contact,
+    # The follow-up figures: the row's DMs later than the lead's first contact,
     # and the lead's own facts (the same on each of its rows).
     sa.Column("followups", _COUNT, nullable=False),
     sa.Column("replied", sa.Integer, nullable=False),  # 1: prospects.last_reply_at set
@@ -140,7 +140,7 @@ firsts = _first_rows(
     sa.Column("replied", sa.Integer, nullable=False),
 )
 
-# Issue 12: the first rows (as in rollup_firsts) of the leads that replied, with the
+# The follow-up figures: the first rows (as in rollup_firsts) of the leads that replied, with the
 # lead's first contact and first reply (the median time to first reply), and of the
 # open leads, with their DMs, last DM and status (leads lost to "no reply").
 reply_firsts = _first_rows(
@@ -156,7 +156,7 @@ open_firsts = _first_rows(
     sa.Column("last_dm_at", sa.TIMESTAMP, nullable=False),
 )
 
-# Issue 12: the DMs sent from a template, per (lead, template, actor, operator, day),
+# The follow-up figures: the DMs sent from a template, per (lead, template, actor, operator, day),
 # with the lead's replied flag and, per grouping of ``KINDS`` (each with the template),
 # the same first-row marks as ``rollup_lead_days`` (reply rate by template)...
 lead_templates = sa.Table(
@@ -184,7 +184,7 @@ status_days = sa.Table(
     *_who(),
     sa.Column("status", varchar(50)),
     sa.Column("messages", _COUNT, nullable=False),
-    sa.Column("followups", _COUNT, nullable=False),  # issue 12: follow-ups per day
+    sa.Column("followups", _COUNT, nullable=False),  # the follow-up figures: follow-ups per day
 )
 
 hours = sa.Table(
@@ -303,7 +303,7 @@ _PG_LOGS_NEW = (
     "FROM dmledger_rl_new WHERE target_username IS NOT NULL"
 )
 _PG_LOGS_OLD = _PG_LOGS_NEW.replace("dmledger_rl_new", "dmledger_rl_old")
-#: The lead columns the rollups read besides the status (issue 12's figures).
+#: The lead columns the rollups read besides the status (the follow-up figures).
 LEAD_FACTS = ("last_reply_at", "first_contacted", "follow_up_at", "dm_count", "last_dm_at")
 _PG_STATUS = (
     "INSERT INTO rollup_dirty (target_username) SELECT n.target_username "

@@ -168,7 +168,7 @@ def _apply_segment(conn: sa.Connection, segment: Sequence[Edit]) -> list[Edit]:
             .values(notes=sa.bindparam("n"), notes_replaced=sa.bindparam("r")),
             [{"t": t, "n": n, "r": r} for t, n, r in changed],
         )
-    # Replies and follow-up dates (issue 12) come after the status and notes.
+    # Replies and follow-up dates come after the status and notes.
     _apply_replies_and_follow_ups(conn, [e for e in changes if e.target in found])
     return [e for e in changes if e.target not in found]
 

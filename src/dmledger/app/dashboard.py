@@ -174,7 +174,7 @@ class TeamReport:
     funnel: list[tuple[str, int]]
     heatmap: list[list[int]]
     double_contacts: list[dict[str, Any]] = field(default_factory=list)
-    # Issue 12: reply rates, time to first reply, follow-ups per day, leads lost
+    # The follow-up figures: reply rates, time to first reply, follow-ups per day, leads lost
     # (cloud/analytics/followup_figures.py: followup_figures), JSON-ready as they come.
     followups: dict[str, Any] = field(default_factory=dict)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from dmledger.errors import ConfigError, InvalidInput, PackError
-from dmledger.team import pack
-from dmledger.team.pack import PackContents, install_wallet, read_pack, write_pack
+from dmledger.setup_pack import pack
+from dmledger.setup_pack.pack import PackContents, install_wallet, read_pack, write_pack
 
 PASSPHRASE = "correct horse battery staple"
 DB_PASSWORD = "Db-Secret#9876-unique"
