@@ -12,7 +12,6 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from dmledger import __version__
 from dmledger.cli import (
     browser_cmds,
     cloud_cmds,
@@ -104,7 +103,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"dmledger {__version__}")
+        from importlib.metadata import version
+
+        out.print(f"dmledger {version('dmledger')}")
         raise typer.Exit()
 
 
