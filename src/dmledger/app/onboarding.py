@@ -49,9 +49,10 @@ from dmledger.setup_pack.pack import (
     read_pack,
     write_pack,
 )
-from dmledger.sync.engine import Progress, SyncReport
+from dmledger.sync.engine import Progress
 
 from .ledger import Ledger
+from .views import JoinReport, PackReport
 
 __all__ = [
     "JoinReport",
@@ -69,36 +70,6 @@ WALLET_FOLDER = "wallet"
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits
 _PASSWORD_LENGTH = 24  # about 143 bits; Oracle accepts at most 30 characters
 _MAX_WALLET_BYTES = 5 * 1024 * 1024  # console wallets are ~30 kB; more means a wrong folder
-
-
-@dataclass(frozen=True)
-class PackReport:
-    """What ``make_pack`` did. ``created`` is False when the user existed and only got a
-    new password (agents still using the old one must join again)."""
-
-    path: Path
-    user: str
-    created: bool
-    backend: str
-    role: str
-    grants: int
-    wallet_files: int
-
-
-@dataclass(frozen=True)
-class JoinReport:
-    """What ``join`` installed. ``password_kept_in`` is ``"keyring"``, ``"file"``
-    (``HOME/secrets/``) or None when the pack held no password."""
-
-    home: Path
-    operator: str
-    actor: str | None
-    cloud: str
-    role: str
-    password_kept_in: str | None
-    wallet_dir: Path | None
-    rejoined: bool
-    sync: SyncReport
 
 
 def new_password() -> str:

@@ -173,7 +173,10 @@ def _count_lines(path: Path) -> int:
 ENCODING_HELP = "The file's encoding (utf-8, utf-16, cp1252, latin-1…); by default it is detected."
 
 
-def register_top_level(root: typer.Typer) -> None:
+def register(root: typer.Typer) -> None:
+    """``prospect …``, ``import``, ``import-logs``, ``export``."""
+    root.add_typer(app, name="prospect")
+
     @root.command("import")
     def import_(
         ctx: typer.Context,
