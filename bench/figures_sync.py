@@ -30,7 +30,7 @@ from bench.faults import ProxyProcess
 from bench.harness import ONE_WAY_LATENCY, Figure, median, ratio, timed
 from bench.seed_method import push_like_the_seed
 from dmledger.app.cloud_access import cloud_store_for
-from dmledger.cloud.engine import count_round_trips
+from dmledger.cloud.connecting.engine import count_round_trips
 from dmledger.domain.records import OutgoingLog
 from dmledger.local.effects import apply_dm_to_cache
 from dmledger.local.store import LocalStore

@@ -33,11 +33,11 @@ RUNS = 3
 
 def team_available() -> str | None:
     try:
-        from dmledger.cloud import rollup_figures
+        from dmledger.cloud.analytics import figures as rollup_figures
     except Exception as error:  # P7 is optional until the dashboards exist
         return f"{type(error).__name__}: {error}"
     missing = [name for name in QUERIES if not hasattr(rollup_figures, name)]
-    return f"dmledger.cloud.rollup_figures lacks {', '.join(missing)}" if missing else None
+    return f"dmledger.cloud.analytics.figures lacks {', '.join(missing)}" if missing else None
 
 
 def _follow_up_facts(dsn: str) -> None:
@@ -70,8 +70,9 @@ def _follow_up_facts(dsn: str) -> None:
 
 
 def team_queries(ctx: RunContext) -> list[Figure]:
-    from dmledger.cloud import analytics, rollup_fold
-    from dmledger.cloud import rollup_figures as figures
+    from dmledger.cloud.analytics import figures
+    from dmledger.cloud.analytics import fold as rollup_fold
+    from dmledger.cloud.analytics import raw as analytics
 
     n = ctx.sizes.team_logs
     load_logs(ctx.db.dsn(), n, ctx.seed + 7)
@@ -95,7 +96,7 @@ def team_queries(ctx: RunContext) -> list[Figure]:
     found: list[Figure] = []
     try:
         started = time.perf_counter()
-        rollup_fold.bring_up_to_date(store)
+        rollup_fold.bring_up_to_date(store.db)
         fold_ms = (time.perf_counter() - started) * 1000
         with psycopg.connect(ctx.db.dsn()) as conn:
             conn.execute("ANALYZE")
@@ -175,7 +176,8 @@ def _followup_statements(flt: Any) -> dict[str, Any]:
     """The statements of issue 12's figures, by figure: three of their own, and three
     the Team page shares with other figures (the leads per operator and per account,
     the messages per day: ``cloud/rollup_page.py``)."""
-    from dmledger.cloud import rollup_figures, rollup_followups
+    from dmledger.cloud.analytics import figures as rollup_figures
+    from dmledger.cloud.analytics import followup_figures as rollup_followups
 
     own = rollup_followups.statements(flt, "postgresql")
     return {
@@ -190,7 +192,7 @@ def _followup_statements(flt: Any) -> dict[str, Any]:
 
 def _whole_page(ctx: RunContext, logs: int) -> Figure:
     """The Team page's service call as the web page makes it (period "all": every log)."""
-    from dmledger.app import team
+    from dmledger.app import dashboard as team
     from dmledger.domain.timeutil import utcnow
 
     # The report reads only the cloud: any home will do.
@@ -205,8 +207,8 @@ def _whole_page(ctx: RunContext, logs: int) -> Figure:
             team.build_report(ledger.cloud, flt, None, None, utcnow())
             runs.append(time.perf_counter() - started)
         # What of it is issue 12's follow-up figures (from the rollups).
-        from dmledger.cloud.analytics import LogFilter
-        from dmledger.cloud.rollup_followups import followup_figures
+        from dmledger.cloud.analytics.followup_figures import followup_figures
+        from dmledger.cloud.analytics.raw import LogFilter
         from dmledger.domain.followups import FollowUpRule
 
         with ledger.cloud.reading() as conn:
@@ -217,7 +219,7 @@ def _whole_page(ctx: RunContext, logs: int) -> Figure:
         ledger.close()
     return Figure(
         "P7",
-        f"whole Team page (app.team.build_report, all six queries), {logs:,} logs, all time",
+        f"whole Team page (app.dashboard.build_report, all six queries), {logs:,} logs, all time",
         median(runs) * 1000,
         "ms",
         None,

@@ -25,7 +25,8 @@ import pytest
 
 from dmledger import settings as config
 from dmledger.app.ledger import Ledger
-from dmledger.cloud.oracle_connect import ThinConnector
+from dmledger.app.onboarding import join, make_pack
+from dmledger.cloud.connecting.oracle_connect import ThinConnector
 from dmledger.errors import (
     CloudPermissionDenied,
     CloudUnavailable,
@@ -33,8 +34,8 @@ from dmledger.errors import (
     PackError,
     Refused,
 )
-from dmledger.team import pack
-from dmledger.team.pack import PackContents, write_pack
+from dmledger.setup_pack import pack
+from dmledger.setup_pack.pack import PackContents, write_pack
 
 PASSPHRASE = "correct horse battery staple"
 
@@ -114,7 +115,7 @@ def lead(tmp_path: Path, pg_url: str) -> Iterator[Ledger]:
 @pytest.fixture
 def pack_file(tmp_path: Path, lead: Ledger, pack_user: str) -> Path:
     out = tmp_path / "team.dmlpack"
-    lead.team_pack(out, PASSPHRASE, user=pack_user)
+    make_pack(lead, out, PASSPHRASE, user=pack_user)
     return out
 
 
@@ -157,9 +158,7 @@ def every_file(*roots: Path) -> Iterator[Path]:
 def test_a_joined_home_sees_the_leads_leads_and_its_dms_reach_the_lead(
     tmp_path: Path, lead: Ledger, pack_file: Path, pack_user: str
 ) -> None:
-    report = Ledger.join(
-        tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia", actor="nadia.dm"
-    )
+    report = join(tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia", actor="nadia.dm")
 
     assert report.sync.pulled >= 1
     mate = Ledger.open(report.home)
@@ -183,7 +182,7 @@ def test_a_joined_home_sees_the_leads_leads_and_its_dms_reach_the_lead(
 def test_the_password_is_kept_outside_the_config_and_is_the_one_the_database_holds(
     tmp_path: Path, pack_file: Path, pack_user: str, pg_admin_dsn: str
 ) -> None:
-    report = Ledger.join(tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia")
+    report = join(tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia")
 
     assert report.password_kept_in == "file"  # this machine has no usable keyring
     secret_file = report.home / "secrets" / "cloud_password"
@@ -205,7 +204,7 @@ def test_with_a_usable_keyring_the_password_goes_there_and_no_file_is_written(
     memory = MemoryKeyring()
     keyring.set_keyring(memory)
 
-    report = Ledger.join(tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia")
+    report = join(tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia")
 
     assert report.password_kept_in == "keyring"
     assert not (report.home / "secrets").exists()
@@ -218,7 +217,7 @@ def test_with_a_usable_keyring_the_password_goes_there_and_no_file_is_written(
 def test_the_joined_user_is_restricted_to_the_operator_role(
     tmp_path: Path, pack_file: Path
 ) -> None:
-    report = Ledger.join(tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia")
+    report = join(tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia")
     mate = Ledger.open(report.home)
     try:
         with pytest.raises(CloudPermissionDenied):
@@ -234,7 +233,7 @@ def test_making_a_pack_again_gives_the_user_a_new_password_and_says_so(
 ) -> None:
     before = stored_verifier(pg_admin_dsn, pack_user)
 
-    again = lead.team_pack(tmp_path / "again.dmlpack", PASSPHRASE, user=pack_user)
+    again = make_pack(lead, tmp_path / "again.dmlpack", PASSPHRASE, user=pack_user)
 
     assert (again.created, again.user) == (False, pack_user)
     assert stored_verifier(pg_admin_dsn, pack_user) != before
@@ -243,17 +242,15 @@ def test_making_a_pack_again_gives_the_user_a_new_password_and_says_so(
 def test_joining_again_with_a_new_pack_refreshes_the_password_and_keeps_local_work(
     tmp_path: Path, lead: Ledger, pack_file: Path, pack_user: str, pg_admin_dsn: str
 ) -> None:
-    first = Ledger.join(
-        tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia", actor="nadia.dm"
-    )
+    first = join(tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia", actor="nadia.dm")
     secret_file = first.home / "secrets" / "cloud_password"
     old_password = secret_file.read_text(encoding="utf-8")
     mate = Ledger.open(first.home)
     mate.log_dm("queued.lead", "sent while the password was being reset", actor="nadia.dm")
     mate.close()
-    newer = lead.team_pack(tmp_path / "newer.dmlpack", PASSPHRASE, user=pack_user)
+    newer = make_pack(lead, tmp_path / "newer.dmlpack", PASSPHRASE, user=pack_user)
 
-    second = Ledger.join(first.home, newer.path, PASSPHRASE, operator="Nadia")
+    second = join(first.home, newer.path, PASSPHRASE, operator="Nadia")
 
     assert second.rejoined and second.sync.pushed_logs == 1
     new_password = secret_file.read_text(encoding="utf-8").strip()
@@ -264,10 +261,10 @@ def test_joining_again_with_a_new_pack_refreshes_the_password_and_keeps_local_wo
 def test_joining_again_with_a_pack_for_another_user_of_the_same_database_switches_user(
     tmp_path: Path, lead: Ledger, pack_file: Path, other_pack_user: str
 ) -> None:
-    first = Ledger.join(tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia")
-    own = lead.team_pack(tmp_path / "nadia.dmlpack", PASSPHRASE, user=other_pack_user)
+    first = join(tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia")
+    own = make_pack(lead, tmp_path / "nadia.dmlpack", PASSPHRASE, user=other_pack_user)
 
-    second = Ledger.join(first.home, own.path, PASSPHRASE, operator="Nadia")
+    second = join(first.home, own.path, PASSPHRASE, operator="Nadia")
 
     assert second.rejoined
     assert config.load(first.home).cloud_url.startswith(f"postgresql+psycopg://{other_pack_user}@")
@@ -282,7 +279,7 @@ def test_a_wrong_passphrase_is_refused_and_no_home_is_created(
     before = entries(tmp_path)
 
     with pytest.raises(PackError, match="wrong passphrase"):
-        Ledger.join(tmp_path / "mate", pack_file, "not the passphrase", operator="Nadia")
+        join(tmp_path / "mate", pack_file, "not the passphrase", operator="Nadia")
 
     assert entries(tmp_path) == before
 
@@ -296,7 +293,7 @@ def test_a_tampered_pack_is_refused_and_an_empty_home_stays_empty(
     before = entries(tmp_path)
 
     with pytest.raises(PackError, match="changed"):
-        Ledger.join(home, pack_file, PASSPHRASE, operator="Nadia")
+        join(home, pack_file, PASSPHRASE, operator="Nadia")
 
     assert entries(tmp_path) == before
     assert list(home.iterdir()) == []
@@ -306,9 +303,9 @@ def test_bad_input_is_refused_before_anything_is_written(tmp_path: Path, pack_fi
     before = entries(tmp_path)
 
     with pytest.raises(InvalidInput, match="--operator"):
-        Ledger.join(tmp_path / "mate", pack_file, PASSPHRASE)
+        join(tmp_path / "mate", pack_file, PASSPHRASE)
     with pytest.raises(InvalidInput):
-        Ledger.join(tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia", actor="no way")
+        join(tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia", actor="no way")
 
     assert entries(tmp_path) == before
 
@@ -324,9 +321,9 @@ def test_a_home_of_another_cloud_or_a_folder_in_use_is_refused(
     (busy / "notes.txt").write_text("mine", encoding="utf-8")
 
     with pytest.raises(Refused, match="already the DM Ledger home"):
-        Ledger.join(tmp_path / "other", pack_file, PASSPHRASE, operator="Nadia")
+        join(tmp_path / "other", pack_file, PASSPHRASE, operator="Nadia")
     with pytest.raises(Refused, match="not an empty folder"):
-        Ledger.join(busy, pack_file, PASSPHRASE, operator="Nadia")
+        join(busy, pack_file, PASSPHRASE, operator="Nadia")
 
     assert (tmp_path / "other" / "config.toml").read_bytes() == config_before
     assert entries(busy) == {"notes.txt"}
@@ -336,7 +333,7 @@ def test_the_embedded_cloud_cannot_be_packed(tmp_path: Path, sqlite_url: str) ->
     ledger, _ = Ledger.init_home(tmp_path / "solo", "Sam", cloud_url=sqlite_url)
     try:
         with pytest.raises(Refused, match="embedded SQLite"):
-            ledger.team_pack(tmp_path / "team.dmlpack", PASSPHRASE)
+            make_pack(ledger, tmp_path / "team.dmlpack", PASSPHRASE)
     finally:
         ledger.close()
     assert not (tmp_path / "team.dmlpack").exists()
@@ -359,7 +356,7 @@ def test_a_weak_or_visible_passphrase_is_refused_before_any_user_is_made(
     words: str,
 ) -> None:
     with pytest.raises(InvalidInput, match=words):
-        lead.team_pack(tmp_path / file_name, passphrase, user=pack_user)
+        make_pack(lead, tmp_path / file_name, passphrase, user=pack_user)
 
     with psycopg.connect(pg_admin_dsn) as conn:
         assert (
@@ -371,7 +368,7 @@ def test_a_weak_or_visible_passphrase_is_refused_before_any_user_is_made(
 
 def test_the_lead_cannot_hand_out_its_own_user(tmp_path: Path, lead: Ledger) -> None:
     with pytest.raises(Refused, match="choose another --user"):
-        lead.team_pack(tmp_path / "team.dmlpack", PASSPHRASE, user="postgres")
+        make_pack(lead, tmp_path / "team.dmlpack", PASSPHRASE, user="postgres")
 
 
 def test_an_existing_user_with_administrative_rights_is_not_handed_out(
@@ -381,7 +378,7 @@ def test_an_existing_user_with_administrative_rights_is_not_handed_out(
         conn.execute(f"CREATE ROLE {pack_user} CREATEROLE")
 
     with pytest.raises(Refused, match="choose another --user"):
-        lead.team_pack(tmp_path / "team.dmlpack", PASSPHRASE, user=pack_user)
+        make_pack(lead, tmp_path / "team.dmlpack", PASSPHRASE, user=pack_user)
 
     with psycopg.connect(pg_admin_dsn) as conn:
         row = conn.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (pack_user,))
@@ -395,7 +392,7 @@ def test_every_installed_folder_is_0700_and_every_file_0600(
     tmp_path: Path, pack_file: Path, home: Path
 ) -> None:
     home.chmod(0o755)  # an empty folder made beforehand, readable by others
-    report = Ledger.join(home, pack_file, PASSPHRASE, operator="Nadia", actor="nadia.dm")
+    report = join(home, pack_file, PASSPHRASE, operator="Nadia", actor="nadia.dm")
     mate = Ledger.open(report.home)
     mate.log_dm("another.lead", "hi", actor="nadia.dm")
     mate.sync()
@@ -411,7 +408,7 @@ def test_every_installed_folder_is_0700_and_every_file_0600(
 
 
 def test_the_passphrase_is_written_nowhere(tmp_path: Path, lead: Ledger, pack_file: Path) -> None:
-    report = Ledger.join(tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia")
+    report = join(tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia")
 
     needle = PASSPHRASE.encode()
     for path in every_file(lead.home, report.home, pack_file.parent):
@@ -422,10 +419,10 @@ def test_a_pack_made_at_the_real_key_derivation_cost_joins(
     tmp_path: Path, lead: Ledger, pack_user: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pack, "_LOG2_N", REAL_LOG2_N)
-    pack_file = lead.team_pack(tmp_path / "team.dmlpack", PASSPHRASE, user=pack_user).path
+    pack_file = make_pack(lead, tmp_path / "team.dmlpack", PASSPHRASE, user=pack_user).path
     assert pack_file.read_bytes()[10] == REAL_LOG2_N  # scrypt log2(n), in the header
 
-    report = Ledger.join(tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia")
+    report = join(tmp_path / "mate", pack_file, PASSPHRASE, operator="Nadia")
 
     assert report.sync.pulled >= 1
 
@@ -441,7 +438,7 @@ def test_an_unreachable_cloud_still_installs_the_home_and_says_how_to_finish(
     write_pack(pack_path, _contents(url), PASSPHRASE)
 
     with pytest.raises(CloudUnavailable, match="dmledger sync"):
-        Ledger.join(tmp_path / "mate", pack_path, PASSPHRASE, operator="Nadia")
+        join(tmp_path / "mate", pack_path, PASSPHRASE, operator="Nadia")
 
     settings = config.load(tmp_path / "mate")
     assert settings.cloud_url == url and settings.operator == "Nadia"
@@ -467,7 +464,7 @@ def test_an_oracle_pack_installs_the_wallet_and_the_connection_settings(
 
     # The database is not there (closed port): the home is installed all the same.
     with pytest.raises(CloudUnavailable, match="dmledger sync"):
-        Ledger.join(tmp_path / "mate", pack_path, PASSPHRASE, operator="Nadia")
+        join(tmp_path / "mate", pack_path, PASSPHRASE, operator="Nadia")
 
     home = tmp_path / "mate"
     wallet = home / "wallet"

@@ -26,10 +26,10 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from dmledger.app.cloud_access import cloud_store_for
+from dmledger.app.dashboard import TeamFilter, TeamReport
 from dmledger.app.ledger import Ledger
-from dmledger.app.team import TeamFilter, TeamReport
-from dmledger.cloud import rollup_fold
-from dmledger.cloud.schema import outreach_logs, prospects
+from dmledger.cloud.analytics import fold as rollup_fold
+from dmledger.cloud.tables import outreach_logs, prospects
 from dmledger.domain.records import ActorRow, Edit, OutgoingLog
 from dmledger.errors import CloudUnavailable, InvalidInput
 
@@ -181,7 +181,7 @@ def test_the_report_reads_one_moment_while_a_teammate_folds_new_dms_in(
 ) -> None:
     """A teammate's DM and fold commit between the report's first Team statement and
     the rest: without one snapshot the week's days and its totals would disagree."""
-    rollup_fold.bring_up_to_date(ledger.cloud)  # nothing left for the report to fold
+    rollup_fold.bring_up_to_date(ledger.cloud.db)  # nothing left for the report to fold
     teammate = cloud_store_for(cloud_url)
     landed: list[str] = []
 
@@ -194,7 +194,7 @@ def test_the_report_reads_one_moment_while_a_teammate_folds_new_dms_in(
             teammate.push_logs(
                 conn, [OutgoingLog(str(uuid.uuid4()), "delta", "sarah.sells", "Sarah", "hi", sent)]
             )
-        assert rollup_fold.bring_up_to_date(teammate) == 1
+        assert rollup_fold.bring_up_to_date(teammate.db) == 1
 
     event.listen(ledger.cloud.engine, "after_cursor_execute", between)
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cli_support import Cli, initialised, run_script
 
-from dmledger.cloud.schema import SCHEMA_VERSION
+from dmledger.cloud.tables import SCHEMA_VERSION
 
 
 @pytest.fixture

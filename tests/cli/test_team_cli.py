@@ -15,7 +15,7 @@ from cli_support import Cli, refused
 from typer.testing import CliRunner
 
 from dmledger.cli import app
-from dmledger.team import pack
+from dmledger.setup_pack import pack
 
 PASSPHRASE = "four words make a passphrase"
 WITH_PASSPHRASE = {"DMLEDGER_PACK_PASSPHRASE": PASSPHRASE}
@@ -32,7 +32,7 @@ def no_keyring() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def cheap_key_derivation(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The real cost is exercised by tests/team/test_pack.py and tests/app/test_onboarding.py.
+    # The real cost is exercised by tests/setup_pack/test_pack.py and tests/app/test_onboarding.py.
     monkeypatch.setattr(pack, "_LOG2_N", pack._MIN_LOG2_N)
 
 

@@ -35,10 +35,10 @@ import pytest
 import sqlalchemy as sa
 
 from dmledger.app.ledger import Ledger
-from dmledger.cloud import analytics
-from dmledger.cloud.analytics import LogFilter
-from dmledger.cloud.schema import outreach_logs, prospects
+from dmledger.cloud.analytics import raw as analytics
+from dmledger.cloud.analytics.raw import LogFilter
 from dmledger.cloud.store import CloudStore
+from dmledger.cloud.tables import outreach_logs, prospects
 from dmledger.domain.records import ActorRow, Edit, OutgoingLog
 
 T = TypeVar("T")

@@ -21,15 +21,13 @@ from sqlalchemy.dialects import oracle, sqlite
 from sqlglot import exp
 
 from dmledger.app.ledger import Ledger
-from dmledger.cloud import (
-    analytics,
-    followup_analytics,
-    rollup_figures,
-    rollup_followups,
-    rollup_page,
-    schema,
-)
-from dmledger.cloud.analytics import LogFilter
+from dmledger.cloud import tables as schema
+from dmledger.cloud.analytics import figures as rollup_figures
+from dmledger.cloud.analytics import followup_figures as rollup_followups
+from dmledger.cloud.analytics import page as rollup_page
+from dmledger.cloud.analytics import raw as analytics
+from dmledger.cloud.analytics import raw_followups as followup_analytics
+from dmledger.cloud.analytics.raw import LogFilter
 from dmledger.cloud.store import CloudStore
 from dmledger.domain.followups import FollowUpRule
 from dmledger.domain.records import ActorRow, OutgoingLog

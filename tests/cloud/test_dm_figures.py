@@ -17,9 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dmledger.app.cloud_access import cloud_store_for
-from dmledger.cloud import followups, push
-from dmledger.cloud.schema import actors, operators, outreach_logs, prospects
+from dmledger.cloud.exchange import push
+from dmledger.cloud.exchange import team_settings as followups
 from dmledger.cloud.store import CloudStore
+from dmledger.cloud.tables import actors, operators, outreach_logs, prospects
 from dmledger.domain.records import OutgoingLog
 
 T0 = datetime(2026, 3, 1, 9, 0, 0)

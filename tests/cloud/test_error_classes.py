@@ -18,8 +18,11 @@ import pytest
 from oracledb import errors as oracle_errors
 from sqlalchemy import exc
 
-from dmledger.cloud import errors_oracle, errors_pg, errors_sqlite
-from dmledger.cloud.driver_errors import Refusal, classify, translate
+from dmledger.cloud.driver_errors import oracle as errors_oracle
+from dmledger.cloud.driver_errors import postgres as errors_pg
+from dmledger.cloud.driver_errors import sqlite as errors_sqlite
+from dmledger.cloud.driver_errors.kinds import Refusal
+from dmledger.cloud.driver_errors.translation import classify, translate
 from dmledger.errors import (
     CloudError,
     CloudPermissionDenied,
@@ -240,7 +243,7 @@ def test_every_oracle_code_the_translator_knows_is_in_the_table() -> None:
     known = (
         errors_oracle._BUSY
         | errors_oracle._LOGIN
-        | errors_oracle._NO_PRIVILEGE
+        | errors_oracle.NO_PRIVILEGE
         | errors_oracle._SCHEMA
         | errors_oracle._ROW
         | errors_oracle._UNREACHABLE

@@ -19,8 +19,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from dmledger.cloud.driver_errors import classify, translate
-from dmledger.cloud.engine import create_cloud_engine
+from dmledger.cloud.connecting.engine import create_cloud_engine
+from dmledger.cloud.driver_errors.translation import classify, translate
 from dmledger.errors import (
     CloudError,
     CloudPermissionDenied,

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from dmledger.app.ledger import Ledger
 from dmledger.cli import app
-from dmledger.cloud.grants import grant_statements
+from dmledger.cloud.schema.grants import grant_statements
 from dmledger.errors import CloudPermissionDenied, InvalidInput
 
 

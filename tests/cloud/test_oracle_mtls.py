@@ -38,8 +38,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from dmledger.cloud.errors_oracle import explain_oracle_error
-from dmledger.cloud.oracle_wallet import OracleWallet, connect_params, load_wallet
+from dmledger.cloud.connecting.oracle_failures import explain_oracle_error
+from dmledger.cloud.connecting.oracle_wallet import OracleWallet, connect_params, load_wallet
 from dmledger.errors import CloudUnavailable, ConfigError
 
 OPENSSL = shutil.which("openssl")

@@ -30,9 +30,13 @@ from cryptography.x509.oid import NameOID
 
 from dmledger import settings as config
 from dmledger.app.ledger import Ledger
-from dmledger.cloud.grants import login_name, login_statement
-from dmledger.cloud.oracle_connect import ConnectLimits, ThinConnector, create_oracle_engine
-from dmledger.cloud.oracle_wallet import load_wallet, oracle_target
+from dmledger.cloud.connecting.oracle_connect import (
+    ConnectLimits,
+    ThinConnector,
+    create_oracle_engine,
+)
+from dmledger.cloud.connecting.oracle_wallet import load_wallet, oracle_target
+from dmledger.cloud.schema.grants import login_name, login_statement
 from dmledger.errors import CloudPermissionDenied, CloudUnavailable, ConfigError
 
 DB_PASSWORD = "Db0Secret0Password"

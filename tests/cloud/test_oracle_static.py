@@ -28,7 +28,12 @@ from sqlglot import exp
 from typer.testing import CliRunner
 
 from dmledger.cli import app
-from dmledger.cloud import ddl, followups, rollup_fold, rollups, schema
+from dmledger.cloud import tables as schema
+from dmledger.cloud.analytics import fold as rollup_fold
+from dmledger.cloud.analytics import rollups
+from dmledger.cloud.connecting.database import CloudDatabase
+from dmledger.cloud.exchange import team_settings as followups
+from dmledger.cloud.schema import ddl
 from dmledger.cloud.store import CloudStore
 from dmledger.domain.records import ActorRow, Cursor, Edit, OutgoingLog
 from support.env import IN_CI
@@ -111,12 +116,12 @@ class OracleRecorder:
         self.mock._run_ddl_visitor(visitor, element, **kwargs)
 
 
-class RecordingOracleStore(CloudStore):
-    """The real CloudStore, with its connections replaced by the recorder.
+class RecordingOracleDatabase(CloudDatabase):
+    """The real database handle, with its connections replaced by the recorder.
 
-    ``existing_tables`` is the one method overridden: it asks SQLAlchemy's Oracle
-    dialect to introspect, which is SQLAlchemy's SQL, not ours; the test decides which
-    tables "exist" to walk the empty, seed and current-schema paths.
+    ``existing_tables`` is overridden too: it asks SQLAlchemy's Oracle dialect to
+    introspect, which is SQLAlchemy's SQL, not ours; the test decides which tables
+    "exist" to walk the empty, seed and current-schema paths.
     """
 
     def __init__(self, recorder: OracleRecorder, tables: set[str]) -> None:
@@ -134,6 +139,14 @@ class RecordingOracleStore(CloudStore):
 
     def existing_tables(self) -> set[str]:
         return set(self.tables)
+
+
+class RecordingOracleStore(CloudStore):
+    """The real CloudStore on a recording database handle."""
+
+    def __init__(self, recorder: OracleRecorder, tables: set[str]) -> None:
+        super().__init__(recorder.mock, "oracle+oracledb://admin@ledger_high")
+        self.db = RecordingOracleDatabase(recorder, tables)
 
 
 SEED_TABLE_NAMES = {t.name for t in schema.SEED_TABLES}

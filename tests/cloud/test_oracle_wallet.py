@@ -25,9 +25,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from oracledb import errors as oracle_errors
 
-from dmledger.cloud.errors_oracle import explain_oracle_error
-from dmledger.cloud.oracle_connect import create_oracle_engine
-from dmledger.cloud.oracle_wallet import OracleWallet, connect_params, load_wallet, tns_aliases
+from dmledger.cloud.connecting.oracle_connect import create_oracle_engine
+from dmledger.cloud.connecting.oracle_failures import explain_oracle_error
+from dmledger.cloud.connecting.oracle_wallet import (
+    OracleWallet,
+    connect_params,
+    load_wallet,
+    tns_aliases,
+)
 from dmledger.errors import (
     CloudError,
     CloudPermissionDenied,

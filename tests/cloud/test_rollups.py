@@ -27,18 +27,15 @@ from hypothesis import strategies as st
 
 from dmledger.app.cloud_access import cloud_store_for
 from dmledger.app.ledger import Ledger
-from dmledger.cloud import (
-    analytics,
-    followup_analytics,
-    rollup_fold,
-    rollup_followups,
-    rollup_page,
-    rollups,
-)
-from dmledger.cloud import rollup_figures as figures
-from dmledger.cloud.analytics import LogFilter
-from dmledger.cloud.schema import actors, outreach_logs, prospect_replies, prospects
+from dmledger.cloud.analytics import figures, rollups
+from dmledger.cloud.analytics import fold as rollup_fold
+from dmledger.cloud.analytics import followup_figures as rollup_followups
+from dmledger.cloud.analytics import page as rollup_page
+from dmledger.cloud.analytics import raw as analytics
+from dmledger.cloud.analytics import raw_followups as followup_analytics
+from dmledger.cloud.analytics.raw import LogFilter
 from dmledger.cloud.store import CloudStore
+from dmledger.cloud.tables import actors, outreach_logs, prospect_replies, prospects
 from dmledger.domain.followups import FollowUpRule
 from dmledger.domain.records import ActorRow, Edit, OutgoingLog
 
@@ -254,7 +251,7 @@ def normalised(name: str, value: Any) -> Any:
 
 
 def assert_rollups_match(store: CloudStore, filters: list[LogFilter]) -> None:
-    rollup_fold.bring_up_to_date(store)
+    rollup_fold.bring_up_to_date(store.db)
     with store.reading() as conn:
         for flt in [LogFilter(), *filters]:
             assert figures.answers(flt)
@@ -308,7 +305,7 @@ def test_every_team_figure_from_the_rollups_equals_the_raw_logs(
 def test_an_erased_lead_leaves_the_rollups_in_its_own_transaction(store: CloudStore) -> None:
     apply(store, ("push", "lead.1", ACTORS[0], T0))
     apply(store, ("push", "lead.1", ACTORS[2], T0 + timedelta(days=1)))
-    rollup_fold.bring_up_to_date(store)
+    rollup_fold.bring_up_to_date(store.db)
     with store.reading() as conn:
         assert figures.double_contacts(conn, LogFilter())[0] == 1
     apply(store, ("erase", "lead.1"))
@@ -333,7 +330,7 @@ def test_a_period_bounded_inside_a_day_is_answered_by_the_raw_statements(
 ) -> None:
     apply(store, ("push", "lead.1", ACTORS[0], T0 + timedelta(hours=9)))
     apply(store, ("push", "lead.2", ACTORS[0], T0 + timedelta(hours=15)))
-    rollup_fold.bring_up_to_date(store)
+    rollup_fold.bring_up_to_date(store.db)
     afternoon = LogFilter(start=T0 + timedelta(hours=12), end=T0 + timedelta(days=1))
     assert not figures.answers(afternoon)
     with store.reading() as conn:
@@ -405,7 +402,7 @@ def test_a_lead_queued_by_a_transaction_still_open_is_folded_once_it_commits(
                     target_username="lead.2", actor_username="marcus.closes", created_at=T0
                 )
             )
-            assert rollup_fold.bring_up_to_date(cloud) == 1  # lead.1 only
+            assert rollup_fold.bring_up_to_date(cloud.db) == 1  # lead.1 only
             with cloud.reading() as conn:
                 assert figures.lead_statuses(conn, LogFilter()) == [("contacted", 1, 1)]
         # Committed now: its lead is still queued.
@@ -436,7 +433,7 @@ def test_an_agent_with_the_operator_role_folds_and_reads_the_team_figures(
             assert rollup_fold.pending(conn)
         # (The whole Team page also reads issue 12's team_rules, which the operator
         # role is not granted: not the rollups' concern.)
-        assert rollup_fold.bring_up_to_date(agent.cloud) == 1
+        assert rollup_fold.bring_up_to_date(agent.cloud.db) == 1
         with agent.cloud.reading() as conn:
             assert not rollup_fold.pending(conn)  # the operator's agent folded
             assert figures.lead_statuses(conn, LogFilter()) == [("contacted", 1, 1)]
@@ -490,7 +487,7 @@ def test_the_median_time_to_first_reply_from_the_rollups_is_the_raw_one_bit_for_
 ) -> None:
     delays = MEDIAN_CASES[case]
     _replied_leads(store, delays, shared=shared)
-    rollup_fold.bring_up_to_date(store)
+    rollup_fold.bring_up_to_date(store.db)
     hours = [delay.total_seconds() / 3600 for delay in delays]
     expected = (statistics.median(hours) if hours else None, len(delays))
     with store.reading() as conn:
@@ -505,7 +502,7 @@ def test_the_median_time_to_first_reply_from_the_rollups_is_the_raw_one_bit_for_
 @pytest.mark.parametrize("count", [9, 10])
 def test_only_the_middle_delays_leave_the_database(store: CloudStore, count: int) -> None:
     _replied_leads(store, [n * HOUR for n in range(count)], shared=False)
-    rollup_fold.bring_up_to_date(store)
+    rollup_fold.bring_up_to_date(store.db)
     with store.reading() as conn:
         statement = rollup_followups.first_reply_statement(LogFilter(), conn.dialect.name)
         rows = conn.execute(statement).all()

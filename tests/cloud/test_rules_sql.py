@@ -29,10 +29,11 @@ from sqlalchemy.dialects import oracle, sqlite
 from sqlglot import exp
 
 from dmledger.app.cloud_access import cloud_store_for
-from dmledger.cloud import schema, upsert
-from dmledger.cloud.merge import Merge
-from dmledger.cloud.schema import prospects
+from dmledger.cloud import tables as schema
+from dmledger.cloud.exchange import upsert
+from dmledger.cloud.exchange.merge import Merge
 from dmledger.cloud.store import CloudStore
+from dmledger.cloud.tables import prospects
 from dmledger.domain.records import ActorRow, Edit, OutgoingLog
 from dmledger.domain.rules import Contact, apply_dm
 from dmledger.domain.statuses import canonical_status, read_stored_status

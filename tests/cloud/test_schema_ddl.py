@@ -19,8 +19,10 @@ from sqlalchemy.dialects import oracle
 from sqlglot import exp
 
 from dmledger.app.cloud_access import cloud_store_for
-from dmledger.cloud import ddl, rollups, schema
-from dmledger.cloud.engine import create_cloud_engine
+from dmledger.cloud import tables as schema
+from dmledger.cloud.analytics import rollups
+from dmledger.cloud.connecting.engine import create_cloud_engine
+from dmledger.cloud.schema import ddl
 from dmledger.domain.records import ActorRow, Cursor, OutgoingLog
 from dmledger.errors import InvalidInput
 

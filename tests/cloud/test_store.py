@@ -15,9 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from dmledger.app.cloud_access import cloud_store_for
-from dmledger.cloud import schema
-from dmledger.cloud.schema import outreach_logs, prospect_tombstones, prospects
+from dmledger.cloud import tables as schema
 from dmledger.cloud.store import CloudStore
+from dmledger.cloud.tables import outreach_logs, prospect_tombstones, prospects
 from dmledger.domain.records import ActorRow, Cursor, Edit, OutgoingLog, PulledRow
 from dmledger.domain.text import TRUNCATION_MARKER
 from dmledger.domain.timeutil import utcnow

@@ -30,8 +30,9 @@ from typer.testing import CliRunner
 
 from dmledger.app.cloud_access import cloud_store_for
 from dmledger.cli import app
-from dmledger.cloud import rollups, schema
-from dmledger.cloud.engine import create_cloud_engine
+from dmledger.cloud import tables as schema
+from dmledger.cloud.analytics import rollups
+from dmledger.cloud.connecting.engine import create_cloud_engine
 from dmledger.cloud.store import CloudStore
 from dmledger.domain.records import Cursor, Edit, OutgoingLog
 from dmledger.domain.timeutil import iso
@@ -406,8 +407,8 @@ def store_rows(store: CloudStore) -> list[Any]:
 def test_legacy_statuses_read_as_the_matching_status_everywhere(
     seed_cloud: tuple[str, CloudStore], tmp_path: Path
 ) -> None:
+    from dmledger.app.dashboard import TeamFilter
     from dmledger.app.ledger import Ledger
-    from dmledger.app.team import TeamFilter
 
     url, store = seed_cloud
     home = tmp_path / "home"

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from dmledger.app.cloud_access import cloud_store_for
 from dmledger.app.ledger import Ledger
-from dmledger.cloud import schema as cloud_schema
+from dmledger.cloud import tables as cloud_schema
 from dmledger.cloud.store import CloudStore
 from dmledger.domain.records import (
     ActorRow,

@@ -25,7 +25,7 @@ from syncworld import (
     sessions_waiting_on_locks,
 )
 
-from dmledger.cloud.schema import operators, prospects
+from dmledger.cloud.tables import operators, prospects
 from dmledger.domain.timeutil import utcnow
 from dmledger.errors import SyncBusy
 from dmledger.sync.lock import sync_lock

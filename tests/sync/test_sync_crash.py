@@ -95,7 +95,7 @@ def test_a_push_of_replies_killed_at_random_points_stores_each_reply_exactly_onc
 ) -> None:
     import sqlalchemy as sa
 
-    from dmledger.cloud.schema import prospect_replies
+    from dmledger.cloud.tables import prospect_replies
 
     home = team.home("Ann")
     ann = team.open(home)

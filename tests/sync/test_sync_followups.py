@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from syncworld import FailingGateway, Team, assert_cache_equals_cloud, engine_for
 
 from dmledger.app.ledger import Ledger
-from dmledger.cloud.schema import prospect_replies
+from dmledger.cloud.tables import prospect_replies
 from dmledger.domain.records import Prospect
 from dmledger.errors import CloudUnavailable
 from dmledger.sync.gateway import StoreGateway
@@ -189,9 +189,9 @@ def test_replies_pushed_through_random_connection_losses_are_stored_exactly_once
 
 
 def test_team_follow_up_figures_are_computed_in_the_cloud(team: Team) -> None:
-    from dmledger.app.team import TeamFilter
-    from dmledger.cloud.analytics import LogFilter
-    from dmledger.cloud.followup_analytics import followup_figures
+    from dmledger.app.dashboard import TeamFilter
+    from dmledger.cloud.analytics.raw import LogFilter
+    from dmledger.cloud.analytics.raw_followups import followup_figures
     from dmledger.domain.followups import FollowUpRule, FollowUpState, lost
 
     ann, bob = team.agent("Ann"), team.agent("Bob")
@@ -247,7 +247,7 @@ def team_config_of(agent: Ledger) -> tuple[dict[str, str], tuple[int, int]]:
 
 
 def cloud_team_config(team: Team) -> tuple[dict[str, str], tuple[int, int]]:
-    from dmledger.cloud.followups import read_team_config
+    from dmledger.cloud.exchange.team_settings import read_team_config
     from dmledger.domain.followups import rule_of
 
     with team.cloud.reading() as conn:

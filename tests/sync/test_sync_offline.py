@@ -24,8 +24,8 @@ from syncworld import (
 )
 
 from dmledger.app.ledger import Ledger
-from dmledger.cloud.schema import outreach_logs
 from dmledger.cloud.store import CloudStore
+from dmledger.cloud.tables import outreach_logs
 from dmledger.errors import CloudUnavailable, DmLedgerError
 from dmledger.local.store import ProspectFilter
 from dmledger.sync.engine import SyncReport

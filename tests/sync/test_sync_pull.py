@@ -16,9 +16,9 @@ from syncworld import (
 )
 
 from dmledger.app.ledger import Ledger
-from dmledger.cloud import ddl
-from dmledger.cloud.schema import prospect_tombstones, prospects
+from dmledger.cloud.schema import ddl
 from dmledger.cloud.store import CloudStore
+from dmledger.cloud.tables import prospect_tombstones, prospects
 from dmledger.domain.records import Edit
 from dmledger.domain.timeutil import utcnow
 from dmledger.local.store import ProspectFilter

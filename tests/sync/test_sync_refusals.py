@@ -21,8 +21,8 @@ from typer.testing import CliRunner
 
 from dmledger.app.ledger import Ledger
 from dmledger.cli import app
-from dmledger.cloud.schema import prospects
 from dmledger.cloud.store import CloudStore
+from dmledger.cloud.tables import prospects
 from dmledger.errors import DmLedgerError
 
 

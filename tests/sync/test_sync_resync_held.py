@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from syncworld import Team, assert_cache_equals_cloud
 
-from dmledger.cloud.schema import prospects
+from dmledger.cloud.tables import prospects
 
 
 def test_a_first_sync_behind_an_open_transaction_keeps_the_leads_it_just_pushed(

@@ -16,7 +16,7 @@ from syncworld import (
     queue_dms,
 )
 
-from dmledger.cloud.engine import count_round_trips
+from dmledger.cloud.connecting.engine import count_round_trips
 from dmledger.sync.gateway import StoreGateway
 
 ROWS = 10_000

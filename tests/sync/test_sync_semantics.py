@@ -18,7 +18,7 @@ from syncworld import (
 )
 
 from dmledger.app.views import StatusCard
-from dmledger.cloud.analytics import LogFilter, double_contacts
+from dmledger.cloud.analytics.raw import LogFilter, double_contacts
 from dmledger.domain.timeutil import utcnow
 from dmledger.errors import CloudUnavailable
 from dmledger.sync.gateway import StoreGateway

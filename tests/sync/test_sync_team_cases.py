@@ -34,7 +34,7 @@ from typer.testing import CliRunner
 
 from dmledger.app.ledger import Ledger
 from dmledger.cli import app
-from dmledger.cloud.schema import dmledger_info
+from dmledger.cloud.tables import dmledger_info
 from dmledger.domain.records import OutgoingLog
 from dmledger.domain.timeutil import utcnow
 from dmledger.errors import CloudSchemaError, CloudUnavailable, InvalidInput

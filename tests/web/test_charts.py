@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from dmledger.app.team import TeamReport
+from dmledger.app.dashboard import TeamReport
 from dmledger.web.charts import HEAT_LEVELS, MAX_DAY_BARS, NARROW, charts, heatmap_table
 
 SVG = "{http://www.w3.org/2000/svg}"

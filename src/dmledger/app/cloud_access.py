@@ -10,21 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from dmledger import settings as config
-from dmledger.cloud.engine import backend_of, redact_url
-from dmledger.cloud.store import CloudStore
+from dmledger.cloud import CloudStore, backend_of, redact_url
 from dmledger.errors import ConfigError
 
 
 def open_cloud_store(settings: config.Settings, home: Path | None = None) -> CloudStore:
     """The cloud store for ``settings.cloud_url``: SQLite and PostgreSQL through
-    ``cloud/engine.py``, Oracle through its wallet (``cloud/oracle_wallet.py``,
-    ``cloud/oracle_connect.py``). The password comes from ``settings``' secret sources
-    (environment, keyring, ``home``'s secret files). ConfigError for a URL of no known
-    backend or an Oracle cloud without a wallet folder."""
+    ``cloud/connecting/engine.py``, Oracle through its wallet
+    (``cloud/connecting/oracle_wallet.py``, ``oracle_connect.py``). The password comes
+    from ``settings``' secret sources (environment, keyring, ``home``'s secret files).
+    ConfigError for a URL of no known backend or an Oracle cloud without a wallet
+    folder."""
     url = settings.cloud_url
     if backend_of(url) == "oracle":
-        from dmledger.cloud.oracle_connect import create_oracle_engine
-        from dmledger.cloud.oracle_wallet import load_wallet, oracle_target
+        from dmledger.cloud import create_oracle_engine, load_wallet, oracle_target
 
         user, alias = oracle_target(url, settings.cloud_user, settings.wallet_alias)
         if not settings.wallet_dir:
@@ -43,7 +42,7 @@ def open_cloud_store(settings: config.Settings, home: Path | None = None) -> Clo
             wallet, current_schema=settings.cloud_schema, explain_errors=True
         )
         return CloudStore(engine, redact_url(url))
-    from dmledger.cloud.engine import create_cloud_engine
+    from dmledger.cloud import create_cloud_engine
 
     password = config.cloud_password(settings, home)
     return CloudStore(create_cloud_engine(url, password=password), url)

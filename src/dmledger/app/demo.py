@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from dmledger.cloud import followups as cloud_followups
+from dmledger.cloud import put_template, set_rules
 from dmledger.domain.followups import FollowUpRule, rule_values
 from dmledger.domain.records import ActorRow, Edit, OutgoingLog
 from dmledger.domain.templates import render_template
@@ -82,7 +82,7 @@ _SECOND = (
     "coffee",
     "jewelry",
 )
-# The team's templates (issue 12): every demo DM is written from one of them.
+# The team's templates (the follow-up feature): every demo DM is written from one of them.
 _OPENERS = {
     "intro": "Hey {handle}! Loved your last post, quick question about your bookings?",
     "studio": "Hi {handle} 👋 we help studios like yours fill their calendar. Open to a chat?",
@@ -170,9 +170,9 @@ def load_demo(
             edits.append(Edit(10**6 + offset, "add", handle, status="new"))
         store.push_edits(conn, edits)
         store.set_info(conn, "demo_data", "true")
-        cloud_followups.set_rules(conn, rule_values(FollowUpRule(3, 3)))
+        set_rules(conn, rule_values(FollowUpRule(3, 3)))
         for name, text in {**_OPENERS, **_FOLLOW_UPS}.items():
-            cloud_followups.put_template(conn, name, text, "Sarah")
+            put_template(conn, name, text, "Sarah")
     return {
         "operators": len(TEAM),
         "actors": len(actor_rows),

@@ -7,7 +7,7 @@ from dataclasses import replace
 from dmledger.domain.handles import validate_actor_username
 from dmledger.domain.statuses import parse_status
 from dmledger.domain.text import validate_search
-from dmledger.local.store import ProspectFilter
+from dmledger.local import ProspectFilter
 
 
 def normalised_filter(where: ProspectFilter) -> ProspectFilter:

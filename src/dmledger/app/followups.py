@@ -10,6 +10,7 @@ next sync. The due list is computed from the local cache, so Today works offline
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -23,22 +24,37 @@ from dmledger.domain.handles import normalize_handle
 from dmledger.domain.records import Edit, Prospect, TeamEdit
 from dmledger.domain.timeutil import check_event_time
 from dmledger.errors import CloudUnavailable, InvalidInput, NotFound, Refused, SyncBusy
-from dmledger.local import followups as local_followups
-from dmledger.local.effects import apply_edit_to_cache
-from dmledger.local.store import iso
+from dmledger.local import apply_edit_to_cache, iso, pending_team_edits, queue_team_edit
 
 from .outgoing import client_made_id
 from .today import TODAY_LIMIT_DEFAULT, Today, TodayQuery, build_today
 from .views import ReplyResult
 
 if TYPE_CHECKING:
-    from .ledger import Ledger
+    from dmledger.local import LocalStore
+
+    from .context import Context
+    from .views import StatusCard
 
 
 class FollowUps:
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self.local = ledger.local
+    """Replies, follow-up dates, the Today list and the team's rule, for one home.
+
+    ``card`` is the status card of a lead (a reply answers with it); ``share`` pushes
+    the queued changes to the team's templates and rule now (the sync's hook for it),
+    returning the errors the cloud gave."""
+
+    def __init__(
+        self,
+        context: Context,
+        local: LocalStore,
+        card: Callable[[str], StatusCard],
+        share: Callable[[], Sequence[str]],
+    ) -> None:
+        self.context = context
+        self.local = local
+        self._card = card
+        self._share = share
 
     # -- replies ----------------------------------------------------------------------
 
@@ -53,7 +69,7 @@ class FollowUps:
         and the cloud keeps one reply per id whenever it arrives."""
         handle = normalize_handle(raw_handle)
         ref = client_made_id(reply_id, "reply_id")
-        now = self.ledger.now()
+        now = self.context.now()
         # A time given passes the rule; this machine's own clock is not refused.
         when = now if at is None else check_event_time(at, now, "reply time")
         with self.local.transaction() as conn:
@@ -73,14 +89,14 @@ class FollowUps:
                     self.local.enqueue_edit(conn, "add", handle, status="new", at=now)
                 self.local.enqueue_edit(conn, "reply", handle, at=when, ref=ref)
                 apply_edit_to_cache(self.local, conn, Edit(0, "reply", handle, at=when, ref=ref))
-        return ReplyResult(was_contacted=was_contacted, prospect=self.ledger.card(handle))
+        return ReplyResult(was_contacted=was_contacted, prospect=self._card(handle))
 
     # -- follow-up dates --------------------------------------------------------------
 
     def set_follow_up(self, raw_handle: str, raw: str) -> Prospect:
         """Set the next follow-up by hand (``YYYY-MM-DD``, ``+Nd``) or clear it (``none``)."""
         handle = normalize_handle(raw_handle)
-        return self._set_date(handle, parse_follow_up(raw, self.ledger.now()))
+        return self._set_date(handle, parse_follow_up(raw, self.context.now()))
 
     def snooze(self, raw_handle: str, raw_duration: str = "1d") -> Prospect:
         """Not today: due again after the given number of days from now."""
@@ -88,14 +104,14 @@ class FollowUps:
         days = parse_days(raw_duration, "snooze")
         if not 1 <= days <= 365:
             raise InvalidInput(f"snooze {raw_duration!r} is out of range: 1d to 365d")
-        return self._set_date(handle, self.ledger.now() + timedelta(days=days))
+        return self._set_date(handle, self.context.now() + timedelta(days=days))
 
     def _set_date(self, handle: str, when: datetime | None) -> Prospect:
         with self.local.transaction() as conn:
             if self.local.get_prospect(conn, handle) is None:
                 raise NotFound(f"{handle!r} is not in the ledger: add it with `prospect add`")
             edit = Edit(0, "follow_up", handle, ref=iso(when))
-            self.local.enqueue_edit(conn, "follow_up", handle, at=self.ledger.now(), ref=edit.ref)
+            self.local.enqueue_edit(conn, "follow_up", handle, at=self.context.now(), ref=edit.ref)
             apply_edit_to_cache(self.local, conn, edit)
             updated = self.local.get_prospect(conn, handle)
         assert updated is not None
@@ -112,7 +128,7 @@ class FollowUps:
     ) -> Today:
         """The follow-ups due now, most overdue first, from this home's cache."""
         query = TodayQuery.of(actor, operator, limit)
-        now = self.ledger.now()
+        now = self.context.now()
         with self.local.reading() as conn:
             # The same statements `dmledger today` runs without a Ledger (app/today.py).
             raw = conn.connection.driver_connection
@@ -134,7 +150,7 @@ class FollowUps:
             parse_days(after, "follow-up-after"),
             current.max_followups if max_followups is None else max_followups,
         )
-        operator = self.ledger.settings.operator
+        operator = self.context.operator
         self.change_team(
             [TeamEdit(0, "rule", key, value, operator) for key, value in rule_values(rule).items()]
         )
@@ -148,10 +164,10 @@ class FollowUps:
         it (False: they wait for the next sync, which pushes them before the journal;
         the last one to reach the cloud wins). Refused, and gone from here too, when the
         cloud will not take them (a role without the right)."""
-        now = self.ledger.now()
+        now = self.context.now()
         with self.local.transaction() as conn:
             for edit in edits:
-                local_followups.queue_team_edit(self.local, conn, edit, now)
+                queue_team_edit(self.local, conn, edit, now)
         return self.share_team_edits()
 
     def share_team_edits(self) -> bool:
@@ -159,14 +175,14 @@ class FollowUps:
         team's back; False when the cloud does not answer or a sync runs (which pushes
         them itself)."""
         try:
-            report = self.ledger.sync_engine().share_team_edits()
+            errors = self._share()
         except (CloudUnavailable, SyncBusy):
             return False
-        if report.errors:
-            raise Refused(report.errors[0])
+        if errors:
+            raise Refused(errors[0])
         return True
 
     def team_edits_waiting(self) -> int:
         """How many changes to the team's templates and rule wait for a sync."""
         with self.local.reading() as conn:
-            return len(local_followups.pending_team_edits(conn))
+            return len(pending_team_edits(conn))

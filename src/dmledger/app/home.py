@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dmledger import settings as config
-from dmledger.cloud.engine import backend_of, redact_url
+from dmledger.cloud import backend_of, redact_url
 from dmledger.domain.handles import validate_actor_username
 from dmledger.domain.records import ActorRow
 from dmledger.domain.text import validate_name

@@ -24,8 +24,7 @@ from dmledger.domain.statuses import parse_status
 from dmledger.domain.text import NOTES_MAX_CHARS, clean_text
 from dmledger.domain.timeutil import format_utc, parse_utc
 from dmledger.errors import DmLedgerError, InvalidInput
-from dmledger.local.effects import apply_dm_to_cache
-from dmledger.local.store import ProspectFilter, iso
+from dmledger.local import ProspectFilter, apply_dm_to_cache, iso
 
 from . import csvfile
 from .csvfile import CsvLayout
@@ -35,7 +34,7 @@ from .views import ImportReport
 
 if TYPE_CHECKING:
     from dmledger.domain.timeutil import Clock
-    from dmledger.local.store import LocalStore
+    from dmledger.local import LocalStore
     from dmledger.settings import Settings
 
 BATCH = 5000

@@ -31,24 +31,23 @@ from dmledger.domain.statuses import parse_actor_status, parse_status, read_stor
 from dmledger.domain.text import NOTES_MAX_CHARS, validate_name
 from dmledger.domain.text import clean_text as _clean_text
 from dmledger.domain.timeutil import Clock, utcnow
-from dmledger.errors import ConfigError, InvalidInput, NotFound, Refused
+from dmledger.errors import InvalidInput, NotFound, Refused
+from dmledger.local import LocalStore, ProspectFilter, apply_dm_to_cache
 from dmledger.local import meta_keys as keys
-from dmledger.local.effects import apply_dm_to_cache
-from dmledger.local.store import LocalStore, ProspectFilter
 
+from .context import Context
 from .filters import normalised_filter
 from .outgoing import client_made_id, new_dm, require_registered_actor
 from .views import IndexBuild, StatusCard, SyncStatus
 
 if TYPE_CHECKING:
-    from dmledger.cloud.store import CloudStore
+    from dmledger.cloud import CloudStore
     from dmledger.sync.engine import Progress, SyncEngine, SyncReport
 
+    from .dashboard import TeamDashboard
     from .followups import FollowUps
     from .importing import CsvFiles
-    from .onboarding import JoinReport, PackReport
-    from .people import Roster
-    from .team import TeamDashboard
+    from .people import BulkResult, Roster
     from .templates import Templates
     from .timeline import Timelines
 
@@ -73,6 +72,7 @@ class Ledger:
         self.local = LocalStore.in_home(home)
         self._cloud: CloudStore | None = None
         self._schema_checked = False
+        self.context = Context(settings, self.now)
 
     # -- opening -------------------------------------------------------------------
 
@@ -103,7 +103,7 @@ class Ledger:
         actor_name = validate_actor_username(actor) if actor else None
         url = cloud_url or config.embedded_cloud_url(home)
         url, password = config.split_password(url)
-        from dmledger.cloud.engine import backend_of  # lazy: see the module's docstring
+        from dmledger.cloud import backend_of  # lazy: see the module's docstring
 
         backend_of(url)
         config.secure_home(home)
@@ -147,7 +147,7 @@ class Ledger:
 
     @property
     def cloud_label(self) -> str:
-        from dmledger.cloud.engine import redact_url  # lazy: see the module's docstring
+        from dmledger.cloud import redact_url  # lazy: see the module's docstring
 
         return redact_url(self.settings.cloud_url)
 
@@ -163,12 +163,17 @@ class Ledger:
         last sync (UTC): the time stamped on DMs, edits and note lines."""
         return self.clock() + (self._clock_offset() or timedelta(0))
 
-    @property
+    @cached_property
     def followups(self) -> FollowUps:
         """Replies, follow-up dates, the Today list and the team's rule (app/followups.py)."""
         from .followups import FollowUps
 
-        return FollowUps(self)
+        return FollowUps(self.context, self.local, self.card, self._share_team_edits)
+
+    def _share_team_edits(self) -> list[str]:
+        """The sync's hook for the team's templates and rule: push them now; the errors
+        the cloud gave."""
+        return list(self.sync_engine().share_team_edits().errors)
 
     @cached_property
     def csv(self) -> CsvFiles:
@@ -179,8 +184,8 @@ class Ledger:
 
     @cached_property
     def team(self) -> TeamDashboard:
-        """The Team page's numbers from the cloud, cached for offline viewing (app/team.py)."""
-        from .team import TeamDashboard
+        """The Team page's numbers from the cloud, cached for offline viewing (app/dashboard.py)."""
+        from .dashboard import TeamDashboard
 
         return TeamDashboard(self.local, self._cloud_store, self.clock)
 
@@ -202,12 +207,12 @@ class Ledger:
     def _cloud_store(self) -> CloudStore:
         return self.cloud
 
-    @property
+    @cached_property
     def templates(self) -> Templates:
         """The team's message templates (app/templates.py)."""
         from .templates import Templates
 
-        return Templates(self)
+        return Templates(self.context, self.local, self.followups.change_team, self.log_dm)
 
     def sync_engine(self) -> SyncEngine:
         from dmledger.sync.engine import SyncEngine  # lazy: see the module's docstring
@@ -322,6 +327,15 @@ class Ledger:
             self.local.put_prospect(conn, updated)
         return updated
 
+    def set_status_many(self, handles: list[str], status: str) -> BulkResult:
+        """One status on many leads (the Leads page's bulk change), each as
+        :meth:`update_prospect` sets it; see ``people.set_status_many``."""
+        from .people import set_status_many
+
+        return set_status_many(
+            lambda raw, chosen: self.update_prospect(raw, status=chosen), handles, status
+        )
+
     def delete_prospect(self, raw_handle: str) -> None:
         """Delete a lead, its notes and this machine's DMs to it; the cloud follows at sync."""
         handle = normalize_handle(raw_handle)
@@ -379,7 +393,7 @@ class Ledger:
             log_id,
             to,
             message,
-            actor=self._actor(actor),
+            actor=self.context.actor(actor),
             operator=self.settings.operator,
             sent_at=at,
             now=now,
@@ -412,15 +426,6 @@ class Ledger:
                 apply_dm_to_cache(self.local, conn, item)
                 created = True
         return item, self.card(item.target), created
-
-    def _actor(self, actor: str | None) -> str:
-        chosen = actor or self.settings.actor
-        if not chosen:
-            raise ConfigError(
-                "no actor given and none set at init: pass --actor USERNAME "
-                "(the Instagram account the DM was sent from)"
-            )
-        return validate_actor_username(chosen)
 
     # -- people (cloud) --------------------------------------------------------------
 
@@ -480,7 +485,7 @@ class Ledger:
 
     def cloud_grants(self, role: str, user: str, *, apply: bool = False) -> list[str]:
         """The least-privilege grants for ``user`` on this cloud; run them if ``apply``."""
-        from dmledger.cloud.grants import grant_statements
+        from dmledger.cloud import grant_statements
 
         statements = grant_statements(
             self.cloud.dialect, role, user, owner=self.cloud.current_schema()
@@ -491,44 +496,9 @@ class Ledger:
 
     @staticmethod
     def cloud_ddl(dialect: str) -> str:
-        from dmledger.cloud import ddl  # lazy: see the module's docstring
+        from dmledger.cloud import render_script  # lazy: see the module's docstring
 
-        return ddl.render_script(dialect)
-
-    # -- team onboarding (the use cases live in app/onboarding.py) -------------------
-
-    def ensure_shareable(self) -> str:
-        """The backend of a cloud a setup pack can be made for; Refused for the embedded
-        SQLite cloud (see :func:`dmledger.app.onboarding.ensure_shareable`)."""
-        from .onboarding import ensure_shareable
-
-        return ensure_shareable(self)
-
-    def team_pack(
-        self, out: Path, passphrase: str, *, role: str = "operator", user: str | None = None
-    ) -> PackReport:
-        """Create (or reset) a least-privilege database user and write an encrypted setup
-        pack for a teammate; see :func:`dmledger.app.onboarding.make_pack`."""
-        from .onboarding import make_pack
-
-        return make_pack(self, out, passphrase, role=role, user=user or config.DEFAULT_PACK_USER)
-
-    @classmethod
-    def join(
-        cls,
-        home: Path,
-        pack_file: Path,
-        passphrase: str,
-        *,
-        operator: str | None = None,
-        actor: str | None = None,
-        progress: Progress | None = None,
-    ) -> JoinReport:
-        """Install a setup pack into ``home``, register the operator, run the first sync;
-        see :func:`dmledger.app.onboarding.join`."""
-        from .onboarding import join
-
-        return join(home, pack_file, passphrase, operator=operator, actor=actor, progress=progress)
+        return render_script(dialect)
 
     # -- sync ----------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 ``make_pack`` runs on the team lead's machine, against a PostgreSQL or Oracle cloud:
 it creates a least-privilege database user for the teammates' agents (or gives an
 existing one a new password), grants it the operator role, and writes an encrypted
-setup pack (``team/pack.py``: the file format, a layer below) with everything a
+setup pack (``setup_pack/pack.py``: the file format, a layer below) with everything a
 teammate needs: the cloud URL for that user, its password, and for Oracle the wallet,
 its password and the schema owning the tables. The passphrase is never stored anywhere.
 
@@ -29,22 +29,30 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from dmledger import settings as config
-from dmledger.cloud.engine import backend_of, redact_url
-from dmledger.cloud.grants import ROLES, ensure_login, login_name
-from dmledger.cloud.oracle_wallet import EWALLET_PEM, TNSNAMES_ORA, oracle_target
+from dmledger.cloud import (
+    EWALLET_PEM,
+    ROLES,
+    TNSNAMES_ORA,
+    backend_of,
+    ensure_login,
+    login_name,
+    oracle_target,
+    redact_url,
+)
 from dmledger.domain.handles import validate_actor_username
 from dmledger.domain.text import validate_name
 from dmledger.errors import CloudError, InvalidInput, PackError, Refused
-from dmledger.sync.engine import Progress, SyncReport
-from dmledger.team.pack import (
+from dmledger.setup_pack.pack import (
     MIN_PASSPHRASE_LENGTH,
     PackContents,
     install_wallet,
     read_pack,
     write_pack,
 )
+from dmledger.sync.engine import Progress
 
 from .ledger import Ledger
+from .views import JoinReport, PackReport
 
 __all__ = [
     "JoinReport",
@@ -62,36 +70,6 @@ WALLET_FOLDER = "wallet"
 _PASSWORD_ALPHABET = string.ascii_letters + string.digits
 _PASSWORD_LENGTH = 24  # about 143 bits; Oracle accepts at most 30 characters
 _MAX_WALLET_BYTES = 5 * 1024 * 1024  # console wallets are ~30 kB; more means a wrong folder
-
-
-@dataclass(frozen=True)
-class PackReport:
-    """What ``make_pack`` did. ``created`` is False when the user existed and only got a
-    new password (agents still using the old one must join again)."""
-
-    path: Path
-    user: str
-    created: bool
-    backend: str
-    role: str
-    grants: int
-    wallet_files: int
-
-
-@dataclass(frozen=True)
-class JoinReport:
-    """What ``join`` installed. ``password_kept_in`` is ``"keyring"``, ``"file"``
-    (``HOME/secrets/``) or None when the pack held no password."""
-
-    home: Path
-    operator: str
-    actor: str | None
-    cloud: str
-    role: str
-    password_kept_in: str | None
-    wallet_dir: Path | None
-    rejoined: bool
-    sync: SyncReport
 
 
 def new_password() -> str:
@@ -149,7 +127,7 @@ def make_pack(
     without_password = _contents_for(ledger, backend, name, role)
 
     password = new_password()
-    created = ensure_login(ledger.cloud, name, password)
+    created = ensure_login(ledger.cloud.db, name, password)
     statements = ledger.cloud_grants(role, name, apply=True)
     log.info(
         "database user %s %s, %d grants applied",

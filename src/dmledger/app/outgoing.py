@@ -17,7 +17,7 @@ from dmledger.domain.records import OutgoingLog
 from dmledger.domain.text import MESSAGE_MAX_CHARS, clean_text, validate_name
 from dmledger.domain.timeutil import check_event_time
 from dmledger.errors import InvalidInput, Refused
-from dmledger.local.store import LocalStore
+from dmledger.local import LocalStore
 
 
 def new_dm(

@@ -18,10 +18,9 @@ from dmledger.errors import CloudError, ConfigError, DmLedgerError, InvalidInput
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from dmledger.cloud.store import CloudStore
-    from dmledger.local.store import LocalStore
-
-    from .ledger import Ledger
+    from dmledger.cloud import CloudStore
+    from dmledger.domain.records import Prospect
+    from dmledger.local import LocalStore
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +81,11 @@ class BulkResult:
     failed: list[tuple[str, str]] = field(default_factory=list)  # (handle, reason)
 
 
-def set_status_many(ledger: Ledger, handles: list[str], status: str) -> BulkResult:
-    """Set one status on many leads; a bad handle is reported, it does not stop the rest.
+def set_status_many(
+    set_status: Callable[[str, str], Prospect], handles: list[str], status: str
+) -> BulkResult:
+    """Set one status on many leads through ``set_status`` (``prospect set``'s rule); a
+    bad handle is reported, it does not stop the rest.
 
     Raises InvalidInput for an unknown status, no handles, or more than BULK_MAX.
     """
@@ -94,7 +96,7 @@ def set_status_many(ledger: Ledger, handles: list[str], status: str) -> BulkResu
     result = BulkResult(parse_status(status).value)
     for raw in handles:
         try:
-            updated = ledger.update_prospect(raw, status=result.status)
+            updated = set_status(raw, result.status)
         except DmLedgerError as error:
             result.failed.append((raw, str(error)))
         else:

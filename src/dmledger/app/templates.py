@@ -6,20 +6,23 @@ every sync refreshes the copy when the team's templates changed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from dmledger.domain.records import OutgoingLog, TeamEdit
 from dmledger.domain.templates import check_template, render_template
 from dmledger.domain.text import validate_name
 from dmledger.errors import NotFound
-from dmledger.local import followups as local_followups
+from dmledger.local import cached_templates
 
 from .views import StatusCard
 
 if TYPE_CHECKING:
-    from .ledger import Ledger
+    from dmledger.local import LocalStore
+
+    from .context import Context
 
 
 @dataclass(frozen=True)
@@ -28,19 +31,46 @@ class Template:
     text: str
 
 
+class LogDm(Protocol):
+    """``Ledger.log_dm``: what records a DM, templates' or not."""
+
+    def __call__(
+        self,
+        to: str,
+        message: str,
+        *,
+        actor: str | None,
+        at: datetime | None,
+        force: bool,
+        client_log_id: str | None,
+        template: str | None,
+    ) -> tuple[OutgoingLog, StatusCard, bool]: ...
+
+
 class Templates:
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
+    """The team's templates for one home: read from the local copy; a change goes
+    through ``change_team`` (``FollowUps.change_team``), a DM from one through
+    ``log_dm``."""
+
+    def __init__(
+        self,
+        context: Context,
+        local: LocalStore,
+        change_team: Callable[[list[TeamEdit]], bool],
+        log_dm: LogDm,
+    ) -> None:
+        self.context = context
+        self.local = local
+        self._change_team = change_team
+        self._log_dm = log_dm
 
     def add(self, name: str, text: str) -> tuple[Template, bool]:
         """Add or replace a template; refuses an unknown placeholder, naming it. Returns
         the template and whether it is new."""
         clean_name, clean_text = check_template(name, text)
         new = all(t.name != clean_name for t in self.list())
-        operator = self.ledger.settings.operator
-        self.ledger.followups.change_team(
-            [TeamEdit(0, "template", clean_name, clean_text, operator)]
-        )
+        operator = self.context.operator
+        self._change_team([TeamEdit(0, "template", clean_name, clean_text, operator)])
         return Template(clean_name, clean_text), new
 
     def delete(self, name: str) -> None:
@@ -48,14 +78,12 @@ class Templates:
         has none of that name."""
         clean_name = validate_name(name, "template name")
         self.get(clean_name)  # NotFound, naming the templates there are
-        operator = self.ledger.settings.operator
-        self.ledger.followups.change_team(
-            [TeamEdit(0, "template_delete", clean_name, None, operator)]
-        )
+        operator = self.context.operator
+        self._change_team([TeamEdit(0, "template_delete", clean_name, None, operator)])
 
     def list(self) -> list[Template]:
-        with self.ledger.local.reading() as conn:
-            return [Template(n, t) for n, t in local_followups.cached_templates(conn).items()]
+        with self.local.reading() as conn:
+            return [Template(n, t) for n, t in cached_templates(conn).items()]
 
     def get(self, name: str) -> Template:
         clean_name = validate_name(name, "template name")
@@ -86,11 +114,11 @@ class Templates:
 
         template = self.get(name)
         handle = normalize_handle(to)
-        sender = self.ledger._actor(actor)
+        sender = self.context.actor(actor)
         message = render_template(
-            template.text, handle=handle, actor=sender, operator=self.ledger.settings.operator
+            template.text, handle=handle, actor=sender, operator=self.context.operator
         )
-        return self.ledger.log_dm(
+        return self._log_dm(
             handle,
             message,
             actor=sender,

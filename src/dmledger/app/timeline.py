@@ -23,7 +23,7 @@ from .views import DmView, StatusCard
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from dmledger.cloud.store import CloudStore
+    from dmledger.cloud import CloudStore
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The Today list: the leads due for a follow-up now, from the cache alone.
 
 ``FollowUps.today`` (web, API, native host) and ``dmledger today`` both build it here.
-The CLI reads the home's cache without opening a ``Ledger`` (:func:`read_today`), so
+The CLI reads the home's cache without opening a ``Ledger`` (``quick_today.py``), so
 the command starts without SQLAlchemy or any cloud driver; everything in this module
 is the standard library and the pure domain.
 """
@@ -11,15 +11,13 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from dmledger.domain.followups import FollowUpRule, FollowUpState, followups_sent
 from dmledger.domain.handles import validate_actor_username
 from dmledger.domain.text import validate_name
-from dmledger.domain.timeutil import Clock, format_utc, utcnow
+from dmledger.domain.timeutil import format_utc
 from dmledger.errors import InvalidInput
-from dmledger.homedir import require_home, secure_home
 from dmledger.local import reader
 
 TODAY_LIMIT_MAX = 1000
@@ -93,35 +91,3 @@ def _item(lead: reader.DueRow, now: datetime) -> dict[str, Any]:
         "last_message": lead.last_message,
         "set_by_hand": lead.follow_up_at is not None,
     }
-
-
-def read_today(
-    home: Path,
-    *,
-    actor: str | None = None,
-    operator: str | None = None,
-    limit: int = TODAY_LIMIT_DEFAULT,
-    clock: Clock = utcnow,
-) -> Today:
-    """The Today list of ``home``, read from its cache without opening a ``Ledger``.
-
-    ConfigError when the home was never set up. A cache this reader cannot take as it
-    is (not made yet, or by an older agent) is opened through the ``Ledger``, which
-    upgrades it: the answer is the same, only slower."""
-    query = TodayQuery.of(actor, operator, limit)
-    require_home(home)
-    secure_home(home)  # as a Ledger would: files SQLite makes now are born 0600
-    db = reader.open_cache(home)
-    if db is None:
-        from dmledger.app.ledger import Ledger
-
-        ledger = Ledger.open(home, clock=clock)
-        try:
-            return ledger.followups.today(actor=actor, operator=operator, limit=limit)
-        finally:
-            ledger.close()
-    try:
-        now = clock() + (reader.clock_offset(db) or timedelta(0))
-        return build_today(db, now, query)
-    finally:
-        db.close()

@@ -25,7 +25,6 @@ from dmledger.domain.records import LocalLog, Prospect, SetAside
 from dmledger.domain.timeutil import format_utc
 
 if TYPE_CHECKING:
-    from dmledger.app.onboarding import JoinReport, PackReport
     from dmledger.domain.followups import FollowUpRule
     from dmledger.sync.engine import SyncReport
 
@@ -320,6 +319,40 @@ class RuleView(Shape):
     @classmethod
     def of(cls, rule: FollowUpRule) -> RuleView:
         return cls(follow_up_after_days=rule.after_days, max_followups=rule.max_followups)
+
+
+# What a setup pack's workflows did (``onboarding.make_pack`` and ``join``), as
+# their views read them.
+
+
+@dataclass(frozen=True)
+class PackReport:
+    """What ``make_pack`` did. ``created`` is False when the user existed and only got a
+    new password (agents still using the old one must join again)."""
+
+    path: Path
+    user: str
+    created: bool
+    backend: str
+    role: str
+    grants: int
+    wallet_files: int
+
+
+@dataclass(frozen=True)
+class JoinReport:
+    """What ``join`` installed. ``password_kept_in`` is ``"keyring"``, ``"file"``
+    (``HOME/secrets/``) or None when the pack held no password."""
+
+    home: Path
+    operator: str
+    actor: str | None
+    cloud: str
+    role: str
+    password_kept_in: str | None
+    wallet_dir: Path | None
+    rejoined: bool
+    sync: SyncReport
 
 
 class PackView(Shape):

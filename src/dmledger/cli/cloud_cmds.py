@@ -136,3 +136,8 @@ def purge_tombstones(
         emit_json({"purged": purged})
     else:
         out.print(f"Purged {purged} deletion records older than {days} days.")
+
+
+def register(root: typer.Typer) -> None:
+    """``cloud …``."""
+    root.add_typer(app, name="cloud")

@@ -5,7 +5,7 @@ command runs; for ``today --json`` (a script's or the launcher's question, asked
 often) that start-up is most of the time. This module takes only the plain forms —
 ``[--home H] [--json] today [--json] [--actor A] [--operator O] [--limit N]`` with
 ``--opt VALUE`` or ``--opt=VALUE``, each at most once — and reads the cache through the
-same ``app.today.read_today`` the Typer command calls. Anything else (``--help``, an
+same ``app.quick_today.read_today`` the Typer command calls. Anything else (``--help``, an
 unknown or repeated option, a limit that is not a number) and every refusal (no home,
 a bad handle, a limit out of range) goes to the Typer app, which parses and reports
 it in its one place: answering here is only ever a faster way to the same answer.
@@ -102,7 +102,8 @@ def answer(argv: Sequence[str]) -> bool:
     values = parse(argv)
     if values is None:
         return False
-    from dmledger.app.today import TODAY_LIMIT_DEFAULT, read_today
+    from dmledger.app.quick_today import read_today
+    from dmledger.app.today import TODAY_LIMIT_DEFAULT
     from dmledger.cli.state import emit_json
     from dmledger.homedir import resolve_home
 

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from dmledger import __version__
 from dmledger.cli import (
     browser_cmds,
     cloud_cmds,
@@ -104,7 +103,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"dmledger {__version__}")
+        from importlib.metadata import version
+
+        out.print(f"dmledger {version('dmledger')}")
         raise typer.Exit()
 
 
@@ -305,17 +306,18 @@ def api_token(ctx: typer.Context) -> None:
         out.print(token)
 
 
-app.add_typer(prospect_cmds.app, name="prospect")
-app.add_typer(people_cmds.operator_app, name="operator")
-app.add_typer(people_cmds.actor_app, name="actor")
-app.add_typer(cloud_cmds.app, name="cloud")
-app.add_typer(team_cmds.app, name="team")
-team_cmds.register(app)
-prospect_cmds.register_top_level(app)
-sync_cmds.register(app)
-serve_cmd.register(app)
-browser_cmds.register(app)
-today_cmds.register(app)
+# One way to add commands: each module's register(root) adds its groups and commands.
+for commands in (
+    prospect_cmds,
+    people_cmds,
+    cloud_cmds,
+    team_cmds,
+    sync_cmds,
+    serve_cmd,
+    browser_cmds,
+    today_cmds,
+):
+    commands.register(app)
 
 
 def main() -> None:

@@ -92,3 +92,9 @@ def actor_set_status(
         emit_json({"actor": username, "status": status.strip().lower()})
     else:
         out.print(f"{escape(username)}: {escape(status.strip().lower())}")
+
+
+def register(root: typer.Typer) -> None:
+    """``operator …`` and ``actor …``."""
+    root.add_typer(operator_app, name="operator")
+    root.add_typer(actor_app, name="actor")

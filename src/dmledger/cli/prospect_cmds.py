@@ -103,13 +103,13 @@ def set_(
 
 
 if TYPE_CHECKING:
-    from dmledger.local.store import ProspectFilter
+    from dmledger.local import ProspectFilter
 
 
 def _filter(
     status: str | None, owner: str | None, search: str | None, operator: str | None = None
 ) -> ProspectFilter:
-    from dmledger.local.store import ProspectFilter
+    from dmledger.local import ProspectFilter
 
     return ProspectFilter(status=status, owner_actor=owner, search=search, owner_operator=operator)
 
@@ -173,7 +173,10 @@ def _count_lines(path: Path) -> int:
 ENCODING_HELP = "The file's encoding (utf-8, utf-16, cp1252, latin-1…); by default it is detected."
 
 
-def register_top_level(root: typer.Typer) -> None:
+def register(root: typer.Typer) -> None:
+    """``prospect …``, ``import``, ``import-logs``, ``export``."""
+    root.add_typer(app, name="prospect")
+
     @root.command("import")
     def import_(
         ctx: typer.Context,

@@ -64,8 +64,10 @@ def pack(
     """
     st = state(ctx)
     ledger = st.ledger()
-    ledger.ensure_shareable()  # before asking for a passphrase that would be wasted
-    report = ledger.team_pack(out_file, _passphrase(confirm=True), role=role, user=user)
+    from dmledger.app.onboarding import ensure_shareable, make_pack
+
+    ensure_shareable(ledger)  # before asking for a passphrase that would be wasted
+    report = make_pack(ledger, out_file, _passphrase(confirm=True), role=role, user=user)
     command = f"dmledger join {shlex.quote(out_file.name)} --operator NAME --actor ACCOUNT"
     if st.json:
         from dmledger.app.views import PackView
@@ -91,6 +93,9 @@ def pack(
 
 
 def register(root: typer.Typer) -> None:
+    """``team …`` and ``join``."""
+    root.add_typer(app, name="team")
+
     @root.command("join")
     def join(
         ctx: typer.Context,
@@ -109,16 +114,16 @@ def register(root: typer.Typer) -> None:
         passphrase or a damaged pack is refused and nothing is written.
         """
         from dmledger import settings as config
-        from dmledger.app.ledger import Ledger
+        from dmledger.app.onboarding import join as join_team
 
         st = state(ctx)
         passphrase = _passphrase(confirm=False)
         if st.json:
-            report = Ledger.join(st.home, pack_file, passphrase, operator=operator, actor=actor)
+            report = join_team(st.home, pack_file, passphrase, operator=operator, actor=actor)
         else:
             with progress_bar("first sync") as bar:
                 task = bar.add_task("pull", total=None)
-                report = Ledger.join(
+                report = join_team(
                     st.home,
                     pack_file,
                     passphrase,

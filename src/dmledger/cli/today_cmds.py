@@ -54,7 +54,7 @@ def today(
 ) -> None:
     """The follow-ups due now, most overdue first (from this home's copy: works offline).
     Log one with `dmledger log --to HANDLE`; put one off with `prospect set HANDLE --snooze 1d`."""
-    from dmledger.app.today import read_today
+    from dmledger.app.quick_today import read_today
 
     st = state(ctx)
     # The cache alone, without a Ledger: this command is bound by its start-up time.

@@ -1,9 +1,9 @@
 """The cloud store: the one object through which DM Ledger talks to the shared database.
 
-``CloudStore`` holds the engine, the transactions and the statements about the schema,
-the people and the tombstones; the rest of its methods hand over to one module each:
-``push`` (DMs and edits), ``pull`` (the header and pages), ``upgrade`` (the schema
-version chain) and ``upsert`` (insert-if-absent and the contact upsert, per dialect).
+``CloudStore`` holds the statements about the schema's life, the people and the
+tombstones; the rest of its methods hand over to one room each, passing a connection
+or the database handle (``connecting.CloudDatabase``), never itself: ``exchange``
+(push, pull, insert-if-absent), ``schema`` (DDL and the upgrade chain).
 Set-based and batched: a push of N rows costs N/batch round trips.
 """
 
@@ -12,17 +12,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from dmledger.cloud import ddl, pull, push, rollups, schema, upsert
-from dmledger.cloud import upgrade as upgrading
-from dmledger.cloud.driver_errors import translate
-from dmledger.cloud.engine import redact_url
-from dmledger.cloud.schema import (
+from dmledger.cloud import tables
+from dmledger.cloud.analytics import rollups
+from dmledger.cloud.connecting.database import CloudDatabase
+from dmledger.cloud.exchange import pull, push, upsert
+from dmledger.cloud.schema import ddl, version
+from dmledger.cloud.schema import upgrade as upgrading
+from dmledger.cloud.tables import (
     actors,
     dmledger_info,
     operators,
@@ -30,6 +32,7 @@ from dmledger.cloud.schema import (
     prospect_tombstones,
     sync_clock,
 )
+from dmledger.cloud.urls import redact_url
 from dmledger.domain.records import (
     ActorRow,
     CloudHeader,
@@ -50,94 +53,49 @@ Row = dict[str, Any]
 SETTLE_WAIT = 2.0
 
 
-# What makes a transaction's reads one snapshot (see ``CloudStore.snapshot``).
-_SNAPSHOT_OPTIONS: dict[str, dict[str, Any]] = {
-    "postgresql": {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True},
-    "oracle": {"isolation_level": "SERIALIZABLE"},
-}
-
-
 class CloudStore:
-    """The shared database, through one SQLAlchemy Engine.
+    """The shared database as the rest of DM Ledger sees it: its schema's life (init,
+    upgrade, reset, check), the people, the tombstones, and the front of the sync
+    statements (push and pull run in the caller's connection).
 
     Methods that write take a Connection from ``transaction()`` so a caller groups
     statements into one commit; read methods open their own autocommit connection
-    (one round trip per statement, no COMMIT to pay for).
+    (one round trip per statement, no COMMIT to pay for). ``db`` is the database
+    handle the upgrade chain and the Team fold take.
     """
 
     def __init__(self, engine: sa.Engine, url: str | None = None) -> None:
+        self.db = CloudDatabase(engine, url)
         self.engine = engine
-        self.url = url or engine.url.render_as_string(hide_password=True)
-        self.dialect = engine.dialect.name
+        self.url = self.db.url
+        self.dialect = self.db.dialect
         self.settle_wait = SETTLE_WAIT
 
-    # -- connections -------------------------------------------------------------
+    # -- connections: the database handle's ------------------------------------------
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sa.Connection]:
-        """One cloud transaction: committed on success, rolled back on any error.
+    def transaction(self) -> contextlib.AbstractContextManager[sa.Connection]:
+        """One cloud transaction (``CloudDatabase.transaction``)."""
+        return self.db.transaction()
 
-        Driver errors come out as DM Ledger errors (CloudUnavailable for a lost
-        connection). The original SQLAlchemy error is kept as ``__cause__``.
-        """
-        with self._translated(), self.engine.begin() as conn:
-            yield conn
+    def reading(self) -> contextlib.AbstractContextManager[sa.Connection]:
+        """An autocommit connection for reads (``CloudDatabase.reading``)."""
+        return self.db.reading()
 
-    @contextlib.contextmanager
-    def reading(self) -> Iterator[sa.Connection]:
-        """An autocommit connection for reads: each statement is one round trip."""
-        with self._translated(), self.engine.connect() as conn:
-            yield conn.execution_options(isolation_level="AUTOCOMMIT")
-
-    @contextlib.contextmanager
-    def snapshot(self) -> Iterator[sa.Connection]:
-        """Reads that all see the same moment, whatever commits meanwhile: one read-only
-        transaction (PostgreSQL ``BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ``;
-        Oracle SERIALIZABLE, checked on paper only; SQLite's WAL snapshot from an
-        explicit BEGIN, which pysqlite sends only before a write). For a page of
-        figures that must add up; a BEGIN and a COMMIT more than ``reading``."""
-        options: dict[str, Any] = _SNAPSHOT_OPTIONS.get(self.dialect, {})
-        with self._translated(), self.engine.connect() as opened:
-            conn = opened.execution_options(**options)
-            with conn.begin():
-                if self.dialect == "sqlite":
-                    conn.exec_driver_sql("BEGIN")
-                yield conn
-
-    @contextlib.contextmanager
-    def _translated(self) -> Iterator[None]:
-        """Driver and socket errors raised inside come out as DM Ledger errors
-        (``driver_errors.translate``), the original kept as ``__cause__``."""
-        try:
-            yield
-        except sa.exc.SQLAlchemyError as error:
-            raise translate(error, self.url) from error
-        except OSError as error:
-            raise translate(error, self.url) from error
+    def snapshot(self) -> contextlib.AbstractContextManager[sa.Connection]:
+        """Reads that all see the same moment (``CloudDatabase.snapshot``)."""
+        return self.db.snapshot()
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        self.db.dispose()
 
     # -- schema ------------------------------------------------------------------
 
     def existing_tables(self) -> set[str]:
-        with self.reading() as conn:
-            return {name.lower() for name in sa.inspect(conn).get_table_names()}
+        return self.db.existing_tables()
 
     def schema_version(self) -> int | None:
         """1 for a seed-only database, the recorded version for ours, None when empty."""
-        tables = self.existing_tables()
-        if "dmledger_info" in tables:
-            with self.reading() as conn:
-                value = conn.execute(
-                    sa.select(dmledger_info.c.info_value).where(
-                        dmledger_info.c.info_key == "schema_version"
-                    )
-                ).scalar_one_or_none()
-            return int(value) if value is not None else None
-        if {t.name for t in schema.SEED_TABLES} <= tables:
-            return 1
-        return None
+        return version.schema_version(self.db)
 
     def init_schema(self) -> bool:
         """Create the schema if the database is empty. Returns True if it created it.
@@ -146,17 +104,17 @@ class CloudStore:
         database is refused with the advice to run ``cloud upgrade``.
         """
         version = self.schema_version()
-        if version == schema.SCHEMA_VERSION:
+        if version == tables.SCHEMA_VERSION:
             return False
         if version == 1:
             raise CloudSchemaError(
                 "the cloud holds the seed's schema: run `dmledger cloud upgrade` to bring it "
                 "to the current version without losing a row"
             )
-        if version is not None and version > schema.SCHEMA_VERSION:
+        if version is not None and version > tables.SCHEMA_VERSION:
             raise CloudSchemaError(
                 f"the cloud schema is version {version}, newer than this agent knows "
-                f"({schema.SCHEMA_VERSION}): upgrade DM Ledger"
+                f"({tables.SCHEMA_VERSION}): upgrade DM Ledger"
             )
         with self.transaction() as conn:
             for statement in ddl.create_statements(self.dialect):
@@ -167,12 +125,12 @@ class CloudStore:
     def upgrade(self) -> list[str]:
         """Bring a database at an earlier schema version (the seed's is 1) to the
         current one, keeping every row as it is; the steps taken (see ``upgrade``)."""
-        return upgrading.upgrade(self)
+        return upgrading.upgrade(self.db)
 
     def rebase_cursor(self) -> str:
         """PostgreSQL: raise the cursor base above every version in the tables (after
         loading rows with chosen versions, or restoring a dump into another cluster)."""
-        return upgrading.rebase_cursor(self)
+        return upgrading.rebase_cursor(self.db)
 
     def reset(self) -> None:
         """The seed's factory reset: drop every DM Ledger table and create them empty."""
@@ -180,7 +138,7 @@ class CloudStore:
             if self.dialect == "postgresql":
                 conn.exec_driver_sql("DROP TRIGGER IF EXISTS trg_prospects_stamp ON prospects")
             rollups.drop(conn)
-            for table in reversed((*schema.SEED_TABLES, *schema.ADDED_TABLES)):
+            for table in reversed((*tables.SEED_TABLES, *tables.ADDED_TABLES)):
                 table.drop(conn, checkfirst=True)
             if self.dialect == "postgresql":
                 for function in ddl.PG_FUNCTIONS:
@@ -192,10 +150,10 @@ class CloudStore:
         version = self.schema_version()
         if version is None:
             raise CloudSchemaError("the cloud has no DM Ledger schema: run `dmledger cloud init`")
-        if version != schema.SCHEMA_VERSION:
+        if version != tables.SCHEMA_VERSION:
             raise CloudSchemaError(
                 f"the cloud schema is version {version}, this agent needs "
-                f"{schema.SCHEMA_VERSION}: run `dmledger cloud upgrade`"
+                f"{tables.SCHEMA_VERSION}: run `dmledger cloud upgrade`"
             )
 
     def check(self) -> CloudInfo:
@@ -218,7 +176,7 @@ class CloudStore:
             return info
         info.reachable = True
         info.schema_version = self.schema_version()
-        if info.schema_version == schema.SCHEMA_VERSION:
+        if info.schema_version == tables.SCHEMA_VERSION:
             info.demo_data = self.info_value("demo_data") == "true"
             info.counts = self.counts()
         return info
@@ -240,20 +198,12 @@ class CloudStore:
                 table.name: int(
                     conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
                 )
-                for table in schema.SEED_TABLES
+                for table in tables.SEED_TABLES
             }
 
     def current_schema(self) -> str | None:
         """The schema holding the tables (PostgreSQL and Oracle), for grants."""
-        if self.dialect == "postgresql":
-            query = "SELECT current_schema()"
-        elif self.dialect == "oracle":
-            query = "SELECT SYS_CONTEXT('USERENV', 'CURRENT_SCHEMA') FROM dual"
-        else:
-            return None
-        with self.reading() as conn:
-            value = conn.exec_driver_sql(query).scalar()
-        return None if value is None else str(value)
+        return self.db.current_schema()
 
     def run_statements(self, statements: Sequence[str]) -> None:
         """Run administrative statements (grants) in one transaction."""
@@ -344,12 +294,12 @@ class CloudStore:
 
     def push_logs(self, conn: sa.Connection, batch: Sequence[OutgoingLog]) -> None:
         """Apply a batch of DMs (idempotent; see ``push.push_logs``)."""
-        push.push_logs(self, conn, batch)
+        push.push_logs(conn, batch)
 
     def push_edits(self, conn: sa.Connection, edits: Sequence[Edit]) -> list[Edit]:
         """Apply outbox edits in order; the edits dropped because their lead is not in
         the cloud (see ``push.push_edits``)."""
-        return push.push_edits(self, conn, edits)
+        return push.push_edits(conn, edits)
 
     def delete_prospects(self, conn: sa.Connection, handles: Sequence[str]) -> None:
         """Delete leads and their DMs; the trigger leaves a tombstone for every cache."""
@@ -362,18 +312,22 @@ class CloudStore:
     ) -> CloudHeader:
         """The clock, the tombstone horizon, operators and actors in one statement
         (``with_count`` and ``settle``: see ``pull.header``)."""
-        return pull.header(self, conn, with_count=with_count, settle=settle)
+        return pull.header(conn, with_count=with_count, settle_wait=self._settle_wait(settle))
 
     def pull_page(self, conn: sa.Connection, after: Cursor, limit: int) -> list[PulledRow]:
         """Prospect changes and deletions after ``after`` in (version, handle) order."""
-        return pull.pull_page(self, conn, after, limit)
+        return pull.pull_page(conn, after, limit)
 
     def header_and_page(
         self, conn: sa.Connection, after: Cursor, limit: int, *, settle: bool = False
     ) -> tuple[CloudHeader, list[PulledRow]]:
         """The header, then the first page after ``after``: one round trip on
         PostgreSQL (see ``pull.header_and_page``)."""
-        return pull.header_and_page(self, conn, after, limit, settle=settle)
+        return pull.header_and_page(conn, after, limit, settle_wait=self._settle_wait(settle))
+
+    def _settle_wait(self, settle: bool) -> float | None:
+        """How long a header waits for older transactions (``settle``), or None."""
+        return self.settle_wait if settle else None
 
     def settle(self, timeout: float | None = None) -> bool:
         """PostgreSQL: wait, at most ``timeout`` (default ``settle_wait``), until every

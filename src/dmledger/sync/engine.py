@@ -39,7 +39,7 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 
-from dmledger.cloud.schema import SCHEMA_VERSION
+from dmledger.cloud import SCHEMA_VERSION
 from dmledger.domain.records import ActorRow, CloudHeader, Cursor, Edit, OutgoingLog, PulledRow
 from dmledger.domain.timeutil import Clock, utcnow
 from dmledger.errors import (
@@ -49,14 +49,15 @@ from dmledger.errors import (
     CloudSchemaError,
     DmLedgerError,
 )
-from dmledger.local import meta_keys as keys
-from dmledger.local.effects import apply_to_cache
-from dmledger.local.followups import (
+from dmledger.local import (
+    LocalStore,
+    apply_to_cache,
+    iso,
     keep_team_config,
     pending_team_edits,
     remove_team_edits,
 )
-from dmledger.local.store import LocalStore, iso
+from dmledger.local import meta_keys as keys
 from dmledger.sync.gateway import CloudGateway
 from dmledger.sync.lock import sync_lock
 
@@ -69,7 +70,7 @@ LOG_BATCH = 10_000
 EDIT_BATCH = 10_000
 # Large pages: fewer commits and round trips (a full resync writes its rows without
 # indexes, so a page of 50,000 is about a second's write lock; incremental pulls are
-# small). Memory is bounded by the page: P2's peak RSS.
+# small). Memory is bounded by the page: the initial pull's peak RSS (``make bench``).
 PULL_PAGE = 50_000
 # With nothing to push, the first page comes in the header's round trip (one round trip
 # for a sync with nothing to do). Kept small: the clock offset takes the middle of that

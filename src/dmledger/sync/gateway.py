@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from dmledger.cloud.followups import apply_team_edits, read_team_config
-from dmledger.cloud.store import CloudStore
+from dmledger.cloud import CloudStore, apply_team_edits, read_team_config
 from dmledger.domain.records import (
     ActorRow,
     CloudHeader,

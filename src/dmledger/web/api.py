@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from dmledger.app.views import LeadView, RecordedDm, ReplyResult, StatusCard
 from dmledger.domain.timeutil import to_utc
 from dmledger.errors import InvalidInput
-from dmledger.local.store import ProspectFilter
+from dmledger.local import ProspectFilter
 
 from .schemas import (
     ErrorOut,

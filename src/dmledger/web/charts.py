@@ -26,7 +26,7 @@ from datetime import date
 from html import escape
 from typing import Any
 
-from dmledger.app.team import WEEKDAYS, TeamReport
+from dmledger.app.dashboard import WEEKDAYS, TeamReport
 
 #: Actors shown in the actor chart (the page's table lists them all).
 MAX_ACTOR_BARS = 20

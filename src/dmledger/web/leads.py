@@ -20,11 +20,10 @@ from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.background import BackgroundTask
 
-from dmledger.app.people import set_status_many
 from dmledger.app.views import LeadView
 from dmledger.domain.timeutil import utcnow
 from dmledger.errors import InvalidInput
-from dmledger.local.store import ProspectFilter
+from dmledger.local import ProspectFilter
 
 from .errors import status_for
 from .render import flash_redirect, page
@@ -156,7 +155,7 @@ def bulk_status(
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Set one status on every ticked lead."""
-    result = set_status_many(state.ledger, handles or [], status)
+    result = state.ledger.set_status_many(handles or [], status)
     state.request_sync()
     text = f"{len(result.changed)} leads set to {result.status}."
     if result.failed:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from dmledger.app.team import PERIODS, TeamFilter
+from dmledger.app.dashboard import PERIODS, TeamFilter
 from dmledger.errors import CloudError, InvalidInput
 from dmledger.web.charts import NARROW, charts
 
