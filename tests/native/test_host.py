@@ -408,3 +408,30 @@ def test_an_unreachable_cloud_leaves_the_team_card_local_and_says_so(home: Path)
         assert "could not be read from the cloud" in answer["card"]["team_error"]
         assert [e["message"] for e in answer["card"]["recent_logs"]] == ["offline hello"]
         assert "postgres" not in json.dumps(answer)  # no database details reach the page
+
+
+def test_add_actor_registers_the_pages_account_as_this_teammates(
+    host: HostProcess, ready_home: Path
+) -> None:
+    added = host.ask({"id": 1, "type": "add_actor", "actor": "@Sarah.Third"})
+    assert added["ok"] is True and added["created"] is True, added
+    assert "sarah.third" in added["hello"]["own_actors"]
+    assert added["hello"]["owners"]["sarah.third"] == "Sarah"
+    assert added["hello"]["owners"]["marcus.closes"] == "Marcus"
+    again = host.ask({"id": 2, "type": "add_actor", "actor": "sarah.third"})
+    assert again["ok"] is True and again["created"] is False
+    # The rule of `dmledger actor add`: the same refusal, naming the value.
+    bad = host.ask({"id": 3, "type": "add_actor", "actor": "not a handle!"})
+    assert bad["ok"] is False and bad["error"]["type"] == "InvalidInput", bad
+    cli = subprocess.run(
+        [sys.executable, "-m", "dmledger", "--home", str(ready_home), "actor", "add",
+         "not a handle!"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert cli.returncode == 1 and bad["error"]["message"] in cli.stderr
+    host.close()
+    ledger = Ledger.open(ready_home)
+    try:
+        assert any(a.username == "sarah.third" for a in ledger.list_actors())
+    finally:
+        ledger.close()
