@@ -118,7 +118,9 @@ SHELL = """<!doctype html>
   .bar { display: flex; gap: 8px; align-items: center; margin: 12px 16px;
          border: 1px solid #dbdbdb; border-radius: 22px; padding: 6px 12px; }
   [role=textbox] { flex: 1; min-height: 20px; outline: none; }
-  .bar [role=button] { cursor: pointer; color: #0095f6; font-weight: 600; }
+  .bar [role=button] { cursor: pointer; color: #0095f6; font-weight: 600; min-width: 24px;
+                       min-height: 24px; }
+  svg { display: inline-block; width: 24px; height: 24px; }
   [role=listbox] { position: absolute; bottom: 70px; background: #fff;
                    border: 1px solid #dbdbdb; border-radius: 8px; padding: 4px; }
   [role=option][aria-selected=true] { background: #efefef; }
