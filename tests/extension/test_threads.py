@@ -202,9 +202,7 @@ def test_a_send_the_site_refused_offers_nothing(site: Browser, lang: str) -> Non
     assert asks(site) == 0 and "this one fails" in page.locator(COMPOSER).inner_text()
 
 
-def test_a_teammates_account_on_the_page_is_the_one_credited(
-    open_browser: Any, home: Path
-) -> None:
+def test_a_teammates_account_on_the_page_is_the_one_credited(open_browser: Any, home: Path) -> None:
     seeded_home(home)
     browser: Browser = open_browser(home, account="marcus.closes", lang="es")
     browser.open("/direct/t/1002/")
@@ -250,9 +248,7 @@ def test_an_unknown_account_is_asked_about_then_registered(open_browser: Any, ho
         ledger.close()
 
 
-def test_a_page_whose_account_cannot_be_read_asks_which_one(
-    open_browser: Any, home: Path
-) -> None:
+def test_a_page_whose_account_cannot_be_read_asks_which_one(open_browser: Any, home: Path) -> None:
     seeded_home(home)
     browser: Browser = open_browser(home, account=None, lang="es")
     page = browser.page
