@@ -12,7 +12,7 @@ globalThis.DMLedgerPage = (() => {
   const SELECTORS = {
     main: '[role="main"]',
     composer: '[role="main"] [role="textbox"][contenteditable="true"]',
-    messageList: '[data-pagelet="IGDOpenMessageList"]',
+    messageList: '[data-pagelet="IGDOpenMessageList"], [data-pagelet="IGDMessagesList"]',
     paneHeading: "h2",
     leadLink: "a[href]",
     navigation: "nav, [role=\"navigation\"]",
