@@ -120,7 +120,8 @@ SHELL = """<!doctype html>
   [role=textbox] { flex: 1; min-height: 20px; outline: none; }
   .bar [role=button] { cursor: pointer; color: #0095f6; font-weight: 600; min-width: 24px;
                        min-height: 24px; }
-  svg { display: inline-block; width: 24px; height: 24px; }
+  svg { display: inline-block; width: 24px; height: 24px; color: #262626; }
+  .tail { display: flex; gap: 12px; align-items: center; }
   [role=listbox] { position: absolute; bottom: 70px; background: #fff;
                    border: 1px solid #dbdbdb; border-radius: 8px; padding: 4px; }
   [role=option][aria-selected=true] { background: #efefef; }
@@ -128,6 +129,9 @@ SHELL = """<!doctype html>
   .avatar { width: 120px; height: 120px; border-radius: 50%; background: #c9c9c9; }
   .grid { display: grid; grid-template-columns: repeat(3, 1fr); gap: 4px; margin: 0 24px; }
   .grid div { aspect-ratio: 1; background: #e4e4e4; }
+  /* A narrow window shows the conversation alone, as the site does. */
+  @media (max-width: 700px) { .pane ~ .inbox, .split:has(.pane) .inbox { display: none; }
+    nav { width: 48px; } [role=main] { margin-left: 49px; } }
 </style></head>
 <body><div id="mount_0_0_aa"><div class="rail"></div><div id="app"></div></div>
 <script>
@@ -144,8 +148,19 @@ function el(tag, attrs, ...kids) {
   for (const kid of kids) if (kid !== null && kid !== undefined) e.append(kid);
   return e;
 }
-const icon = (label) => el("svg", {"aria-label": label, role: "img", width: "24", height: "24"});
-const picture = (handle) => el("img", {alt: fmt(L.picture, handle), class: "pic", src: "data:,"});
+const SVG = "http://www.w3.org/2000/svg";
+const BLANK = "data:image/svg+xml,%3Csvg xmlns=%22http://www.w3.org/2000/svg%22/%3E";
+function icon(label) {
+  const svg = document.createElementNS(SVG, "svg");
+  for (const [k, v] of Object.entries({"aria-label": label, role: "img", width: "24",
+    height: "24", viewBox: "0 0 24 24"})) svg.setAttribute(k, v);
+  const ring = document.createElementNS(SVG, "circle");
+  for (const [k, v] of Object.entries({cx: "12", cy: "12", r: "9", fill: "none",
+    stroke: "currentColor", "stroke-width": "2"})) ring.setAttribute(k, v);
+  svg.append(ring);
+  return svg;
+}
+const picture = (handle) => el("img", {alt: fmt(L.picture, handle), class: "pic", src: BLANK});
 const profileLink = (handle, ...kids) => el("a", {
   href: "/" + handle + "/", role: "link", tabindex: "0",
   "aria-label": fmt(L.open_profile, handle)}, ...kids);
@@ -170,7 +185,7 @@ function inboxList(current) {
     if (!thread.lead && !thread.group) continue;
     const name = thread.title || thread.lead;
     const row = el("div", {role: "button", tabindex: "0", "data-thread": id},
-      el("img", {alt: "user-profile-picture", class: "pic", src: "data:,"}),
+      el("img", {alt: "user-profile-picture", class: "pic", src: BLANK}),
       el("div", {}, el("span", {dir: "auto"}, name), el("span", {dir: "auto"}, "…")));
     // Some rows hold a link to the person's profile (the evidence shows both kinds).
     if (thread.lead && id !== current) row.append(profileLink(thread.lead, el("span", {}, "@")));
@@ -242,6 +257,7 @@ function composerBar(thread) {
     if (!said) return;
     if (thread.failSend) return; // a send the site refused: the text stays
     SENT.push(said);
+    bar.dispatchEvent(new CustomEvent("sent", {detail: said}));
     // The site clears the composer once the message is on its way.
     setTimeout(() => { box.replaceChildren(); showTail(); }, 30);
   };
@@ -275,7 +291,8 @@ function pane(id, thread) {
     el("div", {role: "button", tabindex: "0", "aria-label": L.info}, icon(L.info))];
   if (thread.group) {
     root.append(el("div", {class: "top"},
-      el("div", {class: "pic"}), el("div", {}, el("h2", {}, el("span", {dir: "auto"}, name))),
+      el("div", {class: "pic"}),
+      el("div", {style: "flex: 1"}, el("h2", {}, el("span", {dir: "auto"}, name))),
       ...calls));
   } else if (!thread.broken) {
     root.append(el("div", {class: "top"},
@@ -296,10 +313,15 @@ function pane(id, thread) {
       profileLink(thread.lead || thread.group[0], picture(thread.lead || thread.group[0])),
       el("div", {class: "bubble"}, el("span", {}, L.shared),
         profileLink(thread.shared, el("span", {}, thread.shared)),
-        el("a", {href: "/p/Cshared1/", role: "link"}, el("img", {alt: "", src: "data:,"})))));
+        el("a", {href: "/p/Cshared1/", role: "link"},
+          el("img", {alt: "", class: "pic", src: BLANK})))));
   }
   root.append(list);
-  if (!thread.noComposer) root.append(composerBar(thread));
+  if (!thread.noComposer) {
+    const bar = composerBar(thread);
+    bar.addEventListener("sent", (e) => messages.append(message(SITE.account, e.detail)));
+    root.append(bar);
+  }
   return root;
 }
 

@@ -35,7 +35,8 @@ globalThis.DMLedgerCard = (() => {
 .v-excluded { background: #c62828; color: #fff; }
 .v-excluded strong { font-size: 18px; letter-spacing: .05em; }
 .v-unavailable, .v-unreadable, .v-loading, .v-group { background: #eef1f5; }
-.account { font-size: 12px; color: #374151; }
+.account { font-size: 12px; color: #374151; margin: 0; }
+.plain { margin: 0; }
 .account-ask { border: 1px solid #fcd34d; background: #fffbeb; border-radius: 8px; padding: 8px;
   display: grid; gap: 6px; }
 .body { padding: 8px 12px 12px; display: grid; gap: 8px; }
@@ -285,7 +286,7 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
   }
 
   function groupBody() {
-    return [h("p", {}, "DM Ledger records DMs to one lead at a time, so it names no one " +
+    return [h("p", { class: "plain" }, "DM Ledger records DMs to one lead at a time, so it names no one " +
       "in a group thread. Open a lead's profile to see their card.")];
   }
 
