@@ -48,7 +48,8 @@ def _wait(browser: Browser, verdict: str, handle: str | None = None) -> None:
     selector = f'{CARD} .panel[data-verdict="{verdict}"]'
     if handle is not None:
         selector += f'[data-handle="{handle}"]'
-    browser.page.locator(selector).wait_for(timeout=20000)
+    # A thread it cannot read is waited for (about 15 s) before it says so.
+    browser.page.locator(selector).wait_for(timeout=40000)
 
 
 def _team_dms(browser: Browser) -> None:

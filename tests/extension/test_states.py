@@ -53,7 +53,7 @@ def test_a_thread_whose_pane_has_no_heading_says_cant_read_this_page(
     failed = options.locator('tr[data-selector="paneHeading"][data-result="failed"]')
     failed.wait_for()
     assert "h2" in failed.inner_text()
-    for fine in ("main", "composer", "messageList", "navigation"):
+    for fine in ("main", "composer", "messageList", "navigation", "accountLink"):
         assert options.locator(f'tr[data-selector="{fine}"]').get_attribute("data-result") == "ok"
 
 

@@ -400,9 +400,11 @@
         hello = reply.hello;
         readAccount();
         state.ui = { ...state.ui, note: { kind: "ok", text: `@${page} is now one of your accounts.` } };
-      } else {
-        state.ui = { ...state.ui, note: { kind: "error", text: reply.error.message } };
+        render();
+        recordWaitingSend();
+        return;
       }
+      state.ui = { ...state.ui, note: { kind: "error", text: reply.error.message } };
       render();
     },
     // One of the team's accounts, chosen for this page by the setter.
@@ -412,12 +414,18 @@
       view.forget("account");
       readAccount();
       render();
-      if (state.sent && !state.sent.recorded && settings.autoRecord && state.card &&
-          state.card.verdict !== "excluded") {
-        actions.logSent(false);
-      }
+      recordWaitingSend();
     },
   };
+
+  // A DM sent before the account was known, with "record without asking" on: recorded
+  // once the setter said which account it was.
+  function recordWaitingSend() {
+    if (state.sent && !state.sent.recorded && settings.autoRecord && state.card &&
+        state.card.verdict !== "excluded" && state.account && state.account.actor) {
+      actions.logSent(false);
+    }
+  }
 
   // -- noticing a send (read: the composer's text, at the moment of sending) ---------
 

@@ -163,9 +163,11 @@ globalThis.DMLedgerPage = (() => {
 
   // Which selectors match on this page, for the options page.
   function selfCheck(doc, route) {
+    const account = !!signedIn(doc);
     const results = {
       main: !!doc.querySelector(SELECTORS.main),
-      navigation: !!signedIn(doc),
+      navigation: !!doc.querySelector(SELECTORS.navigation),
+      accountLink: account,
     };
     if (route.kind === "thread") {
       const box = composer(doc);
