@@ -262,3 +262,29 @@ def test_a_page_whose_account_cannot_be_read_asks_which_one(open_browser: Any, h
     page.locator(f'{CARD} .panel[data-account="sarah.sells"]').wait_for()
     page.click(f'{CARD} [data-action="log-dm"]')
     assert page.locator(f"{CARD} select[name=actor]").input_value() == "sarah.sells"
+
+
+def test_with_record_without_asking_a_dm_waits_for_its_account(
+    open_browser: Any, home: Path
+) -> None:
+    from dmledger.native.install import EXTENSION_ID
+
+    seeded_home(home)
+    browser: Browser = open_browser(home, account="fresh.two", lang="es")
+    page = browser.page
+    options = browser.context.new_page()
+    options.goto(f"chrome-extension://{EXTENSION_ID}/options.html")
+    options.locator('[data-host-state="ok"]').wait_for()
+    options.check("#auto-record")
+    options.close()
+    page.bring_to_front()
+    browser.open("/direct/t/1002/")
+    browser.wait_verdict("not-contacted", "brand.new.lead")
+    type_in_composer(browser, "sent before registering")
+    page.keyboard.press("Enter")
+    page.locator(f'{CARD} [data-sent="ask"]').wait_for()
+    assert local_logs(browser, "brand.new.lead") == []  # no account yet: nothing recorded
+    page.click(f'{CARD} [data-action="register-account"]')
+    page.locator(f'{CARD} [data-sent="recorded"]').wait_for()
+    [log] = local_logs(browser, "brand.new.lead")
+    assert log["actor"] == "fresh.two" and log["message"] == "sent before registering"
