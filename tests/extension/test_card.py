@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from support.extension import CARD, Browser
+from support.extension import CARD, UNREADABLE_WAIT_MS, Browser
 
 pytestmark = pytest.mark.browser
 
@@ -210,7 +210,7 @@ def test_each_page_stamps_its_first_answer_and_the_teams_dms_once(browser: Brows
     # A problem is the page's answer too; it has no team's DMs to wait for.
     browser.page.evaluate("window.stampLog = []")
     browser.go("/direct/t/broken/")
-    browser.wait_verdict("unreadable", timeout=30000)
+    browser.wait_verdict("unreadable", timeout=UNREADABLE_WAIT_MS)
     shown, team = browser.page.evaluate(STAMPS)
     assert shown is not None and team is None
     assert [name for name, _ in browser.page.evaluate("window.stampLog")] == [

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dmledger.native.install import EXTENSION_ID
-from support.extension import CARD, Browser, seeded_home
+from support.extension import CARD, UNREADABLE_WAIT_MS, Browser, seeded_home
 
 pytestmark = pytest.mark.browser
 
@@ -45,7 +45,7 @@ def test_a_thread_whose_pane_has_no_heading_says_cant_read_this_page(
     # The pane never shows its heading: the card waits for it (about 15 s), then says
     # so, naming the selector; it never takes a profile link from elsewhere.
     browser.open("/direct/t/broken/")
-    browser.wait_verdict("unreadable", timeout=30000)
+    browser.wait_verdict("unreadable", timeout=UNREADABLE_WAIT_MS)
     assert "Can't read this page" in browser.card_text()
     assert "paneHeading" in browser.card_text()
     options = browser.context.new_page()
@@ -59,13 +59,13 @@ def test_a_thread_whose_pane_has_no_heading_says_cant_read_this_page(
 
 def test_a_thread_without_a_composer_is_unreadable_too(browser: Browser) -> None:
     browser.open("/direct/t/nocomposer/")
-    browser.wait_verdict("unreadable", timeout=30000)
+    browser.wait_verdict("unreadable", timeout=UNREADABLE_WAIT_MS)
     assert "composer" in browser.card_text()
 
 
 def test_a_thread_read_after_an_unreadable_one_shows_its_lead(browser: Browser) -> None:
     browser.open("/direct/t/broken/")
-    browser.wait_verdict("unreadable", timeout=30000)
+    browser.wait_verdict("unreadable", timeout=UNREADABLE_WAIT_MS)
     browser.go("/direct/t/1001/")
     browser.wait_verdict("contacted", "glow.skin")
 

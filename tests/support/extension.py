@@ -22,6 +22,9 @@ from .chromium import CHROMIUM, CHROMIUM_ARGS
 from .instagram import FakeInstagram
 
 CARD = "#dmledger-root"
+# The card waits about 15 s for a thread's pane before it says it cannot read it; under
+# load the host's start comes on top. A deadline for that answer, not a speed target.
+UNREADABLE_WAIT_MS = 60000
 TEAM = (("Sarah", "sarah.sells"), ("Marcus", "marcus.closes"))
 THREADS: dict[str, dict[str, Any]] = {
     "1001": {"lead": "glow.skin", "title": "Glow Skin", "shared": "other.creator"},
