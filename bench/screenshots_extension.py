@@ -7,7 +7,9 @@ Chromium profile, the unpacked extension loaded (tests/support/extension.py).
 
 ``--out`` gets the README's pictures: extension-card.png (1400 px wide),
 extension-card-narrow.png (390 px) and extension-thread.png (a DM thread after a
-send: "Record this DM?").
+send: "Record this DM?"); and at 360 and 1400 px (``-WIDTH.png``) the card in a DM
+thread (extension-in-thread), in a group thread (extension-group), and asking about
+an Instagram account that is not one of the setter's (extension-account).
 
 ``--review`` gets the card in every state at 360 and 1400 px
 (``extension-STATE-WIDTH.png``): not contacted, in the ledger but not messaged,
@@ -24,6 +26,7 @@ import tempfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import sync_playwright
 from tests.support.extension import CARD, Browser, seeded_home, start
@@ -33,6 +36,10 @@ from dmledger.app.ledger import Ledger
 
 REVIEW_WIDTHS = (360, 1400)
 FRESH = "new.lead.studio"
+DEMO_THREADS: dict[str, dict[str, Any]] = {
+    "77": {"lead": FRESH, "title": "New Lead Studio"},
+    "88": {"title": "Spring launch", "group": ["glow.skin", "quiet.lead", FRESH]},
+}
 # A cloud nothing answers on (port 9): the card can show this machine's DMs only.
 UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:9/none"
 
@@ -41,7 +48,8 @@ def _wait(browser: Browser, verdict: str, handle: str | None = None) -> None:
     selector = f'{CARD} .panel[data-verdict="{verdict}"]'
     if handle is not None:
         selector += f'[data-handle="{handle}"]'
-    browser.page.locator(selector).wait_for(timeout=20000)
+    # A thread it cannot read is waited for (about 15 s) before it says so.
+    browser.page.locator(selector).wait_for(timeout=40000)
 
 
 def _team_dms(browser: Browser) -> None:
@@ -60,6 +68,35 @@ def _send_in_thread(browser: Browser, thread: str, handle: str) -> None:
     browser.page.keyboard.type("Hi! Loved your latest reel, quick question?")
     browser.page.keyboard.press("Enter")
     browser.page.locator(f'{CARD} [data-sent="ask"]').wait_for()
+
+
+def _thread_shots(driver: Any, folder: Path, home: Path, out: Path, saved: list[Path]) -> None:
+    """The card in a thread, in a group thread, and asking about an unknown account,
+    at each review width, into ``out`` (the README's)."""
+    for width in REVIEW_WIDTHS:
+        viewport = {"width": width, "height": 900 if width > 500 else 780}
+        for signed_in, shots in (("sarah.sells", "threads"), ("new.setter.acct", "unknown")):
+            where = folder / f"{shots}-{width}"
+            where.mkdir()
+            browser = start(driver, where, home, viewport=viewport, account=signed_in)
+            browser.site.threads.update(DEMO_THREADS)
+            save = partial(_shot, browser, out, width, saved)
+            try:
+                if signed_in == "sarah.sells":
+                    browser.open("/direct/t/77/")
+                    _wait(browser, "not-contacted", FRESH)
+                    _team_dms(browser)
+                    save("in-thread")
+                    browser.go("/direct/t/88/")
+                    _wait(browser, "group")
+                    save("group")
+                else:
+                    browser.open("/direct/t/77/")
+                    _wait(browser, "not-contacted", FRESH)
+                    _team_dms(browser)
+                    save("account")
+            finally:
+                browser.close()
 
 
 def _states(browser: Browser, leads: dict[str, str], save: Callable[[str], None]) -> None:
@@ -103,6 +140,7 @@ def _states(browser: Browser, leads: dict[str, str], save: Callable[[str], None]
 
 
 def _shot(browser: Browser, review: Path, width: int, saved: list[Path], state: str) -> None:
+    """``extension-STATE-WIDTH.png`` in ``review``."""
     path = review / f"extension-{state}-{width}.png"
     browser.page.screenshot(path=str(path))
     saved.append(path)
@@ -143,7 +181,7 @@ def capture(out: Path, review: Path | None = None) -> list[Path]:
                 browser = start(
                     driver, shots, ledger.home, viewport={"width": width, "height": height}
                 )
-                browser.site.threads["77"] = {"me": "sarah.sells", "lead": FRESH}
+                browser.site.threads.update(DEMO_THREADS)
                 try:
                     browser.open(f"/{hot}/")
                     browser.page.locator(f"{CARD} .panel[data-verdict]").wait_for()
@@ -157,6 +195,7 @@ def capture(out: Path, review: Path | None = None) -> list[Path]:
                         saved.append(path)
                 finally:
                     browser.close()
+            _thread_shots(driver, Path(folder), ledger.home, out, saved)
             if review is None:
                 return saved
             review.mkdir(parents=True, exist_ok=True)
@@ -166,7 +205,7 @@ def capture(out: Path, review: Path | None = None) -> list[Path]:
                 shots = Path(folder) / f"review-{width}"
                 shots.mkdir()
                 current = start(driver, shots, ledger.home, viewport=viewport)
-                current.site.threads["77"] = {"me": "sarah.sells", "lead": FRESH}
+                current.site.threads.update(DEMO_THREADS)
                 try:
                     # Someone who wrote first, new for each width (the home is shared).
                     nobody = {"nobody": f"wrote.first.{width}"}

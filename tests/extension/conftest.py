@@ -20,12 +20,13 @@ from support.extension import Browser, seeded_home, start
 
 @pytest.fixture
 def open_browser(playwright: Any, tmp_path: Path) -> Iterator[Any]:
-    """``open_browser(home, install=True)``: a browser for that home, closed and checked
-    for dialogs (an XSS payload that ran) and page errors after the test."""
+    """``open_browser(home, install=True, **start_options)``: a browser for that home,
+    closed and checked for dialogs (an XSS payload that ran) and page errors after the
+    test."""
     opened: list[Browser] = []
 
-    def opener(home: Path, *, install: bool = True) -> Browser:
-        found = start(playwright, tmp_path, home, install=install)
+    def opener(home: Path, *, install: bool = True, **options: Any) -> Browser:
+        found = start(playwright, tmp_path, home, install=install, **options)
         opened.append(found)
         return found
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from support.extension import CARD, Browser
+from support.extension import CARD, UNREADABLE_WAIT_MS, Browser
 
 pytestmark = pytest.mark.browser
 
@@ -97,10 +97,9 @@ def test_hostile_notes_and_header_text_are_rendered_as_text(browser: Browser) ->
     finally:
         ledger.close()
     browser.site.threads["2001"] = {
-        "me": "sarah.sells",
         "lead": "quiet.lead",
         "title": HOSTILE,
-        "before": "x<img src=y onerror=alert(4)>",
+        "messages": [["quiet.lead", "x<img src=y onerror=alert(4)>"]],
     }
     browser.open("/direct/t/2001/")
     browser.wait_verdict("contacted", "quiet.lead")
@@ -211,7 +210,7 @@ def test_each_page_stamps_its_first_answer_and_the_teams_dms_once(browser: Brows
     # A problem is the page's answer too; it has no team's DMs to wait for.
     browser.page.evaluate("window.stampLog = []")
     browser.go("/direct/t/broken/")
-    browser.wait_verdict("unreadable")
+    browser.wait_verdict("unreadable", timeout=UNREADABLE_WAIT_MS)
     shown, team = browser.page.evaluate(STAMPS)
     assert shown is not None and team is None
     assert [name for name, _ in browser.page.evaluate("window.stampLog")] == [

@@ -434,3 +434,30 @@ def test_preparing_a_home_not_set_up_leaves_the_reason_to_the_first_request(home
     reply = host.answer(Hello(id=1, type="hello"))
     assert reply["ok"] is False and reply["error"]["type"] == "ConfigError"
     assert "init" in reply["error"]["fix"]
+
+
+def test_add_actor_registers_the_pages_account_as_this_teammates(
+    host: HostProcess, ready_home: Path
+) -> None:
+    added = host.ask({"id": 1, "type": "add_actor", "actor": "@Sarah.Third"})
+    assert added["ok"] is True and added["created"] is True, added
+    assert "sarah.third" in added["hello"]["own_actors"]
+    assert added["hello"]["owners"]["sarah.third"] == "Sarah"
+    assert added["hello"]["owners"]["marcus.closes"] == "Marcus"
+    again = host.ask({"id": 2, "type": "add_actor", "actor": "sarah.third"})
+    assert again["ok"] is True and again["created"] is False
+    # The rule of `dmledger actor add`: the same refusal, naming the value.
+    bad = host.ask({"id": 3, "type": "add_actor", "actor": "not a handle!"})
+    assert bad["ok"] is False and bad["error"]["type"] == "InvalidInput", bad
+    cli = subprocess.run(
+        [sys.executable, "-m", "dmledger", "--home", str(ready_home), "actor", "add",
+         "not a handle!"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert cli.returncode == 1 and bad["error"]["message"] in cli.stderr
+    host.close()
+    ledger = Ledger.open(ready_home)
+    try:
+        assert any(a.username == "sarah.third" for a in ledger.list_actors())
+    finally:
+        ledger.close()

@@ -22,13 +22,20 @@ from .chromium import CHROMIUM, CHROMIUM_ARGS
 from .instagram import FakeInstagram
 
 CARD = "#dmledger-root"
+# The card waits about 15 s for a thread's pane before it says it cannot read it; under
+# load the host's start comes on top. A deadline for that answer, not a speed target.
+UNREADABLE_WAIT_MS = 60000
 TEAM = (("Sarah", "sarah.sells"), ("Marcus", "marcus.closes"))
-THREADS = {
-    "1001": {"me": "sarah.sells", "lead": "glow.skin", "title": "Glow Skin"},
-    "1002": {"me": "sarah.sells", "lead": "brand.new.lead", "title": "Brand New"},
-    "1003": {"me": "sarah.sells", "lead": "no.thanks", "title": "No Thanks"},
-    "broken": {"broken": True},
-    "nocomposer": {"me": "sarah.sells", "lead": "glow.skin", "noComposer": True},
+THREADS: dict[str, dict[str, Any]] = {
+    "1001": {"lead": "glow.skin", "title": "Glow Skin", "shared": "other.creator"},
+    "1002": {"lead": "brand.new.lead", "title": "Brand New"},
+    "1003": {"lead": "no.thanks", "title": "No Thanks", "grid": False},
+    "2002": {"lead": "quiet.lead", "title": "Quiet", "e2ee": True, "grid": False},
+    "3003": {"title": "Launch crew", "group": ["glow.skin", "quiet.lead", "no.thanks"]},
+    "late": {"lead": "brand.new.lead", "title": "Brand New", "late": 2500},
+    "fails": {"lead": "brand.new.lead", "title": "Brand New", "failSend": True},
+    "broken": {"lead": "glow.skin", "broken": True},
+    "nocomposer": {"lead": "glow.skin", "noComposer": True},
 }
 
 
@@ -127,16 +134,25 @@ def start(
     install: bool = True,
     viewport: dict[str, int] | None = None,
     extension: Path | None = None,
+    lang: str = "en",
+    account: str | None = "sarah.sells",
+    launcher: str | None = None,
 ) -> Browser:
-    """Install the host for ``home`` (unless not ``install``) and start the browser
-    with the unpacked extension, or the one in ``extension``."""
+    """Install the host for ``home`` (unless not ``install``) and start the browser,
+    with the unpacked extension or the one in ``extension``, on the stand-in site in
+    ``lang``, signed in as ``account``. ``launcher``: a launcher script to put in place
+    of the installed one (tests/support/held_host.py's)."""
     profile = folder / "profile"
     profile.mkdir(exist_ok=True)
     if install:
         done = dmledger(home, "--json", "browser", "install", "--profile", str(profile))
-        assert json.loads(done.stdout)["extension_id"] == EXTENSION_ID
+        report = json.loads(done.stdout)
+        assert report["extension_id"] == EXTENSION_ID
+        if launcher is not None:
+            for placed in report["manifests"]:
+                Path(placed["launcher"]).write_text(launcher, encoding="utf-8")
     context = launch(playwright, profile, viewport, extension)
-    site = FakeInstagram(threads=dict(THREADS))
+    site = FakeInstagram(threads=json.loads(json.dumps(THREADS)), account=account, lang=lang)
     site.install(context)
     page = context.pages[0] if context.pages else context.new_page()
     found = Browser(context, page, site, home, profile)

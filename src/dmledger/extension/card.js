@@ -34,7 +34,11 @@ globalThis.DMLedgerCard = (() => {
 .v-contacted { background: #fff4e0; } .v-contacted strong { color: #9a5b00; }
 .v-excluded { background: #c62828; color: #fff; }
 .v-excluded strong { font-size: 18px; letter-spacing: .05em; }
-.v-unavailable, .v-unreadable, .v-loading { background: #eef1f5; }
+.v-unavailable, .v-unreadable, .v-loading, .v-group { background: #eef1f5; }
+.account { font-size: 12px; color: #374151; margin: 0; }
+.plain { margin: 0; }
+.account-ask { border: 1px solid #fcd34d; background: #fffbeb; border-radius: 8px; padding: 8px;
+  display: grid; gap: 6px; }
 .body { padding: 8px 12px 12px; display: grid; gap: 8px; }
 .body[hidden] { display: none; }
 .facts { display: grid; grid-template-columns: auto 1fr; gap: 2px 10px; margin: 0; }
@@ -111,10 +115,42 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
       h("span", {}, `${card.verdict_text}${on}.`));
   }
 
-  function actorSelect(hello, chosen) {
+  // The team's accounts, with `chosen` selected; with nothing chosen, an empty first
+  // choice the form cannot be sent with (no account is ever preselected by default).
+  function actorSelect(hello, chosen, name, label) {
     const actors = hello.actors.length ? hello.actors : (hello.actor ? [hello.actor] : []);
-    return h("select", { name: "actor", "aria-label": "Sent from" },
-      actors.map((name) => h("option", { value: name, selected: name === chosen }, name)));
+    return h("select", { name, "aria-label": label, required: true },
+      chosen ? null : h("option", { value: "", selected: true }, "Choose the account…"),
+      actors.map((actor) => h("option", { value: actor, selected: actor === chosen }, actor)));
+  }
+
+  // Which account a DM from this page is credited to ("sending as …"), or, when the
+  // page's account is not one of this teammate's or cannot be read, the question.
+  function accountBlock(state, act) {
+    const { account, hello } = state;
+    if (!account || !hello) return null;
+    if (account.actor) {
+      const whose = account.kind === "team"
+        ? ` (${account.owner ? `${account.owner}'s account` : "a teammate's account"})`
+        : account.kind === "chosen" ? " (chosen for this page)" : "";
+      return h("p", { class: "account", "data-part": "account" },
+        `Sending as @${account.actor}${whose}`);
+    }
+    const said = account.page
+      ? `This page is signed in as @${account.page}, which is not one of your accounts in DM Ledger.`
+      : "DM Ledger can't see which account is signed in on this page.";
+    return h("div", { class: "account-ask", "data-part": "account", role: "status" },
+      h("span", {}, said),
+      account.page
+        ? h("button", { class: "btn", type: "button", "data-action": "register-account",
+          onclick: () => act.registerAccount() }, `Register @${account.page} as mine`)
+        : null,
+      h("form", { class: "row", "data-form": "account", onsubmit: (event) => {
+        event.preventDefault();
+        act.chooseAccount(event.currentTarget.elements.account.value);
+      } },
+      actorSelect(hello, null, "account", "Account"),
+      h("button", { class: "btn", type: "submit", "data-action": "choose-account" }, "Use it")));
   }
 
   function confirmBox(card) {
@@ -127,6 +163,7 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
   function cardBody(state, act) {
     const { card, hello, ui } = state;
     const parts = [];
+    parts.push(accountBlock(state, act));
     if (state.sent) parts.push(sentBlock(state, act));
     if (ui.note) parts.push(h("div", { class: `note note-${ui.note.kind}`, role: "status" }, ui.note.text));
     if (card.known) parts.push(h("dl", { class: "facts" },
@@ -152,7 +189,8 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
         placeholder: "Paste the message you sent…", "aria-label": "Message" },
         ui.draft ? ui.draft.message : ""),
       h("div", { class: "row" }, h("span", {}, "From"),
-        actorSelect(hello, ui.draft ? ui.draft.actor : hello.actor)),
+        actorSelect(hello, ui.draft ? ui.draft.actor : state.account && state.account.actor,
+          "actor", "Sent from")),
       confirmBox(card),
       h("div", { class: "actions" },
         h("button", { class: "btn primary", type: "submit", "data-action": "submit-log" },
@@ -216,18 +254,22 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
   function sentBlock(state, act) {
     const { sent, card } = state;
     if (sent.recorded) {
-      return h("div", { class: "sent", "data-sent": "recorded" }, "Recorded the DM you sent.");
+      return h("div", { class: "sent", "data-sent": "recorded" },
+        `Recorded the DM you sent, from @${sent.actor}.`);
     }
-    return h("form", { class: "sent", "data-sent": "ask", onsubmit: (event) => {
+    const account = state.account && state.account.actor;
+    return h("form", { class: "sent", "data-sent": "ask", "data-form": "sent", onsubmit: (event) => {
       event.preventDefault();
       const force = event.currentTarget.elements.force;
       act.logSent(!!(force && force.checked));
     } },
     h("strong", {}, "Record this DM?"),
     h("q", {}, sent.text),
+    account ? null : h("span", {}, "Choose the account it was sent from first (above)."),
     confirmBox(card),
     h("div", { class: "actions" },
-      h("button", { class: "btn primary", type: "submit", "data-action": "log-sent" }, "Record it"),
+      h("button", { class: "btn primary", type: "submit", "data-action": "log-sent",
+        disabled: !account }, "Record it"),
       h("button", { class: "btn", type: "button", "data-action": "dismiss-sent",
         onclick: () => act.dismissSent() }, "No")));
   }
@@ -241,6 +283,11 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
         fix.startsWith("dmledger ") ? h("code", {}, fix) : h("p", {}, fix));
     }
     return parts;
+  }
+
+  function groupBody() {
+    return [h("p", { class: "plain" }, "DM Ledger records DMs to one lead at a time, so it names no one " +
+      "in a group thread. Open a lead's profile to see their card.")];
   }
 
   function problemVerdict(state) {
@@ -277,6 +324,39 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
     shadow.append(frame);
     let collapsed = false;
     let position = null;
+    // What the setter chose or typed in the card's fields, by form and name: a render
+    // (an answer arriving) puts it back, so nothing they are doing is undone.
+    const touched = new Map();
+    const fieldKey = (field) => {
+      if (!field || !field.name) return null;
+      const form = field.closest("[data-form]");
+      return `${form ? form.dataset.form : ""}|${field.name}`;
+    };
+    const remember = (event) => {
+      const key = fieldKey(event.target);
+      if (key) touched.set(key, event.target.type === "checkbox" ? event.target.checked : event.target.value);
+    };
+    frame.addEventListener("input", remember);
+    frame.addEventListener("change", remember);
+
+    function restore(focusKey, selection) {
+      for (const field of frame.querySelectorAll("[name]")) {
+        const key = fieldKey(field);
+        if (!touched.has(key)) continue;
+        const value = touched.get(key);
+        if (field.type === "checkbox") field.checked = !!value;
+        else if (field.tagName !== "SELECT" || [...field.options].some((o) => o.value === value)) {
+          field.value = value;
+        }
+      }
+      if (!focusKey) return;
+      const again = [...frame.querySelectorAll("[name]")].find((f) => fieldKey(f) === focusKey);
+      if (!again) return;
+      again.focus();
+      if (selection && typeof again.setSelectionRange === "function") {
+        try { again.setSelectionRange(selection[0], selection[1]); } catch (error) { /* a select */ }
+      }
+    }
 
     function place() {
       if (!position) return;
@@ -327,28 +407,41 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; background: #1
       } else if (state.mode === "problem") {
         verdict = problemVerdict(state);
         body = problemBody(state);
+      } else if (state.mode === "group") {
+        verdict = h("div", { class: "verdict v-group", role: "status" },
+          h("strong", {}, "Group conversation"));
+        body = groupBody();
       } else {
         verdict = verdictBlock(state.card);
         body = cardBody(state, act);
       }
       const shown = state.mode === "card" ? state.card.verdict
-        : state.mode === "problem" ? state.verdict : null;
+        : state.mode === "problem" ? state.verdict : state.mode === "group" ? "group" : null;
       const panel = h("div", {
         class: "panel",
         "data-verdict": shown,
-        "data-handle": handle || null,
+        "data-handle": state.mode === "group" ? null : handle || null,
         "data-state": state.mode,
+        // The account a DM would be credited to; empty when none is known.
+        "data-account": (state.account && state.account.actor) || "",
       }, verdict, h("div", { class: "body", hidden: collapsed }, body));
+      const active = shadow.activeElement;
+      const focusKey = active && frame.contains(active) ? fieldKey(active) : null;
+      const selection = focusKey && typeof active.selectionStart === "number"
+        ? [active.selectionStart, active.selectionEnd] : null;
       frame.replaceChildren(bar, panel);
+      restore(focusKey, selection);
       place();
     }
 
     return {
       host,
       render,
-      updateDms(state) {
-        const part = frame.querySelector('[data-part="dms"]');
-        if (part && state.card) part.replaceWith(dmsSection(state));
+      // Forget what the setter typed or chose: in one form (after it was sent), or all.
+      forget(form) {
+        for (const key of [...touched.keys()]) {
+          if (form === undefined || key.startsWith(`${form}|`)) touched.delete(key);
+        }
       },
       setPosition(saved) { position = saved; place(); },
       attach() { if (!host.isConnected) doc.documentElement.append(host); },

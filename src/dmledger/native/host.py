@@ -34,6 +34,7 @@ from dmledger.errors import ConfigError, DmLedgerError
 
 from .framing import EndOfStream, Frame, ReplyTooLarge, encode_frame, read_frame
 from .protocol import (
+    AddActor,
     AnyRequest,
     ErrorBody,
     GetCard,
@@ -224,6 +225,9 @@ class Host:
                 ledger.add_prospect(request.handle, status=request.status)
             self.sync.request()
             return _card_reply(request.id, ledger.card(request.handle))
+        if isinstance(request, AddActor):
+            created = ledger.add_actor(request.actor)
+            return Reply(id=request.id, ok=True, hello=self._hello(ledger), created=created)
         if isinstance(request, RecordReply):
             result = ledger.followups.reply(request.handle, reply_id=request.reply_id)
             self.sync.request()
@@ -255,11 +259,13 @@ class Host:
         if ledger.settings.actor:
             own.add(ledger.settings.actor)
         usable = sorted(own | {a.username for a in people.actors if a.status == "active"})
+        owner_of = {a.username: a.owner_operator for a in people.actors}
         return HelloResult(
             operator=operator,
             actor=ledger.settings.actor,
             own_actors=sorted(own),
             actors=usable,
+            owners={name: operator if name in own else owner_of.get(name) for name in usable},
             statuses=list(STATUSES),
         )
 

@@ -72,7 +72,16 @@ class RecordReply(_Request):
     reply_id: Annotated[str | None, Field(max_length=36)] = None  # the card's, per page shown
 
 
-AnyRequest = Hello | GetCard | LogDm | SetStatus | AddNote | RecordReply
+class AddActor(_Request):
+    """Register the account signed in on the page as one of this teammate's accounts:
+    ``Ledger.add_actor``, the use case of ``dmledger actor add`` (same rule, same
+    errors). The reply carries ``hello`` again, so the card sees the account at once."""
+
+    type: Literal["add_actor"]
+    actor: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+AnyRequest = Hello | GetCard | LogDm | SetStatus | AddNote | RecordReply | AddActor
 
 
 class Request(BaseModel):
@@ -86,6 +95,9 @@ class HelloResult(BaseModel):
     actor: str | None = Field(description="The sending account preselected in the card.")
     own_actors: list[str] = Field(description="This operator's accounts: never a lead.")
     actors: list[str] = Field(description="Accounts the card offers as the sender.")
+    owners: dict[str, str | None] = Field(
+        default_factory=dict, description="Who owns each of ``actors`` (the teammate's name)."
+    )
     statuses: list[str]
 
 
