@@ -566,6 +566,7 @@ class Ledger:
         return True
 
     def status(self, *, probe_cloud: bool = True) -> SyncStatus:
+        self.local.check_queue()  # a damaged queue is never "all is well"
         with self.local.reading() as conn:
             counts = self.local.queue_counts(conn)
             aside = self.local.set_aside(conn)

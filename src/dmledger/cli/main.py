@@ -40,13 +40,29 @@ class LedgerGroup(TyperGroup):
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
-        except DmLedgerError as error:
-            err.print(f"[bold red]error:[/] {escape(str(error))}")
-            raise typer.Exit(error.exit_code) from None
+        except (DmLedgerError, OSError) as error:
+            said = _said(ctx, error)
+            err.print(f"[bold red]error:[/] {escape(str(said))}")
+            raise typer.Exit(said.exit_code) from None
         finally:
             found = ctx.obj
             if isinstance(found, CliState):
                 found.close()
+
+
+def _said(ctx: typer.Context, error: DmLedgerError | OSError) -> DmLedgerError:
+    """The error to print: an OS error only when it is a full disk (else it is a bug)."""
+    if isinstance(error, DmLedgerError):
+        return error
+    found = ctx.obj
+    home = found.home if isinstance(found, CliState) else Path.cwd()
+    from dmledger.local.integrity import translated
+    from dmledger.local.reader import DB_NAME
+
+    said = translated(error, home / DB_NAME)
+    if said is None:
+        raise error
+    return said
 
 
 def _json_first(root: TyperGroup, args: list[str]) -> list[str]:
