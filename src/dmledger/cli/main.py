@@ -18,6 +18,7 @@ from dmledger.cli import (
     cloud_cmds,
     people_cmds,
     prospect_cmds,
+    repair_cmd,
     serve_cmd,
     sync_cmds,
     team_cmds,
@@ -332,6 +333,7 @@ sync_cmds.register(app)
 serve_cmd.register(app)
 browser_cmds.register(app)
 today_cmds.register(app)
+repair_cmd.register(app)
 
 
 def main() -> None:

@@ -212,8 +212,13 @@ def integrity_problems(path: Path, *, limit: int = 20) -> list[str]:
         return [str(error).split(". To fix it", 1)[0].split(" is damaged: ", 1)[-1]]
     except sqlite3.DatabaseError as error:
         return [f"SQLite says {error}"]
-    found = [str(r[0]) for r in rows]
-    return [] if found == ["ok"] else found
+    return _findings(rows)
+
+
+def _findings(rows: list[tuple[object, ...]]) -> list[str]:
+    """SQLite's check answer as lines for a person (empty when it says "ok")."""
+    found = [line for r in rows for line in str(r[0]).splitlines()]
+    return [] if found == ["ok"] else [f for f in found if not f.startswith("*** in database")]
 
 
 def check_queue(db: sqlite3.Connection, path: Path) -> None:
@@ -222,10 +227,9 @@ def check_queue(db: sqlite3.Connection, path: Path) -> None:
     for table in QUEUE_TABLES:
         with translating(path):
             rows = db.execute(f"PRAGMA quick_check({table})").fetchall()
-        found = [str(r[0]) for r in rows]
-        if found != ["ok"]:
-            first = found[0].splitlines()[0] if found and found[0] else "no answer"
-            raise damaged(path, f"its {table} table fails SQLite's check ({first})")
+        found = _findings(rows)
+        if found:
+            raise damaged(path, f"its {table} table fails SQLite's check ({found[0]})")
 
 
 def holder_of(path: Path) -> int | None:

@@ -271,6 +271,7 @@ class Journal(StoreBase):
                 sa.delete(outbox).where(outbox.c.seq == sa.bindparam("s")),
                 [{"s": s} for s in seqs],
             )
+            self.raise_meta(conn, keys.EDITS_PUSHED_THROUGH, max(seqs))
 
     def set_edit_aside(self, conn: sa.Connection, seq: int, error: str) -> None:
         conn.execute(

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from dmledger.domain.timeutil import iso
-from dmledger.local import integrity, schema
+from dmledger.local import backup, integrity, schema
 from dmledger.local import meta_keys as keys
 from dmledger.local.cache import CacheWrites
 from dmledger.local.indexing import FTS_CHUNK, IndexBuilds
@@ -68,6 +68,9 @@ class LocalStore(CacheWrites, IndexBuilds, LeadReads, Journal, PeopleCache):
         event.listen(self.engine, "connect", _on_connect)
         event.listen(self.engine, "begin", _on_begin)
         event.listen(self.engine, "handle_error", self._on_error)
+        # A backup when one is due and work is queued: at open (serve, the host, a
+        # command starting) and after writes (local/backup.py), in a process of its own.
+        self.backups = backup.Schedule(path)
         self._create()
 
     @classmethod
@@ -153,6 +156,16 @@ class LocalStore(CacheWrites, IndexBuilds, LeadReads, Journal, PeopleCache):
         """One unit of work: BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
         with self.engine.begin() as conn:
             yield conn
+        self._backup_if_due()
+
+    def _backup_if_due(self) -> None:
+        def queued() -> bool:
+            with self.reading() as conn:
+                return self._journal_has_items(conn) or bool(
+                    conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM team_outbox)").scalar()
+                )
+
+        self.backups.after_write(queued)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sa.Connection]:
