@@ -91,9 +91,9 @@ def take(store: Path, *, stamp: str | None = None) -> Path | None:
     final = target_dir / f"{name}.db"
     os.replace(partial, final)
     for old in backups(store)[KEEP:]:
-        for name in (old, Path(f"{old}-wal"), Path(f"{old}-shm")):
+        for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(OSError):
-                name.unlink()
+                Path(f"{old}{suffix}").unlink()
     return final
 
 
