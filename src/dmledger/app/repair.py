@@ -38,6 +38,7 @@ from dmledger.sync.lock import sync_lock
 from .views import RepairView
 
 DAMAGED_FOLDER = "damaged"
+HOLDER_WAIT_S = 30.0
 KINDS = {"dms": "outreach_logs", "edits": "outbox", "team_changes": "team_outbox"}
 
 
@@ -46,6 +47,7 @@ class _Tally:
     salvaged: int = 0
     from_backup: int = 0
     lost: list[str] = field(default_factory=list)
+    uncounted: list[str] = field(default_factory=list)
 
 
 def check(home: Path) -> RepairView:
@@ -62,8 +64,8 @@ def repair(home: Path, *, clock: Callable[[], float] = time.time) -> RepairView:
     problems = integrity.integrity_problems(path)
     if not problems:
         return _view([], checked_only=False)
-    holder = integrity.holder_of(path)
-    if holder is not None and holder != os.getpid():
+    holder = _holder(path)
+    if holder is not None:
         raise Refused(
             f"the local store {path} is open in another DM Ledger process (pid {holder}): "
             "stop `dmledger serve` and close the browser (its DM Ledger host), then run "
@@ -75,6 +77,17 @@ def repair(home: Path, *, clock: Callable[[], float] = time.time) -> RepairView:
     with contextlib.suppress(DmLedgerError, OSError):
         backup.take(path)  # the newest backup is of the repaired store
     return _resync(home, view)
+
+
+def _holder(path: Path, *, wait: float = HOLDER_WAIT_S) -> int | None:
+    """Another process that has the store open, after waiting ``wait`` seconds for it to
+    let go (a backup or an index build a sync started ends by itself)."""
+    deadline = time.monotonic() + wait
+    while True:
+        holder = integrity.holder_of(path)
+        if holder is None or holder == os.getpid() or time.monotonic() >= deadline:
+            return None if holder == os.getpid() else holder
+        time.sleep(0.2)
 
 
 def _move_aside(path: Path, now: float) -> Path:
@@ -112,8 +125,14 @@ def _rebuild(home: Path, path: Path, moved: Path, problems: list[str]) -> Repair
         OPS["team_outbox"],
         tallies["team_changes"],
     )
-    if any("write-ahead log" in p and "missing" in p for p in problems):
-        tallies["dms"].lost.append(
+    if not salvage.tables.get("outreach_logs") and not salvage.tables.get("meta"):
+        tallies["dms"].uncounted.append(
+            "the damaged file held no readable queue: anything queued"
+            + (f" after the backup {newest.name}" if newest else "")
+            + " cannot be read or counted"
+        )
+    elif any("write-ahead log" in p and "missing" in p for p in problems):
+        tallies["dms"].uncounted.append(
             "the changes only in the missing write-ahead log"
             + (f", made after the backup {newest.name}," if newest else "")
             + " could not be read and cannot be counted"
@@ -138,8 +157,9 @@ def _rebuild(home: Path, path: Path, moved: Path, problems: list[str]) -> Repair
         moved_to=str(moved),
         salvaged=sum(t.salvaged for t in tallies.values()),
         from_backup=sum(t.from_backup for t in tallies.values()),
-        lost=sum(1 for item in lost_items if not item.startswith("the changes only")),
+        lost=len(lost_items),
         lost_items=lost_items,
+        uncounted=[item for t in tallies.values() for item in t.uncounted],
         unreadable=salvage.unreadable[:50],
         backup=None if newest is None else str(newest),
         details={
@@ -164,7 +184,19 @@ def _merge_logs(salvage: Salvage, older: Salvage, tally: _Tally) -> list[Row]:
     the damaged file's copy first (it is newer), the backup's for what it lacks."""
     chosen: dict[str, Row] = {}
     ids: set[int] = set()
+    # A row id is never given twice: the same id with another client id in the backup
+    # means the damage changed this copy's (the backup was checked when it was made).
+    in_backup = {
+        int(r["id"]): r["client_log_id"]
+        for r in older.rows("outreach_logs")
+        if rebuild.sound_log(r)
+    }
     for row in salvage.rows("outreach_logs"):
+        if in_backup.get(int(row["id"]) if isinstance(row.get("id"), int) else -1) not in (
+            None,
+            row.get("client_log_id"),
+        ):
+            continue
         if rebuild.sound_log(row) and row["client_log_id"] not in chosen:
             chosen[row["client_log_id"]] = row
             ids.add(int(row["id"]))
@@ -213,7 +245,13 @@ def _merge_edits(
         if v.isdigit()
     )
     chosen: dict[int, Row] = {}
+    keys_in_backup = {
+        int(r["seq"]): _edit_key(r) for r in older.rows(table) if rebuild.sound_edit(r, ops)
+    }
     for row in salvage.rows(table):
+        seq = row.get("seq")
+        if isinstance(seq, int) and keys_in_backup.get(seq, _edit_key(row)) != _edit_key(row):
+            continue  # damaged here: the backup's copy of this edit is added below
         if rebuild.sound_edit(row, ops):
             chosen[int(row["seq"])] = row
             tally.salvaged += 1
@@ -234,6 +272,11 @@ def _merge_edits(
         if missing not in chosen:
             tally.lost.append(f"{what} #{missing} (queued after the newest backup, unreadable)")
     return [chosen[k] for k in sorted(chosen)]
+
+
+def _edit_key(row: Row) -> tuple[object, ...]:
+    """What an edit is (never changed once queued; its error and failed_at may be)."""
+    return tuple(v for k, v in sorted(row.items()) if k not in ("error", "failed_at", "_rowid"))
 
 
 def _actors(salvage: Salvage, older: Salvage, home: Path) -> list[ActorRow]:
@@ -281,6 +324,7 @@ def _view(problems: list[str], *, checked_only: bool) -> RepairView:
         from_backup=0,
         lost=0,
         lost_items=[],
+        uncounted=[],
         unreadable=[],
         backup=None,
         details={kind: {"salvaged": 0, "from_backup": 0, "lost": 0} for kind in KINDS},

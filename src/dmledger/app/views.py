@@ -419,6 +419,10 @@ class RepairView(Shape):
     from_backup: int = Field(description="Queued items added from the newest backup.")
     lost: int = Field(description="Queued items known to be unreadable (see lost_items).")
     lost_items: list[str]
+    uncounted: list[str] = Field(
+        description="Losses that cannot be counted (a missing write-ahead log, a file "
+        "with no readable queue), said for a person; empty when every loss is counted."
+    )
     unreadable: list[str] = Field(description="Pages and rows of the damaged file not read.")
     backup: str | None = Field(description="The backup whose rows were added, or null.")
     details: dict[str, dict[str, int]] = Field(

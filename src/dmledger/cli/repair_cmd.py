@@ -61,9 +61,9 @@ def _print(view: object) -> None:
         f"edits {d['edits']['salvaged']}+{d['edits']['from_backup']}, "
         f"team changes {d['team_changes']['salvaged']}+{d['team_changes']['from_backup']})."
     )
-    if view.lost_items:
-        err.print(f"[bold red]Lost ({view.lost}):[/]")
-        for item in view.lost_items:
+    if view.lost_items or view.uncounted:
+        err.print(f"[bold red]Lost ({view.lost} counted):[/]")
+        for item in [*view.lost_items, *view.uncounted]:
             err.print("  " + escape(item))
     else:
         out.print("Nothing queued was lost.")

@@ -41,9 +41,22 @@ QUEUE_TABLES = ("meta", "outreach_logs", "outbox", "team_outbox")
 #: (The first full pull of a big team needs about its cache's size: ~500 bytes a lead.)
 NEEDED_FREE = 64 * 1024 * 1024
 
+
+class DamagedValue(ValueError):
+    """A value read from the store is not of the kind DM Ledger writes there: damage
+    inside a row, which SQLite's checks do not see. The store's reads turn it into
+    ``StoreDamaged`` naming the file (:func:`translated`)."""
+
+
 _CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB (extended codes keep the low byte)
 _FULL_CODE = 13  # SQLITE_FULL
-_CORRUPT_WORDS = ("malformed", "not a database", "database corrupt", "disk image")
+_CORRUPT_WORDS = (
+    "malformed",
+    "not a database",
+    "database corrupt",
+    "disk image",
+    "could not decode to utf-8",
+)
 
 
 def damaged(path: Path, what: str) -> StoreDamaged:
@@ -83,6 +96,8 @@ def translated(error: BaseException, path: Path) -> DmLedgerError | None:
     neither damage nor a full disk."""
     if isinstance(error, DmLedgerError):
         return error
+    if isinstance(error, DamagedValue):
+        return damaged(path, str(error))
     if isinstance(error, OSError) and error.errno == errno.ENOSPC:
         return disk_full(path)
     if not isinstance(error, sqlite3.DatabaseError):
@@ -103,7 +118,7 @@ def translating(path: Path) -> Iterator[None]:
     """Raise DM Ledger's error for damage or a full disk met inside (plain ``sqlite3``)."""
     try:
         yield
-    except (sqlite3.DatabaseError, OSError) as error:
+    except (sqlite3.DatabaseError, OSError, DamagedValue) as error:
         found = translated(error, path)
         if found is None:
             raise
@@ -206,13 +221,73 @@ def integrity_problems(path: Path, *, limit: int = 20) -> list[str]:
             tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
             check_tables(path, tables)
             rows = db.execute(f"PRAGMA integrity_check({int(limit)})").fetchall()
+            found = _findings(rows) or content_problems(db, tables, limit=limit)
         finally:
             db.close()
     except StoreDamaged as error:
         return [str(error).split(". To fix it", 1)[0].split(" is damaged: ", 1)[-1]]
     except sqlite3.DatabaseError as error:
         return [f"SQLite says {error}"]
-    return _findings(rows)
+    return found
+
+
+#: Columns holding ISO 8601 times (text DM Ledger writes with ``iso()``).
+TIME_COLUMNS = frozenset(
+    {"timestamp", "created_at", "failed_at", "first_contacted", "last_updated", "last_dm_at",
+     "last_reply_at", "follow_up_at", "due_at", "at", "fetched_at"}
+)  # fmt: skip
+
+
+def content_problems(db: sqlite3.Connection, tables: list[str], *, limit: int = 20) -> list[str]:
+    """Values SQLite's check does not look at: text that is not UTF-8, a value of
+    another kind than its column's, a time that does not parse. Every row of DM
+    Ledger's tables is read (the search index's are SQLite's own)."""
+    found: list[str] = []
+    db.text_factory = bytes
+    try:
+        for table in tables:
+            if table.startswith(("sqlite_", "prospects_fts")):
+                continue
+            info = db.execute(f'PRAGMA table_info("{table}")').fetchall()
+            names = [str(r[1].decode() if isinstance(r[1], bytes) else r[1]) for r in info]
+            kinds = [str(r[2].decode() if isinstance(r[2], bytes) else r[2]).upper() for r in info]
+            picks = ", ".join(f'"{n}", typeof("{n}")' for n in names)
+            for row in db.execute(f'SELECT rowid, {picks} FROM "{table}"'):
+                problem = _row_problem(names, kinds, row)
+                if problem:
+                    found.append(f"{table} row {row[0]}: {problem}")
+                    if len(found) >= limit:
+                        return found
+    finally:
+        db.text_factory = str
+    return found
+
+
+def _row_problem(names: list[str], kinds: list[str], row: tuple[object, ...]) -> str | None:
+    from datetime import datetime
+
+    for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
+        value, typeof = row[1 + 2 * i], row[2 + 2 * i]
+        typeof = typeof.decode() if isinstance(typeof, bytes) else typeof
+        if typeof == "null":
+            continue
+        expected = (
+            "integer" if kind == "INTEGER" else "text" if kind in ("TEXT", "VARCHAR") else None
+        )
+        if expected and typeof != expected:
+            return f"{name} holds a {typeof}, not {expected}"
+        if typeof == "text":
+            assert isinstance(value, bytes)
+            try:
+                text = value.decode("utf-8")
+            except UnicodeDecodeError:
+                return f"{name} holds text that is not UTF-8"
+            if name in TIME_COLUMNS:
+                try:
+                    datetime.fromisoformat(text)
+                except ValueError:
+                    return f"{name} holds {text[:40]!r}, not a time"
+    return None
 
 
 def _findings(rows: list[tuple[object, ...]]) -> list[str]:

@@ -17,6 +17,7 @@ from dmledger.errors import NotFound
 from dmledger.local import meta_keys as keys
 from dmledger.local import schema
 from dmledger.local.base import StoreBase
+from dmledger.local.integrity import DamagedValue
 from dmledger.local.rows import _edit, _log, journal_order
 from dmledger.local.schema import outbox, outreach_logs, team_outbox
 
@@ -45,10 +46,13 @@ _OUTGOING = (
 def _outgoing(rows: Iterable[Any]) -> list[OutgoingLog]:
     """Rows of ``_OUTGOING`` as queued DMs, unpacked as tuples: a push reads up to
     10,000 of them at a time."""
-    return [
-        OutgoingLog(key, target, actor, operator, text, datetime.fromisoformat(at), lid, tpl)
-        for key, target, actor, operator, text, at, lid, tpl in rows
-    ]
+    try:
+        return [
+            OutgoingLog(key, target, actor, operator, text, datetime.fromisoformat(at), lid, tpl)
+            for key, target, actor, operator, text, at, lid, tpl in rows
+        ]
+    except (TypeError, ValueError) as error:
+        raise DamagedValue(f"a queued DM holds a value DM Ledger never wrote ({error})") from error
 
 
 class Journal(StoreBase):

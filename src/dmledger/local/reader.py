@@ -118,6 +118,15 @@ def due_rows(
 
 
 def _due_row(r: tuple[object, ...]) -> DueRow:
+    try:
+        return _due_row_of(r)
+    except (TypeError, ValueError) as error:
+        raise integrity.DamagedValue(
+            f"a cached lead holds a value DM Ledger never wrote ({error})"
+        ) from error
+
+
+def _due_row_of(r: tuple[object, ...]) -> DueRow:
     handle, status, actor, operator, due, last_dm, count, reply, by_hand, message = r
     return DueRow(
         handle=str(handle),

@@ -133,7 +133,7 @@ def sound_log(row: Row) -> bool:
     """Does a row read from damaged pages hold a whole DM (every value of its kind)?"""
     text = ("client_log_id", "target_username", "actor_username", "operator_name")
     try:
-        if not all(isinstance(row.get(k), str) and row[k] for k in text):
+        if not all(isinstance(row.get(k), str) and row[k] and "\ufffd" not in row[k] for k in text):
             return False
         if not isinstance(row.get("message_snippet"), str):
             return False

@@ -401,7 +401,9 @@ def _record(payload: bytes) -> list[Any]:
         chunk = payload[body : body + width]
         if len(chunk) < width:
             raise PageError("a row ends early")
-        values.append(chunk.decode("utf-8") if kind % 2 else bytes(chunk))
+        # Damaged text is kept with U+FFFD where bytes were lost: a message partly
+        # readable is a DM that happened; a key with U+FFFD is refused by the caller.
+        values.append(chunk.decode("utf-8", errors="replace") if kind % 2 else bytes(chunk))
         body += width
     return values
 

@@ -154,7 +154,7 @@ class LocalStore(CacheWrites, IndexBuilds, LeadReads, Journal, PeopleCache):
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
         """One unit of work: BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
-        with self.engine.begin() as conn:
+        with self.engine.begin() as conn, integrity.translating(self.path):
             yield conn
         self._backup_if_due()
 
@@ -170,7 +170,7 @@ class LocalStore(CacheWrites, IndexBuilds, LeadReads, Journal, PeopleCache):
     @contextlib.contextmanager
     def reading(self) -> Iterator[sa.Connection]:
         """A connection for reads only: no transaction, no lock."""
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn, integrity.translating(self.path):
             yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextlib.contextmanager
