@@ -191,7 +191,11 @@ def _merge_logs(salvage: Salvage, older: Salvage, tally: _Tally) -> list[Row]:
         for r in older.rows("outreach_logs")
         if rebuild.sound_log(r)
     }
-    for row in salvage.rows("outreach_logs"):
+    indexed = salvage.indexed.get("outreach_logs", {})
+    for found in salvage.rows("outreach_logs"):
+        row = rebuild.reconciled_log(found, indexed.get(found["_rowid"]))
+        if row is None:
+            continue  # its two copies disagree and neither reads as DM Ledger wrote it
         if in_backup.get(int(row["id"]) if isinstance(row.get("id"), int) else -1) not in (
             None,
             row.get("client_log_id"),

@@ -55,6 +55,38 @@ def _outgoing(rows: Iterable[Any]) -> list[OutgoingLog]:
         raise DamagedValue(f"a queued DM holds a value DM Ledger never wrote ({error})") from error
 
 
+# Both copies of what makes a queued DM the one it is: its client id (the cloud keys
+# DMs by it) and its lead and time, as the table holds them and as its indexes do.
+_KEY_CHECKS = (
+    "SELECT count(*) FROM outreach_logs INDEXED BY sqlite_autoindex_outreach_logs_1 "
+    "WHERE client_log_id IN ({})",
+    "SELECT count(*) FROM outreach_logs INDEXED BY ix_logs_target "
+    "WHERE (target_username, timestamp) IN (VALUES {})",
+)
+
+
+def _check_keys(conn: sa.Connection, items: Sequence[OutgoingLog]) -> None:
+    """DamagedValue when a DM about to be pushed reads otherwise in its table than in
+    its indexes (damage changed one copy; SQLite's quick check does not compare them):
+    a DM pushed under a changed id would reach the cloud twice. Index lookups only:
+    about a millisecond per 1,000 DMs."""
+    for start in range(0, len(items), 400):
+        chunk = items[start : start + 400]
+        ids = [i.client_log_id for i in chunk]
+        pairs = [v for i in chunk for v in (i.target, iso(i.sent_at))]
+        found_ids = conn.exec_driver_sql(
+            _KEY_CHECKS[0].format(", ".join("?" * len(ids))), tuple(ids)
+        ).scalar_one()
+        found_pairs = conn.exec_driver_sql(
+            _KEY_CHECKS[1].format(", ".join(["(?, ?)"] * len(chunk))), tuple(pairs)
+        ).scalar_one()
+        leads = {(i.target, iso(i.sent_at)) for i in chunk}
+        if found_ids != len(set(ids)) or found_pairs < len(leads):
+            raise DamagedValue(
+                "a queued DM's id or lead reads otherwise in its table than in its index"
+            )
+
+
 class Journal(StoreBase):
     """Queued DMs and edits, in the order they were made, until the cloud has them."""
 
@@ -102,7 +134,8 @@ class Journal(StoreBase):
         return [_log(r) for r in rows]
 
     def pending_logs(self, conn: sa.Connection, limit: int) -> list[OutgoingLog]:
-        """The oldest unsynced DMs that are not set aside, in the order they were logged."""
+        """The oldest unsynced DMs that are not set aside, in the order they were logged
+        (each checked against its indexes' copy first: see ``_check_keys``)."""
         c = outreach_logs.c
         rows = conn.execute(
             sa.select(*_OUTGOING)
@@ -110,7 +143,9 @@ class Journal(StoreBase):
             .order_by(c.id)
             .limit(limit)
         )
-        return _outgoing(rows)
+        items = _outgoing(rows)
+        _check_keys(conn, items)
+        return items
 
     def pending_logs_for(self, conn: sa.Connection, handles: Iterable[str]) -> list[OutgoingLog]:
         """Unsynced DMs (set aside or not) to these leads, oldest first."""

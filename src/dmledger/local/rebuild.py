@@ -8,6 +8,7 @@ that adds a backup of this store meets the same numbers.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from dmledger.domain.handles import normalize_handle
 from dmledger.domain.records import ActorRow, OutgoingLog
+from dmledger.errors import InvalidInput
 from dmledger.local import meta_keys as keys
 from dmledger.local import schema
 from dmledger.local.effects import apply_dm_to_cache
@@ -141,6 +144,55 @@ def sound_log(row: Row) -> bool:
         return isinstance(row.get("id"), int) and row.get("synced_to_cloud") in (0, 1)
     except (ValueError, TypeError):
         return False
+
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def reconciled_log(row: Row, indexed: Row | None) -> Row | None:
+    """A DM's row checked against its indexes' copy of the same columns: where the two
+    disagree, damage changed one; the copy that has the form DM Ledger writes wins. None
+    when that cannot tell (the DM is then reported lost, never pushed under a wrong
+    id or to a wrong lead)."""
+    if not indexed:
+        return row
+    fixed = dict(row)
+    for column, other in indexed.items():
+        mine = row.get(column)
+        if column not in row or mine == other or column == "id":
+            continue
+        if column == "synced_to_cloud":
+            fixed[column] = 0  # pushing again is safe: the cloud keys DMs by client id
+            continue
+        chosen = _one_of(column, mine, other)
+        if chosen is None:
+            return None
+        fixed[column] = chosen
+    return fixed
+
+
+def _one_of(column: str, mine: object, other: object) -> object | None:
+    def well_formed(value: object) -> bool:
+        if not isinstance(value, str) or "\ufffd" in value:
+            return False
+        if column == "client_log_id":
+            return bool(_UUID.match(value))
+        if column == "target_username":
+            try:
+                return normalize_handle(value) == value
+            except InvalidInput:
+                return False
+        if column == "timestamp":
+            try:
+                datetime.fromisoformat(value)
+            except ValueError:
+                return False
+        return True
+
+    good = [v for v in (mine, other) if well_formed(v)]
+    if len(good) == 1:
+        return good[0]
+    return mine if column == "timestamp" and len(good) == 2 else None
 
 
 def sound_edit(row: Row, ops: frozenset[str]) -> bool:

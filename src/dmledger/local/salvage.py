@@ -40,6 +40,9 @@ class Salvage:
     #: The table each unreadable leaf or cell belonged to, with its count (when known).
     unreadable_rows: dict[str, int] = field(default_factory=dict)
     schema_read: bool = True
+    #: Per table, per rowid: the values its indexes hold for that row (a second copy of
+    #: the indexed columns, to tell which copy damage changed).
+    indexed: dict[str, dict[int, Row]] = field(default_factory=dict)
 
     def rows(self, table: str) -> list[Row]:
         return [self.tables.get(table, {})[k] for k in sorted(self.tables.get(table, {}))]
@@ -191,6 +194,7 @@ class _Reader:
         self.wanted = wanted
         self.found = Salvage()
         self.reached: set[int] = set()
+        self.index_roots: list[tuple[str, int, list[str]]] = []
 
     def read(self) -> Salvage:
         schema = self._schema()
@@ -204,20 +208,85 @@ class _Reader:
         for name, root in roots.items():
             for number, leaf in self._walk(name, root):
                 self._take_leaf(name, columns[name], number, leaf)
+        for table, index_root, index_columns in self.index_roots:
+            if table in self.wanted and index_columns:
+                self._read_index(table, index_root, index_columns)
         self._orphans(columns, set(roots))
         return self.found
+
+    def _read_index(self, table: str, root: int, names: list[str]) -> None:
+        """The index's entries (its columns, then the rowid) by rowid; a page that
+        cannot be read leaves its entries out (the table's copy then stands alone)."""
+        held = self.found.indexed.setdefault(table, {})
+        stack = [root]
+        seen: set[int] = set()
+        while stack:
+            number = stack.pop()
+            if number in seen:
+                continue
+            seen.add(number)
+            self.reached.add(number)
+            try:
+                page = self.pages.page(number)
+                kind = page[0]
+                if kind not in (0x02, 0x0A):
+                    continue
+                (cells,) = struct.unpack(">H", page[3:5])
+                head = 12 if kind == 0x02 else 8
+                if kind == 0x02:
+                    stack.append(struct.unpack(">I", page[8:12])[0])
+                for i in range(cells):
+                    (at,) = struct.unpack(">H", page[head + 2 * i : head + 2 + 2 * i])
+                    if kind == 0x02:
+                        stack.append(struct.unpack(">I", page[at : at + 4])[0])
+                        at += 4
+                    values = _record(self._index_payload(page, at))
+                    if len(values) == len(names) + 1 and isinstance(values[-1], int):
+                        held.setdefault(values[-1], {}).update(zip(names, values, strict=False))
+            except (PageError, struct.error, IndexError):
+                continue
+
+    def _index_payload(self, page: bytes, at: int) -> bytes:
+        size, at = _varint(page, at)
+        usable = self.pages.usable
+        most = ((usable - 12) * 64 // 255) - 23
+        if size <= most:
+            return page[at : at + size]
+        least = ((usable - 12) * 32 // 255) - 23
+        local = least + (size - least) % (usable - 4)
+        if local > most:
+            local = least
+        parts = [page[at : at + local]]
+        (next_page,) = struct.unpack(">I", page[at + local : at + local + 4])
+        got = local
+        while got < size and next_page:
+            over = self.pages.page(next_page)
+            take = over[4 : 4 + min(usable - 4, size - got)]
+            parts.append(take)
+            got += len(take)
+            (next_page,) = struct.unpack(">I", over[:4])
+        return b"".join(parts)
 
     # The schema: sqlite_master, a table b-tree rooted at page 1.
     def _schema(self) -> dict[str, tuple[int, str]] | None:
         tables: dict[str, tuple[int, str]] = {}
+        indexes: list[tuple[str, str, int, str | None]] = []
         try:
             for _number, leaf in self._walk("sqlite_master", 1, note=False):
                 for _rowid, values in self._cells(leaf, 100 if _number == 1 else 0):
-                    kind, name, _tbl, root, sql = (list(values) + [None] * 5)[:5]
-                    if kind == "table" and isinstance(name, str) and isinstance(root, int):
+                    kind, name, table, root, sql = (list(values) + [None] * 5)[:5]
+                    if not isinstance(name, str) or not isinstance(root, int):
+                        continue
+                    if kind == "table":
                         tables[name] = (root, str(sql or ""))
+                    elif kind == "index" and isinstance(table, str):
+                        indexes.append((table, name, root, None if sql is None else str(sql)))
         except PageError:
             return None
+        for table, name, root, sql in indexes:
+            if table in tables and table in self.wanted:
+                columns = _index_columns(tables[table][1], name, sql)
+                self.index_roots.append((table, root, columns))
         return tables or None
 
     def _walk(self, table: str, root: int, *, note: bool = True) -> Iterator[tuple[int, bytes]]:
@@ -462,6 +531,22 @@ OPS = {
     "outbox": frozenset({"add", "status", "notes", "append", "delete", "reply", "follow_up"}),
     "team_outbox": frozenset({"template", "template_delete", "rule"}),
 }
+
+
+def _index_columns(table_sql: str, index: str, index_sql: str | None) -> list[str]:
+    """The columns of ``index``, from SQLite given its table's CREATE statement and its
+    own (an autoindex has none: the table's makes it)."""
+    try:
+        db = sqlite3.connect(":memory:")
+        try:
+            db.execute(table_sql)
+            if index_sql:
+                db.execute(index_sql)
+            return [str(r[2]) for r in db.execute(f'PRAGMA index_info("{index}")')]
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return []
 
 
 def _columns_of(sql: str) -> list[str] | None:
