@@ -37,9 +37,8 @@ REPAIR = (
 LEDGER_TABLES = frozenset({"meta", "outreach_logs"})
 #: The tables holding what exists nowhere else until a sync: checked by ``status``.
 QUEUE_TABLES = ("meta", "outreach_logs", "outbox", "team_outbox")
-#: Room a write may need: a transaction's write-ahead log and the checkpoint after it.
-#: (The first full pull of a big team needs about its cache's size: ~500 bytes a lead.)
-NEEDED_FREE = 64 * 1024 * 1024
+#: The least room a write asks for (see ``needed_free``).
+NEEDED_FREE = 8_000_000
 
 
 class DamagedValue(ValueError):
@@ -50,6 +49,7 @@ class DamagedValue(ValueError):
 
 _CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB (extended codes keep the low byte)
 _FULL_CODE = 13  # SQLITE_FULL
+_IOERR_CODE = 10  # SQLITE_IOERR: on a full disk, for the -shm or a short write
 _CORRUPT_WORDS = (
     "malformed",
     "not a database",
@@ -68,20 +68,34 @@ def damaged(path: Path, what: str) -> StoreDamaged:
 
 def disk_full(path: Path) -> DiskFull:
     """The one message for a write that found the disk full."""
-    mount = mount_point(path)
-    try:
-        free = shutil.disk_usage(mount).free
-    except OSError:
-        free = 0
     return DiskFull(
-        f"the disk holding {path.parent} (mounted at {mount}) is full: {_mb(free)} free, "
-        f"DM Ledger needs at least {_mb(NEEDED_FREE)} there for this write. Nothing was "
-        "written and what was queued before is intact: free some space and try again"
+        f"the disk holding {path.parent} (mounted at {mount_point(path)}) is full: "
+        f"{_mb(_free(path))} free, DM Ledger needs at least {_mb(needed_free(path))} there. "
+        "This write was not made and what was queued before is intact: free some space "
+        "and try again"
     )
 
 
+def needed_free(path: Path) -> int:
+    """Room to ask for: SQLite's write-ahead log grows by what a write changes and is
+    folded into the file at checkpoints; 8 MB, or a tenth of the store, whichever is
+    more, covers every write but a big team's first full pull (~500 bytes a lead)."""
+    size = 0
+    for suffix in ("", "-wal"):
+        with contextlib.suppress(OSError):
+            size += Path(f"{path}{suffix}").stat().st_size
+    return max(NEEDED_FREE, size // 10)
+
+
+def _free(path: Path) -> int:
+    try:
+        return shutil.disk_usage(mount_point(path)).free
+    except OSError:
+        return 0
+
+
 def _mb(size: int) -> str:
-    return f"{size / 1_000_000:.1f} MB"
+    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else f"{size // 1000} kB"
 
 
 def mount_point(path: Path) -> Path:
@@ -106,6 +120,10 @@ def translated(error: BaseException, path: Path) -> DmLedgerError | None:
     text = str(error).lower()
     if (code is not None and code & 0xFF == _FULL_CODE) or "database or disk is full" in text:
         return disk_full(path)
+    if ((code is not None and code & 0xFF == _IOERR_CODE) or "disk i/o error" in text) and (
+        _free(path) < needed_free(path)
+    ):
+        return disk_full(path)  # growing the -wal or mapping the -shm found no room
     if (code is not None and code & 0xFF in _CORRUPT_CODES) or any(
         w in text for w in _CORRUPT_WORDS
     ):
