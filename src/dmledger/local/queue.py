@@ -50,6 +50,7 @@ def _outgoing(rows: Iterable[Any]) -> list[OutgoingLog]:
         return [
             OutgoingLog(key, target, actor, operator, text, datetime.fromisoformat(at), lid, tpl)
             for key, target, actor, operator, text, at, lid, tpl in rows
+            if _texts(key, target, actor, operator, text)
         ]
     except (TypeError, ValueError) as error:
         raise DamagedValue(f"a queued DM holds a value DM Ledger never wrote ({error})") from error
@@ -85,6 +86,14 @@ def _check_keys(conn: sa.Connection, items: Sequence[OutgoingLog]) -> None:
             raise DamagedValue(
                 "a queued DM's id or lead reads otherwise in its table than in its index"
             )
+
+
+def _texts(*values: object) -> bool:
+    """True when every value is text (NOT NULL columns a damaged row may still break)."""
+    for value in values:
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} where DM Ledger writes text")
+    return True
 
 
 class Journal(StoreBase):

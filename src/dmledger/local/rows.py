@@ -109,6 +109,9 @@ def _log_of(row: Any) -> LocalLog:
     )
 
 
+_EDIT_OPS = frozenset({"add", "status", "notes", "append", "delete", "reply", "follow_up"})
+
+
 def _edit(row: Any) -> Edit:
     try:
         return _edit_of(row)
@@ -119,9 +122,12 @@ def _edit(row: Any) -> Edit:
 
 
 def _edit_of(row: Any) -> Edit:
+    op: Any = row.op
+    if op not in _EDIT_OPS or not isinstance(row.target_username, str):
+        raise ValueError(f"op {op!r}, lead {row.target_username!r}")
     return Edit(
         seq=row.seq,
-        op=row.op,
+        op=op,
         target=row.target_username,
         status=row.status,
         notes=row.notes,

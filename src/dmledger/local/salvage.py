@@ -195,6 +195,7 @@ class _Reader:
         self.found = Salvage()
         self.reached: set[int] = set()
         self.index_roots: list[tuple[str, int, list[str]]] = []
+        self.other_roots: list[int] = []  # b-trees of tables (and indexes) not read
 
     def read(self) -> Salvage:
         schema = self._schema()
@@ -211,8 +212,35 @@ class _Reader:
         for table, index_root, index_columns in self.index_roots:
             if table in self.wanted and index_columns:
                 self._read_index(table, index_root, index_columns)
+        for root in self.other_roots:
+            self._mark(root)
         self._orphans(columns, set(roots))
         return self.found
+
+    def _mark(self, root: int) -> None:
+        """Mark a b-tree the repair does not read (the cache of leads, its indexes, the
+        search index) as reached, from its interior pages alone: its leaves are neither
+        read nor taken for orphans."""
+        stack = [root]
+        while stack:
+            number = stack.pop()
+            if number in self.reached:
+                continue
+            self.reached.add(number)
+            try:
+                page = self.pages.page(number)
+                start = 100 if number == 1 else 0
+                kind = page[start]
+                if kind not in (0x02, 0x05):
+                    continue  # a leaf: marked, not read
+                (cells,) = struct.unpack(">H", page[start + 3 : start + 5])
+                stack.append(struct.unpack(">I", page[start + 8 : start + 12])[0])
+                for i in range(cells):
+                    at = start + 12 + 2 * i
+                    (cell,) = struct.unpack(">H", page[at : at + 2])
+                    stack.append(struct.unpack(">I", page[cell : cell + 4])[0])
+            except (PageError, struct.error):
+                continue
 
     def _read_index(self, table: str, root: int, names: list[str]) -> None:
         """The index's entries (its columns, then the rowid) by rowid; a page that
@@ -277,6 +305,8 @@ class _Reader:
                     kind, name, table, root, sql = (list(values) + [None] * 5)[:5]
                     if not isinstance(name, str) or not isinstance(root, int):
                         continue
+                    if name not in self.wanted and table not in self.wanted and root > 0:
+                        self.other_roots.append(root)
                     if kind == "table":
                         tables[name] = (root, str(sql or ""))
                     elif kind == "index" and isinstance(table, str):

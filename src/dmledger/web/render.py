@@ -116,7 +116,7 @@ class Indicator:
 def indicator(state: WebState) -> Indicator:
     """The sync indicator from the local store and the loop's memory; no network."""
     try:
-        status = state.sync_status()
+        status = state.sync_status(check=False)
     except StoreDamaged as damage:  # the page around the message must still render
         return Indicator(
             state="error",
