@@ -172,8 +172,10 @@ def _rebuild(home: Path, path: Path, moved: Path, problems: list[str]) -> Repair
 
 
 def _newest_backup(path: Path) -> Path | None:
+    """The newest backup whose queue reads cleanly (each was checked when it was made;
+    this checks it again, the queue's tables only: a backup holds the whole cache)."""
     for found in backup.backups(path):
-        if not integrity.integrity_problems(found):
+        if backup.readable(found):
             return found
     found_any = backup.backups(path)
     return found_any[0] if found_any else None  # damaged too: read page by page

@@ -99,6 +99,20 @@ def take(store: Path, *, stamp: str | None = None) -> Path | None:
     return final
 
 
+def readable(copy: Path) -> bool:
+    """Does a backup still pass the check it passed when it was made?"""
+    try:
+        integrity.quick_check(copy)
+        db = sqlite3.connect(f"{copy.as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            integrity.check_queue(db, copy)
+        finally:
+            db.close()
+    except (sqlite3.Error, StoreDamaged, OSError):
+        return False
+    return True
+
+
 def _queued(db: sqlite3.Connection) -> bool:
     try:
         row = db.execute(
@@ -147,6 +161,8 @@ class Schedule:
 
 def main(argv: list[str]) -> int:
     (path,) = argv
+    with contextlib.suppress(OSError):
+        os.nice(10)  # behind the command or host that started it, on a busy machine
     try:
         take(Path(path))
     except (sqlite3.Error, OSError, StoreDamaged) as error:
