@@ -3,10 +3,9 @@
 - the quick check every open runs (the header, the write-ahead log beside it): its
   time alone, in process;
 - what a due backup costs ``dmledger log`` and the native host's first card: each as a
-  whole process, with a backup due (none yet, work queued: the process starts one) and
-  not due (a fresh one exists), interleaved; the backup itself runs in a process of its
-  own, timed apart (``backup.take``), and each measured run waits for the one it
-  started to end before the next;
+  whole process, with a backup due (none yet, work queued: the process starts one in
+  a daemon thread) and not due (a fresh one exists), interleaved; the backup itself is
+  timed apart (``backup.take``);
 - ``dmledger repair`` of the cache with 10,000 queued DMs, one page of the DMs' table
   written over: the check (SQLite's integrity check and the value check), salvage and
   rebuild with the cloud unreachable, then the sync that pushes the 10,000 and reads
@@ -164,8 +163,8 @@ def _pair(
         details={
             "due_ms": [round(x * 1000, 1) for x in due],
             "not_due_ms": [round(x * 1000, 1) for x in fresh],
-            "note": "a due backup is started in a process of its own; the command does "
-            "not wait for it (on 2 busy cores the two share the CPU: see cpu_ms)",
+            "note": "a due backup is started in a daemon thread; the command does not "
+            "wait for it (on 2 busy cores the two share the CPU: see cpu_ms)",
         }
         | (
             {
@@ -201,14 +200,12 @@ def _set_due(store: Path, due: bool) -> None:
 
 
 def _wait_for_backup(store: Path, due: bool) -> None:
-    """Let the backup a measured run started end before the next run."""
+    """Let a backup the measured run started end before the next run (a process that
+    ended first cut its backup thread: nothing to wait for then)."""
     if not due:
         return
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + 10
     while not backup.backups(store) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    folder = backup.folder(store)
-    while any(p.name.endswith(".partial") for p in folder.iterdir()):
         time.sleep(0.1)
 
 

@@ -6,9 +6,8 @@ the file: a live WAL database's file alone is not the database), checked (SQLite
 quick check of the tables holding queued work) before it replaces anything, and kept
 0600 in ``HOME/backups/``; the newest ``KEEP`` are kept. One is due when the newest is
 older than ``EVERY_S`` seconds and something is queued; the store checks that when it
-opens and after each write it commits, and hands the copy to a process of its own
-(``python -m dmledger.local.backup STORE``), so neither a command nor the native host
-waits for it.
+opens and after each write it commits, and hands the copy to a daemon thread
+(``start``), so neither a command nor the native host waits for it.
 
 The bound: with the store and every backup damaged at once, what can be lost is what
 was queued after the newest readable backup (at most ``EVERY_S`` seconds of work
@@ -22,8 +21,8 @@ import contextlib
 import logging
 import os
 import sqlite3
-import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -71,14 +70,15 @@ def due(store: Path, now: float | None = None) -> bool:
 def take(store: Path, *, stamp: str | None = None) -> Path | None:
     """Copy ``store`` now (when something is queued); the new backup's path, or None
     when nothing is queued or the copy failed its check (the older backups are kept)."""
-    source = sqlite3.connect(f"{store.as_uri()}?mode=ro", uri=True, timeout=30)
+    source = sqlite3.connect(store, timeout=30)
     try:
         if not _queued(source):
             return None
         target_dir = folder(store)
         target_dir.mkdir(mode=0o700, exist_ok=True)
         name = f"{PREFIX}{stamp or time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-        partial = target_dir / f".{name}.{os.getpid()}.partial"
+        partial = target_dir / f".{name}.{os.getpid()}.{threading.get_ident()}.partial"
+        _forget_cut_copies(target_dir)
         target = sqlite3.connect(partial)
         try:
             os.chmod(partial, 0o600)
@@ -113,6 +113,14 @@ def readable(copy: Path) -> bool:
     return True
 
 
+def _forget_cut_copies(target_dir: Path) -> None:
+    """Partial copies a process ended during (an hour old: none is still being written)."""
+    for cut in target_dir.glob(".*.partial"):
+        with contextlib.suppress(OSError):
+            if time.time() - cut.stat().st_mtime > 3600:
+                cut.unlink()
+
+
 def _queued(db: sqlite3.Connection) -> bool:
     try:
         row = db.execute(
@@ -125,19 +133,27 @@ def _queued(db: sqlite3.Connection) -> bool:
 
 
 def start(store: Path) -> bool:
-    """Take a backup in a process of its own; True when one was started."""
-    args = [sys.executable, "-m", "dmledger.local.backup", str(store)]
-    try:
-        if hasattr(os, "posix_spawn"):  # no Popen to reap: it may outlive this process
-            quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
-            os.posix_spawn(args[0], args, os.environ, file_actions=quiet, setsid=True)
-        else:
-            subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
-    except OSError as error:
-        log.warning("could not start a backup of %s: %s", store, error)
-        return False
+    """Take a backup in a daemon thread of this process; True when one was started.
+
+    Not a process of its own: a second process opening and closing the store right
+    as the command that started it opens it again met SQLite's short-read I/O error in
+    our tests (the last closer deletes the -shm and -wal). Connections of one process
+    share their locks, so a thread cannot. The cost: a command that ends first (a
+    ``log``) ends the thread with it; the copy is written to a hidden partial file and
+    renamed only when whole, so a cut copy is never taken for a backup, and the next
+    command or the running ``serve``, host or ``sync --watch`` takes it."""
+    thread = threading.Thread(
+        target=_take_quietly, args=(store,), name="dmledger-backup", daemon=True
+    )
+    thread.start()
     return True
+
+
+def _take_quietly(store: Path) -> None:
+    try:
+        take(store)
+    except (sqlite3.Error, OSError, StoreDamaged) as error:
+        log.warning("no backup of %s: %s", store, error)
 
 
 class Schedule:
@@ -160,9 +176,8 @@ class Schedule:
 
 
 def main(argv: list[str]) -> int:
+    """``python -m dmledger.local.backup STORE``: take one now (by hand, or from cron)."""
     (path,) = argv
-    with contextlib.suppress(OSError):
-        os.nice(10)  # behind the command or host that started it, on a busy machine
     try:
         take(Path(path))
     except (sqlite3.Error, OSError, StoreDamaged) as error:

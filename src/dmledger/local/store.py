@@ -69,7 +69,7 @@ class LocalStore(CacheWrites, IndexBuilds, LeadReads, Journal, PeopleCache):
         event.listen(self.engine, "begin", _on_begin)
         event.listen(self.engine, "handle_error", self._on_error)
         # A backup when one is due and work is queued: at open (serve, the host, a
-        # command starting) and after writes (local/backup.py), in a process of its own.
+        # command starting) and after writes (local/backup.py), in a daemon thread.
         self.backups = backup.Schedule(path)
         self._create()
 
