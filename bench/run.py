@@ -25,7 +25,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench import figures_extension, figures_local, figures_sync, figures_team, figures_today
+from bench import (
+    figures_extension,
+    figures_local,
+    figures_repair,
+    figures_sync,
+    figures_team,
+    figures_today,
+)
 from bench.context import RunContext
 from bench.data import init_cloud, load_leads, load_people, make_handles
 from bench.harness import (
@@ -56,6 +63,8 @@ STEPS: tuple[tuple[str, str, Callable[[RunContext], list[Figure]]], ...] = (
     ("P7", "Team queries", figures_team.team_queries),
     ("P10", "extension card in the Instagram tab", figures_extension.card_in_the_tab),
     ("P11", "Today: dmledger today --json and the Today page", figures_today.today_figures),
+    # Last: it queues DMs in P2's cache home and replaces its store.
+    ("P13", "a damaged store: backups, the quick check and repair", figures_repair.repair_figures),
 )
 NEEDS: dict[str, Callable[[], str | None]] = {
     "P1": figures_local.web_available,
@@ -88,7 +97,7 @@ def run(sizes: Sizes, out: Path, only: set[str] | None) -> int:
     ):
         ctx = RunContext(sizes=sizes, db=db, tmp=Path(tmp), log=log)
         # P2's pulled cache is what P1, P4, P6, P10 and P11 read.
-        needed = {"P2"} if only is None or only & {"P1", "P4", "P6", "P10", "P11"} else set()
+        needed = {"P2"} if only is None or only & {"P1", "P4", "P6", "P10", "P11", "P13"} else set()
         with stage(f"seeding the cloud with {sizes.leads:,} leads", log):
             ctx.handles = make_handles(sizes.leads, ctx.seed)
             init_cloud(db.cloud_url())

@@ -1,5 +1,6 @@
 """``make soak [MINUTES=10]``: several agents hammer the sync engine through faults, and
 at the end we count what was lost (nothing, or the exit status says so).
+Halfway through, one agent's store is damaged on disk and repaired (``dmledger repair``).
 
     python -m bench.soak --minutes 10 [--agents 4] [--seed 7] [--json FILE]
 
@@ -92,6 +93,7 @@ class Soak:
         self.agents: list[AgentProc] = []
         self.cli_runs: dict[str, int] = {}  # outcome -> count
         self.offline_seconds = 0.0
+        self.store_damage: dict[str, Any] = {}  # the damaged store and its repair
 
     # -- setup -----------------------------------------------------------------------
 
@@ -164,6 +166,7 @@ class Soak:
         next_kill = started + self._kill_gap()
         next_cli = started + self.rng.uniform(5, 20)
         next_report = started + 60
+        damage_at: float | None = started + duration / 2
         restarts: list[tuple[float, AgentProc]] = []
         while (now := time.monotonic()) < end:
             if offline_until is None and now >= offline_at:
@@ -192,6 +195,9 @@ class Soak:
                     agent.crashes.append(agent.process.returncode)
                     say(f"[red]agent {agent.index} exited by itself ({agent.process.returncode})")
                     self.start(agent)
+            if damage_at is not None and now >= damage_at:
+                damage_at = None
+                self._damage_and_repair(self.rng.choice(self.agents[:-1] or self.agents))
             if now >= next_cli:
                 self._cli_sync(self.rng.choice(self.agents))
                 next_cli = now + self.rng.uniform(15, 40)
@@ -203,6 +209,59 @@ class Soak:
             offline_agent.proxy.set_offline(False)
         for _due, agent in restarts:
             self.start(agent)
+
+    def _damage_and_repair(self, agent: AgentProc) -> None:
+        """The agent dies (SIGKILL), pages of its cache are written over on disk, and
+        ``dmledger repair`` rebuilds its store: its queue must survive whole (the
+        final check counts every DM it created), and the agent starts again."""
+        if agent.process is not None and agent.process.poll() is None:
+            agent.process.send_signal(signal.SIGKILL)
+            agent.process.wait()
+            agent.kills += 1
+        agent.process = None
+        store = agent.home / "local_data.db"
+        db = sqlite3.connect(store, timeout=30)
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the pages are in the file now
+            pages = [r[0] for r in db.execute("SELECT pageno FROM dbstat WHERE name='prospects'")]
+            size = int(db.execute("PRAGMA page_size").fetchone()[0])
+        finally:
+            db.close()
+        chosen = sorted(self.rng.sample(pages[1:] or pages, min(3, len(pages))))
+        with store.open("r+b") as f:
+            for page in chosen:
+                f.seek((page - 1) * size + self.rng.randrange(size // 2))
+                f.write(self.rng.randbytes(size // 4))
+        script = Path(sys.executable).with_name("dmledger")
+        command = [*self._dmledger(script), "--home", str(agent.home), "--json"]
+        check = subprocess.run([*command, "repair", "--check"], capture_output=True, timeout=600)
+        done = subprocess.run([*command, "repair"], capture_output=True, timeout=1200)
+        report: dict[str, Any] = {}
+        if done.returncode == 0:
+            report = json.loads(done.stdout)
+        self.store_damage = {
+            "agent": agent.index,
+            "pages_written_over": chosen,
+            "check_exit": check.returncode,
+            "repair_exit": done.returncode,
+            "repair_error": done.stderr.decode(errors="replace")[-300:] if done.returncode else "",
+            **{
+                k: report.get(k)
+                for k in ("damaged", "salvaged", "from_backup", "lost", "uncounted")
+            },
+        }
+        say(
+            f"agent {agent.index}'s store damaged on pages {chosen} and repaired: "
+            f"{report.get('salvaged')} salvaged, {report.get('from_backup')} from the backup, "
+            f"{report.get('lost')} lost"
+        )
+        self.start(agent)
+
+    @staticmethod
+    def _dmledger(script: Path) -> list[str]:
+        if script.exists():
+            return [str(script)]
+        return [sys.executable, "-c", "from dmledger.cli import main; main()"]
 
     def _kill_gap(self) -> float:
         return self.rng.uniform(0.5, 1.5) * float(self.args.kill_every)
@@ -434,6 +493,7 @@ def verify(soak: Soak, sync_problems: list[str]) -> dict[str, Any]:
         "unexpected_agent_exits": sum(len(a["unexpected_exits"]) for a in agents),
         "cli_syncs": dict(sorted(soak.cli_runs.items())),
         "final_sync_problems": sync_problems,
+        "store_damage": soak.store_damage,
         "per_agent": agents,
     }
     summary["ok"] = (
@@ -447,6 +507,10 @@ def verify(soak: Soak, sync_problems: list[str]) -> dict[str, Any]:
         and summary["queued_left"] == 0
         and summary["unexpected_agent_exits"] == 0
         and not sync_problems
+        and (
+            not soak.store_damage
+            or (soak.store_damage["repair_exit"] == 0 and soak.store_damage["lost"] == 0)
+        )
     )
     return summary
 
@@ -506,6 +570,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         ),
         ("kills (SIGKILL)", summary["kills"]),
         ("unexpected agent exits", summary["unexpected_agent_exits"]),
+        ("a store damaged mid-run, then repaired", summary["store_damage"] or "not reached"),
         ("CLI syncs alongside the agents", summary["cli_syncs"]),
         ("checker self-test (a lost log and a diverged lead are seen)", summary["self_test"]),
         ("verdict", "[green]OK[/]" if summary["ok"] else "[red]FAILED[/]"),

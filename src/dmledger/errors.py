@@ -11,6 +11,8 @@ Callers catch these, never bare ``Exception``. Interfaces map them to exit codes
     ├── ConfigError               the home is missing or its settings are unusable
     ├── PackError                 a setup pack is unreadable: wrong passphrase or tampered
     ├── SyncBusy                  another sync holds this home's sync lock
+    ├── StoreDamaged              the local store is damaged or not a DM Ledger store
+    ├── DiskFull                  the disk holding the home has no room for a write
     └── CloudError                the cloud database said no
         ├── CloudUnavailable      it cannot be reached (network, stopped, wrong wallet); exit 3
         ├── CloudPermissionDenied the database user lacks a privilege for this action
@@ -53,6 +55,20 @@ class PackError(DmLedgerError):
 
 class SyncBusy(DmLedgerError):
     """Another process is syncing this home right now."""
+
+
+class StoreDamaged(DmLedgerError):
+    """The local store cannot be trusted: damaged pages, a truncated file, a missing
+    write-ahead log, or a file that is not a DM Ledger store. The message names the
+    file, what is wrong and ``dmledger repair``."""
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class DiskFull(DmLedgerError):
+    """A write found no room on the disk holding the home; nothing was half-written."""
 
 
 class CloudError(DmLedgerError):

@@ -56,6 +56,7 @@ def test_bench_smoke_run_measures_every_figure_and_writes_results(
         "P9",
         "P10",
         "P11",
+        "P13",
     }
     for figure in figures:
         assert FIGURE_KEYS | {"pass"} <= figure.keys()

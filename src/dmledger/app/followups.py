@@ -9,7 +9,6 @@ next sync. The due list is computed from the local cache, so Today works offline
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -129,10 +128,8 @@ class FollowUps:
         """The follow-ups due now, most overdue first, from this home's cache."""
         query = TodayQuery.of(actor, operator, limit)
         now = self.context.now()
-        with self.local.reading() as conn:
+        with self.local.driver_reading() as raw:
             # The same statements `dmledger today` runs without a Ledger (app/today.py).
-            raw = conn.connection.driver_connection
-            assert isinstance(raw, sqlite3.Connection)
             return build_today(raw, now, query)
 
     # -- the team's rule --------------------------------------------------------------

@@ -535,7 +535,11 @@ class Ledger:
                              stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
         return True
 
-    def status(self, *, probe_cloud: bool = True) -> SyncStatus:
+    def status(self, *, probe_cloud: bool = True, check: bool = True) -> SyncStatus:
+        """The queue and the last sync. ``check``: SQLite's quick check of the tables
+        holding queued work first (StoreDamaged: a damaged queue is never "all is well")."""
+        if check:
+            self.local.check_queue()
         with self.local.reading() as conn:
             counts = self.local.queue_counts(conn)
             aside = self.local.set_aside(conn)

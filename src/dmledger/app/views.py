@@ -439,3 +439,27 @@ class ImportReport:
         if self.actors_added:
             text += f"; accounts registered: {', '.join(self.actors_added)}"
         return text
+
+
+class RepairView(Shape):
+    """What ``dmledger repair [--check] --json`` prints."""
+
+    damaged: bool = Field(description="Was the store damaged (or not a DM Ledger store)?")
+    problems: list[str] = Field(description="What the check found, for a person.")
+    checked_only: bool
+    moved_to: str | None = Field(description="Where the damaged file was moved, or null.")
+    salvaged: int = Field(description="Queued items read from the damaged file.")
+    from_backup: int = Field(description="Queued items added from the newest backup.")
+    lost: int = Field(description="Queued items known to be unreadable (see lost_items).")
+    lost_items: list[str]
+    uncounted: list[str] = Field(
+        description="Losses that cannot be counted (a missing write-ahead log, a file "
+        "with no readable queue), said for a person; empty when every loss is counted."
+    )
+    unreadable: list[str] = Field(description="Pages and rows of the damaged file not read.")
+    backup: str | None = Field(description="The backup whose rows were added, or null.")
+    details: dict[str, dict[str, int]] = Field(
+        description="Per kind (dms, edits, team_changes): salvaged, from_backup, lost."
+    )
+    resynced: bool = Field(description="Was the cache read again from the cloud?")
+    resync_error: str | None

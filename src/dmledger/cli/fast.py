@@ -114,7 +114,7 @@ def answer(argv: Sequence[str]) -> bool:
             operator=values.get("--operator"),
             limit=int(values.get("--limit", TODAY_LIMIT_DEFAULT)),
         )
-    except (DmLedgerError, sqlite3.Error):
+    except (DmLedgerError, sqlite3.Error, ValueError):  # ValueError: a damaged value
         return False  # said, with its exit code, by the one handler in cli/main.py
     emit_json(result.to_dict())
     return True

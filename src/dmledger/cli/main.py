@@ -17,6 +17,7 @@ from dmledger.cli import (
     cloud_cmds,
     people_cmds,
     prospect_cmds,
+    repair_cmd,
     serve_cmd,
     sync_cmds,
     team_cmds,
@@ -39,13 +40,28 @@ class LedgerGroup(TyperGroup):
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
-        except DmLedgerError as error:
-            err.print(f"[bold red]error:[/] {escape(str(error))}")
-            raise typer.Exit(error.exit_code) from None
+        except (DmLedgerError, OSError) as error:
+            said = _said(ctx, error)
+            err.print(f"[bold red]error:[/] {escape(str(said))}")
+            raise typer.Exit(said.exit_code) from None
         finally:
             found = ctx.obj
             if isinstance(found, CliState):
                 found.close()
+
+
+def _said(ctx: typer.Context, error: DmLedgerError | OSError) -> DmLedgerError:
+    """The error to print: an OS error only when it is a full disk (else it is a bug)."""
+    if isinstance(error, DmLedgerError):
+        return error
+    found = ctx.obj
+    home = found.home if isinstance(found, CliState) else Path.cwd()
+    from dmledger.local import DB_NAME, translated
+
+    said = translated(error, home / DB_NAME)
+    if said is None:
+        raise error
+    return said
 
 
 def _json_first(root: TyperGroup, args: list[str]) -> list[str]:
@@ -316,6 +332,7 @@ for commands in (
     serve_cmd,
     browser_cmds,
     today_cmds,
+    repair_cmd,
 ):
     commands.register(app)
 

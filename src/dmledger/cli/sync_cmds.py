@@ -111,3 +111,5 @@ def _watch(ledger: object, interval: float, as_json: bool) -> None:
         loop.run()
     except KeyboardInterrupt:
         loop.stop()
+    if loop.state.stopped_by is not None:
+        raise loop.state.stopped_by  # said once, by the CLI's one handler (exit 1)

@@ -24,6 +24,12 @@ class StoreBase:
     def set_meta(self, conn: sa.Connection, key: str, value: str | None) -> None:
         conn.execute(sa.insert(meta).prefix_with("OR REPLACE").values(key=key, value=value))
 
+    def raise_meta(self, conn: sa.Connection, key: str, value: int) -> None:
+        """Set a counter to ``value`` unless it is already higher."""
+        current = self.get_meta(conn, key)
+        if current is None or not current.isdigit() or int(current) < value:
+            self.set_meta(conn, key, str(value))
+
     def delete_meta(self, conn: sa.Connection, key: str) -> None:
         conn.execute(sa.delete(meta).where(meta.c.key == key))
 

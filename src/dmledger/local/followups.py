@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from dmledger.domain.followups import FollowUpRule, rule_of, rule_values
 from dmledger.domain.records import TeamConfig, TeamEdit
 from dmledger.local import meta_keys as keys
-from dmledger.local.schema import prospects, team_outbox, templates
+from dmledger.local.schema import meta, prospects, team_outbox, templates
 from dmledger.local.store import (
     LocalStore,
     follow_up_values,
@@ -57,9 +57,15 @@ def pending_team_edits(conn: sa.Connection) -> list[TeamEdit]:
 
 
 def remove_team_edits(conn: sa.Connection, seqs: list[int]) -> None:
-    """Forget queued changes once the cloud has them."""
+    """Forget queued changes once the cloud has them (and how far it has them: seqs
+    only grow, so the last is the highest)."""
     if seqs:
         conn.execute(sa.delete(team_outbox).where(team_outbox.c.seq.in_(seqs)))
+        conn.execute(
+            sa.insert(meta)
+            .prefix_with("OR REPLACE")
+            .values(key=keys.TEAM_EDITS_PUSHED_THROUGH, value=str(max(seqs)))
+        )
 
 
 def local_team_config(store: LocalStore, conn: sa.Connection) -> TeamConfig:

@@ -38,6 +38,11 @@ SEARCH_INDEX_BUILDING = "search_index_building"
 # triggers keep those rows; the build reads the rest in bounded transactions).
 SEARCH_INDEX_THROUGH = "search_index_through"
 
+# The highest outbox / team_outbox seq the cloud has taken (their rows are deleted
+# then): `dmledger repair` never queues again an edit from a backup at or below it.
+EDITS_PUSHED_THROUGH = "edits_pushed_through"
+TEAM_EDITS_PUSHED_THROUGH = "team_edits_pushed_through"
+
 #: What a cache forgets when its cloud is reset: the cursor, a resync under way and
 #: the cloud's identity (the next sync then reads everything again).
 CLOUD_CURSOR_KEYS = (PULL_VERSION, PULL_HANDLE, RESYNC_GEN_ACTIVE, CLOUD_ID)

@@ -17,6 +17,7 @@ from dmledger.errors import NotFound
 from dmledger.local import meta_keys as keys
 from dmledger.local import schema
 from dmledger.local.base import StoreBase
+from dmledger.local.integrity import DamagedValue
 from dmledger.local.rows import _edit, _log, journal_order
 from dmledger.local.schema import outbox, outreach_logs, team_outbox
 
@@ -45,10 +46,54 @@ _OUTGOING = (
 def _outgoing(rows: Iterable[Any]) -> list[OutgoingLog]:
     """Rows of ``_OUTGOING`` as queued DMs, unpacked as tuples: a push reads up to
     10,000 of them at a time."""
-    return [
-        OutgoingLog(key, target, actor, operator, text, datetime.fromisoformat(at), lid, tpl)
-        for key, target, actor, operator, text, at, lid, tpl in rows
-    ]
+    try:
+        return [
+            OutgoingLog(key, target, actor, operator, text, datetime.fromisoformat(at), lid, tpl)
+            for key, target, actor, operator, text, at, lid, tpl in rows
+            if _texts(key, target, actor, operator, text)
+        ]
+    except (TypeError, ValueError) as error:
+        raise DamagedValue(f"a queued DM holds a value DM Ledger never wrote ({error})") from error
+
+
+# Both copies of what makes a queued DM the one it is: its client id (the cloud keys
+# DMs by it) and its lead and time, as the table holds them and as its indexes do.
+_KEY_CHECKS = (
+    "SELECT count(*) FROM outreach_logs INDEXED BY sqlite_autoindex_outreach_logs_1 "
+    "WHERE client_log_id IN ({})",
+    "SELECT count(*) FROM outreach_logs INDEXED BY ix_logs_target "
+    "WHERE (target_username, timestamp) IN (VALUES {})",
+)
+
+
+def _check_keys(conn: sa.Connection, items: Sequence[OutgoingLog]) -> None:
+    """DamagedValue when a DM about to be pushed reads otherwise in its table than in
+    its indexes (damage changed one copy; SQLite's quick check does not compare them):
+    a DM pushed under a changed id would reach the cloud twice. Index lookups only:
+    about a millisecond per 1,000 DMs."""
+    for start in range(0, len(items), 400):
+        chunk = items[start : start + 400]
+        ids = [i.client_log_id for i in chunk]
+        pairs = [v for i in chunk for v in (i.target, iso(i.sent_at))]
+        found_ids = conn.exec_driver_sql(
+            _KEY_CHECKS[0].format(", ".join("?" * len(ids))), tuple(ids)
+        ).scalar_one()
+        found_pairs = conn.exec_driver_sql(
+            _KEY_CHECKS[1].format(", ".join(["(?, ?)"] * len(chunk))), tuple(pairs)
+        ).scalar_one()
+        leads = {(i.target, iso(i.sent_at)) for i in chunk}
+        if found_ids != len(set(ids)) or found_pairs < len(leads):
+            raise DamagedValue(
+                "a queued DM's id or lead reads otherwise in its table than in its index"
+            )
+
+
+def _texts(*values: object) -> bool:
+    """True when every value is text (NOT NULL columns a damaged row may still break)."""
+    for value in values:
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} where DM Ledger writes text")
+    return True
 
 
 class Journal(StoreBase):
@@ -98,7 +143,8 @@ class Journal(StoreBase):
         return [_log(r) for r in rows]
 
     def pending_logs(self, conn: sa.Connection, limit: int) -> list[OutgoingLog]:
-        """The oldest unsynced DMs that are not set aside, in the order they were logged."""
+        """The oldest unsynced DMs that are not set aside, in the order they were logged
+        (each checked against its indexes' copy first: see ``_check_keys``)."""
         c = outreach_logs.c
         rows = conn.execute(
             sa.select(*_OUTGOING)
@@ -106,7 +152,9 @@ class Journal(StoreBase):
             .order_by(c.id)
             .limit(limit)
         )
-        return _outgoing(rows)
+        items = _outgoing(rows)
+        _check_keys(conn, items)
+        return items
 
     def pending_logs_for(self, conn: sa.Connection, handles: Iterable[str]) -> list[OutgoingLog]:
         """Unsynced DMs (set aside or not) to these leads, oldest first."""
@@ -271,6 +319,7 @@ class Journal(StoreBase):
                 sa.delete(outbox).where(outbox.c.seq == sa.bindparam("s")),
                 [{"s": s} for s in seqs],
             )
+            self.raise_meta(conn, keys.EDITS_PUSHED_THROUGH, max(seqs))
 
     def set_edit_aside(self, conn: sa.Connection, seq: int, error: str) -> None:
         conn.execute(

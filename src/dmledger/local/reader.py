@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from dmledger.domain.followups import FollowUpRule
+from dmledger.local import integrity
 from dmledger.local import meta_keys as keys
 
 DB_NAME = "local_data.db"
@@ -44,6 +45,7 @@ def open_cache(home: Path) -> sqlite3.Connection | None:
     path = home / DB_NAME
     if not path.is_file():
         return None
+    integrity.quick_check(path)  # StoreDamaged: said by the Ledger's open, the same check
     db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30)
     try:
         version = meta(db, keys.LOCAL_SCHEMA_VERSION)
@@ -116,6 +118,15 @@ def due_rows(
 
 
 def _due_row(r: tuple[object, ...]) -> DueRow:
+    try:
+        return _due_row_of(r)
+    except (TypeError, ValueError) as error:
+        raise integrity.DamagedValue(
+            f"a cached lead holds a value DM Ledger never wrote ({error})"
+        ) from error
+
+
+def _due_row_of(r: tuple[object, ...]) -> DueRow:
     handle, status, actor, operator, due, last_dm, count, reply, by_hand, message = r
     return DueRow(
         handle=str(handle),

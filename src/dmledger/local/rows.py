@@ -12,12 +12,16 @@ from typing import Any
 from dmledger.domain.followups import FollowUpRule, FollowUpState, due_at
 from dmledger.domain.records import Edit, LocalLog, OutgoingLog, Prospect
 from dmledger.domain.timeutil import iso
+from dmledger.local.integrity import DamagedValue
 
 
 def from_iso(text: str | None) -> datetime | None:
     if text is None:
         return None
-    return datetime.fromisoformat(text)  # iso() writes naive UTC: nothing to convert
+    try:
+        return datetime.fromisoformat(text)  # iso() writes naive UTC: nothing to convert
+    except (TypeError, ValueError) as error:
+        raise DamagedValue(f"a time holds {text!r} ({error})") from error
 
 
 # The columns a lead is read from, in this order (``lead_of`` reads them by position:
@@ -31,6 +35,15 @@ LEAD_COLUMNS = (
 
 def lead_of(row: Sequence[Any]) -> Prospect:
     """A lead from the values of ``LEAD_COLUMNS``, in that order."""
+    try:
+        return _lead_of(row)
+    except (TypeError, ValueError) as error:
+        raise DamagedValue(
+            f"a cached lead holds a value DM Ledger never wrote ({error})"
+        ) from error
+
+
+def _lead_of(row: Sequence[Any]) -> Prospect:
     (handle, status, owner, operator, notes, first, updated, version, replaced,
      last_dm, dm_count, last_reply, follow_up, last_message) = row  # fmt: skip
     return Prospect(
@@ -76,6 +89,13 @@ def follow_up_values(
 
 
 def _log(row: Any) -> LocalLog:
+    try:
+        return _log_of(row)
+    except (TypeError, ValueError) as error:
+        raise DamagedValue(f"a DM holds a value DM Ledger never wrote ({error})") from error
+
+
+def _log_of(row: Any) -> LocalLog:
     return LocalLog(
         id=row.id,
         client_log_id=row.client_log_id,
@@ -89,10 +109,25 @@ def _log(row: Any) -> LocalLog:
     )
 
 
+_EDIT_OPS = frozenset({"add", "status", "notes", "append", "delete", "reply", "follow_up"})
+
+
 def _edit(row: Any) -> Edit:
+    try:
+        return _edit_of(row)
+    except (TypeError, ValueError) as error:
+        raise DamagedValue(
+            f"a queued edit holds a value DM Ledger never wrote ({error})"
+        ) from error
+
+
+def _edit_of(row: Any) -> Edit:
+    op: Any = row.op
+    if op not in _EDIT_OPS or not isinstance(row.target_username, str):
+        raise ValueError(f"op {op!r}, lead {row.target_username!r}")
     return Edit(
         seq=row.seq,
-        op=row.op,
+        op=op,
         target=row.target_username,
         status=row.status,
         notes=row.notes,

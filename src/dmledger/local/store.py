@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from dmledger.domain.timeutil import iso
+from dmledger.local import backup, integrity, schema
 from dmledger.local import meta_keys as keys
-from dmledger.local import schema
 from dmledger.local.cache import CacheWrites
 from dmledger.local.indexing import FTS_CHUNK, IndexBuilds
 from dmledger.local.people import PeopleCache
@@ -57,6 +58,7 @@ class LocalStore(CacheWrites, IndexBuilds, LeadReads, Journal, PeopleCache):
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        integrity.quick_check(path)  # before SQLite opens it (and maybe resets its -shm)
         self.engine = sa.create_engine(
             f"sqlite:///{path}",
             connect_args={"timeout": 30, "isolation_level": None, "check_same_thread": False},
@@ -65,14 +67,34 @@ class LocalStore(CacheWrites, IndexBuilds, LeadReads, Journal, PeopleCache):
         )
         event.listen(self.engine, "connect", _on_connect)
         event.listen(self.engine, "begin", _on_begin)
+        event.listen(self.engine, "handle_error", self._on_error)
+        # A backup when one is due and work is queued: at open (serve, the host, a
+        # command starting) and after writes (local/backup.py), in a daemon thread.
+        self.backups = backup.Schedule(path)
         self._create()
 
     @classmethod
     def in_home(cls, home: Path) -> LocalStore:
         return cls(home / DB_NAME)
 
+    def _on_error(self, context: sa.engine.ExceptionContext) -> None:
+        # Damage or a full disk met by any statement, at open or mid-command, becomes
+        # the one message that names the file and the way out (local/integrity.py).
+        found = integrity.translated(context.original_exception, self.path)
+        if found is not None:
+            raise found from context.original_exception
+
     def _create(self) -> None:
         with self.transaction() as conn:
+            integrity.check_tables(
+                self.path,
+                (
+                    r[0]
+                    for r in conn.exec_driver_sql(
+                        "SELECT name FROM sqlite_master WHERE type='table'"
+                    )
+                ),
+            )
             schema.metadata.create_all(conn)
             for table, column in schema.ADDED_COLUMNS:
                 present = {r[1] for r in conn.exec_driver_sql(f"PRAGMA table_info({table.name})")}
@@ -132,14 +154,38 @@ class LocalStore(CacheWrites, IndexBuilds, LeadReads, Journal, PeopleCache):
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
         """One unit of work: BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
-        with self.engine.begin() as conn:
+        with self.engine.begin() as conn, integrity.translating(self.path):
             yield conn
+        self._backup_if_due()
+
+    def _backup_if_due(self) -> None:
+        def queued() -> bool:
+            with self.reading() as conn:
+                return self._journal_has_items(conn) or bool(
+                    conn.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM team_outbox)").scalar()
+                )
+
+        self.backups.after_write(queued)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sa.Connection]:
         """A connection for reads only: no transaction, no lock."""
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn, integrity.translating(self.path):
             yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextlib.contextmanager
+    def driver_reading(self) -> Iterator[sqlite3.Connection]:
+        """``reading()``'s connection as the standard library's (the statements of
+        ``local/reader.py``), its errors translated as the engine's are."""
+        with self.reading() as conn, integrity.translating(self.path):
+            raw = conn.connection.driver_connection
+            assert isinstance(raw, sqlite3.Connection)
+            yield raw
+
+    def check_queue(self) -> None:
+        """StoreDamaged when a table holding queued work fails SQLite's quick check."""
+        with self.driver_reading() as raw:
+            integrity.check_queue(raw, self.path)
 
 
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -30,7 +30,7 @@ from sqlalchemy import exc as sa_exc
 from dmledger.app.ledger import Ledger
 from dmledger.app.views import StatusCard
 from dmledger.domain.statuses import STATUSES
-from dmledger.errors import ConfigError, DmLedgerError
+from dmledger.errors import ConfigError, DmLedgerError, StoreDamaged
 
 from .framing import EndOfStream, Frame, ReplyTooLarge, encode_frame, read_frame
 from .protocol import (
@@ -182,6 +182,9 @@ class Host:
         except ConfigError as error:
             self.close()
             return _error(request.id, "ConfigError", str(error), fix=self._setup_fix())
+        except StoreDamaged as error:
+            self.close()  # hold no handle on the file `dmledger repair` moves aside
+            return _error(request.id, "StoreDamaged", str(error), fix="dmledger repair")
         except DmLedgerError as error:
             return _error(request.id, type(error).__name__, str(error))
         except sa_exc.OperationalError as error:

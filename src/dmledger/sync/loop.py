@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dmledger.errors import CloudUnavailable, DmLedgerError, SyncBusy
+from dmledger.errors import CloudUnavailable, DmLedgerError, StoreDamaged, SyncBusy
 from dmledger.sync.engine import SyncReport
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ class LoopState:
     next_delay: float = 0.0
     last_report: SyncReport | None = None
     last_error: str | None = None
+    #: Why the loop stopped by itself (a damaged local store: syncing cannot help).
+    stopped_by: DmLedgerError | None = None
 
 
 def backoff_delay(failures: int, base: float, cap: float, rng: random.Random) -> float:
@@ -126,6 +128,14 @@ class SyncLoop:
             report = self._sync()
         except SyncBusy:
             return self.interval  # someone else is syncing this home: not a failure
+        except StoreDamaged as error:
+            # Every further sync would meet the same damage: stop, and say why.
+            self.state.failures += 1
+            self.state.last_error = str(error)
+            self.state.stopped_by = error
+            log.error("sync stopped: %s", error)
+            self._stop.set()  # its owner says it (``state.stopped_by``), once
+            return 0.0
         except CloudUnavailable as error:
             self.state.failures += 1
             self.state.last_error = str(error)

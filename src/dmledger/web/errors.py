@@ -24,11 +24,13 @@ from dmledger.errors import (
     CloudSchemaError,
     CloudUnavailable,
     ConfigError,
+    DiskFull,
     DmLedgerError,
     InvalidInput,
     NotFound,
     PackError,
     Refused,
+    StoreDamaged,
     SyncBusy,
 )
 
@@ -45,6 +47,8 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (NotFound, 404),
     (Refused, 409),  # ExcludedProspect included
     (SyncBusy, 409),
+    (StoreDamaged, 503),  # this machine's store needs `dmledger repair` first
+    (DiskFull, 507),
     (CloudUnavailable, 503),
     (CloudSchemaError, 503),
     (CloudPermissionDenied, 403),
@@ -65,7 +69,12 @@ _HTTP_TITLES = {
     500: "Something is misconfigured",
     502: "The cloud refused",
     503: "The cloud is unreachable",
+    507: "The disk is full",
 }
+# Where a status's usual title would mislead (503 is mostly the cloud).
+_TITLE_BY_ERROR: tuple[tuple[type[Exception], str], ...] = (
+    (StoreDamaged, "The local store is damaged"),
+)
 
 
 def status_for(error: Exception) -> int:
@@ -98,7 +107,9 @@ def _message(request: Request, error: Exception) -> str:
     return str(redact(str(error)) or type(error).__name__)
 
 
-async def _respond(request: Request, status: int, kind: str, message: str) -> Response:
+async def _respond(
+    request: Request, status: int, kind: str, message: str, title: str | None = None
+) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if wants_json(request):
         return error_json(status, kind, message, **headers)
@@ -108,7 +119,7 @@ async def _respond(request: Request, status: int, kind: str, message: str) -> Re
         back = await _back_path(request)
         if back is not None:
             return flash_redirect(back, "error", message)
-    return render_error(request, status, title_for(status), message)
+    return render_error(request, status, title or title_for(status), message)
 
 
 async def _back_path(request: Request) -> str | None:
@@ -131,7 +142,8 @@ async def _domain_error(request: Request, error: Exception) -> Response:
     status = status_for(error)
     if status >= 500:
         log.warning("%s %s: %s", request.method, request.url.path, _message(request, error))
-    return await _respond(request, status, type(error).__name__, _message(request, error))
+    title = next((t for kind, t in _TITLE_BY_ERROR if isinstance(error, kind)), None)
+    return await _respond(request, status, type(error).__name__, _message(request, error), title)
 
 
 async def _validation_error(request: Request, error: Exception) -> Response:

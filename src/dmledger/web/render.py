@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from dmledger.domain.statuses import ACTOR_STATUSES, STATUSES
+from dmledger.errors import StoreDamaged
 
 from .security import CSRF_FIELD, csrf_token, safe_next, session_of
 from .state import WebState
@@ -114,7 +115,20 @@ class Indicator:
 
 def indicator(state: WebState) -> Indicator:
     """The sync indicator from the local store and the loop's memory; no network."""
-    status = state.sync_status()
+    try:
+        status = state.sync_status(check=False)
+    except StoreDamaged as damage:  # the page around the message must still render
+        return Indicator(
+            state="error",
+            label="Local store damaged",
+            pending_logs=0,
+            pending_changes=0,
+            set_aside=0,
+            last_sync_at=None,
+            last_sync_ago="",
+            last_error=state.redact(str(damage)),
+            loop_running=state.loop is not None and state.loop.state.running,
+        )
     pending = status.pending_logs + status.pending_changes
     error = state.redact(status.last_error)
     if state.loop is not None and state.loop.state.last_error and state.loop.state.failures:

@@ -53,9 +53,12 @@ class WebState:
         """True while the loop's last attempts failed: skip slow cloud reads on pages."""
         return self.loop is not None and self.loop.state.failures > 0
 
-    def sync_status(self) -> SyncStatus:
-        """The local queue and last-sync facts; never touches the network."""
-        return self.ledger.status(probe_cloud=False)
+    def sync_status(self, *, check: bool = True) -> SyncStatus:
+        """The local queue and last-sync facts; never touches the network. ``check``:
+        SQLite's quick check of the queue's tables first (the API and the Admin page ask
+        for it; the indicator on every page does not: it costs a read of every queued
+        and sent DM of this machine)."""
+        return self.ledger.status(probe_cloud=False, check=check)
 
 
 async def web_state(request: Request) -> WebState:
