@@ -70,6 +70,14 @@ def due(store: Path, now: float | None = None) -> bool:
 def take(store: Path, *, stamp: str | None = None) -> Path | None:
     """Copy ``store`` now (when something is queued); the new backup's path, or None
     when nothing is queued or the copy failed its check (the older backups are kept)."""
+    integrity.hold(store)
+    try:
+        return _take(store, stamp)
+    finally:
+        integrity.release(store)
+
+
+def _take(store: Path, stamp: str | None) -> Path | None:
     source = sqlite3.connect(store, timeout=30)
     try:
         if not _queued(source):

@@ -14,6 +14,7 @@ same message.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import os
@@ -21,6 +22,7 @@ import shutil
 import sqlite3
 import struct
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -146,9 +148,49 @@ def translating(path: Path) -> Iterator[None]:
 # -- the quick check ---------------------------------------------------------------
 
 
+# SQLite's locks on a file are POSIX advisory locks, and those belong to the process:
+# closing ANY descriptor of the file (or of its -shm) drops every lock the process
+# holds on it, the SQLite connections' included, and a connection whose locks went
+# meets "disk I/O error" or worse. So the quick check, which reads the file and its
+# -shm through descriptors of its own, runs only while this process has no SQLite
+# connection on that store; once one is open, SQLite itself is the judge (its errors
+# are translated below). Stores and backup copies say when they hold the file.
+_held: collections.Counter[str] = collections.Counter()
+_held_lock = threading.Lock()
+
+
+def _key(path: Path) -> str:
+    return os.path.realpath(path)
+
+
+def hold(path: Path) -> None:
+    """This process now has (or is about to open) an SQLite connection on ``path``."""
+    with _held_lock:
+        _held[_key(path)] += 1
+
+
+def release(path: Path) -> None:
+    """One connection of this process on ``path`` (see :func:`hold`) is closed."""
+    with _held_lock:
+        key = _key(path)
+        if _held[key] <= 1:
+            del _held[key]
+        else:
+            _held[key] -= 1
+
+
+def held(path: Path) -> bool:
+    with _held_lock:
+        return _held[_key(path)] > 0
+
+
 def quick_check(path: Path) -> None:
     """StoreDamaged when the file's header or its write-ahead log says it is damaged.
-    A missing file passes (it is made on first open). Costs a stat and two short reads."""
+    A missing file passes (it is made on first open). Costs a stat and two short reads.
+    Skipped while this process holds the store open (see :func:`hold`): its reads
+    would drop the open connections' locks."""
+    if held(path):
+        return
     try:
         size = path.stat().st_size
     except FileNotFoundError:

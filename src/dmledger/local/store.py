@@ -59,6 +59,8 @@ class LocalStore(CacheWrites, IndexBuilds, LeadReads, Journal, PeopleCache):
     def __init__(self, path: Path) -> None:
         self.path = path
         integrity.quick_check(path)  # before SQLite opens it (and maybe resets its -shm)
+        integrity.hold(path)  # from now on no descriptor of ours may close under SQLite
+        self._held = True
         self.engine = sa.create_engine(
             f"sqlite:///{path}",
             connect_args={"timeout": 30, "isolation_level": None, "check_same_thread": False},
@@ -150,6 +152,9 @@ class LocalStore(CacheWrites, IndexBuilds, LeadReads, Journal, PeopleCache):
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._held:
+            self._held = False
+            integrity.release(self.path)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sa.Connection]:
